@@ -1,0 +1,229 @@
+//! Type-erased strided arrays: the one representation every transfer works on.
+//!
+//! A [`RawArray`] is a data pointer, a dtype, a shape and byte strides. Rows are
+//! axis-0 slices. A C-contiguous array is sent and received in place; any other
+//! layout is packed/unpacked one chunk at a time through a staging buffer no
+//! larger than one message.
+
+use crate::element::{DType, Element};
+use crate::error::{Error, Result};
+use ndarray::{ArrayBase, Data, DataMut, Dimension};
+
+/// Largest number of dimensions accepted (numpy's historical limit).
+pub const MAX_NDIM: usize = 32;
+
+/// A borrowed, type-erased, possibly strided array.
+#[derive(Clone, Debug)]
+pub struct RawArray {
+    ptr: *mut u8,
+    dtype: DType,
+    shape: Vec<usize>,
+    /// Byte strides, one per axis.
+    strides: Vec<isize>,
+}
+
+impl RawArray {
+    /// Builds a descriptor after validating ndim, sizes and the null-pointer rule.
+    ///
+    /// # Safety
+    /// `ptr` with `shape` and `strides` must describe memory valid for reads
+    /// (and for writes if the array is written to) for the descriptor's lifetime.
+    pub unsafe fn new(ptr: *mut u8, dtype: DType, shape: Vec<usize>, strides: Option<Vec<isize>>) -> Result<RawArray> {
+        if shape.is_empty() || shape.len() > MAX_NDIM {
+            return Err(Error::invalid(format!("ndim = {} is outside 1..={MAX_NDIM}", shape.len())));
+        }
+        let mut total = dtype.size();
+        for &n in &shape {
+            total = total.checked_mul(n).filter(|t| *t <= isize::MAX as usize).ok_or_else(|| {
+                Error::out_of_range(format!("shape {shape:?} is too large to address"))
+            })?;
+        }
+        if ptr.is_null() && total != 0 {
+            return Err(Error::null(format!("data is null for a non-empty array of shape {shape:?}")));
+        }
+        let strides = match strides {
+            Some(s) => {
+                if s.len() != shape.len() {
+                    return Err(Error::invalid("strides and shape have different lengths"));
+                }
+                s
+            }
+            None => contiguous_strides(&shape, dtype.size()),
+        };
+        Ok(RawArray { ptr, dtype, shape, strides })
+    }
+
+    /// Describes an ndarray view (read-only use).
+    pub fn from_ndarray<T: Element, S: Data<Elem = T>, D: Dimension>(a: &ArrayBase<S, D>) -> Result<RawArray> {
+        let strides = a.strides().iter().map(|s| s * std::mem::size_of::<T>() as isize).collect();
+        // SAFETY: the view's pointer, shape and strides describe valid memory.
+        unsafe { RawArray::new(a.as_ptr() as *mut u8, T::DTYPE, a.shape().to_vec(), Some(strides)) }
+    }
+
+    /// Describes a mutable ndarray view.
+    pub fn from_ndarray_mut<T: Element, S: DataMut<Elem = T>, D: Dimension>(a: &mut ArrayBase<S, D>) -> Result<RawArray> {
+        let strides = a.strides().iter().map(|s| s * std::mem::size_of::<T>() as isize).collect();
+        // SAFETY: the view's pointer, shape and strides describe valid, writable memory.
+        unsafe { RawArray::new(a.as_mut_ptr() as *mut u8, T::DTYPE, a.shape().to_vec(), Some(strides)) }
+    }
+
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+    /// Shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    /// Number of rows (length of axis 0).
+    pub fn nrows(&self) -> usize {
+        self.shape[0]
+    }
+    /// Bytes in one row.
+    pub fn row_bytes(&self) -> usize {
+        self.shape[1..].iter().product::<usize>() * self.dtype.size()
+    }
+    /// Bytes in the whole array.
+    pub fn total_bytes(&self) -> usize {
+        self.nrows() * self.row_bytes()
+    }
+    /// Trailing (per-row) shape.
+    pub fn row_shape(&self) -> &[usize] {
+        &self.shape[1..]
+    }
+
+    /// True when the array is C-contiguous (axes of length 1 and empty arrays ignore strides).
+    pub fn is_contiguous(&self) -> bool {
+        if self.shape.contains(&0) {
+            return true;
+        }
+        let mut expected = self.dtype.size() as isize;
+        for (n, s) in self.shape.iter().zip(&self.strides).rev() {
+            if *n != 1 && *s != expected {
+                return false;
+            }
+            expected *= *n as isize;
+        }
+        true
+    }
+
+    /// Pointer to logical byte `offset` when contiguous.
+    pub fn contiguous_ptr(&self, offset: usize) -> Option<*mut u8> {
+        if self.is_contiguous() {
+            // SAFETY: offset <= total_bytes for every caller (chunk schedules).
+            Some(unsafe { self.ptr.add(offset) })
+        } else {
+            None
+        }
+    }
+
+    /// Length in bytes of the innermost contiguous run and the axes outside it.
+    fn runs(&self) -> (usize, usize) {
+        let mut run = self.dtype.size();
+        let mut outer_axes = self.shape.len();
+        for k in (0..self.shape.len()).rev() {
+            if self.strides[k] == run as isize || self.shape[k] == 1 {
+                run *= self.shape[k];
+                outer_axes = k;
+            } else {
+                break;
+            }
+        }
+        (run, outer_axes)
+    }
+
+    /// Visits the memory backing logical bytes `[offset, offset + len)` in order.
+    fn for_each_span(&self, offset: usize, len: usize, mut f: impl FnMut(*mut u8, usize, usize)) {
+        let (run, outer) = self.runs();
+        if run == 0 {
+            return;
+        }
+        let mut done = 0;
+        while done < len {
+            let pos = offset + done;
+            let (mut run_index, within) = (pos / run, pos % run);
+            let mut addr = within as isize;
+            for k in (0..outer).rev() {
+                let i = run_index % self.shape[k];
+                run_index /= self.shape[k];
+                addr += i as isize * self.strides[k];
+            }
+            let n = (run - within).min(len - done);
+            // SAFETY: addr is inside the described array (index < shape on every axis).
+            f(unsafe { self.ptr.offset(addr) }, done, n);
+            done += n;
+        }
+    }
+
+    /// Copies logical bytes `[offset, offset + dst.len())` into `dst`.
+    pub fn pack(&self, offset: usize, dst: &mut [u8]) {
+        let base = dst.as_mut_ptr();
+        self.for_each_span(offset, dst.len(), |src, at, n| {
+            // SAFETY: src spans n readable bytes; dst has room at `at`.
+            unsafe { std::ptr::copy_nonoverlapping(src, base.add(at), n) }
+        });
+    }
+
+    /// Copies `src` into logical bytes `[offset, offset + src.len())`.
+    pub fn unpack(&self, offset: usize, src: &[u8]) {
+        self.for_each_span(offset, src.len(), |dst, at, n| {
+            // SAFETY: dst spans n writable bytes; src holds n bytes at `at`.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr().add(at), dst, n) }
+        });
+    }
+}
+
+/// C-order byte strides of `shape` with elements of `elem` bytes.
+pub fn contiguous_strides(shape: &[usize], elem: usize) -> Vec<isize> {
+    let mut strides = vec![0isize; shape.len()];
+    let mut acc = elem as isize;
+    for k in (0..shape.len()).rev() {
+        strides[k] = acc;
+        acc *= shape[k].max(1) as isize;
+    }
+    strides
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{s, Array3};
+
+    #[test]
+    fn pack_unpack_strided_view_matches_iteration_order() {
+        let a = Array3::from_shape_fn((4, 5, 6), |(i, j, k)| (i * 100 + j * 10 + k) as f64);
+        let view = a.slice(s![..;2, 1..4, ..;3]);
+        let raw = RawArray::from_ndarray(&view).unwrap();
+        assert!(!raw.is_contiguous());
+        let expected: Vec<f64> = view.iter().copied().collect();
+        let mut bytes = vec![0u8; raw.total_bytes()];
+        // pack in awkward pieces (mid-element cuts) and compare
+        let mut off = 0;
+        while off < bytes.len() {
+            let n = 5.min(bytes.len() - off);
+            raw.pack(off, &mut bytes[off..off + n]);
+            off += n;
+        }
+        let got: Vec<f64> = bytes.chunks(8).map(|c| f64::from_ne_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(got, expected);
+
+        let mut b = Array3::<f64>::zeros((4, 5, 6));
+        let mut target = b.slice_mut(s![..;2, 1..4, ..;3]);
+        let raw_t = RawArray::from_ndarray_mut(&mut target).unwrap();
+        raw_t.unpack(0, &bytes[..7]);
+        raw_t.unpack(7, &bytes[7..]);
+        assert_eq!(target.iter().copied().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn contiguity_and_validation() {
+        let a = Array3::<f32>::zeros((2, 3, 4));
+        assert!(RawArray::from_ndarray(&a).unwrap().is_contiguous());
+        assert!(!RawArray::from_ndarray(&a.t()).unwrap().is_contiguous());
+        unsafe {
+            assert!(RawArray::new(std::ptr::null_mut(), DType::F64, vec![3], None).is_err());
+            assert!(RawArray::new(std::ptr::null_mut(), DType::F64, vec![0, 3], None).is_ok());
+            assert!(RawArray::new(std::ptr::null_mut(), DType::F64, vec![], None).is_err());
+        }
+    }
+}

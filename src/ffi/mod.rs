@@ -1,0 +1,40 @@
+//! The C ABI (`include/dgampi.h`, prefix `dgampi_`).
+//!
+//! Conventions: every function returns a `dgampi_status` (0 = OK) and records a
+//! sentence for `dgampi_last_error_message`; no panic crosses the boundary;
+//! arrays travel as [`array::dgampi_array`] strided descriptors; every entry
+//! point taking an `MPI_Comm` has a `_f` twin taking the Fortran handle
+//! (`MPI_Fint`, what mpi4py's `comm.py2f()` returns). Memory the library
+//! allocates for the caller is released with `dgampi_free`.
+
+pub mod array;
+pub mod core;
+pub mod primitives;
+
+use crate::comm::{comm_from_fortran, ensure_initialized};
+use crate::error::Result;
+use mpi::ffi::MPI_Comm;
+
+/// Fortran communicator handle, as declared by `mpi.h`.
+#[allow(non_camel_case_types)]
+pub type MPI_Fint = std::os::raw::c_int;
+
+/// A communicator argument in either language binding.
+#[derive(Clone, Copy)]
+pub(crate) enum CommArg {
+    /// A C handle.
+    C(MPI_Comm),
+    /// A Fortran handle, converted after MPI is known to be initialized.
+    F(MPI_Fint),
+}
+
+impl CommArg {
+    /// The C handle, after checking that MPI is initialized.
+    pub(crate) fn resolve(self) -> Result<MPI_Comm> {
+        ensure_initialized()?;
+        Ok(match self {
+            CommArg::C(c) => c,
+            CommArg::F(f) => comm_from_fortran(f),
+        })
+    }
+}
