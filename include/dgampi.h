@@ -9,6 +9,11 @@
 #include <stdint.h>
 
 /*
+ Tag offset of the array chunks of an N-point object (metadata at `base_tag`).
+ */
+#define NPOINT_ARRAY_TAG_OFFSET 500
+
+/*
  Largest `ndim` of an array descriptor.
  */
 #define DGAMPI_MAX_NDIM 32
@@ -17,6 +22,11 @@
  Default and largest allowed limit: `i32::MAX` bytes.
  */
 #define DGAMPI_DEFAULT_MAX_MESSAGE_BYTES (size_t)INT32_MAX
+
+/*
+ Default bound, in bytes, on the staging buffer used for strided arrays (64 MiB).
+ */
+#define DEFAULT_STAGING_BYTES (64 << 20)
 
 /*
  Outcome of a dgampi call; `Ok` is 0. Exported to C as `dgampi_status`.
@@ -66,6 +76,18 @@ enum dgampi_status
    Another rank of a collective call reported an error.
    */
   DGAMPI_STATUS_REMOTE_ERROR = 9,
+  /*
+   An HDF5 call failed (the message names the file and the dataset).
+   */
+  DGAMPI_STATUS_HDF5_ERROR = 10,
+  /*
+   A named item (dataset, file) does not exist.
+   */
+  DGAMPI_STATUS_NOT_FOUND = 11,
+  /*
+   A handle is null, already destroyed, or otherwise unusable.
+   */
+  DGAMPI_STATUS_INVALID_HANDLE = 12,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -119,6 +141,11 @@ typedef enum dgampi_dtype dgampi_dtype;
 typedef int32_t dgampi_dtype;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/*
+ Opaque distributor handle.
+ */
+typedef struct dgampi_distributor dgampi_distributor;
 
 /*
  One message of a chunked transfer.
@@ -241,6 +268,280 @@ dgampi_status dgampi_row_chunks(size_t nrows,
                                 size_t index,
                                 size_t *count,
                                 struct dgampi_chunk *chunk);
+
+/*
+ Collective: creates a distributor of `ntasks` tasks over a duplicate of
+ `comm` and stores its handle in `*out`. `name` (may be NULL = "") and
+ `output_path` (NULL = no spill file) name the rank's spill file
+ `{output_path}/{name}_Rank{rank:05d}.hdf5`, created if absent.
+ */
+dgampi_status dgampi_distributor_create(MPI_Comm comm,
+                                        int64_t ntasks,
+                                        const char *name,
+                                        const char *output_path,
+                                        struct dgampi_distributor **out);
+
+/*
+ Fortran-handle twin of `dgampi_distributor_create`.
+ */
+dgampi_status dgampi_distributor_create_f(MPI_Fint comm,
+                                          int64_t ntasks,
+                                          const char *name,
+                                          const char *output_path,
+                                          struct dgampi_distributor **out);
+
+/*
+ Collective: destroys the distributor `*handle` (closing its spill file and
+ freeing its communicator) and sets `*handle` to NULL. A NULL `*handle` is a
+ no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`.
+ */
+dgampi_status dgampi_distributor_destroy(struct dgampi_distributor **handle);
+
+/*
+ Stores the number of tasks of every rank in `out[0 .. mpi_size]` (`len`
+ is the room in `out`).
+ */
+dgampi_status dgampi_distributor_sizes(struct dgampi_distributor *h, int64_t *out, size_t len);
+
+/*
+ Stores the first task of every rank in `out[0 .. mpi_size]`.
+ */
+dgampi_status dgampi_distributor_offsets(struct dgampi_distributor *h, int64_t *out, size_t len);
+
+/*
+ Collective: blocks until every rank arrives.
+ */
+dgampi_status dgampi_distributor_barrier(struct dgampi_distributor *h);
+
+/*
+ Collective: scatters the root's `[ntasks, ...]` array `send` (ignored on
+ other ranks, may be NULL there) into a new `[my_size, ...]` array `*out` on
+ every rank (release `out->data` with `dgampi_free`). Non-root ranks learn
+ dtype and trailing shape from the root. A wrong leading length fails on
+ every rank.
+ */
+dgampi_status dgampi_distributor_scatter(struct dgampi_distributor *h,
+                                         const struct dgampi_array *send,
+                                         int root,
+                                         size_t limit,
+                                         struct dgampi_owned_array *out);
+
+/*
+ Collective: like `dgampi_distributor_scatter`, into the caller's
+ `[my_size, ...]` array `out`.
+ */
+dgampi_status dgampi_distributor_scatter_into(struct dgampi_distributor *h,
+                                              const struct dgampi_array *send,
+                                              const struct dgampi_array *out,
+                                              int root,
+                                              size_t limit);
+
+/*
+ Collective: gathers every rank's `[my_size, ...]` `block` into a new
+ `[ntasks, ...]` array `*out` on the root, in task order; other ranks get an
+ empty record (`data` NULL, `ndim` 0).
+ */
+dgampi_status dgampi_distributor_gather(struct dgampi_distributor *h,
+                                        const struct dgampi_array *block,
+                                        int root,
+                                        size_t limit,
+                                        struct dgampi_owned_array *out);
+
+/*
+ Collective: like `dgampi_distributor_gather`, into the root's
+ `[ntasks, ...]` array `out` (ignored on other ranks, may be NULL there).
+ */
+dgampi_status dgampi_distributor_gather_into(struct dgampi_distributor *h,
+                                             const struct dgampi_array *block,
+                                             const struct dgampi_array *out,
+                                             int root,
+                                             size_t limit);
+
+/*
+ Collective: gathers every rank's `block` into a new `[ntasks, ...]` array
+ `*out` on every rank.
+ */
+dgampi_status dgampi_distributor_allgather(struct dgampi_distributor *h,
+                                           const struct dgampi_array *block,
+                                           size_t limit,
+                                           struct dgampi_owned_array *out);
+
+/*
+ Collective: gathers every rank's `block` into the caller's `[ntasks, ...]`
+ array `out` on every rank.
+ */
+dgampi_status dgampi_distributor_allgather_into(struct dgampi_distributor *h,
+                                                const struct dgampi_array *block,
+                                                const struct dgampi_array *out,
+                                                size_t limit);
+
+/*
+ Collective: sums `a` element-wise over all ranks, in place, in chunks below
+ the limit. Shape and dtype must be equal on every rank.
+ */
+dgampi_status dgampi_distributor_allreduce(struct dgampi_distributor *h,
+                                           const struct dgampi_array *a,
+                                           size_t limit);
+
+/*
+ Collective: broadcasts the root's `len` bytes at `data` (ignored
+ elsewhere). Non-root ranks receive a new buffer `*out` of `*out_len` bytes
+ (release with `dgampi_free`; NULL when empty); on the root `*out` is NULL
+ and `*out_len` is `len`.
+ */
+dgampi_status dgampi_distributor_bcast_bytes(struct dgampi_distributor *h,
+                                             const void *data,
+                                             size_t len,
+                                             int root,
+                                             size_t limit,
+                                             void **out,
+                                             size_t *out_len);
+
+/*
+ Collective: broadcasts the root's array `a` (ignored elsewhere); dtype and
+ shape travel first and every non-root rank receives a new array in `*out`.
+ On the root `*out` is an empty record.
+ */
+dgampi_status dgampi_distributor_bcast_chunked(struct dgampi_distributor *h,
+                                               const struct dgampi_array *a,
+                                               int root,
+                                               size_t limit,
+                                               struct dgampi_owned_array *out);
+
+/*
+ Collective: broadcasts the root's `a` into `a` on every rank (dtype and
+ shape must match the root's everywhere).
+ */
+dgampi_status dgampi_distributor_bcast_chunked_into(struct dgampi_distributor *h,
+                                                    const struct dgampi_array *a,
+                                                    int root,
+                                                    size_t limit);
+
+/*
+ Collective: broadcasts an N-point object, the root's `meta_len`-byte
+ metadata blob and its array `mat` (sent as raw chunks, never inside the
+ blob). Non-root ranks receive new buffers `*out_meta` / `*out_meta_len`
+ and `*out_mat` (release both with `dgampi_free`); on the root they are
+ empty.
+ */
+dgampi_status dgampi_distributor_bcast_npoint(struct dgampi_distributor *h,
+                                              const void *meta,
+                                              size_t meta_len,
+                                              const struct dgampi_array *mat,
+                                              int root,
+                                              size_t limit,
+                                              void **out_meta,
+                                              size_t *out_meta_len,
+                                              struct dgampi_owned_array *out_mat);
+
+/*
+ Sends an N-point object to `dest`: the `meta_len`-byte metadata blob (with
+ the array's dtype and shape) at `base_tag`, then `mat` as raw chunks at
+ `base_tag + 500 + i`.
+ */
+dgampi_status dgampi_distributor_send_to_rank(struct dgampi_distributor *h,
+                                              const void *meta,
+                                              size_t meta_len,
+                                              const struct dgampi_array *mat,
+                                              int dest,
+                                              int base_tag,
+                                              size_t limit);
+
+/*
+ Receives an N-point object sent by `dgampi_distributor_send_to_rank`: the
+ metadata in a new buffer `*meta` / `*meta_len` and the array in `*mat`
+ (release with `dgampi_free`).
+ */
+dgampi_status dgampi_distributor_recv_from_rank(struct dgampi_distributor *h,
+                                                int source,
+                                                int base_tag,
+                                                void **meta,
+                                                size_t *meta_len,
+                                                struct dgampi_owned_array *mat);
+
+/*
+ Like `dgampi_distributor_recv_from_rank`, with the array received into the
+ caller's `mat`, whose dtype and shape must match the sender's (a mismatch
+ is reported after the array's chunks are drained).
+ */
+dgampi_status dgampi_distributor_recv_from_rank_into(struct dgampi_distributor *h,
+                                                     int source,
+                                                     int base_tag,
+                                                     void **meta,
+                                                     size_t *meta_len,
+                                                     const struct dgampi_array *mat);
+
+/*
+ Opens (creating if absent, never truncating) this rank's spill file.
+ */
+dgampi_status dgampi_distributor_open_file(struct dgampi_distributor *h);
+
+/*
+ Closes this rank's spill file (safe when closed or absent).
+ */
+dgampi_status dgampi_distributor_close_file(struct dgampi_distributor *h);
+
+/*
+ Closes and deletes this rank's spill file (safe when absent).
+ */
+dgampi_status dgampi_distributor_delete_file(struct dgampi_distributor *h);
+
+/*
+ Writes `a` as dataset `name` (group paths like "gamma/q0" allowed; an
+ existing dataset is replaced) in this rank's spill file.
+ */
+dgampi_status dgampi_distributor_spill_write(struct dgampi_distributor *h,
+                                             const char *name,
+                                             const struct dgampi_array *a);
+
+/*
+ Reads dataset `name` into `a`, whose dtype and shape must match the stored ones.
+ */
+dgampi_status dgampi_distributor_spill_read_into(struct dgampi_distributor *h,
+                                                 const char *name,
+                                                 const struct dgampi_array *a);
+
+/*
+ Reads dataset `name` into a new array `*out` (release with `dgampi_free`).
+ */
+dgampi_status dgampi_distributor_spill_read(struct dgampi_distributor *h,
+                                            const char *name,
+                                            struct dgampi_owned_array *out);
+
+/*
+ Stores the dtype code, ndim and shape (`shape` has room for
+ DGAMPI_MAX_NDIM entries) of dataset `name`.
+ */
+dgampi_status dgampi_distributor_spill_shape(struct dgampi_distributor *h,
+                                             const char *name,
+                                             int32_t *dtype,
+                                             int32_t *ndim,
+                                             int64_t *shape);
+
+/*
+ Lists the datasets of the spill file: `*names` receives a new buffer of
+ `*count` NUL-terminated paths, one after the other, sorted (release with
+ `dgampi_free`; NULL when there are none).
+ */
+dgampi_status dgampi_distributor_spill_list(struct dgampi_distributor *h,
+                                            char **names,
+                                            size_t *count);
+
+/*
+ Removes dataset `name` (`DGAMPI_STATUS_NOT_FOUND` if absent).
+ */
+dgampi_status dgampi_distributor_spill_remove(struct dgampi_distributor *h, const char *name);
+
+/*
+ Copies the spill file's path (NUL-terminated) into `buf` of `len` bytes and
+ stores the bytes it needs, NUL included, in `*needed` (may be NULL). Fails
+ with `DGAMPI_STATUS_OUT_OF_RANGE` when `buf` is too small, and with
+ `DGAMPI_STATUS_INVALID_ARGUMENT` when the distributor has no output path.
+ */
+dgampi_status dgampi_distributor_spill_path(struct dgampi_distributor *h,
+                                            char *buf,
+                                            size_t len,
+                                            size_t *needed);
 
 /*
  Sends the rows of `a` to `dest` in chunks of at most `limit` bytes (0 =

@@ -12,6 +12,9 @@ use ndarray::{ArrayBase, Data, DataMut, Dimension};
 /// Largest number of dimensions accepted (numpy's historical limit).
 pub const MAX_NDIM: usize = 32;
 
+/// Largest staging buffer a local strided copy uses (16 MiB).
+const STAGING_CAP: usize = 1 << 24;
+
 /// A borrowed, type-erased, possibly strided array.
 #[derive(Clone, Debug)]
 pub struct RawArray {
@@ -162,6 +165,55 @@ impl RawArray {
             // SAFETY: src spans n readable bytes; dst has room at `at`.
             unsafe { std::ptr::copy_nonoverlapping(src, base.add(at), n) }
         });
+    }
+
+    /// Sub-view of rows `start..stop` (axis 0), sharing this array's memory.
+    pub fn rows(&self, start: usize, stop: usize) -> RawArray {
+        assert!(start <= stop && stop <= self.nrows(), "rows {start}..{stop} outside 0..{}", self.nrows());
+        let mut shape = self.shape.clone();
+        shape[0] = stop - start;
+        // SAFETY: start <= nrows, so the offset stays inside (or one past) the array.
+        let ptr = if start == stop { self.ptr } else { unsafe { self.ptr.offset(start as isize * self.strides[0]) } };
+        RawArray { ptr, dtype: self.dtype, shape, strides: self.strides.clone() }
+    }
+
+    /// A contiguous 1-D byte array over `len` bytes at `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for `len` bytes (it may be null when `len` is 0).
+    pub unsafe fn bytes(ptr: *mut u8, len: usize) -> RawArray {
+        RawArray { ptr, dtype: DType::U8, shape: vec![len], strides: vec![1] }
+    }
+
+    /// Copies every element of `src` (same dtype and shape) into this array,
+    /// through a staging buffer of at most `limit` bytes when either is strided.
+    pub fn copy_from(&self, src: &RawArray, limit: usize) -> Result<()> {
+        if src.dtype != self.dtype || src.shape != self.shape {
+            return Err(Error::mismatch(format!(
+                "cannot copy a {:?} {} array into a {:?} {} array",
+                src.shape, src.dtype.name(), self.shape, self.dtype.name()
+            )));
+        }
+        let total = self.total_bytes();
+        match (src.contiguous_ptr(0), self.contiguous_ptr(0)) {
+            (Some(from), Some(to)) => {
+                if total > 0 && from != to {
+                    // SAFETY: both spans hold `total` bytes; distinct arrays do not overlap.
+                    unsafe { std::ptr::copy(from, to, total) }
+                }
+            }
+            _ => {
+                let mut staging = vec![0u8; limit.min(STAGING_CAP).clamp(1, total.max(1))];
+                let mut off = 0;
+                while off < total {
+                    let n = staging.len().min(total - off);
+                    src.pack(off, &mut staging[..n]);
+                    self.unpack(off, &staging[..n]);
+                    off += n;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Copies `src` into logical bytes `[offset, offset + src.len())`.

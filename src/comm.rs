@@ -129,11 +129,20 @@ pub fn check_comm(comm: MPI_Comm) -> Result<()> {
 /// Returns the local error if this rank failed, a `RemoteError` if another rank
 /// failed, and `Ok` only when every rank succeeded.
 pub fn agree(comm: MPI_Comm, local: Result<()>) -> Result<()> {
-    // One byte, so that the agreement itself obeys even a tiny message limit.
-    let mine: u8 = match &local {
-        Ok(()) => 0,
+    agree_flag(comm, local, false).map(|_| ())
+}
+
+/// Like [`agree`], and also tells whether any rank raised `flag`.
+///
+/// One byte travels (status * 2 + flag, reduced with MAX), so the agreement
+/// obeys even a 1-byte message limit; when every status is OK, the low bit of
+/// the maximum is the OR of the flags.
+pub fn agree_flag(comm: MPI_Comm, local: Result<()>, flag: bool) -> Result<bool> {
+    let status = match &local {
+        Ok(()) => 0u8,
         Err(e) => e.status as i32 as u8,
     };
+    let mine: u8 = (status << 1) | u8::from(flag);
     let mut worst: u8 = 0;
     // SAFETY: one byte, predefined MAX op, valid communicator.
     check_mpi(
@@ -150,17 +159,124 @@ pub fn agree(comm: MPI_Comm, local: Result<()>) -> Result<()> {
         "MPI_Allreduce (status agreement)",
     )?;
     local?;
-    if worst != 0 {
+    if worst >> 1 != 0 {
         return Err(Error::new(
             Status::RemoteError,
-            format!("another rank failed with status {:?}; no data was moved", Status::from_code(worst as i32)),
+            format!("another rank failed with status {:?}; no data was moved", Status::from_code((worst >> 1) as i32)),
         ));
     }
-    Ok(())
+    Ok(worst & 1 == 1)
 }
 
 /// The byte datatype used for every chunked transfer.
 pub fn byte_type() -> MPI_Datatype {
     // SAFETY: reading rsmpi's extern constant.
     unsafe { mpi::ffi::RSMPI_UINT8_T }
+}
+
+/// The value of `MPI_IN_PLACE` for the MPI library in use, when known.
+///
+/// `mpi-sys` does not export the constant; Open MPI defines it as `(void*)1`
+/// and the MPICH family (MPICH, Intel MPI, MVAPICH, Cray MPICH) as
+/// `(void*)-1`. Other libraries get `None` and callers take a copying path.
+pub fn in_place() -> Option<*mut c_void> {
+    static VALUE: std::sync::OnceLock<isize> = std::sync::OnceLock::new();
+    let v = *VALUE.get_or_init(|| {
+        let mut buf = vec![0 as std::os::raw::c_char; 8192];
+        let mut len: c_int = 0;
+        // SAFETY: buf holds MPI_MAX_LIBRARY_VERSION_STRING (<= 8192) chars; callable any time.
+        if unsafe { mpi::ffi::MPI_Get_library_version(buf.as_mut_ptr(), &mut len) } != 0 {
+            return 0;
+        }
+        // SAFETY: MPI wrote a NUL-terminated string.
+        let text = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().to_string();
+        if text.contains("Open MPI") {
+            1
+        } else if ["MPICH", "Intel(R) MPI", "MVAPICH", "CRAY MPICH"].iter().any(|m| text.contains(m)) {
+            -1
+        } else {
+            0
+        }
+    });
+    (v != 0).then_some(v as *mut c_void)
+}
+
+/// A communicator dgampi duplicated for itself and frees when dropped.
+///
+/// Errors on it return codes (`MPI_ERRORS_RETURN`) instead of aborting, so
+/// every failure becomes a [`Status`]. Dropping it after `MPI_Finalize` leaks
+/// the handle rather than calling MPI.
+#[derive(Debug)]
+pub struct OwnedComm(MPI_Comm);
+
+impl OwnedComm {
+    /// Duplicates `comm` (collective over `comm`).
+    pub fn dup(comm: MPI_Comm) -> Result<OwnedComm> {
+        ensure_initialized()?;
+        check_comm(comm)?;
+        // SAFETY: reading rsmpi's extern constant.
+        let mut dup = unsafe { mpi::ffi::RSMPI_COMM_NULL };
+        // SAFETY: comm is a valid communicator; dup receives a new handle.
+        check_mpi(unsafe { mpi::ffi::MPI_Comm_dup(comm, &mut dup) }, "MPI_Comm_dup")?;
+        let owned = OwnedComm(dup);
+        // SAFETY: dup is a valid communicator we own.
+        check_mpi(
+            unsafe { mpi::ffi::MPI_Comm_set_errhandler(dup, mpi::ffi::RSMPI_ERRORS_RETURN) },
+            "MPI_Comm_set_errhandler",
+        )?;
+        Ok(owned)
+    }
+
+    /// The raw handle (borrowed; valid while `self` lives).
+    pub fn raw(&self) -> MPI_Comm {
+        self.0
+    }
+}
+
+impl Drop for OwnedComm {
+    fn drop(&mut self) {
+        if ensure_initialized().is_ok() {
+            // SAFETY: we own the duplicate and MPI is still running.
+            unsafe { mpi::ffi::MPI_Comm_free(&mut self.0) };
+        }
+    }
+}
+
+/// A derived datatype of `bytes` contiguous bytes (one row), freed on drop.
+pub struct RowType(MPI_Datatype);
+
+impl RowType {
+    /// Creates and commits the row type (`bytes` must be at least 1).
+    pub fn new(bytes: usize) -> Result<RowType> {
+        let count = to_int(bytes, "row size in bytes")?;
+        // SAFETY: reading rsmpi's extern constant.
+        let mut t = unsafe { mpi::ffi::RSMPI_DATATYPE_NULL };
+        // SAFETY: building and committing a contiguous datatype of a predefined type.
+        unsafe {
+            check_mpi(mpi::ffi::MPI_Type_contiguous(count, byte_type(), &mut t), "MPI_Type_contiguous")?;
+            let row = RowType(t);
+            check_mpi(mpi::ffi::MPI_Type_commit(&mut t), "MPI_Type_commit")?;
+            Ok(row)
+        }
+    }
+
+    /// The raw datatype handle.
+    pub fn raw(&self) -> MPI_Datatype {
+        self.0
+    }
+}
+
+impl Drop for RowType {
+    fn drop(&mut self) {
+        if ensure_initialized().is_ok() {
+            // SAFETY: we own the committed datatype.
+            unsafe { mpi::ffi::MPI_Type_free(&mut self.0) };
+        }
+    }
+}
+
+/// Converts a C communicator handle to its Fortran handle.
+pub fn comm_to_fortran(comm: MPI_Comm) -> MpiFint {
+    // SAFETY: MPI_Comm_c2f is a pure handle conversion.
+    unsafe { mpi::ffi::RSMPI_Comm_c2f(comm) }
 }

@@ -26,6 +26,12 @@ pub enum Status {
     AllocationFailed = 8,
     /// Another rank of a collective call reported an error.
     RemoteError = 9,
+    /// An HDF5 call failed (the message names the file and the dataset).
+    Hdf5Error = 10,
+    /// A named item (dataset, file) does not exist.
+    NotFound = 11,
+    /// A handle is null, already destroyed, or otherwise unusable.
+    InvalidHandle = 12,
 }
 
 impl Status {
@@ -41,6 +47,9 @@ impl Status {
             6 => Status::MpiError,
             8 => Status::AllocationFailed,
             9 => Status::RemoteError,
+            10 => Status::Hdf5Error,
+            11 => Status::NotFound,
+            12 => Status::InvalidHandle,
             _ => Status::Internal,
         }
     }

@@ -139,38 +139,121 @@ pub fn recv_rows_into_raw(comm: MPI_Comm, a: &RawArray, source: i32, base_tag: i
     Ok(())
 }
 
-/// Fixed-size header describing an array for broadcasts: dtype, ndim, limit, shape.
-const HEADER_WORDS: usize = 3 + MAX_NDIM;
-
-fn encode_header(dtype: DType, shape: &[usize], limit: usize) -> [u64; HEADER_WORDS] {
-    let mut h = [0u64; HEADER_WORDS];
-    h[0] = dtype as i32 as u64;
-    h[1] = shape.len() as u64;
-    h[2] = limit as u64;
-    for (k, n) in shape.iter().enumerate() {
-        h[3 + k] = *n as u64;
+/// Receives and discards the chunks of an array described by `header` (sent
+/// with [`send_rows_raw`] at `base_tag`), one chunk of memory at a time, so
+/// that a rejected transfer cannot match a later receive.
+pub(crate) fn drain_rows(comm: MPI_Comm, header: &ArrayHeader, source: i32, base_tag: i32) -> Result<()> {
+    let plan = RowChunks::new(header.shape[0], header.row_bytes(), header.limit)?;
+    let mut sink = Staging(Vec::new());
+    for i in 0..plan.count() {
+        let (msg, len) = mpi_probe(comm, source, tag_of(base_tag, i))?;
+        mpi_mrecv(msg, sink.get(len).as_mut_ptr(), len)?;
     }
-    h
+    Ok(())
 }
 
-/// Decoded broadcast header.
+/// Fixed-size header describing an array: dtype, ndim, limit, flags, shape.
+pub(crate) const HEADER_WORDS: usize = 4 + MAX_NDIM;
+
+/// Description of an array that travels ahead of its data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArrayHeader {
     /// Element type.
     pub dtype: DType,
     /// Full shape (axis 0 = rows).
     pub shape: Vec<usize>,
-    /// The root's resolved limit, used for the body's chunk schedule.
+    /// The sender's resolved limit, used for the body's chunk schedule.
     pub limit: usize,
+    /// Bit flags a collective attaches (e.g. "the root's array is strided").
+    pub flags: u64,
 }
 
-fn decode_header(h: &[u64; HEADER_WORDS]) -> Result<ArrayHeader> {
-    let dtype = DType::from_code(h[0] as i32)?;
-    let ndim = h[1] as usize;
-    if ndim == 0 || ndim > MAX_NDIM {
-        return Err(Error::invalid(format!("broadcast header has ndim {ndim}")));
+impl ArrayHeader {
+    /// Header of `a` with the given limit and no flags.
+    pub fn of(a: &RawArray, limit: usize) -> ArrayHeader {
+        ArrayHeader { dtype: a.dtype(), shape: a.shape().to_vec(), limit, flags: 0 }
     }
-    Ok(ArrayHeader { dtype, shape: h[3..3 + ndim].iter().map(|&n| n as usize).collect(), limit: h[2] as usize })
+
+    /// Bytes in one row (axis-0 slice).
+    pub fn row_bytes(&self) -> usize {
+        self.shape[1..].iter().product::<usize>() * self.dtype.size()
+    }
+
+    /// Encodes the header as fixed-size words.
+    pub(crate) fn encode(&self) -> [u64; HEADER_WORDS] {
+        let mut h = [0u64; HEADER_WORDS];
+        h[0] = self.dtype as i32 as u64;
+        h[1] = self.shape.len() as u64;
+        h[2] = self.limit as u64;
+        h[3] = self.flags;
+        for (k, n) in self.shape.iter().enumerate() {
+            h[4 + k] = *n as u64;
+        }
+        h
+    }
+
+    /// Decodes words written by [`ArrayHeader::encode`].
+    pub(crate) fn decode(h: &[u64; HEADER_WORDS]) -> Result<ArrayHeader> {
+        let dtype = DType::from_code(h[0] as i32)?;
+        let ndim = h[1] as usize;
+        if ndim == 0 || ndim > MAX_NDIM {
+            return Err(Error::invalid(format!("array header has ndim {ndim}")));
+        }
+        Ok(ArrayHeader { dtype, shape: h[4..4 + ndim].iter().map(|&n| n as usize).collect(), limit: h[2] as usize, flags: h[3] })
+    }
+
+    /// Encodes the header as bytes.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        self.encode().iter().flat_map(|w| w.to_ne_bytes()).collect()
+    }
+
+    /// Decodes the first `HEADER_WORDS * 8` bytes of `bytes`.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<ArrayHeader> {
+        if bytes.len() < HEADER_WORDS * 8 {
+            return Err(Error::mismatch(format!("an array header needs {} bytes, got {}", HEADER_WORDS * 8, bytes.len())));
+        }
+        let mut words = [0u64; HEADER_WORDS];
+        for (w, b) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+            *w = u64::from_ne_bytes(b.try_into().expect("8 bytes"));
+        }
+        ArrayHeader::decode(&words)
+    }
+}
+
+/// Where a receiving operation writes: a caller array or fresh storage.
+pub enum Destination<'a> {
+    /// The caller's array, which must have exactly the expected dtype and shape.
+    Into(&'a RawArray),
+    /// Storage the callback allocates for the expected header.
+    Alloc(&'a mut dyn FnMut(&ArrayHeader) -> Result<RawArray>),
+}
+
+impl Destination<'_> {
+    /// The array to write into, checked against (or allocated for) `expected`.
+    pub fn resolve(&mut self, expected: &ArrayHeader, what: &str) -> Result<RawArray> {
+        match self {
+            Destination::Into(a) => {
+                if a.dtype() != expected.dtype || a.shape() != expected.shape.as_slice() {
+                    return Err(Error::mismatch(format!(
+                        "{what} needs a {:?} {} array but the buffer given is {:?} {}",
+                        expected.shape, expected.dtype.name(), a.shape(), a.dtype().name()
+                    )));
+                }
+                Ok((*a).clone())
+            }
+            Destination::Alloc(alloc) => alloc(expected),
+        }
+    }
+}
+
+/// Allocates a zeroed `ArrayD<T>` for `h` in `slot` and describes it (the
+/// allocating forms of the typed Rust API use this).
+pub(crate) fn allocate_typed<T: Element>(slot: &mut Option<ArrayD<T>>, h: &ArrayHeader) -> Result<RawArray> {
+    if h.dtype != T::DTYPE {
+        return Err(Error::mismatch(format!("the data is {} but this rank expects {}", h.dtype.name(), T::DTYPE.name())));
+    }
+    let arr = slot.insert(ArrayD::<T>::default(IxDyn(&h.shape)));
+    RawArray::from_ndarray_mut(arr)
 }
 
 /// Broadcasts a small fixed-size buffer in pieces of at most `limit` bytes.
@@ -186,20 +269,38 @@ fn bcast_small(comm: MPI_Comm, root: i32, bytes: &mut [u8], limit: usize) -> Res
     Ok(())
 }
 
-/// Broadcasts the root's array header; every rank returns the root's header.
-fn bcast_header(comm: MPI_Comm, root: i32, mine: Option<&RawArray>, limit: usize) -> Result<ArrayHeader> {
-    let mut words = match mine {
-        Some(a) => encode_header(a.dtype(), a.shape(), limit),
-        None => [0u64; HEADER_WORDS],
-    };
+/// Broadcasts the root's header (`mine`, read on the root only); every rank
+/// returns the root's header.
+///
+/// The pieces are cut at the smallest limit of all ranks (capped at 255 bytes,
+/// agreed with a 1-byte MIN allreduce), so the broadcast calls line up even
+/// when ranks disagree on the limit; callers then compare `limit` fields.
+pub(crate) fn bcast_header(comm: MPI_Comm, root: i32, mine: Option<&ArrayHeader>, limit: usize) -> Result<ArrayHeader> {
+    let my_piece = limit.min(255) as u8;
+    let mut piece: u8 = 0;
+    // SAFETY: one byte each way, predefined MIN op, valid communicator.
+    check_mpi(
+        unsafe {
+            mpi::ffi::MPI_Allreduce(
+                (&my_piece) as *const u8 as *const c_void,
+                (&mut piece) as *mut u8 as *mut c_void,
+                1,
+                byte_type(),
+                mpi::ffi::RSMPI_MIN,
+                comm,
+            )
+        },
+        "MPI_Allreduce (header piece size)",
+    )?;
+    let mut words = mine.map(ArrayHeader::encode).unwrap_or([0u64; HEADER_WORDS]);
     // SAFETY: viewing the u64 array as bytes.
     let bytes = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, HEADER_WORDS * 8) };
-    bcast_small(comm, root, bytes, limit)?;
-    decode_header(&words)
+    bcast_small(comm, root, bytes, piece.max(1) as usize)?;
+    ArrayHeader::decode(&words)
 }
 
 /// Broadcasts the body of `a` (root sends, others receive) with the given schedule.
-fn bcast_body(comm: MPI_Comm, a: &RawArray, root: i32, is_root: bool, limit: usize) -> Result<()> {
+pub(crate) fn bcast_body(comm: MPI_Comm, a: &RawArray, root: i32, is_root: bool, limit: usize) -> Result<()> {
     let plan = RowChunks::new(a.nrows(), a.row_bytes(), limit)?;
     let mut staging = Staging(Vec::new());
     for c in plan.iter() {
@@ -233,7 +334,7 @@ pub fn bcast_rows_into_raw(comm: MPI_Comm, a: Result<&RawArray>, root: i32, limi
     })();
     agree(comm, checked.clone().map(|_| ()))?;
     let (limit, a) = (checked?, a?);
-    let header = bcast_header(comm, root, Some(a), limit)?;
+    let header = bcast_header(comm, root, Some(&ArrayHeader::of(a, limit)), limit)?;
     let consistent = if header.dtype != a.dtype() || header.shape != a.shape() {
         Err(Error::mismatch(format!(
             "rank {rank} holds a {:?} {} array but the root broadcasts a {:?} {} array",
@@ -263,7 +364,8 @@ pub fn bcast_rows_raw(
     let checked = (|| {
         check_peer(root, size, "root")?;
         let limit = resolve_limit(limit)?;
-        if rank == root && a.clone()?.is_none() {
+        let mine = a.clone()?;
+        if rank == root && mine.is_none() {
             return Err(Error::null("the root must provide the array to broadcast"));
         }
         Ok(limit)
@@ -271,7 +373,7 @@ pub fn bcast_rows_raw(
     agree(comm, checked.clone().map(|_| ()))?;
     let limit = checked?;
     let a = if rank == root { a? } else { None };
-    let header = bcast_header(comm, root, a, limit)?;
+    let header = bcast_header(comm, root, a.map(|a| ArrayHeader::of(a, limit)).as_ref(), limit)?;
     let local = if header.limit != limit {
         Err(Error::mismatch(format!("rank {rank} uses limit {limit} but the root uses {}", header.limit)))
     } else if rank == root {
@@ -319,6 +421,9 @@ pub fn recv_bytes_raw(comm: MPI_Comm, source: i32, base_tag: i32, alloc: &mut dy
     while got < 16 {
         let (msg, len) = mpi_probe(comm, source, base_tag)?;
         if got + len > 16 {
+            // Receive the stray message so its sender is not left blocked.
+            let mut sink = vec![0u8; len];
+            mpi_mrecv(msg, sink.as_mut_ptr(), len)?;
             return Err(Error::mismatch(format!(
                 "the length message from rank {source} at tag {base_tag} is {len} bytes; \
                  it was not sent by send_bytes"
@@ -360,6 +465,14 @@ where
 }
 
 /// Receives rows sent by [`send_rows`] straight into `out` (which fixes the expected shape).
+///
+/// A chunk whose length differs from the expected one is drained and reported
+/// as a mismatch. The row protocol carries no header (chunk `i` at
+/// `base_tag + i`), so a buffer whose chunks match a prefix of the sender's
+/// chunks (same chunk sizes, fewer or more of them) cannot be detected:
+/// leftover chunks stay queued, missing ones block. Transfers whose shape the
+/// receiver does not know belong in `Distributor::send_to_rank` /
+/// `recv_from_rank`, which send a header first.
 pub fn recv_rows_into<T, S, D, C>(comm: &C, out: &mut ArrayBase<S, D>, source: i32, base_tag: i32, limit: usize) -> Result<()>
 where
     T: Element,
@@ -405,15 +518,7 @@ where
 {
     let raw = data.map(RawArray::from_ndarray).transpose()?;
     let mut received: Option<ArrayD<T>> = None;
-    let mut alloc = |h: &ArrayHeader| -> Result<RawArray> {
-        if h.dtype != T::DTYPE {
-            return Err(Error::mismatch(format!(
-                "the root broadcasts {} but this rank expects {}", h.dtype.name(), T::DTYPE.name()
-            )));
-        }
-        let arr = received.insert(ArrayD::<T>::default(IxDyn(&h.shape)));
-        RawArray::from_ndarray_mut(arr)
-    };
+    let mut alloc = |h: &ArrayHeader| allocate_typed(&mut received, h);
     bcast_rows_raw(comm.as_raw(), Ok(raw.as_ref()), root, limit, &mut alloc)?;
     Ok(received)
 }

@@ -82,3 +82,51 @@ pub(crate) fn fill_owned(out: &mut dgampi_owned_array, data: *mut u8, dtype: DTy
         out.shape[k] = *n as i64;
     }
 }
+
+/// Library-allocated output arrays handed to the caller as `dgampi_owned_array`.
+///
+/// `alloc` mallocs storage for a header (the `Destination::Alloc` callback);
+/// `finish` hands it over; dropping it unfinished (an error path) frees it.
+#[derive(Default)]
+pub(crate) struct OwnedAlloc {
+    data: *mut u8,
+    header: Option<(DType, Vec<usize>)>,
+}
+
+impl OwnedAlloc {
+    /// Allocates C-contiguous storage for `h` and describes it.
+    pub(crate) fn alloc(&mut self, h: &crate::primitives::ArrayHeader) -> Result<RawArray> {
+        let bytes = h.shape.iter().product::<usize>() * h.dtype.size();
+        self.release();
+        self.data = crate::ffi::core::malloc_for_caller(bytes)?;
+        self.header = Some((h.dtype, h.shape.clone()));
+        // SAFETY: data holds `bytes` bytes (or is null for an empty array).
+        unsafe { RawArray::new(self.data, h.dtype, h.shape.clone(), None) }
+    }
+
+    /// Writes the allocation into `out` (an empty record when nothing was allocated).
+    pub(crate) fn finish(mut self, out: &mut dgampi_owned_array) {
+        match self.header.take() {
+            Some((dtype, shape)) => fill_owned(out, self.data, dtype, &shape),
+            None => {
+                out.data = std::ptr::null_mut();
+                out.dtype = 0;
+                out.ndim = 0;
+                out.shape = [0; DGAMPI_MAX_NDIM];
+            }
+        }
+        self.data = std::ptr::null_mut();
+    }
+
+    fn release(&mut self) {
+        // SAFETY: data came from malloc_for_caller (or is null).
+        unsafe { libc::free(self.data as *mut c_void) };
+        self.data = std::ptr::null_mut();
+    }
+}
+
+impl Drop for OwnedAlloc {
+    fn drop(&mut self) {
+        self.release();
+    }
+}

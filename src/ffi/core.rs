@@ -75,8 +75,10 @@ pub unsafe extern "C" fn dgampi_version(version: *mut *const c_char) -> Status {
 /// Releases memory the library allocated for the caller (NULL is ignored).
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_free(ptr: *mut c_void) -> Status {
-    libc::free(ptr);
-    Status::Ok
+    guard("dgampi_free", || {
+        libc::free(ptr);
+        Ok(())
+    })
 }
 
 /// Allocates `bytes` with malloc for a buffer handed to the caller (NULL for 0 bytes).

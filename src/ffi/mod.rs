@@ -7,8 +7,14 @@
 //! (`MPI_Fint`, what mpi4py's `comm.py2f()` returns). Memory the library
 //! allocates for the caller is released with `dgampi_free`.
 
+// Safety contract of every entry point: pointers are valid for the sizes the
+// documentation names, as usual in C; the library checks what it can (NULL,
+// codes, sizes, handles) and reports the rest as statuses.
+#![allow(clippy::missing_safety_doc)]
+
 pub mod array;
 pub mod core;
+pub mod distributor;
 pub mod primitives;
 
 use crate::comm::{comm_from_fortran, ensure_initialized};

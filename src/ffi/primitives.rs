@@ -131,10 +131,10 @@ pub unsafe extern "C" fn dgampi_bcast_rows_into_f(comm: MPI_Fint, a: *const dgam
 
 unsafe fn bcast_rows(comm: CommArg, a: *const dgampi_array, root: c_int, limit: usize, out: *mut dgampi_owned_array) -> Result<()> {
     let comm = comm.resolve()?;
-    non_null(out, "out")?;
     crate::comm::check_comm(comm)?;
-    let mine = if crate::comm::rank(comm)? == root { Some(raw_from_c(a, "array")) } else { None };
-    let mine = mine.transpose();
+    let is_root = crate::comm::rank(comm)? == root;
+    // A null `out` is reported through the collective agreement, so no rank hangs.
+    let mine = non_null(out, "out").and_then(|()| if is_root { raw_from_c(a, "array").map(Some) } else { Ok(None) });
     let mut allocated: *mut u8 = std::ptr::null_mut();
     let mut alloc = |h: &crate::primitives::ArrayHeader| -> Result<RawArray> {
         let bytes = h.shape.iter().product::<usize>() * h.dtype.size();

@@ -119,7 +119,7 @@ fn build_pmpi_checker() -> PathBuf {
 }
 
 /// Builds an mpirun command for `np` ranks of this executable.
-pub fn mpirun(np: usize, limit: Option<usize>, checker: &PathBuf, mode: &str) -> Command {
+pub fn mpirun(np: usize, limit: Option<usize>, checker: &std::path::Path, mode: &str) -> Command {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = Command::new("timeout");
     cmd.args(["-k", "10", &TIMEOUT_S.to_string(), "mpirun", "--oversubscribe", "-n", &np.to_string()]);
@@ -186,18 +186,32 @@ fn launcher(suite: &str, cases: &[Case], checks: &[LauncherCheck]) -> i32 {
 pub trait TestElem: dgampi::Element + PartialEq + std::fmt::Debug {
     /// A value derived from `x` (exact in every type for small integers).
     fn make(x: u64) -> Self;
+    /// `self + other`, wrapping for integers (as MPI_SUM does).
+    fn plus(self, other: Self) -> Self;
 }
-impl TestElem for f32 { fn make(x: u64) -> Self { (x % 100_000) as f32 + 0.25 } }
-impl TestElem for f64 { fn make(x: u64) -> Self { x as f64 + 0.5 } }
-impl TestElem for i32 { fn make(x: u64) -> Self { x as i32 - 7 } }
-impl TestElem for i64 { fn make(x: u64) -> Self { -(x as i64) * 3 } }
-impl TestElem for u8 { fn make(x: u64) -> Self { (x % 251) as u8 } }
-impl TestElem for num_complex::Complex32 {
-    fn make(x: u64) -> Self { num_complex::Complex32::new((x % 100_000) as f32, -((x % 777) as f32)) }
+macro_rules! float_elem {
+    ($t:ty, $make:expr) => {
+        impl TestElem for $t {
+            fn make(x: u64) -> Self { let f: fn(u64) -> $t = $make; f(x) }
+            fn plus(self, other: Self) -> Self { self + other }
+        }
+    };
 }
-impl TestElem for num_complex::Complex64 {
-    fn make(x: u64) -> Self { num_complex::Complex64::new(x as f64, -(x as f64) / 4.0) }
+macro_rules! int_elem {
+    ($t:ty, $make:expr) => {
+        impl TestElem for $t {
+            fn make(x: u64) -> Self { let f: fn(u64) -> $t = $make; f(x) }
+            fn plus(self, other: Self) -> Self { self.wrapping_add(other) }
+        }
+    };
 }
+float_elem!(f32, |x| (x % 100_000) as f32 + 0.25);
+float_elem!(f64, |x| x as f64 + 0.5);
+float_elem!(num_complex::Complex32, |x| num_complex::Complex32::new((x % 100_000) as f32, -((x % 777) as f32)));
+float_elem!(num_complex::Complex64, |x| num_complex::Complex64::new(x as f64, -(x as f64) / 4.0));
+int_elem!(i32, |x| x as i32 - 7);
+int_elem!(i64, |x| -(x as i64) * 3);
+int_elem!(u8, |x| (x % 251) as u8);
 
 /// Runs `$body` once per element type, with `$t` bound to it.
 #[macro_export]

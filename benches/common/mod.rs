@@ -1,0 +1,651 @@
+//! Shared harness for the workload benchmarks in `benches/w_*.rs`.
+//!
+//! Each benchmark is an example run under `mpirun` (see `scripts/bench`) and
+//! includes this file with `#[path = "common/mod.rs"] mod common;`. It gives:
+//!
+//! - [`Args`]: the flags every benchmark takes (`--reps N`, `--scale N`,
+//!   `--out DIR`), plus [`Args::take_value`] for a benchmark's own flags;
+//! - [`Bench`]: one warm-up then `reps` timed repetitions of each case,
+//!   cases interleaved per repetition (a, b, c, a, b, c, ...) so that drift
+//!   hits them equally; every repetition starts at a barrier and counts the
+//!   slowest rank (max over ranks of the local elapsed MPI_Wtime);
+//! - statistics (median, min, max), GB/s, throughput ratios to the anchors;
+//! - peak RSS per rank (VmHWM from /proc/self/status, gathered to rank 0);
+//! - a table on rank 0 and `<out>/<bench>.json`, written by hand (no serde).
+//!
+//! GB/s is `bytes / seconds / 1e9`, where `bytes` is what the case declares
+//! it moves (for a transfer: the payload once, for memcpy: the bytes copied).
+//! A ratio is `case GB/s / anchor GB/s`: above 1 means faster than the anchor.
+
+#![allow(dead_code)]
+
+use mpi::collective::SystemOperation;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+// ------------------------------------------------------------------ arguments
+
+/// Command-line flags common to every benchmark.
+#[derive(Clone, Debug)]
+pub struct Args {
+    /// Timed repetitions per case (after one warm-up), at least 1.
+    pub reps: usize,
+    /// Multiplies the workload's size (WORKLOADS.md: "`--scale N` multiplies the batch").
+    pub scale: f64,
+    /// Output directory for the JSON file.
+    pub out: PathBuf,
+    /// The command line as given (recorded in the JSON).
+    pub argv: Vec<String>,
+    /// Arguments not consumed yet (a benchmark's own flags).
+    rest: Vec<String>,
+}
+
+pub const USAGE: &str = "common flags: --reps N (default 5), --scale N (default 1), --out DIR (default bench_results)";
+
+impl Args {
+    /// Parses `std::env::args()`.
+    pub fn parse() -> Result<Args, String> {
+        Args::from_list(std::env::args().skip(1).collect())
+    }
+
+    /// Parses a list of arguments (without the program name).
+    pub fn from_list(list: Vec<String>) -> Result<Args, String> {
+        let mut args = Args { reps: 5, scale: 1.0, out: PathBuf::from("bench_results"), argv: list.clone(), rest: list };
+        if let Some(v) = args.take_value("--reps")? {
+            args.reps = v.parse().ok().filter(|&n: &usize| n >= 1).ok_or_else(|| format!("--reps {v:?}: expected an integer >= 1"))?;
+        }
+        if let Some(v) = args.take_value("--scale")? {
+            args.scale = v
+                .parse()
+                .ok()
+                .filter(|&s: &f64| s.is_finite() && s > 0.0)
+                .ok_or_else(|| format!("--scale {v:?}: expected a positive number"))?;
+        }
+        if let Some(v) = args.take_value("--out")? {
+            args.out = PathBuf::from(v);
+        }
+        Ok(args)
+    }
+
+    /// Removes `flag VALUE` or `flag=VALUE` from the unconsumed arguments and
+    /// returns the value (the last one if given several times).
+    pub fn take_value(&mut self, flag: &str) -> Result<Option<String>, String> {
+        let mut found = None;
+        let mut kept = Vec::new();
+        let mut it = std::mem::take(&mut self.rest).into_iter();
+        while let Some(a) = it.next() {
+            if a == flag {
+                found = Some(it.next().ok_or_else(|| format!("{flag} needs a value"))?);
+            } else if let Some(v) = a.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+                found = Some(v.to_string());
+            } else {
+                kept.push(a);
+            }
+        }
+        self.rest = kept;
+        Ok(found)
+    }
+
+    /// Fails if arguments remain that nobody consumed.
+    pub fn finish(&self) -> Result<(), String> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("unknown arguments {:?}; {USAGE}", self.rest))
+        }
+    }
+
+    /// `base * scale`, rounded, at least 1.
+    pub fn scaled(&self, base: usize) -> usize {
+        ((base as f64 * self.scale).round() as usize).max(1)
+    }
+}
+
+// ------------------------------------------------------------------ JSON
+
+/// A JSON value, written by hand.
+#[derive(Clone, Debug)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Num(f64),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(String, Json)>),
+}
+
+impl Json {
+    pub fn str(s: impl Into<String>) -> Json {
+        Json::Str(s.into())
+    }
+    pub fn int(n: impl Into<i128>) -> Json {
+        Json::Int(n.into())
+    }
+    pub fn obj(fields: Vec<(&str, Json)>) -> Json {
+        Json::Obj(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+    pub fn opt_str(s: Option<String>) -> Json {
+        s.map_or(Json::Null, Json::Str)
+    }
+
+    /// Pretty-printed text (2-space indent).
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        self.write(&mut s, 0);
+        s.push('\n');
+        s
+    }
+
+    fn write(&self, out: &mut String, indent: usize) {
+        let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Int(n) => write!(out, "{n}").unwrap(),
+            // Rust's Display for f64 is the shortest round-trip form, never an
+            // exponent; non-finite values have no JSON form.
+            Json::Num(x) if x.is_finite() => write!(out, "{x}").unwrap(),
+            Json::Num(_) => out.push_str("null"),
+            Json::Str(s) => escape_into(out, s),
+            Json::Arr(items) if items.iter().all(|v| !matches!(v, Json::Arr(_) | Json::Obj(_))) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    v.write(out, indent);
+                }
+                out.push(']');
+            }
+            Json::Arr(items) => {
+                out.push_str("[\n");
+                for (i, v) in items.iter().enumerate() {
+                    pad(out, indent + 2);
+                    v.write(out, indent + 2);
+                    out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+                }
+                pad(out, indent);
+                out.push(']');
+            }
+            Json::Obj(fields) if fields.is_empty() => out.push_str("{}"),
+            Json::Obj(fields) => {
+                out.push_str("{\n");
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    pad(out, indent + 2);
+                    escape_into(out, k);
+                    out.push_str(": ");
+                    v.write(out, indent + 2);
+                    out.push_str(if i + 1 < fields.len() { ",\n" } else { "\n" });
+                }
+                pad(out, indent);
+                out.push('}');
+            }
+        }
+    }
+}
+
+/// Writes `s` as a JSON string literal (RFC 8259 escapes).
+pub fn escape_into(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{2028}' || c == '\u{2029}' => {
+                write!(out, "\\u{:04x}", c as u32).unwrap()
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+// ------------------------------------------------------------------ environment
+
+/// Peak resident set size of this process in bytes (VmHWM), 0 if unknown.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                let kb = l.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim();
+                kb.parse::<u64>().ok()
+            })
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Host name (from the kernel), if known.
+pub fn hostname() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_string());
+    name.filter(|s| !s.is_empty()).or_else(|| mpi::environment::processor_name().ok())
+}
+
+/// First line of a command's standard output, if it runs.
+pub fn command_line_output(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(cmd).args(args).stderr(std::process::Stdio::null()).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout).lines().next()?.trim().to_string();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Current UTC time as ISO 8601 (`2024-05-01T12:34:56Z`).
+pub fn utc_now_iso8601() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// Formats a byte count as GiB/MiB/KiB/B.
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (name, size) in UNITS {
+        if b >= size {
+            return format!("{:.2} {name}", b as f64 / size as f64);
+        }
+    }
+    format!("{b} B")
+}
+
+// ------------------------------------------------------------------ statistics
+
+/// Median (mean of the two middle values for an even count), NaN if empty.
+pub fn median(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+pub fn min(xs: &[f64]) -> f64 {
+    xs.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+pub fn max(xs: &[f64]) -> f64 {
+    xs.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+// ------------------------------------------------------------------ cases
+
+type RunFn<'a, S> = Box<dyn FnMut(&mut S) + 'a>;
+type CheckFn<'a, S> = Box<dyn FnMut(&mut S) -> Result<(), String> + 'a>;
+
+/// One measured operation. `run` is called on every rank (a rank with nothing
+/// to do returns at once; the repetition's time is the slowest rank's).
+pub struct Case<'a, S> {
+    pub name: String,
+    pub description: String,
+    pub bytes: u64,
+    pub anchor: bool,
+    run: RunFn<'a, S>,
+    check: Option<CheckFn<'a, S>>,
+}
+
+impl<'a, S> Case<'a, S> {
+    /// A case named `name` (short id, used as table row and JSON name) moving `bytes`.
+    pub fn new(name: &str, description: &str, bytes: u64, run: impl FnMut(&mut S) + 'a) -> Self {
+        Case { name: name.into(), description: description.into(), bytes, anchor: false, run: Box::new(run), check: None }
+    }
+
+    /// Marks the case as an anchor: every case gets a ratio column against it.
+    pub fn anchor(mut self) -> Self {
+        self.anchor = true;
+        self
+    }
+
+    /// A verification run on every rank once, right after this case's warm-up
+    /// (outside any timing); a failure on any rank aborts the benchmark.
+    pub fn check(mut self, f: impl FnMut(&mut S) -> Result<(), String> + 'a) -> Self {
+        self.check = Some(Box::new(f));
+        self
+    }
+}
+
+/// Timings of one case (each already the max over ranks).
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    pub name: String,
+    pub description: String,
+    pub bytes: u64,
+    pub anchor: bool,
+    pub warmup_s: f64,
+    pub times: Vec<f64>,
+    pub verified: Option<bool>,
+}
+
+impl CaseResult {
+    pub fn median_s(&self) -> f64 {
+        median(&self.times)
+    }
+    pub fn min_s(&self) -> f64 {
+        min(&self.times)
+    }
+    pub fn max_s(&self) -> f64 {
+        max(&self.times)
+    }
+    /// GB/s at the median time.
+    pub fn gbps(&self) -> f64 {
+        self.bytes as f64 / self.median_s() / 1e9
+    }
+    /// Throughput of this case divided by the anchor's (median times).
+    pub fn ratio_to(&self, anchor: &CaseResult) -> f64 {
+        self.gbps() / anchor.gbps()
+    }
+}
+
+// ------------------------------------------------------------------ the bench
+
+/// One benchmark run: collects case results, prints the table, writes the JSON.
+pub struct Bench<'w> {
+    pub world: &'w SimpleCommunicator,
+    pub rank: i32,
+    pub size: i32,
+    /// Workload id from WORKLOADS.md, e.g. "W-P2P".
+    pub workload: String,
+    /// File stem of the outputs, e.g. "w_p2p" (→ `<out>/w_p2p.json`).
+    pub stem: String,
+    pub args: Args,
+    pub results: Vec<CaseResult>,
+    params: Vec<(String, Json)>,
+    notes: Vec<String>,
+    t_start: f64,
+    date: String,
+}
+
+impl<'w> Bench<'w> {
+    pub fn new(world: &'w SimpleCommunicator, workload: &str, stem: &str, args: Args) -> Self {
+        Bench {
+            world,
+            rank: world.rank(),
+            size: world.size(),
+            workload: workload.into(),
+            stem: stem.into(),
+            args,
+            results: Vec::new(),
+            params: Vec::new(),
+            notes: Vec::new(),
+            t_start: mpi::time(),
+            date: utc_now_iso8601(),
+        }
+    }
+
+    /// True on rank 0 (which prints and writes).
+    pub fn is_root(&self) -> bool {
+        self.rank == 0
+    }
+
+    /// Records a workload parameter (JSON "params" object, and printed above the table).
+    pub fn param(&mut self, key: &str, value: Json) {
+        self.params.push((key.into(), value));
+    }
+
+    /// A line printed under the table and stored in the JSON "notes".
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.notes.push(text.into());
+    }
+
+    /// Prints on rank 0 (stderr, so progress never mixes into the table on stdout).
+    pub fn progress(&self, text: &str) {
+        if self.is_root() {
+            eprintln!("[{} +{:.1}s] {text}", self.stem, mpi::time() - self.t_start);
+        }
+    }
+
+    /// Prints `msg` on rank 0 and aborts every rank.
+    pub fn fail(&self, msg: &str) -> ! {
+        eprintln!("[{} rank {}] error: {msg}", self.stem, self.rank);
+        self.world.abort(2)
+    }
+
+    /// Times `f` once: barrier, run, local elapsed, max over ranks.
+    pub fn time_once(&self, f: impl FnOnce()) -> f64 {
+        self.world.barrier();
+        let t0 = mpi::time();
+        f();
+        let local = mpi::time() - t0;
+        let mut slowest = 0.0f64;
+        self.world.all_reduce_into(&local, &mut slowest, SystemOperation::max());
+        slowest
+    }
+
+    /// Runs the cases: each once as warm-up (then its check, if any), then
+    /// `reps` repetitions interleaved case by case. Results are appended.
+    pub fn run_cases<S>(&mut self, state: &mut S, mut cases: Vec<Case<'_, S>>) {
+        let reps = self.args.reps;
+        let mut results: Vec<CaseResult> = cases
+            .iter()
+            .map(|c| CaseResult {
+                name: c.name.clone(),
+                description: c.description.clone(),
+                bytes: c.bytes,
+                anchor: c.anchor,
+                warmup_s: f64::NAN,
+                times: Vec::with_capacity(reps),
+                verified: None,
+            })
+            .collect();
+        for (c, r) in cases.iter_mut().zip(results.iter_mut()) {
+            r.warmup_s = self.time_once(|| (c.run)(state));
+            if let Some(check) = c.check.as_mut() {
+                let outcome = check(state);
+                if let Err(msg) = &outcome {
+                    eprintln!("[{} rank {}] verification of {} FAILED: {msg}", self.stem, self.rank, c.name);
+                }
+                let (mine, mut all) = (i32::from(outcome.is_ok()), 0i32);
+                self.world.all_reduce_into(&mine, &mut all, SystemOperation::min());
+                if all == 0 {
+                    self.fail(&format!("verification of case {} failed", c.name));
+                }
+                r.verified = Some(true);
+            }
+            self.progress(&format!(
+                "warm-up {:<12} {:>9.4} s{}",
+                c.name,
+                r.warmup_s,
+                if r.verified.is_some() { "  (verified)" } else { "" }
+            ));
+        }
+        for rep in 0..reps {
+            let mut line = format!("rep {}/{reps}:", rep + 1);
+            for (c, r) in cases.iter_mut().zip(results.iter_mut()) {
+                let t = self.time_once(|| (c.run)(state));
+                r.times.push(t);
+                write!(line, "  {} {:.4} s", c.name, t).unwrap();
+            }
+            self.progress(&line);
+        }
+        self.results.extend(results);
+    }
+
+    /// Peak RSS of every rank, gathered on rank 0 (empty on other ranks).
+    pub fn gather_peak_rss(&self) -> Vec<u64> {
+        let mine = peak_rss_bytes();
+        let root = self.world.process_at_rank(0);
+        if self.is_root() {
+            let mut all = vec![0u64; self.size as usize];
+            root.gather_into_root(&mine, &mut all[..]);
+            all
+        } else {
+            root.gather_into(&mine);
+            Vec::new()
+        }
+    }
+
+    /// Gathers peak RSS, prints the table and writes the JSON (rank 0). Collective.
+    /// Returns the JSON path on rank 0.
+    pub fn finish(self) -> Option<PathBuf> {
+        let rss = self.gather_peak_rss();
+        let wall = mpi::time() - self.t_start;
+        if !self.is_root() {
+            return None;
+        }
+        print!("{}", self.table(&rss, wall));
+        let json = self.to_json(&rss, wall);
+        let path = self.args.out.join(format!("{}.json", self.stem));
+        let written = std::fs::create_dir_all(&self.args.out).and_then(|_| std::fs::write(&path, json.render()));
+        match written {
+            Ok(()) => {
+                println!("results: {}", path.display());
+                Some(path)
+            }
+            Err(e) => {
+                eprintln!("[{}] cannot write {}: {e}", self.stem, path.display());
+                None
+            }
+        }
+    }
+
+    fn anchors(&self) -> Vec<&CaseResult> {
+        self.results.iter().filter(|r| r.anchor).collect()
+    }
+
+    /// The result table as printed by [`Bench::finish`].
+    pub fn table(&self, rss: &[u64], wall: f64) -> String {
+        let mut s = String::new();
+        let anchors = self.anchors();
+        writeln!(s, "{} ({}): {} ranks, median of {} reps after 1 warm-up, max over ranks per rep", self.workload, self.stem, self.size, self.args.reps).unwrap();
+        for (k, v) in &self.params {
+            let shown = match v {
+                Json::Str(t) => t.clone(),
+                other => other.render().trim_end().to_string(),
+            };
+            writeln!(s, "  {k}: {shown}").unwrap();
+        }
+        let wname = self.results.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+        let mut header = format!("{:<wname$} {:>10} {:>10} {:>10} {:>9}", "case", "median s", "min s", "max s", "GB/s");
+        for a in &anchors {
+            let col = format!("vs {}", a.name);
+            write!(header, " {:>w$}", col, w = col.len().max(8)).unwrap();
+        }
+        writeln!(s, "{header}").unwrap();
+        writeln!(s, "{}", "-".repeat(header.len())).unwrap();
+        for r in &self.results {
+            write!(s, "{:<wname$} {:>10.4} {:>10.4} {:>10.4} {:>9.3}", r.name, r.median_s(), r.min_s(), r.max_s(), r.gbps()).unwrap();
+            for a in &anchors {
+                let w = format!("vs {}", a.name).len().max(8);
+                write!(s, " {:>w$.3}", r.ratio_to(a)).unwrap();
+            }
+            writeln!(s).unwrap();
+        }
+        for r in &self.results {
+            let tag = if r.anchor { "anchor" } else { "case" };
+            let ver = match r.verified {
+                Some(true) => ", data verified",
+                _ => "",
+            };
+            writeln!(s, "  {:<wname$} {tag}: {} ({} per rep{ver})", r.name, r.description, human_bytes(r.bytes)).unwrap();
+        }
+        if !rss.is_empty() {
+            let per: Vec<String> = rss.iter().enumerate().map(|(i, b)| format!("r{i} {}", human_bytes(*b))).collect();
+            writeln!(s, "peak RSS: max {} ({})", human_bytes(rss.iter().copied().max().unwrap_or(0)), per.join(", ")).unwrap();
+        }
+        for n in &self.notes {
+            writeln!(s, "note: {n}").unwrap();
+        }
+        writeln!(s, "wall time of the run: {wall:.1} s").unwrap();
+        s
+    }
+
+    /// The JSON document written by [`Bench::finish`].
+    pub fn to_json(&self, rss: &[u64], wall: f64) -> Json {
+        let cases = self
+            .results
+            .iter()
+            .map(|r| {
+                Json::obj(vec![
+                    ("name", Json::str(&r.name)),
+                    ("description", Json::str(&r.description)),
+                    ("anchor", Json::Bool(r.anchor)),
+                    ("bytes", Json::int(r.bytes)),
+                    ("median_s", Json::Num(r.median_s())),
+                    ("min_s", Json::Num(r.min_s())),
+                    ("max_s", Json::Num(r.max_s())),
+                    ("gbps", Json::Num(r.gbps())),
+                    ("gbps_at_min_s", Json::Num(r.bytes as f64 / r.min_s() / 1e9)),
+                    ("gbps_at_max_s", Json::Num(r.bytes as f64 / r.max_s() / 1e9)),
+                    ("reps", Json::int(r.times.len() as u64)),
+                    ("times_s", Json::Arr(r.times.iter().map(|&t| Json::Num(t)).collect())),
+                    ("warmup_s", Json::Num(r.warmup_s)),
+                    ("verified", r.verified.map_or(Json::Null, Json::Bool)),
+                ])
+            })
+            .collect();
+        let mut ratios = Vec::new();
+        for a in self.anchors() {
+            for r in self.results.iter().filter(|r| r.name != a.name) {
+                ratios.push(Json::obj(vec![
+                    ("case", Json::str(&r.name)),
+                    ("anchor", Json::str(&a.name)),
+                    ("throughput_ratio", Json::Num(r.ratio_to(a))),
+                ]));
+            }
+        }
+        Json::obj(vec![
+            ("workload", Json::str(&self.workload)),
+            ("bench", Json::str(&self.stem)),
+            ("date", Json::str(&self.date)),
+            ("ranks", Json::int(self.size)),
+            ("hostname", Json::opt_str(hostname())),
+            ("rustc", Json::opt_str(command_line_output("rustc", &["--version"]))),
+            ("dgampi_version", Json::str(env!("CARGO_PKG_VERSION"))),
+            ("git_commit", Json::opt_str(command_line_output("git", &["rev-parse", "HEAD"]))),
+            ("mpi_library", Json::opt_str(mpi::environment::library_version().ok().map(|s| s.trim_matches(|c: char| c == '\0' || c.is_whitespace()).to_string()))),
+            ("argv", Json::Arr(self.args.argv.iter().map(Json::str).collect())),
+            (
+                "args",
+                Json::obj(vec![
+                    ("reps", Json::int(self.args.reps as u64)),
+                    ("scale", Json::Num(self.args.scale)),
+                    ("out", Json::str(self.args.out.display().to_string())),
+                ]),
+            ),
+            ("params", Json::Obj(self.params.clone())),
+            ("cases", Json::Arr(cases)),
+            ("ratios", Json::Arr(ratios)),
+            ("peak_rss_bytes", Json::Arr(rss.iter().map(|&b| Json::int(b)).collect())),
+            ("peak_rss_max_bytes", Json::int(rss.iter().copied().max().unwrap_or(0))),
+            ("notes", Json::Arr(self.notes.iter().map(Json::str).collect())),
+            ("wall_s", Json::Num(wall)),
+        ])
+    }
+}
+
+/// Parses the common flags or exits (every rank prints nothing but rank 0).
+pub fn parse_args_or_exit(rank: i32) -> Args {
+    match Args::parse() {
+        Ok(a) => a,
+        Err(e) => {
+            if rank == 0 {
+                eprintln!("error: {e}\n{USAGE}");
+            }
+            std::process::exit(2)
+        }
+    }
+}

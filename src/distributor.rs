@@ -1,0 +1,857 @@
+//! The work distributor: a block split of `ntasks` over the ranks of a private
+//! communicator, and every collective a q-point-parallel code needs.
+//!
+//! Each collective first agrees on its arguments (one byte), broadcasts the
+//! root's array header (dtype, shape, limit, flags) in pieces below the limit,
+//! lets every rank check its own buffers against it, agrees again, and only
+//! then moves data, so bad input fails on every rank instead of hanging one.
+//! Data moves with one MPI collective over a derived "row" datatype when every
+//! rank's block fits one message, and otherwise with the chunked primitives.
+
+use crate::buffer::RawArray;
+use crate::comm::{self, agree, agree_flag, check_mpi, check_peer, in_place, to_int, OwnedComm, RowType};
+use crate::element::{DType, Element};
+use crate::error::{Error, Result};
+use crate::layout::BlockLayout;
+use crate::limit::resolve_limit;
+use crate::primitives::{
+    allocate_typed, bcast_body, bcast_header, bcast_rows_raw, recv_bytes_raw, recv_rows_into_raw, send_bytes_raw,
+    send_rows_raw, ArrayHeader, Destination, HEADER_WORDS,
+};
+use crate::spill::SpillFile;
+use mpi::ffi::MPI_Comm;
+use mpi::raw::{AsRaw, FromRaw};
+use mpi::topology::SimpleCommunicator;
+use ndarray::{ArrayBase, ArrayD, Data, DataMut, Dimension};
+use std::mem::ManuallyDrop;
+use std::ops::Range;
+use std::os::raw::c_void;
+use std::path::Path;
+
+/// Header flag: the root's array is not C-contiguous (forces the chunked path).
+const ROOT_STRIDED: u64 = 1;
+
+/// Tag offset of the array chunks of an N-point object (metadata at `base_tag`).
+pub const NPOINT_ARRAY_TAG_OFFSET: i32 = 500;
+
+/// Splits `ntasks` over the ranks of a duplicate of the caller's communicator
+/// and runs chunked collectives on it. See the module documentation.
+pub struct Distributor {
+    comm: OwnedComm,
+    layout: BlockLayout,
+    rank: usize,
+    spill: Option<SpillFile>,
+}
+
+// SAFETY: the raw handle is our own duplicate, valid for the distributor's life.
+unsafe impl AsRaw for Distributor {
+    type Raw = MPI_Comm;
+    fn as_raw(&self) -> MPI_Comm {
+        self.comm.raw()
+    }
+}
+
+impl Distributor {
+    /// Creates a distributor over a duplicate of `comm` (collective). With an
+    /// `output_path`, the rank's spill file `{name}_Rank{rank:05d}.hdf5` is
+    /// created there (never truncated if present).
+    pub fn new<C: AsRaw<Raw = MPI_Comm>>(comm: &C, ntasks: usize, name: &str, output_path: Option<&Path>) -> Result<Distributor> {
+        Distributor::from_raw(comm.as_raw(), ntasks, name, output_path)
+    }
+
+    /// [`Distributor::new`] on a raw communicator handle (borrowed, not freed).
+    pub fn from_raw(comm: MPI_Comm, ntasks: usize, name: &str, output_path: Option<&Path>) -> Result<Distributor> {
+        let comm = OwnedComm::dup(comm)?;
+        let (rank, size) = (comm::rank(comm.raw())? as usize, comm::size(comm.raw())? as usize);
+        let layout = BlockLayout::new(ntasks, size)?;
+        let mut spill = output_path.map(|dir| SpillFile::new(SpillFile::path_for(dir, name, rank as i32)));
+        let opened = match spill.as_mut() {
+            Some(file) => file.open(),
+            None => Ok(()),
+        };
+        agree(comm.raw(), opened)?;
+        Ok(Distributor { comm, layout, rank, spill })
+    }
+
+    /// Number of tasks split over the ranks.
+    pub fn ntasks(&self) -> usize {
+        self.layout.ntasks()
+    }
+    /// Number of ranks.
+    pub fn mpi_size(&self) -> usize {
+        self.layout.nranks()
+    }
+    /// This process's rank.
+    pub fn my_rank(&self) -> usize {
+        self.rank
+    }
+    /// True on rank 0.
+    pub fn is_root(&self) -> bool {
+        self.rank == 0
+    }
+    /// Tasks per rank.
+    pub fn sizes(&self) -> &[usize] {
+        self.layout.sizes()
+    }
+    /// First task of each rank.
+    pub fn offsets(&self) -> &[usize] {
+        self.layout.offsets()
+    }
+    /// This rank's number of tasks.
+    pub fn my_size(&self) -> usize {
+        self.layout.sizes()[self.rank]
+    }
+    /// This rank's first task.
+    pub fn my_offset(&self) -> usize {
+        self.layout.offsets()[self.rank]
+    }
+    /// This rank's tasks.
+    pub fn my_tasks(&self) -> Range<usize> {
+        self.layout.range(self.rank)
+    }
+    /// The block layout.
+    pub fn layout(&self) -> &BlockLayout {
+        &self.layout
+    }
+    /// The distributor's private communicator, borrowed: do not free it, and do
+    /// not let it outlive the distributor.
+    pub fn comm(&self) -> ManuallyDrop<SimpleCommunicator> {
+        // SAFETY: wrapped in ManuallyDrop, so rsmpi never frees our handle.
+        ManuallyDrop::new(unsafe { SimpleCommunicator::from_raw(self.comm.raw()) })
+    }
+    /// The raw handle of the private communicator (borrowed).
+    pub fn raw_comm(&self) -> MPI_Comm {
+        self.comm.raw()
+    }
+
+    fn raw(&self) -> MPI_Comm {
+        self.comm.raw()
+    }
+
+    /// Blocks until every rank arrives.
+    pub fn barrier(&self) -> Result<()> {
+        // SAFETY: valid communicator.
+        check_mpi(unsafe { mpi::ffi::MPI_Barrier(self.raw()) }, "MPI_Barrier")
+    }
+
+    // ------------------------------------------------------------ agreement
+
+    /// Step 1 of every collective: validates the root and limit plus `extra`,
+    /// and agrees on the outcome. Returns the resolved limit.
+    fn begin(&self, root: i32, limit: usize, extra: impl FnOnce() -> Result<()>) -> Result<usize> {
+        let checked = (|| {
+            check_peer(root, self.mpi_size() as i32, "root")?;
+            let limit = resolve_limit(limit)?;
+            extra()?;
+            Ok(limit)
+        })();
+        agree(self.raw(), checked.clone().map(|_| ()))?;
+        checked
+    }
+
+    /// Step 2: broadcasts the root's header; checks the limit matches.
+    fn share_header(&self, root: i32, mine: Option<ArrayHeader>, limit: usize) -> Result<ArrayHeader> {
+        let header = bcast_header(self.raw(), root, mine.as_ref(), limit)?;
+        Ok(header)
+    }
+
+    /// Step 3: checks the local buffers against the header and agrees;
+    /// returns whether any rank raised `flag`.
+    fn confirm(&self, header: &ArrayHeader, limit: usize, local: Result<()>, flag: bool) -> Result<bool> {
+        let local = local.and_then(|()| {
+            if header.limit != limit {
+                Err(Error::mismatch(format!(
+                    "rank {} uses message limit {limit} but the root uses {}; the limit must be equal on all ranks",
+                    self.rank, header.limit
+                )))
+            } else {
+                Ok(())
+            }
+        });
+        agree_flag(self.raw(), local, flag)
+    }
+
+    /// Header of a block of this rank's shape for the full-array header `full`.
+    fn block_header(&self, full: &ArrayHeader, rank: usize) -> ArrayHeader {
+        let mut h = full.clone();
+        h.shape[0] = self.layout.sizes()[rank];
+        h.flags = 0;
+        h
+    }
+
+    fn check_block(&self, a: &RawArray, full: &ArrayHeader, what: &str) -> Result<()> {
+        let expected = self.block_header(full, self.rank);
+        if a.dtype() != expected.dtype || a.shape() != expected.shape.as_slice() {
+            return Err(Error::mismatch(format!(
+                "{what} on rank {} is {:?} {} but must be {:?} {} (this rank's {} tasks of a {:?} {} array)",
+                self.rank,
+                a.shape(),
+                a.dtype().name(),
+                expected.shape,
+                expected.dtype.name(),
+                self.my_size(),
+                full.shape,
+                full.dtype.name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// True when every rank's block fits one message, so one MPI collective can move it.
+    fn blocks_fit(&self, row_bytes: usize, limit: usize) -> bool {
+        self.layout.max_size().saturating_mul(row_bytes) <= limit
+    }
+
+    fn counts_and_displs(&self) -> Result<(Vec<i32>, Vec<i32>)> {
+        let counts = self.sizes().iter().map(|&n| to_int(n, "block size in rows")).collect::<Result<_>>()?;
+        let displs = self.offsets().iter().map(|&n| to_int(n, "block offset in rows")).collect::<Result<_>>()?;
+        Ok((counts, displs))
+    }
+
+    // ------------------------------------------------------------ scatter
+
+    /// Scatters the root's `[ntasks, ...]` array (`send`, read on the root only)
+    /// into each rank's `[my_size, ...]` block (raw form of [`Distributor::scatter`]).
+    /// Non-root ranks learn dtype and trailing shape from the root.
+    pub fn scatter_raw(&self, send: Option<&RawArray>, mut out: Destination, root: i32, limit: usize) -> Result<RawArray> {
+        let is_root = self.rank as i32 == root;
+        let limit = self.begin(root, limit, || {
+            if !is_root {
+                return Ok(());
+            }
+            let a = send.ok_or_else(|| Error::null("the root must provide the array to scatter"))?;
+            if a.nrows() != self.ntasks() {
+                return Err(Error::invalid(format!(
+                    "the array to scatter has leading length {} but the distributor has {} tasks \
+                     (this rank's block would be {})",
+                    a.nrows(),
+                    self.ntasks(),
+                    self.my_size()
+                )));
+            }
+            Ok(())
+        })?;
+        let mine = send.filter(|_| is_root).map(|a| {
+            let mut h = ArrayHeader::of(a, limit);
+            h.flags = if a.is_contiguous() { 0 } else { ROOT_STRIDED };
+            h
+        });
+        let header = self.share_header(root, mine, limit)?;
+        let dst = out.resolve(&self.block_header(&header, self.rank), "scatter output");
+        self.confirm(&header, limit, dst.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
+        let dst = dst?;
+        let row_bytes = header.row_bytes();
+        if self.ntasks() == 0 || row_bytes == 0 {
+            return Ok(dst);
+        }
+        if self.blocks_fit(row_bytes, limit) && header.flags & ROOT_STRIDED == 0 {
+            let row = RowType::new(row_bytes)?;
+            let (counts, displs) = self.counts_and_displs()?;
+            let sendbuf = send.filter(|_| is_root).map_or(std::ptr::null_mut(), |a| a.contiguous_ptr(0).expect("contiguous"));
+            with_contiguous_out(&dst, |recv| {
+                // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
+                check_mpi(
+                    unsafe {
+                        mpi::ffi::MPI_Scatterv(
+                            sendbuf as *const c_void,
+                            counts.as_ptr(),
+                            displs.as_ptr(),
+                            row.raw(),
+                            recv as *mut c_void,
+                            counts[self.rank],
+                            row.raw(),
+                            root,
+                            self.raw(),
+                        )
+                    },
+                    "MPI_Scatterv",
+                )
+            })?;
+        } else if is_root {
+            let a = send.expect("root has the array");
+            for r in 0..self.mpi_size() {
+                let block = a.rows(self.layout.range(r).start, self.layout.range(r).end);
+                if r == self.rank {
+                    dst.copy_from(&block, limit)?;
+                } else {
+                    send_rows_raw(self.raw(), &block, r as i32, 0, limit)?;
+                }
+            }
+        } else {
+            recv_rows_into_raw(self.raw(), &dst, root, 0, limit)?;
+        }
+        Ok(dst)
+    }
+
+    /// Scatters the root's `[ntasks, ...]` array; every rank gets its block.
+    /// Non-root ranks pass `None`.
+    pub fn scatter<T, S, D>(&self, data: Option<&ArrayBase<S, D>>, root: i32, limit: usize) -> Result<ArrayD<T>>
+    where
+        T: Element,
+        S: Data<Elem = T>,
+        D: Dimension,
+    {
+        let raw = data.map(RawArray::from_ndarray).transpose()?;
+        let mut slot: Option<ArrayD<T>> = None;
+        let mut alloc = |h: &ArrayHeader| allocate_typed(&mut slot, h);
+        self.scatter_raw(raw.as_ref(), Destination::Alloc(&mut alloc), root, limit)?;
+        Ok(slot.expect("scatter allocated its output"))
+    }
+
+    /// Scatters the root's array into `out` (`[my_size, ...]`) on every rank.
+    pub fn scatter_into<T, S, D, S2, D2>(
+        &self,
+        data: Option<&ArrayBase<S, D>>,
+        out: &mut ArrayBase<S2, D2>,
+        root: i32,
+        limit: usize,
+    ) -> Result<()>
+    where
+        T: Element,
+        S: Data<Elem = T>,
+        D: Dimension,
+        S2: DataMut<Elem = T>,
+        D2: Dimension,
+    {
+        let raw = data.map(RawArray::from_ndarray).transpose()?;
+        let out = RawArray::from_ndarray_mut(out)?;
+        self.scatter_raw(raw.as_ref(), Destination::Into(&out), root, limit).map(|_| ())
+    }
+
+    // ------------------------------------------------------------ gather
+
+    /// Gathers every rank's `[my_size, ...]` block into the root's
+    /// `[ntasks, ...]` array in task order (raw form of [`Distributor::gather`]).
+    /// `out` is used on the root only; other ranks get `None`.
+    pub fn gather_raw(&self, block: &RawArray, mut out: Destination, root: i32, limit: usize) -> Result<Option<RawArray>> {
+        let is_root = self.rank as i32 == root;
+        let limit = self.begin(root, limit, || Ok(()))?;
+        let mine = is_root.then(|| {
+            let mut h = ArrayHeader::of(block, limit);
+            h.shape[0] = self.ntasks();
+            h
+        });
+        let full = self.share_header(root, mine, limit)?;
+        let local = self.check_block(block, &full, "the block to gather").and_then(|()| {
+            if is_root {
+                out.resolve(&full, "gather output").map(Some)
+            } else {
+                Ok(None)
+            }
+        });
+        let root_strided = local.as_ref().ok().and_then(|d| d.as_ref()).is_some_and(|d| !d.is_contiguous());
+        // Only the root can raise the flag, so it means "the root's output is strided".
+        let root_out_strided = self.confirm(&full, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), root_strided)?;
+        let dst = local?;
+        let row_bytes = full.row_bytes();
+        if self.ntasks() == 0 || row_bytes == 0 {
+            return Ok(dst);
+        }
+        if self.blocks_fit(row_bytes, limit) && !root_out_strided {
+            let row = RowType::new(row_bytes)?;
+            let (counts, displs) = self.counts_and_displs()?;
+            let recvbuf = dst.as_ref().map_or(std::ptr::null_mut(), |d| d.contiguous_ptr(0).expect("contiguous"));
+            with_contiguous_in(block, |send| {
+                // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
+                check_mpi(
+                    unsafe {
+                        mpi::ffi::MPI_Gatherv(
+                            send as *const c_void,
+                            counts[self.rank],
+                            row.raw(),
+                            recvbuf as *mut c_void,
+                            counts.as_ptr(),
+                            displs.as_ptr(),
+                            row.raw(),
+                            root,
+                            self.raw(),
+                        )
+                    },
+                    "MPI_Gatherv",
+                )
+            })?;
+        } else if let Some(d) = dst.as_ref() {
+            for r in 0..self.mpi_size() {
+                let range = self.layout.range(r);
+                let target = d.rows(range.start, range.end);
+                if r == self.rank {
+                    target.copy_from(block, limit)?;
+                } else {
+                    recv_rows_into_raw(self.raw(), &target, r as i32, 0, limit)?;
+                }
+            }
+        } else {
+            send_rows_raw(self.raw(), block, root, 0, limit)?;
+        }
+        Ok(dst)
+    }
+
+    /// Gathers every rank's block into a new `[ntasks, ...]` array on the root
+    /// (`Some` there, `None` elsewhere).
+    pub fn gather<T, S, D>(&self, block: &ArrayBase<S, D>, root: i32, limit: usize) -> Result<Option<ArrayD<T>>>
+    where
+        T: Element,
+        S: Data<Elem = T>,
+        D: Dimension,
+    {
+        let raw = RawArray::from_ndarray(block)?;
+        let mut slot: Option<ArrayD<T>> = None;
+        let mut alloc = |h: &ArrayHeader| allocate_typed(&mut slot, h);
+        self.gather_raw(&raw, Destination::Alloc(&mut alloc), root, limit)?;
+        Ok(slot)
+    }
+
+    /// Gathers every rank's block into the root's `out` (`[ntasks, ...]`);
+    /// other ranks pass `None`.
+    pub fn gather_into<T, S, D, S2, D2>(
+        &self,
+        block: &ArrayBase<S, D>,
+        out: Option<&mut ArrayBase<S2, D2>>,
+        root: i32,
+        limit: usize,
+    ) -> Result<()>
+    where
+        T: Element,
+        S: Data<Elem = T>,
+        D: Dimension,
+        S2: DataMut<Elem = T>,
+        D2: Dimension,
+    {
+        let raw = RawArray::from_ndarray(block)?;
+        let out = out.map(RawArray::from_ndarray_mut).transpose()?;
+        let mut missing = |_: &ArrayHeader| -> Result<RawArray> { Err(Error::null("the root must provide the gather output")) };
+        let dest = match out.as_ref() {
+            Some(o) => Destination::Into(o),
+            None => Destination::Alloc(&mut missing),
+        };
+        self.gather_raw(&raw, dest, root, limit).map(|_| ())
+    }
+
+    // ------------------------------------------------------------ allgather
+
+    /// Gathers every rank's block into the full `[ntasks, ...]` array on every
+    /// rank (raw form of [`Distributor::allgather`]). Dtype and trailing shape
+    /// come from rank 0 and are checked everywhere.
+    pub fn allgather_raw(&self, block: &RawArray, mut out: Destination, limit: usize) -> Result<RawArray> {
+        let limit = self.begin(0, limit, || Ok(()))?;
+        let mine = self.is_root().then(|| {
+            let mut h = ArrayHeader::of(block, limit);
+            h.shape[0] = self.ntasks();
+            h
+        });
+        let full = self.share_header(0, mine, limit)?;
+        let local = self.check_block(block, &full, "the block to allgather").and_then(|()| out.resolve(&full, "allgather output"));
+        let strided_out = local.as_ref().is_ok_and(|d| !d.is_contiguous());
+        let any_strided = self.confirm(&full, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), strided_out)?;
+        let dst = local?;
+        let row_bytes = full.row_bytes();
+        if self.ntasks() == 0 || row_bytes == 0 {
+            return Ok(dst);
+        }
+        if self.blocks_fit(row_bytes, limit) && !any_strided {
+            let row = RowType::new(row_bytes)?;
+            let (counts, displs) = self.counts_and_displs()?;
+            let recvbuf = dst.contiguous_ptr(0).expect("contiguous");
+            with_contiguous_in(block, |send| {
+                // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
+                check_mpi(
+                    unsafe {
+                        mpi::ffi::MPI_Allgatherv(
+                            send as *const c_void,
+                            counts[self.rank],
+                            row.raw(),
+                            recvbuf as *mut c_void,
+                            counts.as_ptr(),
+                            displs.as_ptr(),
+                            row.raw(),
+                            self.raw(),
+                        )
+                    },
+                    "MPI_Allgatherv",
+                )
+            })?;
+        } else {
+            let mine = self.my_tasks();
+            dst.rows(mine.start, mine.end).copy_from(block, limit)?;
+            for r in 0..self.mpi_size() {
+                let range = self.layout.range(r);
+                bcast_body(self.raw(), &dst.rows(range.start, range.end), r as i32, r == self.rank, limit)?;
+            }
+        }
+        Ok(dst)
+    }
+
+    /// Gathers every rank's block into a new full array on every rank.
+    pub fn allgather<T, S, D>(&self, block: &ArrayBase<S, D>, limit: usize) -> Result<ArrayD<T>>
+    where
+        T: Element,
+        S: Data<Elem = T>,
+        D: Dimension,
+    {
+        let raw = RawArray::from_ndarray(block)?;
+        let mut slot: Option<ArrayD<T>> = None;
+        let mut alloc = |h: &ArrayHeader| allocate_typed(&mut slot, h);
+        self.allgather_raw(&raw, Destination::Alloc(&mut alloc), limit)?;
+        Ok(slot.expect("allgather allocated its output"))
+    }
+
+    /// Gathers every rank's block into `out` (`[ntasks, ...]`) on every rank.
+    pub fn allgather_into<T, S, D, S2, D2>(&self, block: &ArrayBase<S, D>, out: &mut ArrayBase<S2, D2>, limit: usize) -> Result<()>
+    where
+        T: Element,
+        S: Data<Elem = T>,
+        D: Dimension,
+        S2: DataMut<Elem = T>,
+        D2: Dimension,
+    {
+        let raw = RawArray::from_ndarray(block)?;
+        let out = RawArray::from_ndarray_mut(out)?;
+        self.allgather_raw(&raw, Destination::Into(&out), limit).map(|_| ())
+    }
+
+    // ------------------------------------------------------------ allreduce
+
+    /// Sums `a` element-wise over all ranks, in place (raw form of
+    /// [`Distributor::allreduce`]). Shape and dtype must be equal everywhere.
+    pub fn allreduce_raw(&self, a: &RawArray, limit: usize) -> Result<()> {
+        let limit = self.begin(0, limit, || Ok(()))?;
+        let header = self.share_header(0, self.is_root().then(|| ArrayHeader::of(a, limit)), limit)?;
+        let local = if header.dtype != a.dtype() || header.shape != a.shape() {
+            Err(Error::mismatch(format!(
+                "rank {} reduces a {:?} {} array but rank 0 reduces a {:?} {} array",
+                self.rank,
+                a.shape(),
+                a.dtype().name(),
+                header.shape,
+                header.dtype.name()
+            )))
+        } else {
+            Ok(())
+        };
+        self.confirm(&header, limit, local, false)?;
+        let elem = a.dtype().size();
+        let total = a.total_bytes();
+        if total == 0 {
+            return Ok(());
+        }
+        if elem <= limit {
+            self.allreduce_chunks(a, limit / elem * elem)
+        } else {
+            self.allreduce_bytewise(a, limit)
+        }
+    }
+
+    /// Reduces in chunks of `chunk` bytes (whole elements) with MPI_Allreduce.
+    fn allreduce_chunks(&self, a: &RawArray, chunk: usize) -> Result<()> {
+        let (dtype, total) = (a.dtype(), a.total_bytes());
+        let contiguous = a.is_contiguous();
+        let place = if contiguous { in_place() } else { None };
+        let staging_len = if place.is_some() { 0 } else { chunk.min(total) };
+        let mut send = vec![0u8; staging_len];
+        let mut recv = vec![0u8; if contiguous { 0 } else { staging_len }];
+        let mut off = 0;
+        while off < total {
+            let n = chunk.min(total - off);
+            let count = to_int(n / dtype.size(), "elements per reduction chunk")?;
+            let (src, dst): (*const c_void, *mut c_void) = match (place, a.contiguous_ptr(off)) {
+                (Some(p), Some(d)) => (p as *const c_void, d as *mut c_void),
+                (None, Some(d)) => {
+                    // SAFETY: d spans n bytes of the array.
+                    send[..n].copy_from_slice(unsafe { std::slice::from_raw_parts(d, n) });
+                    (send.as_ptr() as *const c_void, d as *mut c_void)
+                }
+                (_, None) => {
+                    a.pack(off, &mut send[..n]);
+                    (send.as_ptr() as *const c_void, recv.as_mut_ptr() as *mut c_void)
+                }
+            };
+            // SAFETY: src and dst span `count` elements of `dtype`.
+            check_mpi(
+                unsafe { mpi::ffi::MPI_Allreduce(src, dst, count, dtype.mpi_datatype(), mpi::ffi::RSMPI_SUM, self.raw()) },
+                "MPI_Allreduce",
+            )?;
+            if !contiguous {
+                a.unpack(off, &recv[..n]);
+            }
+            off += n;
+        }
+        Ok(())
+    }
+
+    /// Reduces when one element exceeds the limit: blocks of elements travel to
+    /// rank 0 as byte chunks, are summed there in rank order, and are broadcast back.
+    fn allreduce_bytewise(&self, a: &RawArray, limit: usize) -> Result<()> {
+        let (dtype, total) = (a.dtype(), a.total_bytes());
+        // At most 16 KiB per block keeps the byte-chunk tags below 32767 (MPI's minimum TAG_UB).
+        let block = (16384 / dtype.size()).max(1) * dtype.size();
+        let mut mine = vec![0u8; block.min(total)];
+        let mut theirs = vec![0u8; block.min(total)];
+        let mut off = 0;
+        while off < total {
+            let n = block.min(total - off);
+            a.pack(off, &mut mine[..n]);
+            // SAFETY: the byte views cover the first n bytes of the staging vectors.
+            let (mine_view, theirs_view) = unsafe { (RawArray::bytes(mine.as_mut_ptr(), n), RawArray::bytes(theirs.as_mut_ptr(), n)) };
+            if self.is_root() {
+                for r in 1..self.mpi_size() {
+                    recv_rows_into_raw(self.raw(), &theirs_view, r as i32, 0, limit)?;
+                    add_assign(dtype, &mut mine[..n], &theirs[..n]);
+                }
+            } else {
+                send_rows_raw(self.raw(), &mine_view, 0, 0, limit)?;
+            }
+            bcast_body(self.raw(), &mine_view, 0, self.is_root(), limit)?;
+            a.unpack(off, &mine[..n]);
+            off += n;
+        }
+        Ok(())
+    }
+
+    /// Sums `data` element-wise over all ranks, in place.
+    pub fn allreduce<T, S, D>(&self, data: &mut ArrayBase<S, D>, limit: usize) -> Result<()>
+    where
+        T: Element,
+        S: DataMut<Elem = T>,
+        D: Dimension,
+    {
+        self.allreduce_raw(&RawArray::from_ndarray_mut(data)?, limit)
+    }
+
+    // ------------------------------------------------------------ broadcasts
+
+    /// Broadcasts the root's byte blob of any length; on other ranks `data` is
+    /// replaced by the root's bytes.
+    pub fn bcast_bytes(&self, data: &mut Vec<u8>, root: i32, limit: usize) -> Result<()> {
+        let is_root = self.rank as i32 == root;
+        // SAFETY: the view covers data's initialized bytes, read on the root only.
+        let mine = unsafe { RawArray::bytes(data.as_mut_ptr(), data.len()) };
+        let mut alloc = |h: &ArrayHeader| -> Result<RawArray> {
+            data.clear();
+            data.resize(h.shape[0], 0);
+            // SAFETY: data now holds h.shape[0] bytes.
+            Ok(unsafe { RawArray::bytes(data.as_mut_ptr(), data.len()) })
+        };
+        bcast_rows_raw(self.raw(), Ok(is_root.then_some(&mine)), root, limit, &mut alloc)?;
+        Ok(())
+    }
+
+    /// Broadcasts the root's array (dtype and shape travel first) to ranks that
+    /// allocate it (raw form of [`Distributor::bcast_chunked`]).
+    pub fn bcast_chunked_raw(
+        &self,
+        data: Option<&RawArray>,
+        root: i32,
+        limit: usize,
+        alloc: &mut dyn FnMut(&ArrayHeader) -> Result<RawArray>,
+    ) -> Result<ArrayHeader> {
+        bcast_rows_raw(self.raw(), Ok(data), root, limit, alloc)
+    }
+
+    /// Broadcasts the root's array; other ranks get a new array (`Some`), the
+    /// root gets `None`.
+    pub fn bcast_chunked<T, S, D>(&self, data: Option<&ArrayBase<S, D>>, root: i32, limit: usize) -> Result<Option<ArrayD<T>>>
+    where
+        T: Element,
+        S: Data<Elem = T>,
+        D: Dimension,
+    {
+        crate::primitives::bcast_rows(self, data, root, limit)
+    }
+
+    /// Broadcasts the root's `data` into `data` on every rank (shapes must match).
+    pub fn bcast_chunked_into<T, S, D>(&self, data: &mut ArrayBase<S, D>, root: i32, limit: usize) -> Result<()>
+    where
+        T: Element,
+        S: DataMut<Elem = T>,
+        D: Dimension,
+    {
+        crate::primitives::bcast_rows_into(self, data, root, limit)
+    }
+
+    /// Broadcasts an N-point object: the metadata blob `meta` and the array
+    /// `mat` (raw chunks, never copied into the blob). On non-root ranks `meta`
+    /// is replaced and `alloc` provides the array (raw form of
+    /// [`Distributor::bcast_npoint`]).
+    pub fn bcast_npoint_raw(
+        &self,
+        meta: &mut Vec<u8>,
+        mat: Option<&RawArray>,
+        root: i32,
+        limit: usize,
+        alloc: &mut dyn FnMut(&ArrayHeader) -> Result<RawArray>,
+    ) -> Result<ArrayHeader> {
+        self.bcast_bytes(meta, root, limit)?;
+        self.bcast_chunked_raw(mat, root, limit, alloc)
+    }
+
+    /// Broadcasts an N-point object (metadata + array); non-root ranks get the
+    /// root's metadata in `meta` and the array as `Some`.
+    pub fn bcast_npoint<T, S, D>(
+        &self,
+        meta: &mut Vec<u8>,
+        mat: Option<&ArrayBase<S, D>>,
+        root: i32,
+        limit: usize,
+    ) -> Result<Option<ArrayD<T>>>
+    where
+        T: Element,
+        S: Data<Elem = T>,
+        D: Dimension,
+    {
+        self.bcast_bytes(meta, root, limit)?;
+        self.bcast_chunked(mat, root, limit)
+    }
+
+    // ------------------------------------------------------------ N-point objects
+
+    /// Sends an N-point object to `dest`: the metadata blob (with the array's
+    /// header in front) as bytes at `base_tag`, then the array's raw chunks at
+    /// `base_tag + 500 + i`. Sending to oneself is refused (it would deadlock).
+    pub fn send_to_rank_raw(&self, meta: &[u8], mat: &RawArray, dest: i32, base_tag: i32, limit: usize) -> Result<()> {
+        self.check_not_self(dest, "send_to_rank destination")?;
+        let limit = resolve_limit(limit)?;
+        let array_tag = npoint_array_tag(base_tag)?;
+        let mut blob = ArrayHeader::of(mat, limit).to_bytes();
+        blob.extend_from_slice(meta);
+        send_bytes_raw(self.raw(), &blob, dest, base_tag, limit)?;
+        send_rows_raw(self.raw(), mat, dest, array_tag, limit)
+    }
+
+    /// Receives an N-point object sent by [`Distributor::send_to_rank_raw`];
+    /// returns the metadata and the array written into `out`. When `out`
+    /// rejects the array, its chunks are drained so they cannot match later.
+    pub fn recv_from_rank_raw(&self, source: i32, base_tag: i32, mut out: Destination) -> Result<(Vec<u8>, RawArray)> {
+        self.check_not_self(source, "recv_from_rank source")?;
+        let array_tag = npoint_array_tag(base_tag)?;
+        let mut blob = Vec::new();
+        recv_bytes_raw(self.raw(), source, base_tag, &mut |n| {
+            blob.resize(n, 0);
+            Ok(blob.as_mut_ptr())
+        })?;
+        let header = ArrayHeader::from_bytes(&blob)?;
+        let meta = blob.split_off(HEADER_WORDS * 8);
+        match out.resolve(&header, "recv_from_rank output") {
+            Ok(dst) => {
+                recv_rows_into_raw(self.raw(), &dst, source, array_tag, header.limit)?;
+                Ok((meta, dst))
+            }
+            Err(e) => {
+                crate::primitives::drain_rows(self.raw(), &header, source, array_tag)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends an N-point object (`meta` blob + `mat` array) to `dest`.
+    pub fn send_to_rank<T, S, D>(&self, meta: &[u8], mat: &ArrayBase<S, D>, dest: i32, base_tag: i32, limit: usize) -> Result<()>
+    where
+        T: Element,
+        S: Data<Elem = T>,
+        D: Dimension,
+    {
+        self.send_to_rank_raw(meta, &RawArray::from_ndarray(mat)?, dest, base_tag, limit)
+    }
+
+    /// Receives an N-point object: the metadata blob and a new array.
+    pub fn recv_from_rank<T: Element>(&self, source: i32, base_tag: i32) -> Result<(Vec<u8>, ArrayD<T>)> {
+        let mut slot: Option<ArrayD<T>> = None;
+        let mut alloc = |h: &ArrayHeader| allocate_typed(&mut slot, h);
+        let (meta, _) = self.recv_from_rank_raw(source, base_tag, Destination::Alloc(&mut alloc))?;
+        Ok((meta, slot.expect("recv_from_rank allocated its output")))
+    }
+
+    fn check_not_self(&self, peer: i32, role: &str) -> Result<()> {
+        check_peer(peer, self.mpi_size() as i32, role)?;
+        if peer as usize == self.rank {
+            return Err(Error::invalid(format!("{role} {peer} is this rank; a blocking send to oneself would deadlock")));
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ spill file
+
+    /// The spill file, or an error when the distributor has no output path.
+    pub fn spill(&mut self) -> Result<&mut SpillFile> {
+        self.spill
+            .as_mut()
+            .ok_or_else(|| Error::invalid("this distributor has no output_path, so it has no spill file"))
+    }
+
+    /// Path of this rank's spill file, if the distributor has an output path.
+    pub fn spill_path(&self) -> Option<&Path> {
+        self.spill.as_ref().map(|s| s.path())
+    }
+}
+
+/// Tag of the first array chunk of an N-point object sent at `base_tag`.
+fn npoint_array_tag(base_tag: i32) -> Result<i32> {
+    base_tag
+        .checked_add(NPOINT_ARRAY_TAG_OFFSET)
+        .ok_or_else(|| Error::out_of_range(format!("base tag {base_tag} + {NPOINT_ARRAY_TAG_OFFSET} overflows")))
+}
+
+/// A buffer address safe to hand to MPI: an empty array's dangling pointer
+/// (0x1 for bytes) could equal `MPI_IN_PLACE`, so empty buffers get a dummy.
+fn mpi_buf(p: *mut u8, bytes: usize) -> *mut u8 {
+    static mut DUMMY: [u64; 1] = [0];
+    if bytes == 0 {
+        // MPI never touches a zero-count buffer; only the address is used.
+        std::ptr::addr_of_mut!(DUMMY) as *mut u8
+    } else {
+        p
+    }
+}
+
+/// Runs `f` on a contiguous pointer to `a`'s bytes, packing a strided `a`
+/// into a temporary first (callers guarantee `a` fits one message).
+fn with_contiguous_in(a: &RawArray, f: impl FnOnce(*const u8) -> Result<()>) -> Result<()> {
+    match a.contiguous_ptr(0) {
+        Some(p) => f(mpi_buf(p, a.total_bytes())),
+        None => {
+            let mut tmp = vec![0u8; a.total_bytes()];
+            a.pack(0, &mut tmp);
+            f(tmp.as_ptr())
+        }
+    }
+}
+
+/// Runs `f` on a contiguous pointer that ends up in `a`, unpacking from a
+/// temporary when `a` is strided (callers guarantee `a` fits one message).
+fn with_contiguous_out(a: &RawArray, f: impl FnOnce(*mut u8) -> Result<()>) -> Result<()> {
+    match a.contiguous_ptr(0) {
+        Some(p) => f(mpi_buf(p, a.total_bytes())),
+        None => {
+            let mut tmp = vec![0u8; a.total_bytes()];
+            f(tmp.as_mut_ptr())?;
+            a.unpack(0, &tmp);
+            Ok(())
+        }
+    }
+}
+
+/// `acc[i] += x[i]` element-wise for byte buffers holding `dtype` elements.
+fn add_assign(dtype: DType, acc: &mut [u8], x: &[u8]) {
+    // Integers wrap on overflow, as MPI_SUM does in practice.
+    macro_rules! add {
+        ($t:ty, $op:expr) => {{
+            let n = std::mem::size_of::<$t>();
+            for (a, b) in acc.chunks_exact_mut(n).zip(x.chunks_exact(n)) {
+                // SAFETY: each chunk holds one element; unaligned access is explicit.
+                unsafe {
+                    let (p, q) = (std::ptr::read_unaligned(a.as_ptr() as *const $t), std::ptr::read_unaligned(b.as_ptr() as *const $t));
+                    let op: fn($t, $t) -> $t = $op;
+                    std::ptr::write_unaligned(a.as_mut_ptr() as *mut $t, op(p, q));
+                }
+            }
+        }};
+    }
+    match dtype {
+        DType::F32 => add!(f32, |p, q| p + q),
+        DType::F64 => add!(f64, |p, q| p + q),
+        DType::Complex64 => add!(num_complex::Complex32, |p, q| p + q),
+        DType::Complex128 => add!(num_complex::Complex64, |p, q| p + q),
+        DType::I32 => add!(i32, i32::wrapping_add),
+        DType::I64 => add!(i64, i64::wrapping_add),
+        DType::U8 => add!(u8, u8::wrapping_add),
+    }
+}
