@@ -287,6 +287,38 @@ fn case_collective_errors(world: &SimpleCommunicator) -> Result<(), String> {
     ensure(got == pattern::<f64>(&[6], 2), || "distributor unusable after errors".into())
 }
 
+/// Every rank writes its block to its own spill file and reads it back.
+fn case_spill_round_trip(world: &SimpleCommunicator) -> Result<(), String> {
+    use dgampi::buffer::RawArray;
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("spill_np{}", world.size()));
+    let mut d = Distributor::new(world, 10, "case", Some(&dir)).map_err(err)?;
+    let expected_path = dir.join(format!("case_Rank{:05}.hdf5", world.rank()));
+    ensure(d.spill_path() == Some(expected_path.as_path()), || format!("spill path {:?}", d.spill_path()))?;
+    ensure(expected_path.exists(), || "the spill file is created with the distributor".into())?;
+    let block = my_block(&d, &pattern::<num_complex::Complex64>(&[10, 3], 4));
+    let file = d.spill().map_err(err)?;
+    file.write("gamma/q", &RawArray::from_ndarray(&block).map_err(err)?).map_err(err)?;
+    file.write("count", &RawArray::from_ndarray(&ndarray::arr1(&[world.rank() as i64])).map_err(err)?).map_err(err)?;
+    ensure(file.list().map_err(err)? == ["count", "gamma/q"], || "spill list".into())?;
+    let (dtype, shape) = file.shape("gamma/q").map_err(err)?;
+    ensure(dtype == dgampi::DType::Complex128 && shape == block.shape(), || format!("spill shape {shape:?}"))?;
+    file.close().map_err(err)?;
+    file.close().map_err(err)?;
+    file.open().map_err(err)?;
+    let mut back = ArrayD::<num_complex::Complex64>::default(IxDyn(block.shape()));
+    file.read_into("gamma/q", &RawArray::from_ndarray_mut(&mut back).map_err(err)?).map_err(err)?;
+    ensure(back == block, || "spill read back".into())?;
+    file.remove("count").map_err(err)?;
+    let e = file.remove("count").expect_err("second remove");
+    ensure(e.status == Status::NotFound, || format!("remove twice: {e}"))?;
+    file.delete().map_err(err)?;
+    file.delete().map_err(err)?;
+    ensure(!expected_path.exists(), || "the spill file is deleted".into())?;
+    let mut plain = dist(world, 3)?;
+    let e = plain.spill().err().ok_or("a distributor without output_path has no spill file")?;
+    ensure(e.status == Status::InvalidArgument, || format!("no output path: {e}"))
+}
+
 fn main() {
     let cases: &[Case] = &[
         ("layout_accessors", case_layout_accessors),
@@ -296,6 +328,7 @@ fn main() {
         ("broadcasts", case_broadcasts),
         ("send_recv_npoint", case_send_recv_npoint),
         ("collective_errors", case_collective_errors),
+        ("spill_round_trip", case_spill_round_trip),
     ];
     common::main("mpi_distributor", cases, &[]);
 }
