@@ -138,7 +138,7 @@ impl Distributor {
 
     /// Step 1 of every collective: validates the root and limit plus `extra`,
     /// and agrees on the outcome. Returns the resolved limit.
-    fn begin(&self, root: i32, limit: usize, extra: impl FnOnce() -> Result<()>) -> Result<usize> {
+    pub(crate) fn begin(&self, root: i32, limit: usize, extra: impl FnOnce() -> Result<()>) -> Result<usize> {
         let checked = (|| {
             check_peer(root, self.mpi_size() as i32, "root")?;
             let limit = resolve_limit(limit)?;
@@ -150,14 +150,14 @@ impl Distributor {
     }
 
     /// Step 2: broadcasts the root's header; checks the limit matches.
-    fn share_header(&self, root: i32, mine: Option<ArrayHeader>, limit: usize) -> Result<ArrayHeader> {
+    pub(crate) fn share_header(&self, root: i32, mine: Option<ArrayHeader>, limit: usize) -> Result<ArrayHeader> {
         let header = bcast_header(self.raw(), root, mine.as_ref(), limit)?;
         Ok(header)
     }
 
     /// Step 3: checks the local buffers against the header and agrees;
     /// returns whether any rank raised `flag`.
-    fn confirm(&self, header: &ArrayHeader, limit: usize, local: Result<()>, flag: bool) -> Result<bool> {
+    pub(crate) fn confirm(&self, header: &ArrayHeader, limit: usize, local: Result<()>, flag: bool) -> Result<bool> {
         let local = local.and_then(|()| {
             if header.limit != limit {
                 Err(Error::mismatch(format!(
@@ -172,14 +172,14 @@ impl Distributor {
     }
 
     /// Header of a block of this rank's shape for the full-array header `full`.
-    fn block_header(&self, full: &ArrayHeader, rank: usize) -> ArrayHeader {
+    pub(crate) fn block_header(&self, full: &ArrayHeader, rank: usize) -> ArrayHeader {
         let mut h = full.clone();
         h.shape[0] = self.layout.sizes()[rank];
         h.flags = 0;
         h
     }
 
-    fn check_block(&self, a: &RawArray, full: &ArrayHeader, what: &str) -> Result<()> {
+    pub(crate) fn check_block(&self, a: &RawArray, full: &ArrayHeader, what: &str) -> Result<()> {
         let expected = self.block_header(full, self.rank);
         if a.dtype() != expected.dtype || a.shape() != expected.shape.as_slice() {
             return Err(Error::mismatch(format!(

@@ -52,6 +52,19 @@ impl BlockLayout {
     pub fn range(&self, rank: usize) -> std::ops::Range<usize> {
         self.offsets[rank]..self.offsets[rank] + self.sizes[rank]
     }
+    /// The rank owning task `task` (which must be below `ntasks`) and its index there. O(1).
+    pub fn owner(&self, task: usize) -> (usize, usize) {
+        let nranks = self.nranks();
+        let (base, extra) = (self.ntasks() / nranks, self.ntasks() % nranks);
+        let boundary = (nranks - extra) * base;
+        if task < boundary {
+            (task / base, task % base)
+        } else {
+            let k = task - boundary;
+            (nranks - extra + k / (base + 1), k % (base + 1))
+        }
+    }
+
     /// The largest block, in tasks.
     pub fn max_size(&self) -> usize {
         self.sizes.iter().copied().max().unwrap_or(0)
@@ -77,6 +90,11 @@ mod tests {
                 assert_eq!(l.ntasks(), n);
                 assert!(l.max_size() - l.sizes()[0] <= 1);
                 assert_eq!(l.range(r - 1).end, n);
+                for t in 0..n {
+                    let (rank, local) = l.owner(t);
+                    assert_eq!(l.range(rank).start + local, t);
+                    assert!(local < l.sizes()[rank]);
+                }
             }
         }
     }

@@ -8,9 +8,11 @@
 
 pub mod bounds;
 pub mod buffer;
+pub mod bzmap;
 pub mod comm;
 pub mod distributor;
 pub mod element;
+pub mod engine;
 pub mod error;
 pub mod ffi;
 pub mod layout;

@@ -1,0 +1,135 @@
+//! Unfolding the irreducible Brillouin zone (IBZ) to the full one.
+//!
+//! Input: `irrk_inv[q]`, the irreducible index of every full-BZ point
+//! (replicated on all ranks), a distributor over the `n_irr` irreducible
+//! points and one over the `n_full` full points (same ranks), and this rank's
+//! `[my_irr, ...]` block. Output: this rank's `[my_full, ...]` block with
+//! `full[q] = irr[irrk_inv[q]]`.
+//!
+//! [`exchange_and_map_irrbz_fullbz`] goes peer to peer through the
+//! row-movement engine: no rank holds more than its own blocks plus bounded
+//! buffers, and each needed irreducible row crosses the network once per
+//! destination rank. [`map_irrbz_fullbz`] is the simple reference: gather to
+//! the root, unfold there, scatter.
+
+use crate::buffer::RawArray;
+use crate::comm::{agree, check_mpi};
+use crate::distributor::Distributor;
+use crate::engine::RowPlan;
+use crate::error::{Error, Result};
+use crate::primitives::{ArrayHeader, Destination};
+
+/// Checks the map and the two distributors (local part of the agreement).
+fn check_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize]) -> Result<()> {
+    let mut result = 0;
+    // SAFETY: both handles are valid communicators owned by the distributors.
+    check_mpi(unsafe { mpi::ffi::MPI_Comm_compare(irr.raw_comm(), full.raw_comm(), &mut result) }, "MPI_Comm_compare")?;
+    if result != mpi::ffi::MPI_IDENT as i32 && result != mpi::ffi::MPI_CONGRUENT as i32 {
+        return Err(Error::mismatch("the irreducible and full distributors are on different communicators"));
+    }
+    if irrk_inv.len() != full.ntasks() {
+        return Err(Error::mismatch(format!(
+            "irrk_inv has {} entries but the full-BZ distributor has {} points",
+            irrk_inv.len(),
+            full.ntasks()
+        )));
+    }
+    if let Some((q, &k)) = irrk_inv.iter().enumerate().find(|(_, &k)| k >= irr.ntasks()) {
+        return Err(Error::out_of_range(format!("irrk_inv[{q}] = {k} is outside 0..{} (the irreducible points)", irr.ntasks())));
+    }
+    Ok(())
+}
+
+/// The engine plan of the map for this rank.
+pub fn plan_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize]) -> Result<RowPlan> {
+    let (irr_layout, full_layout) = (irr.layout(), full.layout());
+    RowPlan::build(
+        full.mpi_size(),
+        full.my_rank(),
+        irr.my_size(),
+        full.my_size(),
+        |p| irrk_inv[full_layout.range(p)].iter().copied(),
+        |g| Ok(irr_layout.owner(g)),
+    )
+}
+
+/// Agrees on the arguments and the row type; returns the limit, the header of
+/// the full array and this rank's output.
+fn prepare(
+    irr: &Distributor,
+    full: &Distributor,
+    irrk_inv: &[usize],
+    block: &RawArray,
+    out: &mut Destination,
+    limit: usize,
+) -> Result<(usize, ArrayHeader, RawArray)> {
+    let limit = full.begin(0, limit, || check_map(irr, full, irrk_inv))?;
+    let mine = full.is_root().then(|| {
+        let mut h = ArrayHeader::of(block, limit);
+        h.shape[0] = irr.ntasks();
+        h
+    });
+    let irr_header = full.share_header(0, mine, limit)?;
+    let mut full_header = irr_header.clone();
+    full_header.shape[0] = full.ntasks();
+    let dst = irr
+        .check_block(block, &irr_header, "the irreducible block")
+        .and_then(|()| out.resolve(&full.block_header(&full_header, full.my_rank()), "the full-BZ output"));
+    full.confirm(&irr_header, limit, dst.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
+    Ok((limit, full_header, dst?))
+}
+
+/// Unfolds peer to peer: every rank sends the irreducible rows each other rank
+/// needs (once per rank) and replicates them locally. Collective over the
+/// distributors' ranks; errors are reported on every rank.
+pub fn exchange_and_map_irrbz_fullbz(
+    irr: &Distributor,
+    full: &Distributor,
+    irrk_inv: &[usize],
+    block: &RawArray,
+    mut out: Destination,
+    limit: usize,
+) -> Result<RawArray> {
+    let (limit, _, dst) = prepare(irr, full, irrk_inv, block, &mut out, limit)?;
+    let plan = plan_map(irr, full, irrk_inv);
+    agree(full.raw_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone))?;
+    plan?.execute(full.raw_comm(), block, &dst, limit)?;
+    Ok(dst)
+}
+
+/// Unfolds through the root: gathers the irreducible array there, builds the
+/// full array (`full[q] = irr[irrk_inv[q]]`) and scatters it. Simple, and the
+/// root holds both whole arrays; prefer [`exchange_and_map_irrbz_fullbz`].
+pub fn map_irrbz_fullbz(
+    irr: &Distributor,
+    full: &Distributor,
+    irrk_inv: &[usize],
+    block: &RawArray,
+    mut out: Destination,
+    limit: usize,
+) -> Result<RawArray> {
+    let (limit, full_header, dst) = prepare(irr, full, irrk_inv, block, &mut out, limit)?;
+    let mut gathered: Vec<u8> = Vec::new();
+    let mut unfolded: Vec<u8> = Vec::new();
+    let row_bytes = full_header.row_bytes();
+    let mut alloc_irr = |h: &ArrayHeader| -> Result<RawArray> {
+        gathered.resize(h.shape[0] * row_bytes, 0);
+        // SAFETY: gathered holds the whole irreducible array.
+        unsafe { RawArray::new(gathered.as_mut_ptr(), h.dtype, h.shape.clone(), None) }
+    };
+    let irr_all = irr.gather_raw(block, Destination::Alloc(&mut alloc_irr), 0, limit)?;
+    let full_all = match irr_all {
+        Some(irr_all) => {
+            unfolded.resize(full.ntasks() * row_bytes, 0);
+            // SAFETY: unfolded holds the whole full-BZ array.
+            let f = unsafe { RawArray::new(unfolded.as_mut_ptr(), full_header.dtype, full_header.shape.clone(), None)? };
+            for (q, &k) in irrk_inv.iter().enumerate() {
+                f.rows(q, q + 1).copy_from(&irr_all.rows(k, k + 1), usize::MAX)?;
+            }
+            Some(f)
+        }
+        None => None,
+    };
+    full.scatter_raw(full_all.as_ref(), Destination::Into(&dst), 0, limit)?;
+    Ok(dst)
+}

@@ -1,0 +1,403 @@
+//! The row-movement engine: moves rows (axis-0 slices) from one ownership to
+//! another. A [`RowPlan`] is computed on every rank from information all ranks
+//! already have (no index exchange) and executed any number of times.
+//!
+//! Planning: every destination row names the global source row it copies.
+//! Each rank lists, per peer, the distinct local source rows that peer needs
+//! (in first-use order) and, per peer, the destination rows each received row
+//! fills. Sender and receiver derive the same order independently, so a row
+//! crosses the network at most once per destination rank and is replicated
+//! locally when it feeds several destination rows.
+//!
+//! Execution: the rows for one peer form a byte stream cut into chunks of at
+//! most `min(limit, window / (2 * ranks))` bytes; in each step every rank posts
+//! one chunk per peer (nonblocking, one tag on the given communicator, order
+//! preserved by MPI's non-overtaking rule) and waits. Consecutive source rows
+//! are sent in place; received rows go straight into the destination when their
+//! first destination rows are consecutive, and through a staging buffer
+//! otherwise. Staging memory is bounded by the window.
+
+use crate::buffer::RawArray;
+use crate::bounds::RowChunks;
+use crate::comm::{check_mpi, to_int};
+use crate::error::{Error, Result};
+use mpi::ffi::{MPI_Comm, MPI_Request};
+use std::collections::HashMap;
+use std::os::raw::c_void;
+
+/// Bytes of staging the engine may hold in flight per execution (64 MiB).
+pub const WINDOW_BYTES: usize = 64 << 20;
+
+/// The tag every engine message uses (order is kept per peer by MPI).
+pub const ENGINE_TAG: i32 = 7;
+
+/// The rows one rank exchanges with one peer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct PeerRows {
+    /// Local source rows to send, in wire order.
+    send: Vec<usize>,
+    /// For received row `k` (wire order), its destination rows are
+    /// `targets[starts[k]..starts[k + 1]]`.
+    starts: Vec<usize>,
+    targets: Vec<usize>,
+}
+
+impl PeerRows {
+    fn nrecv(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+    fn targets_of(&self, k: usize) -> &[usize] {
+        &self.targets[self.starts[k]..self.starts[k + 1]]
+    }
+}
+
+/// A reusable plan moving rows between two ownerships of the same ranks.
+#[derive(Clone, Debug)]
+pub struct RowPlan {
+    rank: usize,
+    nsrc: usize,
+    ndst: usize,
+    peers: Vec<PeerRows>,
+}
+
+impl RowPlan {
+    /// Builds this rank's plan.
+    ///
+    /// - `nranks`, `rank`: the communicator the plan will run on;
+    /// - `nsrc`, `ndst`: this rank's numbers of source and destination rows;
+    /// - `needs(p)`: for each destination row of rank `p`, in local order, the
+    ///   global source row it copies (called once for every rank);
+    /// - `src_owner(g)`: the rank holding global source row `g` and its local index.
+    ///
+    /// Cost: one pass over every rank's destination rows plus O(ranks).
+    pub fn build<I, N, O>(nranks: usize, rank: usize, nsrc: usize, ndst: usize, needs: N, src_owner: O) -> Result<RowPlan>
+    where
+        I: IntoIterator<Item = usize>,
+        N: Fn(usize) -> I,
+        O: Fn(usize) -> Result<(usize, usize)>,
+    {
+        let mut peers = vec![PeerRows::default(); nranks];
+        // Receive side: my destination rows grouped by the rank owning their source.
+        let mut slot: HashMap<usize, usize> = HashMap::new();
+        let mut by_peer: Vec<Vec<Vec<usize>>> = vec![Vec::new(); nranks];
+        let mut count = 0;
+        for (d, g) in needs(rank).into_iter().enumerate() {
+            let (owner, local) = src_owner(g)?;
+            if owner == rank && local >= nsrc {
+                return Err(Error::out_of_range(format!("source row {g} maps to local row {local} of {nsrc}")));
+            }
+            let lists = &mut by_peer[owner];
+            let k = *slot.entry(g).or_insert_with(|| {
+                lists.push(Vec::new());
+                lists.len() - 1
+            });
+            lists[k].push(d);
+            count += 1;
+        }
+        if count != ndst {
+            return Err(Error::mismatch(format!("the plan names {count} destination rows but this rank holds {ndst}")));
+        }
+        for (p, lists) in by_peer.into_iter().enumerate() {
+            let peer = &mut peers[p];
+            peer.starts.push(0);
+            for targets in lists {
+                peer.targets.extend(targets);
+                peer.starts.push(peer.targets.len());
+            }
+        }
+        // Send side: for each peer, my distinct source rows it needs, first use first.
+        let mut mark = vec![usize::MAX; nsrc];
+        for (p, peer) in peers.iter_mut().enumerate() {
+            for g in needs(p) {
+                let (owner, local) = src_owner(g)?;
+                if owner == rank && mark[local] != p {
+                    mark[local] = p;
+                    peer.send.push(local);
+                }
+            }
+        }
+        Ok(RowPlan { rank, nsrc, ndst, peers })
+    }
+
+    /// Rows this rank sends to other ranks (self excluded).
+    pub fn rows_sent(&self) -> usize {
+        self.peers.iter().enumerate().filter(|(p, _)| *p != self.rank).map(|(_, r)| r.send.len()).sum()
+    }
+
+    /// Rows this rank receives from other ranks (self excluded).
+    pub fn rows_received(&self) -> usize {
+        self.peers.iter().enumerate().filter(|(p, _)| *p != self.rank).map(|(_, r)| r.nrecv()).sum()
+    }
+
+    /// Local source rows the plan expects.
+    pub fn nsrc(&self) -> usize {
+        self.nsrc
+    }
+
+    /// Local destination rows the plan fills.
+    pub fn ndst(&self) -> usize {
+        self.ndst
+    }
+
+    /// Checks `src` and `dst` against the plan (local check only).
+    pub fn check_buffers(&self, src: &RawArray, dst: &RawArray) -> Result<()> {
+        if src.nrows() != self.nsrc || dst.nrows() != self.ndst {
+            return Err(Error::mismatch(format!(
+                "the plan moves {} source rows into {} destination rows but the arrays have {} and {}",
+                self.nsrc,
+                self.ndst,
+                src.nrows(),
+                dst.nrows()
+            )));
+        }
+        if src.dtype() != dst.dtype() || src.row_shape() != dst.row_shape() {
+            return Err(Error::mismatch(format!(
+                "source rows are {:?} {} but destination rows are {:?} {}",
+                src.row_shape(),
+                src.dtype().name(),
+                dst.row_shape(),
+                dst.dtype().name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Moves the rows (collective over `comm`, whose ranks the plan was built
+    /// for). Buffers must pass [`RowPlan::check_buffers`] and rows must have
+    /// the same size on every rank; callers agree on that beforehand.
+    pub fn execute(&self, comm: MPI_Comm, src: &RawArray, dst: &RawArray, limit: usize) -> Result<()> {
+        self.check_buffers(src, dst)?;
+        let row_bytes = src.row_bytes();
+        if row_bytes > 0 {
+            let budget = (WINDOW_BYTES / (2 * self.peers.len())).max(1);
+            let chunk = limit.min(budget);
+            let mut streams: Vec<Stream> = Vec::new();
+            for (p, rows) in self.peers.iter().enumerate() {
+                if p == self.rank {
+                    continue;
+                }
+                streams.push(Stream::new(p, rows, row_bytes, chunk)?);
+            }
+            self.exchange(comm, src, dst, &mut streams)?;
+            self.copy_local(src, dst)?;
+            self.replicate(dst, limit)?;
+        }
+        Ok(())
+    }
+
+    /// Copies rows this rank sends to itself.
+    fn copy_local(&self, src: &RawArray, dst: &RawArray) -> Result<()> {
+        let mine = &self.peers[self.rank];
+        // Receive and send orders agree, so slot k is source row mine.send[k].
+        for (k, &s) in mine.send.iter().enumerate() {
+            let from = src.rows(s, s + 1);
+            for &d in mine.targets_of(k) {
+                dst.rows(d, d + 1).copy_from(&from, usize::MAX)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills the extra destination rows of every received row from its first one.
+    fn replicate(&self, dst: &RawArray, limit: usize) -> Result<()> {
+        for (p, rows) in self.peers.iter().enumerate() {
+            if p == self.rank {
+                continue;
+            }
+            for k in 0..rows.nrecv() {
+                let targets = rows.targets_of(k);
+                let first = dst.rows(targets[0], targets[0] + 1);
+                for &d in &targets[1..] {
+                    dst.rows(d, d + 1).copy_from(&first, limit.max(1 << 20))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the chunked nonblocking exchange, one chunk per peer and direction per step.
+    fn exchange(&self, comm: MPI_Comm, src: &RawArray, dst: &RawArray, streams: &mut [Stream]) -> Result<()> {
+        let row_bytes = src.row_bytes();
+        loop {
+            let mut requests: Vec<MPI_Request> = Vec::new();
+            // Packed send chunks and staged receives must outlive the wait.
+            let mut packed: Vec<Vec<u8>> = Vec::new();
+            let mut staged: Vec<(usize, crate::bounds::Chunk, Vec<u8>)> = Vec::new();
+            for s in streams.iter_mut() {
+                if let Some(c) = s.next_send.take_next(&s.send_plan) {
+                    let rows = &self.peers[s.peer].send;
+                    match send_in_place(src, rows, row_bytes, &c) {
+                        Some(ptr) => requests.push(isend(comm, ptr, c.byte_len, s.peer)?),
+                        None => {
+                            let buf = pack_chunk(src, rows, row_bytes, &c);
+                            requests.push(isend(comm, buf.as_ptr(), c.byte_len, s.peer)?);
+                            packed.push(buf);
+                        }
+                    }
+                }
+                if let Some(c) = s.next_recv.take_next(&s.recv_plan) {
+                    let rows = &self.peers[s.peer];
+                    match recv_target(dst, rows, row_bytes, &c) {
+                        Some(ptr) => requests.push(irecv(comm, ptr, c.byte_len, s.peer)?),
+                        None => {
+                            let mut buf = vec![0u8; c.byte_len];
+                            requests.push(irecv(comm, buf.as_mut_ptr(), c.byte_len, s.peer)?);
+                            staged.push((s.peer, c, buf));
+                        }
+                    }
+                }
+            }
+            if requests.is_empty() {
+                return Ok(());
+            }
+            let count = to_int(requests.len(), "requests in flight")?;
+            // SAFETY: every request refers to a buffer that outlives this wait.
+            check_mpi(
+                unsafe { mpi::ffi::MPI_Waitall(count, requests.as_mut_ptr(), mpi::ffi::RSMPI_STATUSES_IGNORE) },
+                "MPI_Waitall (row exchange)",
+            )?;
+            drop(packed);
+            for (peer, chunk, buf) in staged {
+                unpack_received(dst, &self.peers[peer], row_bytes, &chunk, &buf);
+            }
+        }
+    }
+}
+
+/// The chunk schedule of one peer's send and receive streams.
+struct Stream {
+    peer: usize,
+    send_plan: RowChunks,
+    recv_plan: RowChunks,
+    next_send: Cursor,
+    next_recv: Cursor,
+}
+
+impl Stream {
+    fn new(peer: usize, rows: &PeerRows, row_bytes: usize, chunk: usize) -> Result<Stream> {
+        Ok(Stream {
+            peer,
+            send_plan: RowChunks::new(rows.send.len(), row_bytes, chunk)?,
+            recv_plan: RowChunks::new(rows.nrecv(), row_bytes, chunk)?,
+            next_send: Cursor(0),
+            next_recv: Cursor(0),
+        })
+    }
+}
+
+/// Index of the next chunk of a stream.
+struct Cursor(usize);
+
+impl Cursor {
+    fn take_next(&mut self, plan: &RowChunks) -> Option<crate::bounds::Chunk> {
+        (self.0 < plan.count()).then(|| {
+            self.0 += 1;
+            plan.get(self.0 - 1)
+        })
+    }
+}
+
+/// Calls `f(list_row, byte_within_row, len, stream_offset)` for each row piece of chunk `c`.
+fn for_each_piece(row_bytes: usize, c: &crate::bounds::Chunk, mut f: impl FnMut(usize, usize, usize, usize)) {
+    let mut pos = c.byte_offset;
+    let end = c.byte_offset + c.byte_len;
+    while pos < end {
+        let (k, within) = (pos / row_bytes, pos % row_bytes);
+        let n = (row_bytes - within).min(end - pos);
+        f(k, within, n, pos - c.byte_offset);
+        pos += n;
+    }
+}
+
+/// True when the rows are consecutive (each one more than the previous).
+fn consecutive(rows: impl Iterator<Item = usize>) -> bool {
+    let mut prev: Option<usize> = None;
+    for r in rows {
+        if prev.is_some_and(|p| r != p + 1) {
+            return false;
+        }
+        prev = Some(r);
+    }
+    true
+}
+
+/// The chunk's bytes in place, when its source rows are consecutive in a contiguous array.
+fn send_in_place(src: &RawArray, rows: &[usize], row_bytes: usize, c: &crate::bounds::Chunk) -> Option<*const u8> {
+    let (k0, k1) = (c.byte_offset / row_bytes, (c.byte_offset + c.byte_len - 1) / row_bytes);
+    if consecutive(rows[k0..=k1].iter().copied()) {
+        return src.contiguous_ptr(rows[k0] * row_bytes + c.byte_offset % row_bytes).map(|p| p as *const u8);
+    }
+    None
+}
+
+/// The chunk's bytes gathered from its source rows.
+fn pack_chunk(src: &RawArray, rows: &[usize], row_bytes: usize, c: &crate::bounds::Chunk) -> Vec<u8> {
+    let mut buf = vec![0u8; c.byte_len];
+    for_each_piece(row_bytes, c, |k, within, n, at| src.pack(rows[k] * row_bytes + within, &mut buf[at..at + n]));
+    buf
+}
+
+/// Where to receive the chunk in place (first destination rows consecutive), if possible.
+fn recv_target(dst: &RawArray, rows: &PeerRows, row_bytes: usize, c: &crate::bounds::Chunk) -> Option<*mut u8> {
+    let (k0, k1) = (c.byte_offset / row_bytes, (c.byte_offset + c.byte_len - 1) / row_bytes);
+    if consecutive((k0..=k1).map(|k| rows.targets_of(k)[0])) {
+        return dst.contiguous_ptr(rows.targets_of(k0)[0] * row_bytes + c.byte_offset % row_bytes);
+    }
+    None
+}
+
+/// Copies a staged chunk into the first destination row of each received row.
+fn unpack_received(dst: &RawArray, rows: &PeerRows, row_bytes: usize, c: &crate::bounds::Chunk, buf: &[u8]) {
+    for_each_piece(row_bytes, c, |k, within, n, at| dst.unpack(rows.targets_of(k)[0] * row_bytes + within, &buf[at..at + n]));
+}
+
+fn isend(comm: MPI_Comm, ptr: *const u8, len: usize, peer: usize) -> Result<MPI_Request> {
+    // SAFETY: reading rsmpi's extern constant; MPI fills the request.
+    let mut req = unsafe { mpi::ffi::RSMPI_REQUEST_NULL };
+    let count = to_int(len, "chunk length")?;
+    // SAFETY: ptr spans len bytes that stay alive until the wait.
+    check_mpi(
+        unsafe { mpi::ffi::MPI_Isend(ptr as *const c_void, count, crate::comm::byte_type(), peer as i32, ENGINE_TAG, comm, &mut req) },
+        "MPI_Isend (row exchange)",
+    )?;
+    Ok(req)
+}
+
+fn irecv(comm: MPI_Comm, ptr: *mut u8, len: usize, peer: usize) -> Result<MPI_Request> {
+    // SAFETY: reading rsmpi's extern constant; MPI fills the request.
+    let mut req = unsafe { mpi::ffi::RSMPI_REQUEST_NULL };
+    let count = to_int(len, "chunk length")?;
+    // SAFETY: ptr has room for len bytes that stay alive until the wait.
+    check_mpi(
+        unsafe { mpi::ffi::MPI_Irecv(ptr as *mut c_void, count, crate::comm::byte_type(), peer as i32, ENGINE_TAG, comm, &mut req) },
+        "MPI_Irecv (row exchange)",
+    )?;
+    Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2x2 lattice map [0, 1, 1, 2]: 3 irreducible rows on 2 ranks ([1, 2]),
+    /// 4 full rows on 2 ranks ([2, 2]).
+    #[test]
+    fn plan_sends_each_row_once_per_peer_and_replicates() {
+        let irrk_inv = [0usize, 1, 1, 2];
+        let full = crate::layout::BlockLayout::new(4, 2).unwrap();
+        let irr = crate::layout::BlockLayout::new(3, 2).unwrap();
+        let needs = |p: usize| irrk_inv[full.range(p)].to_vec();
+        let owner = |g: usize| Ok(irr.owner(g));
+        let p0 = RowPlan::build(2, 0, 1, 2, needs, owner).unwrap();
+        let p1 = RowPlan::build(2, 1, 2, 2, needs, owner).unwrap();
+        // rank 0 holds irr row 0, needs irr 0 (own) and irr 1 (rank 1)
+        assert_eq!(p0.peers[0].send, vec![0]);
+        assert_eq!(p0.peers[1].send, Vec::<usize>::new());
+        assert_eq!(p0.peers[1].nrecv(), 1);
+        // rank 1 holds irr rows 1, 2; needs irr 1 twice-free: full rows 2, 3 = irr 1, 2
+        assert_eq!(p1.peers[0].send, vec![0]);
+        assert_eq!(p1.peers[1].send, vec![0, 1]);
+        assert_eq!(p1.rows_sent(), 1);
+        assert_eq!(p0.rows_received(), 1);
+    }
+}

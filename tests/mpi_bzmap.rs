@@ -1,0 +1,171 @@
+//! Multi-rank tests of the IBZ → full-BZ maps and the row-movement engine,
+//! against a serial unfolding computed in the test.
+
+mod common;
+
+use common::{ensure, pattern, Case, TestElem};
+use dgampi::buffer::RawArray;
+use dgampi::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz, plan_map};
+use dgampi::primitives::Destination;
+use dgampi::{Distributor, Status};
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use ndarray::{ArrayD, Axis, IxDyn, Slice};
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// The n x n x 1 square-lattice map of WORKLOADS.md: (i, j) → its
+/// representative under inversions and the x<->y swap, numbered by lo*n + hi.
+fn square_lattice_map(n: usize) -> Vec<usize> {
+    let fold = |i: usize| i.min((n - i) % n);
+    let rep = |q: usize| {
+        let (a, b) = (fold(q / n), fold(q % n));
+        a.min(b) * n + a.max(b)
+    };
+    let mut reps: Vec<usize> = (0..n * n).map(rep).collect();
+    reps.sort_unstable();
+    reps.dedup();
+    (0..n * n).map(|q| reps.binary_search(&rep(q)).unwrap()).collect()
+}
+
+/// Maps exercised by every case: the 2x2 lattice, 4x4 and 16x16 lattices, one
+/// irreducible row feeding every full row, the identity, and fewer
+/// irreducible points than ranks.
+fn maps() -> Vec<(&'static str, Vec<usize>)> {
+    vec![
+        ("square 2x2", square_lattice_map(2)),
+        ("square 4x4", square_lattice_map(4)),
+        ("square 16x16", square_lattice_map(16)),
+        ("one row feeds all", vec![0; 11]),
+        ("identity", (0..9).collect()),
+        ("two irreducible", vec![1, 0, 1, 1, 0, 0, 1]),
+    ]
+}
+
+fn unfold<T: TestElem>(irr_full: &ArrayD<T>, irrk_inv: &[usize]) -> ArrayD<T> {
+    let rows: Vec<_> = irrk_inv.iter().map(|&k| irr_full.index_axis(Axis(0), k).insert_axis(Axis(0))).collect();
+    ndarray::concatenate(Axis(0), &rows).unwrap()
+}
+
+fn map_case<T: TestElem>(world: &SimpleCommunicator, row: &[usize], exchange: bool) -> Result<(), String> {
+    for (name, irrk_inv) in maps() {
+        let n_irr = irrk_inv.iter().max().map_or(0, |m| m + 1);
+        let irr = Distributor::new(world, n_irr, "irr", None).map_err(err)?;
+        let full = Distributor::new(world, irrk_inv.len(), "full", None).map_err(err)?;
+        let shape: Vec<usize> = std::iter::once(n_irr).chain(row.iter().copied()).collect();
+        let irr_all = pattern::<T>(&shape, 2);
+        let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();
+        let expected_all = unfold(&irr_all, &irrk_inv);
+        let expected = expected_all.slice_axis(Axis(0), Slice::from(full.my_tasks())).to_owned();
+        let mut out = ArrayD::<T>::default(IxDyn(expected.shape()));
+        let raw_in = RawArray::from_ndarray(&block).map_err(err)?;
+        let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
+        let f = if exchange { exchange_and_map_irrbz_fullbz } else { map_irrbz_fullbz };
+        f(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_out), 0).map_err(err)?;
+        ensure(out == expected, || format!("{name} {} {row:?}: {out:?} != {expected:?}", T::DTYPE.name()))?;
+    }
+    Ok(())
+}
+
+fn case_exchange_all_dtypes(world: &SimpleCommunicator) -> Result<(), String> {
+    for_each_dtype!(T => { map_case::<T>(world, &[3], true)?; });
+    map_case::<num_complex::Complex64>(world, &[], true)?;
+    map_case::<num_complex::Complex64>(world, &[2, 2, 3], true)?;
+    map_case::<f64>(world, &[0], true)
+}
+
+fn case_simple_map_all_dtypes(world: &SimpleCommunicator) -> Result<(), String> {
+    for_each_dtype!(T => { map_case::<T>(world, &[3], false)?; });
+    map_case::<num_complex::Complex64>(world, &[2, 2], false)
+}
+
+/// Each irreducible row is sent at most once per destination rank.
+fn case_rows_cross_once(world: &SimpleCommunicator) -> Result<(), String> {
+    ensure(square_lattice_map(2) == [0, 1, 1, 2], || "the 2x2 map".into())?;
+    for (n, n_irr) in [(16, 45), (32, 153), (64, 561)] {
+        let count = square_lattice_map(n).into_iter().max().unwrap() + 1;
+        ensure(count == n_irr, || format!("{n}x{n} lattice has {count} irreducible points, expected {n_irr}"))?;
+    }
+    let irrk_inv = square_lattice_map(16);
+    let n_irr = irrk_inv.iter().max().unwrap() + 1;
+    let irr = Distributor::new(world, n_irr, "irr", None).map_err(err)?;
+    let full = Distributor::new(world, irrk_inv.len(), "full", None).map_err(err)?;
+    let plan = plan_map(&irr, &full, &irrk_inv).map_err(err)?;
+    // Minimum: for each other rank, the distinct irreducible rows it needs from me.
+    let mut minimum = 0;
+    for p in 0..full.mpi_size() {
+        if p == full.my_rank() {
+            continue;
+        }
+        let mut needed: Vec<usize> = irrk_inv[full.layout().range(p)].iter().copied().filter(|k| irr.my_tasks().contains(k)).collect();
+        needed.sort_unstable();
+        needed.dedup();
+        minimum += needed.len();
+    }
+    ensure(plan.rows_sent() == minimum, || format!("sent {} rows, minimum {minimum}", plan.rows_sent()))
+}
+
+/// Strided input and output blocks go through the packing paths.
+fn case_strided_blocks(world: &SimpleCommunicator) -> Result<(), String> {
+    use ndarray::s;
+    type C = num_complex::Complex64;
+    let irrk_inv = square_lattice_map(4);
+    let n_irr = irrk_inv.iter().max().unwrap() + 1;
+    let irr = Distributor::new(world, n_irr, "irr", None).map_err(err)?;
+    let full = Distributor::new(world, irrk_inv.len(), "full", None).map_err(err)?;
+    let irr_all = pattern::<C>(&[n_irr, 3], 5);
+    let mut wide = ArrayD::<C>::default(IxDyn(&[irr.my_size(), 6]));
+    wide.slice_mut(s![.., ..;2]).assign(&irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())));
+    let mut out_wide = ArrayD::<C>::default(IxDyn(&[full.my_size(), 6]));
+    let view_in = wide.slice(s![.., ..;2]);
+    let mut view_out = out_wide.slice_mut(s![.., 1..;2]);
+    let raw_in = RawArray::from_ndarray(&view_in).map_err(err)?;
+    let raw_out = RawArray::from_ndarray_mut(&mut view_out).map_err(err)?;
+    exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_out), 0).map_err(err)?;
+    let expected = unfold(&irr_all, &irrk_inv).slice_axis(Axis(0), Slice::from(full.my_tasks())).to_owned();
+    ensure(view_out.view().into_dyn() == expected, || "strided map".into())
+}
+
+/// Bad maps fail on every rank.
+fn case_bad_input(world: &SimpleCommunicator) -> Result<(), String> {
+    let irr = Distributor::new(world, 3, "irr", None).map_err(err)?;
+    let full = Distributor::new(world, 4, "full", None).map_err(err)?;
+    let block = pattern::<f64>(&[irr.my_size(), 2], 0);
+    let raw_in = RawArray::from_ndarray(&block).map_err(err)?;
+    let mut out = ArrayD::<f64>::zeros(IxDyn(&[full.my_size(), 2]));
+    let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
+    let cases: [(&str, Vec<usize>, Status); 2] =
+        [("value out of range", vec![0, 1, 3, 2], Status::OutOfRange), ("wrong length", vec![0, 1, 2], Status::Mismatch)];
+    for (what, map, status) in cases {
+        let e = exchange_and_map_irrbz_fullbz(&irr, &full, &map, &raw_in, Destination::Into(&raw_out), 0).expect_err(what);
+        ensure(e.status == status, || format!("{what}: {e}"))?;
+    }
+    // A wrong leading length on one rank: that rank gets Mismatch, the others RemoteError.
+    let bad = pattern::<f64>(&[irr.my_size() + usize::from(world.rank() == 0), 2], 0);
+    let raw_bad = RawArray::from_ndarray(&bad).map_err(err)?;
+    let e = exchange_and_map_irrbz_fullbz(&irr, &full, &[0, 1, 1, 2], &raw_bad, Destination::Into(&raw_out), 0).expect_err("bad block");
+    ensure(e.status == Status::Mismatch || e.status == Status::RemoteError, || format!("bad block: {e}"))?;
+    // Distributors on different groups of ranks.
+    if world.size() < 2 {
+        return Ok(());
+    }
+    let split = world.split_by_color(mpi::topology::Color::with_value(world.rank() % 2)).ok_or("split")?;
+    let other = Distributor::new(&split, 4, "other", None).map_err(err)?;
+    let mut out = ArrayD::<f64>::zeros(IxDyn(&[other.my_size(), 2]));
+    let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
+    let e = exchange_and_map_irrbz_fullbz(&irr, &other, &[0, 1, 1, 2], &raw_in, Destination::Into(&raw_out), 0).expect_err("comms");
+    ensure(e.status == Status::Mismatch, || format!("different communicators: {e}"))
+}
+
+fn main() {
+    let cases: &[Case] = &[
+        ("exchange_all_dtypes", case_exchange_all_dtypes),
+        ("simple_map_all_dtypes", case_simple_map_all_dtypes),
+        ("rows_cross_once", case_rows_cross_once),
+        ("strided_blocks", case_strided_blocks),
+        ("bad_input", case_bad_input),
+    ];
+    common::main("mpi_bzmap", cases, &[]);
+}
