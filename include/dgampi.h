@@ -11,7 +11,7 @@
 /*
  Tag offset of the array chunks of an N-point object (metadata at `base_tag`).
  */
-#define NPOINT_ARRAY_TAG_OFFSET 500
+#define DGAMPI_NPOINT_ARRAY_TAG_OFFSET 500
 
 /*
  Largest `ndim` of an array descriptor.
@@ -22,11 +22,6 @@
  Default and largest allowed limit: `i32::MAX` bytes.
  */
 #define DGAMPI_DEFAULT_MAX_MESSAGE_BYTES (size_t)INT32_MAX
-
-/*
- Default bound, in bytes, on the staging buffer used for strided arrays (64 MiB).
- */
-#define DEFAULT_STAGING_BYTES (64 << 20)
 
 /*
  Outcome of a dgampi call; `Ok` is 0. Exported to C as `dgampi_status`.
