@@ -10,12 +10,14 @@
 //! row-movement engine: no rank holds more than its own blocks plus bounded
 //! buffers, and each needed irreducible row crosses the network once per
 //! destination rank. [`map_irrbz_fullbz`] is the simple reference: gather to
-//! the root, unfold there, scatter.
+//! the root, unfold there, scatter. Both apply the optional per-k orbital
+//! transform ([`OrbitalTransform`]) to the unfolded rows.
 
 use crate::buffer::RawArray;
 use crate::comm::{agree, check_mpi};
 use crate::distributor::Distributor;
 use crate::engine::RowPlan;
+use crate::orbital::OrbitalTransform;
 use crate::error::{Error, Result};
 use crate::primitives::{ArrayHeader, Destination};
 
@@ -53,16 +55,26 @@ pub fn plan_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize]) -> Re
     )
 }
 
-/// Agrees on the arguments and the row type; returns the limit, the header of
-/// the full array and this rank's output.
+/// What [`prepare`] agreed on.
+struct Prepared {
+    limit: usize,
+    full_header: ArrayHeader,
+    dst: RawArray,
+    /// First row of the transform's inputs for this rank's block.
+    transform_first: usize,
+}
+
+/// Agrees on the arguments, the row type and the transform's inputs, and
+/// resolves this rank's output.
 fn prepare(
     irr: &Distributor,
     full: &Distributor,
     irrk_inv: &[usize],
     block: &RawArray,
     out: &mut Destination,
+    transform: Option<&OrbitalTransform>,
     limit: usize,
-) -> Result<(usize, ArrayHeader, RawArray)> {
+) -> Result<Prepared> {
     let limit = full.begin(0, limit, || check_map(irr, full, irrk_inv))?;
     let mine = full.is_root().then(|| {
         let mut h = ArrayHeader::of(block, limit);
@@ -72,29 +84,45 @@ fn prepare(
     let irr_header = full.share_header(0, mine, limit)?;
     let mut full_header = irr_header.clone();
     full_header.shape[0] = full.ntasks();
-    let dst = irr
-        .check_block(block, &irr_header, "the irreducible block")
-        .and_then(|()| out.resolve(&full.block_header(&full_header, full.my_rank()), "the full-BZ output"));
-    full.confirm(&irr_header, limit, dst.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
-    Ok((limit, full_header, dst?))
+    let local = irr.check_block(block, &irr_header, "the irreducible block").and_then(|()| {
+        let first = match transform {
+            Some(t) => t.check(&full_header.shape[1..], full_header.dtype, full.my_size(), full.my_offset(), full.ntasks())?,
+            None => 0,
+        };
+        let dst = out.resolve(&full.block_header(&full_header, full.my_rank()), "the full-BZ output")?;
+        Ok((dst, first))
+    });
+    full.confirm(&irr_header, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
+    let (dst, transform_first) = local?;
+    Ok(Prepared { limit, full_header, dst, transform_first })
+}
+
+/// Applies the optional transform to the unfolded block.
+fn finish(p: Prepared, transform: Option<&OrbitalTransform>) -> Result<RawArray> {
+    if let Some(t) = transform {
+        t.apply(&p.dst, p.transform_first)?;
+    }
+    Ok(p.dst)
 }
 
 /// Unfolds peer to peer: every rank sends the irreducible rows each other rank
-/// needs (once per rank) and replicates them locally. Collective over the
-/// distributors' ranks; errors are reported on every rank.
+/// needs (once per rank) and replicates them locally, then applies the
+/// optional orbital transform. Collective over the distributors' ranks;
+/// errors are reported on every rank.
 pub fn exchange_and_map_irrbz_fullbz(
     irr: &Distributor,
     full: &Distributor,
     irrk_inv: &[usize],
     block: &RawArray,
     mut out: Destination,
+    transform: Option<&OrbitalTransform>,
     limit: usize,
 ) -> Result<RawArray> {
-    let (limit, _, dst) = prepare(irr, full, irrk_inv, block, &mut out, limit)?;
+    let p = prepare(irr, full, irrk_inv, block, &mut out, transform, limit)?;
     let plan = plan_map(irr, full, irrk_inv);
     agree(full.raw_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone))?;
-    plan?.execute(full.raw_comm(), block, &dst, limit)?;
-    Ok(dst)
+    plan?.execute(full.raw_comm(), block, &p.dst, p.limit)?;
+    finish(p, transform)
 }
 
 /// Unfolds through the root: gathers the irreducible array there, builds the
@@ -106,9 +134,11 @@ pub fn map_irrbz_fullbz(
     irrk_inv: &[usize],
     block: &RawArray,
     mut out: Destination,
+    transform: Option<&OrbitalTransform>,
     limit: usize,
 ) -> Result<RawArray> {
-    let (limit, full_header, dst) = prepare(irr, full, irrk_inv, block, &mut out, limit)?;
+    let p = prepare(irr, full, irrk_inv, block, &mut out, transform, limit)?;
+    let (limit, full_header) = (p.limit, p.full_header.clone());
     let mut gathered: Vec<u8> = Vec::new();
     let mut unfolded: Vec<u8> = Vec::new();
     let row_bytes = full_header.row_bytes();
@@ -130,6 +160,6 @@ pub fn map_irrbz_fullbz(
         }
         None => None,
     };
-    full.scatter_raw(full_all.as_ref(), Destination::Into(&dst), 0, limit)?;
-    Ok(dst)
+    full.scatter_raw(full_all.as_ref(), Destination::Into(&p.dst), 0, limit)?;
+    finish(p, transform)
 }

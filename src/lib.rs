@@ -17,6 +17,7 @@ pub mod error;
 pub mod ffi;
 pub mod layout;
 pub mod limit;
+pub mod orbital;
 pub mod primitives;
 pub mod spill;
 

@@ -7,7 +7,9 @@ use common::{ensure, pattern, Case, TestElem};
 use dgampi::buffer::RawArray;
 use dgampi::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz, plan_map};
 use dgampi::primitives::Destination;
+use dgampi::orbital::OrbitalTransform;
 use dgampi::{Distributor, Status};
+use num_complex::Complex64;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
@@ -63,7 +65,7 @@ fn map_case<T: TestElem>(world: &SimpleCommunicator, row: &[usize], exchange: bo
         let raw_in = RawArray::from_ndarray(&block).map_err(err)?;
         let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
         let f = if exchange { exchange_and_map_irrbz_fullbz } else { map_irrbz_fullbz };
-        f(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_out), 0).map_err(err)?;
+        f(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_out), None, 0).map_err(err)?;
         ensure(out == expected, || format!("{name} {} {row:?}: {out:?} != {expected:?}", T::DTYPE.name()))?;
     }
     Ok(())
@@ -123,7 +125,7 @@ fn case_strided_blocks(world: &SimpleCommunicator) -> Result<(), String> {
     let mut view_out = out_wide.slice_mut(s![.., 1..;2]);
     let raw_in = RawArray::from_ndarray(&view_in).map_err(err)?;
     let raw_out = RawArray::from_ndarray_mut(&mut view_out).map_err(err)?;
-    exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_out), 0).map_err(err)?;
+    exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_out), None, 0).map_err(err)?;
     let expected = unfold(&irr_all, &irrk_inv).slice_axis(Axis(0), Slice::from(full.my_tasks())).to_owned();
     ensure(view_out.view().into_dyn() == expected, || "strided map".into())
 }
@@ -139,13 +141,13 @@ fn case_bad_input(world: &SimpleCommunicator) -> Result<(), String> {
     let cases: [(&str, Vec<usize>, Status); 2] =
         [("value out of range", vec![0, 1, 3, 2], Status::OutOfRange), ("wrong length", vec![0, 1, 2], Status::Mismatch)];
     for (what, map, status) in cases {
-        let e = exchange_and_map_irrbz_fullbz(&irr, &full, &map, &raw_in, Destination::Into(&raw_out), 0).expect_err(what);
+        let e = exchange_and_map_irrbz_fullbz(&irr, &full, &map, &raw_in, Destination::Into(&raw_out), None, 0).expect_err(what);
         ensure(e.status == status, || format!("{what}: {e}"))?;
     }
     // A wrong leading length on one rank: that rank gets Mismatch, the others RemoteError.
     let bad = pattern::<f64>(&[irr.my_size() + usize::from(world.rank() == 0), 2], 0);
     let raw_bad = RawArray::from_ndarray(&bad).map_err(err)?;
-    let e = exchange_and_map_irrbz_fullbz(&irr, &full, &[0, 1, 1, 2], &raw_bad, Destination::Into(&raw_out), 0).expect_err("bad block");
+    let e = exchange_and_map_irrbz_fullbz(&irr, &full, &[0, 1, 1, 2], &raw_bad, Destination::Into(&raw_out), None, 0).expect_err("bad block");
     ensure(e.status == Status::Mismatch || e.status == Status::RemoteError, || format!("bad block: {e}"))?;
     // Distributors on different groups of ranks.
     if world.size() < 2 {
@@ -155,8 +157,109 @@ fn case_bad_input(world: &SimpleCommunicator) -> Result<(), String> {
     let other = Distributor::new(&split, 4, "other", None).map_err(err)?;
     let mut out = ArrayD::<f64>::zeros(IxDyn(&[other.my_size(), 2]));
     let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
-    let e = exchange_and_map_irrbz_fullbz(&irr, &other, &[0, 1, 1, 2], &raw_in, Destination::Into(&raw_out), 0).expect_err("comms");
+    let e = exchange_and_map_irrbz_fullbz(&irr, &other, &[0, 1, 1, 2], &raw_in, Destination::Into(&raw_out), None, 0).expect_err("comms");
     ensure(e.status == Status::Mismatch, || format!("different communicators: {e}"))
+}
+
+/// A deterministic pseudo-random unitary matrix (Gram-Schmidt of LCG values).
+fn unitary(nb: usize, seed: u64) -> Vec<Complex64> {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let mut rows: Vec<Vec<Complex64>> = Vec::new();
+    for _ in 0..nb {
+        let mut v: Vec<Complex64> = (0..nb).map(|_| Complex64::new(next(), next())).collect();
+        for r in &rows {
+            let dot: Complex64 = r.iter().zip(&v).map(|(a, b)| a.conj() * b).sum();
+            v.iter_mut().zip(r).for_each(|(x, a)| *x -= dot * a);
+        }
+        let norm = v.iter().map(|z| z.norm_sqr()).sum::<f64>().sqrt();
+        v.iter_mut().for_each(|z| *z /= norm);
+        rows.push(v);
+    }
+    rows.concat()
+}
+
+/// The transform by its definition, one output element at a time.
+fn transform_reference(m: &ArrayD<Complex64>, u: &[Complex64], nb: usize, axes: usize, sigma: f64, conj: bool) -> ArrayD<Complex64> {
+    let x = if conj { m.mapv(|z| z.conj()) } else { m.clone() };
+    let uu = |a: usize, b: usize| u[a * nb + b];
+    let mut out = ArrayD::<Complex64>::zeros(m.raw_dim());
+    let trailing: usize = m.shape()[axes..].iter().product();
+    let flat_x = x.as_slice().unwrap();
+    let flat = out.as_slice_mut().unwrap();
+    let orbital = nb.pow(axes as u32);
+    for o in 0..orbital {
+        let idx: Vec<usize> = (0..axes).map(|k| o / nb.pow((axes - 1 - k) as u32) % nb).collect();
+        for t in 0..trailing {
+            let mut acc = Complex64::default();
+            for o2 in 0..orbital {
+                let idx2: Vec<usize> = (0..axes).map(|k| o2 / nb.pow((axes - 1 - k) as u32) % nb).collect();
+                let mut coef = Complex64::new(1.0, 0.0);
+                for k in 0..axes {
+                    let f = uu(idx[k], idx2[k]);
+                    coef *= if k % 2 == 0 { f } else { f.conj() };
+                }
+                acc += coef * flat_x[o2 * trailing + t];
+            }
+            flat[o * trailing + t] = acc * if axes == 2 { sigma } else { 1.0 };
+        }
+    }
+    out
+}
+
+/// Both maps apply the orbital transform like the definition, 2 and 4 axes,
+/// with the inputs given for the local rows or for all rows.
+fn case_orbital_transform(world: &SimpleCommunicator) -> Result<(), String> {
+    let irrk_inv = square_lattice_map(4);
+    let n_irr = irrk_inv.iter().max().unwrap() + 1;
+    let nfull = irrk_inv.len();
+    let irr = Distributor::new(world, n_irr, "irr", None).map_err(err)?;
+    let full = Distributor::new(world, nfull, "full", None).map_err(err)?;
+    let nb = 2;
+    let u_all: Vec<Complex64> = (0..nfull).flat_map(|k| unitary(nb, k as u64)).collect();
+    let sigma_all: Vec<f64> = (0..nfull).map(|k| if k % 3 == 0 { -1.0 } else { 1.0 }).collect();
+    let conj_all: Vec<bool> = (0..nfull).map(|k| k % 2 == 1).collect();
+    for axes in [2usize, 4] {
+        let row: Vec<usize> = std::iter::repeat(nb).take(axes).chain([3]).collect();
+        let shape: Vec<usize> = std::iter::once(n_irr).chain(row.iter().copied()).collect();
+        let irr_all = pattern::<Complex64>(&shape, 1);
+        let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();
+        let raw_in = RawArray::from_ndarray(&block).map_err(err)?;
+        let mine = full.my_tasks();
+        let u_local = &u_all[mine.start * nb * nb..mine.end * nb * nb];
+        for (local, exchange) in [(true, true), (false, true), (true, false)] {
+            let t = if local {
+                OrbitalTransform { u: u_local, nb, axes, sigma: &sigma_all[mine.clone()], conj: &conj_all[mine.clone()] }
+            } else {
+                OrbitalTransform { u: &u_all, nb, axes, sigma: &sigma_all, conj: &conj_all }
+            };
+            let mut out = ArrayD::<Complex64>::default(IxDyn(&[full.my_size()].iter().chain(&row).copied().collect::<Vec<_>>()));
+            let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
+            let f = if exchange { exchange_and_map_irrbz_fullbz } else { map_irrbz_fullbz };
+            f(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_out), Some(&t), 0).map_err(err)?;
+            for (i, q) in mine.clone().enumerate() {
+                let m = irr_all.index_axis(Axis(0), irrk_inv[q]).to_owned();
+                let expected = transform_reference(&m, &u_all[q * nb * nb..(q + 1) * nb * nb], nb, axes, sigma_all[q], conj_all[q]);
+                let got = out.index_axis(Axis(0), i);
+                let scale = expected.iter().map(|z| z.norm()).fold(1.0, f64::max);
+                let diff = got.iter().zip(expected.iter()).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max);
+                ensure(diff <= 1e-12 * scale, || format!("{axes} axes, q {q}: difference {diff:e} (local inputs {local})"))?;
+            }
+        }
+    }
+    // Wrong number of k-points in the inputs: an error on every rank.
+    let row = [nb, nb];
+    let block = pattern::<Complex64>(&[irr.my_size(), nb, nb], 0);
+    let raw_in = RawArray::from_ndarray(&block).map_err(err)?;
+    let mut out = ArrayD::<Complex64>::default(IxDyn(&[full.my_size(), row[0], row[1]]));
+    let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
+    let t = OrbitalTransform { u: &u_all[..nb * nb * 3], nb, axes: 2, sigma: &sigma_all[..3], conj: &conj_all[..3] };
+    let e = exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_out), Some(&t), 0)
+        .expect_err("wrong transform length");
+    ensure(e.status == Status::Mismatch || e.status == Status::RemoteError, || format!("transform length: {e}"))
 }
 
 fn main() {
@@ -166,6 +269,7 @@ fn main() {
         ("rows_cross_once", case_rows_cross_once),
         ("strided_blocks", case_strided_blocks),
         ("bad_input", case_bad_input),
+        ("orbital_transform", case_orbital_transform),
     ];
     common::main("mpi_bzmap", cases, &[]);
 }
