@@ -88,16 +88,17 @@ static void format_elem(int32_t dtype, const void *p, char *out, size_t len) {
     }
 }
 
-/* Checks that the contiguous buffer `got` (n elements) holds pattern `seed`;
+/* Checks that the contiguous buffer `got` (n elements) holds elements
+ * start .. start+n of pattern `seed` (a slice of a larger pattern array);
  * reports the first differing element and the number of differences. */
-#define CHECK_PATTERN(dtype, got, n, seed, what) \
-    check_pattern_at(__FILE__, __LINE__, (dtype), (got), (n), (seed), (what))
-static int check_pattern_at(const char *file, int line, int32_t dtype, const void *got, size_t n, int seed,
-                            const char *what) {
+#define CHECK_PATTERN_RANGE(dtype, got, start, n, seed, what) \
+    check_pattern_range_at(__FILE__, __LINE__, (dtype), (got), (start), (n), (seed), (what))
+static int check_pattern_range_at(const char *file, int line, int32_t dtype, const void *got, size_t start, size_t n,
+                                  int seed, const char *what) {
     size_t es = dtype_size(dtype), bad = 0, first = 0;
     unsigned char want[16];
     for (size_t i = 0; i < n; i++) {
-        pattern_elem(dtype, i, seed, want);
+        pattern_elem(dtype, start + i, seed, want);
         if (memcmp((const unsigned char *)got + i * es, want, es) != 0) {
             if (bad == 0) first = i;
             bad++;
@@ -105,13 +106,25 @@ static int check_pattern_at(const char *file, int line, int32_t dtype, const voi
     }
     if (bad) {
         char g[96], w[96];
-        pattern_elem(dtype, first, seed, want);
+        pattern_elem(dtype, start + first, seed, want);
         format_elem(dtype, (const unsigned char *)got + first * es, g, sizeof g);
         format_elem(dtype, want, w, sizeof w);
-        check_fail(file, line, "%s (%s, %zu elements, pattern of rank %d): %zu element(s) differ; first at %zu: got %s, expected %s",
-                   what, dtype_name(dtype), n, seed, bad, first, g, w);
+        check_fail(file, line, "%s (%s, %zu elements from %zu, pattern of rank %d): %zu element(s) differ; first at %zu: got %s, expected %s",
+                   what, dtype_name(dtype), n, start, seed, bad, first, g, w);
     }
     return bad == 0;
+}
+
+/* Checks that the contiguous buffer `got` (n elements) holds pattern `seed`. */
+#define CHECK_PATTERN(dtype, got, n, seed, what) \
+    check_pattern_range_at(__FILE__, __LINE__, (dtype), (got), 0, (n), (seed), (what))
+
+/* A new C-contiguous buffer holding elements start .. start+n of pattern `seed`. */
+static void *pattern_range_new(int32_t dtype, size_t start, size_t n, int seed) {
+    size_t es = dtype_size(dtype);
+    unsigned char *buf = malloc(n * es + 1);
+    for (size_t i = 0; i < n; i++) pattern_elem(dtype, start + i, seed, buf + i * es);
+    return buf;
 }
 
 static dgampi_array make_array(void *data, int32_t dtype, int32_t ndim, const int64_t *shape, const int64_t *strides) {

@@ -47,6 +47,9 @@ static const char *status_name(int s) {
     case DGAMPI_STATUS_INTERNAL: return "INTERNAL";
     case DGAMPI_STATUS_ALLOCATION_FAILED: return "ALLOCATION_FAILED";
     case DGAMPI_STATUS_REMOTE_ERROR: return "REMOTE_ERROR";
+    case DGAMPI_STATUS_HDF5_ERROR: return "HDF5_ERROR";
+    case DGAMPI_STATUS_NOT_FOUND: return "NOT_FOUND";
+    case DGAMPI_STATUS_INVALID_HANDLE: return "INVALID_HANDLE";
     default: return "(other status)";
     }
 }

@@ -293,6 +293,48 @@ dgampi_status dgampi_distributor_create_f(MPI_Fint comm,
 dgampi_status dgampi_distributor_destroy(struct dgampi_distributor **handle);
 
 /*
+ Stores the number of tasks in `*out`.
+ */
+dgampi_status dgampi_distributor_ntasks(struct dgampi_distributor *h, int64_t *out);
+
+/*
+ Stores the number of ranks in `*out`.
+ */
+dgampi_status dgampi_distributor_mpi_size(struct dgampi_distributor *h, int *out);
+
+/*
+ Stores this process's rank in `*out`.
+ */
+dgampi_status dgampi_distributor_my_rank(struct dgampi_distributor *h, int *out);
+
+/*
+ Stores 1 in `*out` on rank 0, else 0.
+ */
+dgampi_status dgampi_distributor_is_root(struct dgampi_distributor *h, int *out);
+
+/*
+ Stores this rank's number of tasks in `*out`.
+ */
+dgampi_status dgampi_distributor_my_size(struct dgampi_distributor *h, int64_t *out);
+
+/*
+ Stores this rank's first task in `*out` (its tasks are
+ `my_offset .. my_offset + my_size`).
+ */
+dgampi_status dgampi_distributor_my_offset(struct dgampi_distributor *h, int64_t *out);
+
+/*
+ Stores the distributor's private communicator in `*out` (borrowed:
+ do not free it; valid until the distributor is destroyed).
+ */
+dgampi_status dgampi_distributor_comm(struct dgampi_distributor *h, MPI_Comm *out);
+
+/*
+ Fortran-handle form of `dgampi_distributor_comm`.
+ */
+dgampi_status dgampi_distributor_comm_f(struct dgampi_distributor *h, MPI_Fint *out);
+
+/*
  Stores the number of tasks of every rank in `out[0 .. mpi_size]` (`len`
  is the room in `out`).
  */
@@ -432,7 +474,8 @@ dgampi_status dgampi_distributor_bcast_npoint(struct dgampi_distributor *h,
 /*
  Sends an N-point object to `dest`: the `meta_len`-byte metadata blob (with
  the array's dtype and shape) at `base_tag`, then `mat` as raw chunks at
- `base_tag + 500 + i`.
+ `base_tag + 500 + i`. Both tag ranges are checked before anything is sent;
+ `dest` must be another rank (`DGAMPI_STATUS_INVALID_ARGUMENT` otherwise).
  */
 dgampi_status dgampi_distributor_send_to_rank(struct dgampi_distributor *h,
                                               const void *meta,
@@ -529,8 +572,9 @@ dgampi_status dgampi_distributor_spill_remove(struct dgampi_distributor *h, cons
 
 /*
  Copies the spill file's path (NUL-terminated) into `buf` of `len` bytes and
- stores the bytes it needs, NUL included, in `*needed` (may be NULL). Fails
- with `DGAMPI_STATUS_OUT_OF_RANGE` when `buf` is too small, and with
+ stores the bytes it needs, NUL included, in `*needed` (may be NULL). With
+ `buf` NULL and `len` 0 it only sets `*needed` (a size query). Fails with
+ `DGAMPI_STATUS_OUT_OF_RANGE` when `buf` is too small, and with
  `DGAMPI_STATUS_INVALID_ARGUMENT` when the distributor has no output path.
  */
 dgampi_status dgampi_distributor_spill_path(struct dgampi_distributor *h,
@@ -540,7 +584,8 @@ dgampi_status dgampi_distributor_spill_path(struct dgampi_distributor *h,
 
 /*
  Sends the rows of `a` to `dest` in chunks of at most `limit` bytes (0 =
- process-wide limit); chunk `i` uses tag `base_tag + i`.
+ process-wide limit); chunk `i` uses tag `base_tag + i`. Sends are blocking
+ (`MPI_Send`): a send to oneself completes only below MPI's eager size.
  */
 dgampi_status dgampi_send_rows(MPI_Comm comm,
                                const struct dgampi_array *a,
@@ -642,7 +687,8 @@ dgampi_status dgampi_bcast_rows_f(MPI_Fint comm,
 
 /*
  Sends `len` bytes to `dest`: a length message at `base_tag`, then chunks of
- at most `limit` bytes at `base_tag + 1 + i`.
+ at most `limit` bytes at `base_tag + 1 + i`. Blocking, like
+ `dgampi_send_rows`.
  */
 dgampi_status dgampi_send_bytes(MPI_Comm comm,
                                 const void *data,

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::primitives::{ArrayHeader, Destination};
 
 /// Checks the map and the two distributors (local part of the agreement).
-fn check_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize]) -> Result<()> {
+pub(crate) fn check_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize]) -> Result<()> {
     let mut result = 0;
     // SAFETY: both handles are valid communicators owned by the distributors.
     check_mpi(unsafe { mpi::ffi::MPI_Comm_compare(irr.raw_comm(), full.raw_comm(), &mut result) }, "MPI_Comm_compare")?;

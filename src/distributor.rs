@@ -9,7 +9,8 @@
 //! rank's block fits one message, and otherwise with the chunked primitives.
 
 use crate::buffer::RawArray;
-use crate::comm::{self, agree, agree_flag, check_mpi, check_peer, in_place, to_int, OwnedComm, RowType};
+use crate::bounds::RowChunks;
+use crate::comm::{self, agree, agree_flag, check_mpi, check_peer, check_tag_range, in_place, to_int, OwnedComm, RowType};
 use crate::element::{DType, Element};
 use crate::error::{Error, Result};
 use crate::layout::BlockLayout;
@@ -61,15 +62,33 @@ impl Distributor {
 
     /// [`Distributor::new`] on a raw communicator handle (borrowed, not freed).
     pub fn from_raw(comm: MPI_Comm, ntasks: usize, name: &str, output_path: Option<&Path>) -> Result<Distributor> {
+        Distributor::create(comm, Ok((ntasks, name, output_path)))
+    }
+
+    /// Creates a distributor from arguments this rank may already have found
+    /// bad: the duplicate is made on every rank, then every rank learns of any
+    /// rank's error, and `ntasks` is checked to be equal everywhere.
+    pub(crate) fn create(comm: MPI_Comm, args: Result<(usize, &str, Option<&Path>)>) -> Result<Distributor> {
         let comm = OwnedComm::dup(comm)?;
-        let (rank, size) = (comm::rank(comm.raw())? as usize, comm::size(comm.raw())? as usize);
+        let raw = comm.raw();
+        agree(raw, args.as_ref().map(|_| ()).map_err(Clone::clone))?;
+        let (ntasks, name, output_path) = args?;
+        let (rank, size) = (comm::rank(raw)? as usize, comm::size(raw)? as usize);
+        let mine = ArrayHeader { dtype: DType::U8, shape: vec![ntasks], limit: 0, flags: 0 };
+        let root = bcast_header(raw, 0, (rank == 0).then_some(&mine), resolve_limit(0)?)?;
+        let same = if root.shape[0] == ntasks {
+            Ok(())
+        } else {
+            Err(Error::mismatch(format!("rank {rank} asks for {ntasks} tasks but rank 0 for {}", root.shape[0])))
+        };
+        agree(raw, same)?;
         let layout = BlockLayout::new(ntasks, size)?;
         let mut spill = output_path.map(|dir| SpillFile::new(SpillFile::path_for(dir, name, rank as i32)));
         let opened = match spill.as_mut() {
             Some(file) => file.open(),
             None => Ok(()),
         };
-        agree(comm.raw(), opened)?;
+        agree(raw, opened)?;
         Ok(Distributor { comm, layout, rank, spill })
     }
 
@@ -706,13 +725,19 @@ impl Distributor {
 
     /// Sends an N-point object to `dest`: the metadata blob (with the array's
     /// header in front) as bytes at `base_tag`, then the array's raw chunks at
-    /// `base_tag + 500 + i`. Sending to oneself is refused (it would deadlock).
+    /// `base_tag + 500 + i`. Both tag ranges are checked against `MPI_TAG_UB`
+    /// before anything is sent. Sending to oneself is refused with
+    /// `InvalidArgument`: the blocking sends would deadlock (the free-standing
+    /// primitives allow it, and deadlock like `MPI_Send` above the eager size).
     pub fn send_to_rank_raw(&self, meta: &[u8], mat: &RawArray, dest: i32, base_tag: i32, limit: usize) -> Result<()> {
         self.check_not_self(dest, "send_to_rank destination")?;
         let limit = resolve_limit(limit)?;
         let array_tag = npoint_array_tag(base_tag)?;
         let mut blob = ArrayHeader::of(mat, limit).to_bytes();
         blob.extend_from_slice(meta);
+        // Check both tag ranges before anything is sent.
+        check_tag_range(self.raw(), base_tag, blob.len().div_ceil(limit) + 1)?;
+        check_tag_range(self.raw(), array_tag, RowChunks::new(mat.nrows(), mat.row_bytes(), limit)?.count())?;
         send_bytes_raw(self.raw(), &blob, dest, base_tag, limit)?;
         send_rows_raw(self.raw(), mat, dest, array_tag, limit)
     }
@@ -723,6 +748,7 @@ impl Distributor {
     pub fn recv_from_rank_raw(&self, source: i32, base_tag: i32, mut out: Destination) -> Result<(Vec<u8>, RawArray)> {
         self.check_not_self(source, "recv_from_rank source")?;
         let array_tag = npoint_array_tag(base_tag)?;
+        check_tag_range(self.raw(), array_tag, 1)?;
         let mut blob = Vec::new();
         recv_bytes_raw(self.raw(), source, base_tag, &mut |n| {
             blob.resize(n, 0);

@@ -10,9 +10,10 @@
 //! locally when it feeds several destination rows.
 //!
 //! Execution: the rows for one peer form a byte stream cut into chunks of at
-//! most `min(limit, window / (2 * ranks))` bytes; in each step every rank posts
-//! one chunk per peer (nonblocking, one tag on the given communicator, order
-//! preserved by MPI's non-overtaking rule) and waits. Consecutive source rows
+//! most `limit` bytes; in each step every rank posts, per peer and direction,
+//! chunks worth up to `window / (2 * ranks)` bytes (at least one; nonblocking,
+//! one tag on the given communicator, order preserved by MPI's non-overtaking
+//! rule) and waits. Sender and receiver group chunks into steps the same way. Consecutive source rows
 //! are sent in place; received rows go straight into the destination when their
 //! first destination rows are consecutive, and through a staging buffer
 //! otherwise. Staging memory is bounded by the window.
@@ -178,7 +179,7 @@ impl RowPlan {
                 }
                 streams.push(Stream::new(p, rows, row_bytes, chunk)?);
             }
-            self.exchange(comm, src, dst, &mut streams)?;
+            self.exchange(comm, src, dst, &mut streams, budget)?;
             self.copy_local(src, dst)?;
             self.replicate(dst, limit)?;
         }
@@ -215,8 +216,8 @@ impl RowPlan {
         Ok(())
     }
 
-    /// Runs the chunked nonblocking exchange, one chunk per peer and direction per step.
-    fn exchange(&self, comm: MPI_Comm, src: &RawArray, dst: &RawArray, streams: &mut [Stream]) -> Result<()> {
+    /// Runs the chunked nonblocking exchange, `budget` bytes per peer and direction per step.
+    fn exchange(&self, comm: MPI_Comm, src: &RawArray, dst: &RawArray, streams: &mut [Stream], budget: usize) -> Result<()> {
         let row_bytes = src.row_bytes();
         loop {
             let mut requests: Vec<MPI_Request> = Vec::new();
@@ -224,7 +225,11 @@ impl RowPlan {
             let mut packed: Vec<Vec<u8>> = Vec::new();
             let mut staged: Vec<(usize, crate::bounds::Chunk, Vec<u8>)> = Vec::new();
             for s in streams.iter_mut() {
-                if let Some(c) = s.next_send.take_next(&s.send_plan) {
+                // Up to `budget` bytes (at least one chunk) per peer and direction per step.
+                let mut sent = 0;
+                while sent < budget {
+                    let Some(c) = s.next_send.take_next(&s.send_plan) else { break };
+                    sent += c.byte_len.max(1);
                     let rows = &self.peers[s.peer].send;
                     match send_in_place(src, rows, row_bytes, &c) {
                         Some(ptr) => requests.push(isend(comm, ptr, c.byte_len, s.peer)?),
@@ -235,7 +240,10 @@ impl RowPlan {
                         }
                     }
                 }
-                if let Some(c) = s.next_recv.take_next(&s.recv_plan) {
+                let mut received = 0;
+                while received < budget {
+                    let Some(c) = s.next_recv.take_next(&s.recv_plan) else { break };
+                    received += c.byte_len.max(1);
                     let rows = &self.peers[s.peer];
                     match recv_target(dst, rows, row_bytes, &c) {
                         Some(ptr) => requests.push(irecv(comm, ptr, c.byte_len, s.peer)?),

@@ -15,6 +15,7 @@ pub mod element;
 pub mod engine;
 pub mod error;
 pub mod ffi;
+pub mod freq;
 pub mod layout;
 pub mod limit;
 pub mod orbital;

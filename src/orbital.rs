@@ -74,6 +74,9 @@ impl OrbitalTransform<'_> {
             return Err(Error::invalid(format!("the orbital transform needs complex data, got {}", block.dtype().name())));
         }
         let row_bytes = block.row_bytes();
+        if row_bytes == 0 {
+            return Ok(());
+        }
         let mut row = vec![0u8; row_bytes];
         for i in 0..block.nrows() {
             let k = first + i;

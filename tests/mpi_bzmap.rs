@@ -262,6 +262,57 @@ fn case_orbital_transform(world: &SimpleCommunicator) -> Result<(), String> {
     ensure(e.status == Status::Mismatch || e.status == Status::RemoteError, || format!("transform length: {e}"))
 }
 
+/// The vertex regrouped by frequency: every q (unfolded) for this rank's
+/// node-aware slice of nu, with simulated node layouts and an orbital transform.
+fn case_vslice(world: &SimpleCommunicator) -> Result<(), String> {
+    use dgampi::freq::{gather_full_ibz_for_vslice, node_aware_split, node_aware_split_with_nodes};
+    let (r, size) = (world.rank() as usize, world.size() as usize);
+    let irrk_inv = square_lattice_map(4);
+    let n_irr = irrk_inv.iter().max().unwrap() + 1;
+    let irr = Distributor::new(world, n_irr, "irr", None).map_err(err)?;
+    let full = Distributor::new(world, irrk_inv.len(), "full", None).map_err(err)?;
+    let real = node_aware_split(&full, 5).map_err(err)?;
+    ensure(real.total() == 5, || format!("split of this machine {real:?}"))?;
+    let layouts: [Vec<i64>; 3] = [
+        (0..size as i64).map(|r| r % 2).collect(),
+        (0..size as i64).map(|r| [7, 3, 5, 7][r as usize % 4]).collect(),
+        vec![0; size],
+    ];
+    let nb = 2;
+    for nodes in layouts {
+        for n_nu in [6usize, 5, 1] {
+            let split = node_aware_split_with_nodes(n_nu, &nodes).map_err(err)?;
+            let shape = [n_irr, nb, nb, n_nu, 3];
+            let irr_all = pattern::<Complex64>(&shape, 3);
+            let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();
+            let raw_in = RawArray::from_ndarray(&block).map_err(err)?;
+            let nus = split.range(r);
+            for with_transform in [false, true] {
+                let u: Vec<Complex64> = (0..irrk_inv.len()).flat_map(|k| unitary(nb, 100 + k as u64)).collect();
+                let sigma: Vec<f64> = (0..irrk_inv.len()).map(|k| if k % 2 == 0 { 1.0 } else { -1.0 }).collect();
+                let conj: Vec<bool> = (0..irrk_inv.len()).map(|k| k % 3 == 0).collect();
+                let t = OrbitalTransform { u: &u, nb, axes: 2, sigma: &sigma, conj: &conj };
+                let mut out = ArrayD::<Complex64>::default(IxDyn(&[irrk_inv.len(), nb, nb, nus.len(), 3]));
+                let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
+                gather_full_ibz_for_vslice(&irr, &full, &irrk_inv, &split, &raw_in, Destination::Into(&raw_out),
+                                           with_transform.then_some(&t), 0).map_err(err)?;
+                for (q, &k) in irrk_inv.iter().enumerate() {
+                    let m = irr_all.index_axis(Axis(0), k).slice_axis(Axis(2), Slice::from(nus.clone())).to_owned();
+                    let expected = if with_transform {
+                        transform_reference(&m, &u[q * nb * nb..(q + 1) * nb * nb], nb, 2, sigma[q], conj[q])
+                    } else {
+                        m
+                    };
+                    let got = out.index_axis(Axis(0), q);
+                    let diff = got.iter().zip(expected.iter()).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max);
+                    ensure(diff <= 1e-9, || format!("nodes {nodes:?} n_nu {n_nu} q {q} transform {with_transform}: diff {diff:e}"))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     let cases: &[Case] = &[
         ("exchange_all_dtypes", case_exchange_all_dtypes),
@@ -270,6 +321,7 @@ fn main() {
         ("strided_blocks", case_strided_blocks),
         ("bad_input", case_bad_input),
         ("orbital_transform", case_orbital_transform),
+        ("vslice", case_vslice),
     ];
     common::main("mpi_bzmap", cases, &[]);
 }

@@ -16,6 +16,17 @@
 //! GB/s is `bytes / seconds / 1e9`, where `bytes` is what the case declares
 //! it moves (for a transfer: the payload once, for memcpy: the bytes copied).
 //! A ratio is `case GB/s / anchor GB/s`: above 1 means faster than the anchor.
+//!
+//! Optional, for benchmarks with many cases and anchors (e.g. `w_coll`):
+//! - [`Case::vs`] pairs a case with one anchor; once any case does, the table
+//!   shows one "vs" column (that anchor and the time ratio case/anchor)
+//!   instead of a column per anchor, and the JSON ratios list only the pairs;
+//! - [`Case::prepare`] runs once before the case's warm-up, outside timing
+//!   (e.g. to poison an output buffer so the check proves the case wrote it);
+//! - [`Bench::track_case_rss`] records, per case, the peak resident memory
+//!   the warm-up added above what the process held before it (max over ranks),
+//!   by resetting VmHWM through `/proc/self/clear_refs`; the process peak
+//!   reported at the end is unaffected.
 
 #![allow(dead_code)]
 
@@ -210,17 +221,36 @@ pub fn escape_into(out: &mut String, s: &str) {
 
 // ------------------------------------------------------------------ environment
 
-/// Peak resident set size of this process in bytes (VmHWM), 0 if unknown.
+/// Highest VmHWM seen before a [`reset_peak_rss`] (so the process peak survives resets).
+static PEAK_BEFORE_RESETS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A `/proc/self/status` field in kB, as bytes (None if unknown).
+fn proc_status_bytes(field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines().find_map(|l| {
+        let kb = l.strip_prefix(field)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim();
+        kb.parse::<u64>().ok().map(|kb| kb * 1024)
+    })
+}
+
+/// Peak resident set size of this process in bytes (VmHWM, and the highest
+/// value seen before any [`reset_peak_rss`]), 0 if unknown.
 pub fn peak_rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                let kb = l.strip_prefix("VmHWM:")?.trim().strip_suffix("kB")?.trim();
-                kb.parse::<u64>().ok()
-            })
-        })
-        .map_or(0, |kb| kb * 1024)
+    let saved = PEAK_BEFORE_RESETS.load(std::sync::atomic::Ordering::Relaxed);
+    proc_status_bytes("VmHWM").unwrap_or(0).max(saved)
+}
+
+/// Current resident set size of this process in bytes (VmRSS), 0 if unknown.
+pub fn current_rss_bytes() -> u64 {
+    proc_status_bytes("VmRSS").unwrap_or(0)
+}
+
+/// Resets the kernel's VmHWM to the current RSS (`5` into `/proc/self/clear_refs`,
+/// Linux >= 4.0), remembering the old peak for [`peak_rss_bytes`]. Returns
+/// false when the reset is not possible (then VmHWM keeps the process peak).
+pub fn reset_peak_rss() -> bool {
+    PEAK_BEFORE_RESETS.fetch_max(peak_rss_bytes(), std::sync::atomic::Ordering::Relaxed);
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// Host name (from the kernel), if known.
@@ -304,14 +334,39 @@ pub struct Case<'a, S> {
     pub description: String,
     pub bytes: u64,
     pub anchor: bool,
+    /// The anchor this case is compared with (see [`Case::vs`]).
+    pub vs: Option<String>,
     run: RunFn<'a, S>,
     check: Option<CheckFn<'a, S>>,
+    prepare: Option<RunFn<'a, S>>,
 }
 
 impl<'a, S> Case<'a, S> {
     /// A case named `name` (short id, used as table row and JSON name) moving `bytes`.
     pub fn new(name: &str, description: &str, bytes: u64, run: impl FnMut(&mut S) + 'a) -> Self {
-        Case { name: name.into(), description: description.into(), bytes, anchor: false, run: Box::new(run), check: None }
+        Case {
+            name: name.into(),
+            description: description.into(),
+            bytes,
+            anchor: false,
+            vs: None,
+            run: Box::new(run),
+            check: None,
+            prepare: None,
+        }
+    }
+
+    /// Compares this case with the anchor named `anchor` only. Once any case of
+    /// a run uses this, ratios are shown and stored for such pairs only.
+    pub fn vs(mut self, anchor: &str) -> Self {
+        self.vs = Some(anchor.into());
+        self
+    }
+
+    /// Runs `f` on every rank once before this case's warm-up, outside timing.
+    pub fn prepare(mut self, f: impl FnMut(&mut S) + 'a) -> Self {
+        self.prepare = Some(Box::new(f));
+        self
     }
 
     /// Marks the case as an anchor: every case gets a ratio column against it.
@@ -338,6 +393,10 @@ pub struct CaseResult {
     pub warmup_s: f64,
     pub times: Vec<f64>,
     pub verified: Option<bool>,
+    /// The anchor this case is compared with ([`Case::vs`]).
+    pub vs: Option<String>,
+    /// Peak RSS the warm-up added, max over ranks ([`Bench::track_case_rss`]).
+    pub peak_extra_rss: Option<u64>,
 }
 
 impl CaseResult {
@@ -358,6 +417,10 @@ impl CaseResult {
     pub fn ratio_to(&self, anchor: &CaseResult) -> f64 {
         self.gbps() / anchor.gbps()
     }
+    /// Median time of this case divided by the anchor's (above 1: slower).
+    pub fn time_ratio_to(&self, anchor: &CaseResult) -> f64 {
+        self.median_s() / anchor.median_s()
+    }
 }
 
 // ------------------------------------------------------------------ the bench
@@ -377,6 +440,7 @@ pub struct Bench<'w> {
     notes: Vec<String>,
     t_start: f64,
     date: String,
+    track_rss: bool,
 }
 
 impl<'w> Bench<'w> {
@@ -393,7 +457,15 @@ impl<'w> Bench<'w> {
             notes: Vec::new(),
             t_start: mpi::time(),
             date: utc_now_iso8601(),
+            track_rss: false,
         }
+    }
+
+    /// Records each case's peak extra RSS during its warm-up (see the module
+    /// documentation). Returns false (and stays off) where VmHWM cannot be reset.
+    pub fn track_case_rss(&mut self, on: bool) -> bool {
+        self.track_rss = on && reset_peak_rss();
+        self.track_rss
     }
 
     /// True on rank 0 (which prints and writes).
@@ -449,10 +521,27 @@ impl<'w> Bench<'w> {
                 warmup_s: f64::NAN,
                 times: Vec::with_capacity(reps),
                 verified: None,
+                vs: c.vs.clone(),
+                peak_extra_rss: None,
             })
             .collect();
         for (c, r) in cases.iter_mut().zip(results.iter_mut()) {
+            if let Some(prepare) = c.prepare.as_mut() {
+                prepare(state);
+            }
+            let rss_before = if self.track_rss {
+                reset_peak_rss();
+                Some(current_rss_bytes())
+            } else {
+                None
+            };
             r.warmup_s = self.time_once(|| (c.run)(state));
+            if let Some(before) = rss_before {
+                let extra = proc_status_bytes("VmHWM").unwrap_or(0).saturating_sub(before);
+                let mut worst = 0u64;
+                self.world.all_reduce_into(&extra, &mut worst, SystemOperation::max());
+                r.peak_extra_rss = Some(worst);
+            }
             if let Some(check) = c.check.as_mut() {
                 let outcome = check(state);
                 if let Err(msg) = &outcome {
@@ -526,6 +615,11 @@ impl<'w> Bench<'w> {
         self.results.iter().filter(|r| r.anchor).collect()
     }
 
+    /// True when some case names its anchor ([`Case::vs`]): ratios only for those pairs.
+    fn paired_mode(&self) -> bool {
+        self.results.iter().any(|r| r.vs.is_some())
+    }
+
     /// The result table as printed by [`Bench::finish`].
     pub fn table(&self, rss: &[u64], wall: f64) -> String {
         let mut s = String::new();
@@ -540,19 +634,44 @@ impl<'w> Bench<'w> {
         }
         let wname = self.results.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
         let mut header = format!("{:<wname$} {:>10} {:>10} {:>10} {:>9}", "case", "median s", "min s", "max s", "GB/s");
-        for a in &anchors {
-            let col = format!("vs {}", a.name);
-            write!(header, " {:>w$}", col, w = col.len().max(8)).unwrap();
+        let paired = self.paired_mode();
+        let wvs = self.results.iter().filter_map(|r| r.vs.as_ref().map(|v| v.len())).max().unwrap_or(2).max(2);
+        if paired {
+            write!(header, " {:<wvs$} {:>9} {:>9}", "vs", "t/anchor", "GB/s/anc").unwrap();
+        } else {
+            for a in &anchors {
+                let col = format!("vs {}", a.name);
+                write!(header, " {:>w$}", col, w = col.len().max(8)).unwrap();
+            }
+        }
+        if self.track_rss {
+            write!(header, " {:>12}", "+peak RSS").unwrap();
         }
         writeln!(s, "{header}").unwrap();
         writeln!(s, "{}", "-".repeat(header.len())).unwrap();
         for r in &self.results {
             write!(s, "{:<wname$} {:>10.4} {:>10.4} {:>10.4} {:>9.3}", r.name, r.median_s(), r.min_s(), r.max_s(), r.gbps()).unwrap();
-            for a in &anchors {
-                let w = format!("vs {}", a.name).len().max(8);
-                write!(s, " {:>w$.3}", r.ratio_to(a)).unwrap();
+            if paired {
+                match r.vs.as_ref().and_then(|v| self.results.iter().find(|a| &a.name == v)) {
+                    Some(a) => write!(s, " {:<wvs$} {:>9.3} {:>9.3}", a.name, r.time_ratio_to(a), r.ratio_to(a)).unwrap(),
+                    None => write!(s, " {:<wvs$} {:>9} {:>9}", "-", "-", "-").unwrap(),
+                }
+            } else {
+                for a in &anchors {
+                    let w = format!("vs {}", a.name).len().max(8);
+                    write!(s, " {:>w$.3}", r.ratio_to(a)).unwrap();
+                }
+            }
+            if self.track_rss {
+                write!(s, " {:>12}", r.peak_extra_rss.map_or("-".to_string(), human_bytes)).unwrap();
             }
             writeln!(s).unwrap();
+        }
+        if paired {
+            writeln!(s, "  t/anchor: median time / the anchor's median time (above 1: slower); GB/s/anc: throughput ratio").unwrap();
+        }
+        if self.track_rss {
+            writeln!(s, "  +peak RSS: resident memory the warm-up added at its peak above what the rank held before (max over ranks)").unwrap();
         }
         for r in &self.results {
             let tag = if r.anchor { "anchor" } else { "case" };
@@ -594,16 +713,23 @@ impl<'w> Bench<'w> {
                     ("times_s", Json::Arr(r.times.iter().map(|&t| Json::Num(t)).collect())),
                     ("warmup_s", Json::Num(r.warmup_s)),
                     ("verified", r.verified.map_or(Json::Null, Json::Bool)),
+                    ("vs", Json::opt_str(r.vs.clone())),
+                    ("peak_extra_rss_bytes", r.peak_extra_rss.map_or(Json::Null, Json::int)),
                 ])
             })
             .collect();
         let mut ratios = Vec::new();
+        let paired = self.paired_mode();
         for a in self.anchors() {
             for r in self.results.iter().filter(|r| r.name != a.name) {
+                if paired && r.vs.as_deref() != Some(a.name.as_str()) {
+                    continue;
+                }
                 ratios.push(Json::obj(vec![
                     ("case", Json::str(&r.name)),
                     ("anchor", Json::str(&a.name)),
                     ("throughput_ratio", Json::Num(r.ratio_to(a))),
+                    ("time_ratio", Json::Num(r.time_ratio_to(a))),
                 ]));
             }
         }

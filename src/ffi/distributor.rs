@@ -85,13 +85,17 @@ fn to_i64(n: usize) -> i64 {
 // ---------------------------------------------------------------- lifetime
 
 unsafe fn create(comm: CommArg, ntasks: i64, name: *const c_char, output_path: *const c_char, out: *mut *mut dgampi_distributor) -> Result<()> {
-    non_null(out, "out")?;
-    *out = std::ptr::null_mut();
     let comm = comm.resolve()?;
-    let ntasks = usize::try_from(ntasks).map_err(|_| Error::invalid(format!("ntasks = {ntasks} is negative")))?;
-    let name = opt_str(name, "name")?.unwrap_or("");
-    let path = opt_str(output_path, "output_path")?.map(Path::new);
-    let inner = Distributor::from_raw(comm, ntasks, name, path)?;
+    // Argument errors travel through the collective creation, so no rank waits.
+    let args = (|| {
+        non_null(out, "out")?;
+        *out = std::ptr::null_mut();
+        let ntasks = usize::try_from(ntasks).map_err(|_| Error::invalid(format!("ntasks = {ntasks} is negative")))?;
+        let name = opt_str(name, "name")?.unwrap_or("");
+        let path = opt_str(output_path, "output_path")?.map(Path::new);
+        Ok((ntasks, name, path))
+    })();
+    let inner = Distributor::create(comm, args)?;
     let h = Box::into_raw(Box::new(dgampi_distributor { inner }));
     live().get_or_insert_with(HashSet::new).insert(h as usize);
     *out = h;
@@ -146,47 +150,63 @@ pub unsafe extern "C" fn dgampi_distributor_destroy(handle: *mut *mut dgampi_dis
 
 // ---------------------------------------------------------------- accessors
 
-macro_rules! accessor {
-    ($(#[$doc:meta])* $name:ident, $t:ty, |$d:ident| $value:expr) => {
-        $(#[$doc])*
-        #[no_mangle]
-        pub unsafe extern "C" fn $name(h: *mut dgampi_distributor, out: *mut $t) -> Status {
-            guard(stringify!($name), || {
-                let $d = handle(h)?;
-                non_null(out, "out")?;
-                *out = $value;
-                Ok(())
-            })
-        }
-    };
+/// Runs an accessor: validates the handle and `out`, stores `value(d)`.
+unsafe fn access<T>(h: *mut dgampi_distributor, out: *mut T, value: impl FnOnce(&Distributor) -> T) -> Result<()> {
+    let d = handle(h)?;
+    non_null(out, "out")?;
+    *out = value(d);
+    Ok(())
 }
 
-accessor!(
-    /// Stores the number of tasks in `*out`.
-    dgampi_distributor_ntasks, i64, |d| to_i64(d.ntasks()));
-accessor!(
-    /// Stores the number of ranks in `*out`.
-    dgampi_distributor_mpi_size, c_int, |d| d.mpi_size() as c_int);
-accessor!(
-    /// Stores this process's rank in `*out`.
-    dgampi_distributor_my_rank, c_int, |d| d.my_rank() as c_int);
-accessor!(
-    /// Stores 1 in `*out` on rank 0, else 0.
-    dgampi_distributor_is_root, c_int, |d| c_int::from(d.is_root()));
-accessor!(
-    /// Stores this rank's number of tasks in `*out`.
-    dgampi_distributor_my_size, i64, |d| to_i64(d.my_size()));
-accessor!(
-    /// Stores this rank's first task in `*out` (its tasks are
-    /// `my_offset .. my_offset + my_size`).
-    dgampi_distributor_my_offset, i64, |d| to_i64(d.my_offset()));
-accessor!(
-    /// Stores the distributor's private communicator in `*out` (borrowed:
-    /// do not free it; valid until the distributor is destroyed).
-    dgampi_distributor_comm, MPI_Comm, |d| d.raw_comm());
-accessor!(
-    /// Fortran-handle form of `dgampi_distributor_comm`.
-    dgampi_distributor_comm_f, MPI_Fint, |d| crate::comm::comm_to_fortran(d.raw_comm()));
+/// Stores the number of tasks in `*out`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_distributor_ntasks(h: *mut dgampi_distributor, out: *mut i64) -> Status {
+    guard("dgampi_distributor_ntasks", || access(h, out, |d| to_i64(d.ntasks())))
+}
+
+/// Stores the number of ranks in `*out`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_distributor_mpi_size(h: *mut dgampi_distributor, out: *mut c_int) -> Status {
+    guard("dgampi_distributor_mpi_size", || access(h, out, |d| d.mpi_size() as c_int))
+}
+
+/// Stores this process's rank in `*out`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_distributor_my_rank(h: *mut dgampi_distributor, out: *mut c_int) -> Status {
+    guard("dgampi_distributor_my_rank", || access(h, out, |d| d.my_rank() as c_int))
+}
+
+/// Stores 1 in `*out` on rank 0, else 0.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_distributor_is_root(h: *mut dgampi_distributor, out: *mut c_int) -> Status {
+    guard("dgampi_distributor_is_root", || access(h, out, |d| c_int::from(d.is_root())))
+}
+
+/// Stores this rank's number of tasks in `*out`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_distributor_my_size(h: *mut dgampi_distributor, out: *mut i64) -> Status {
+    guard("dgampi_distributor_my_size", || access(h, out, |d| to_i64(d.my_size())))
+}
+
+/// Stores this rank's first task in `*out` (its tasks are
+/// `my_offset .. my_offset + my_size`).
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_distributor_my_offset(h: *mut dgampi_distributor, out: *mut i64) -> Status {
+    guard("dgampi_distributor_my_offset", || access(h, out, |d| to_i64(d.my_offset())))
+}
+
+/// Stores the distributor's private communicator in `*out` (borrowed:
+/// do not free it; valid until the distributor is destroyed).
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_distributor_comm(h: *mut dgampi_distributor, out: *mut MPI_Comm) -> Status {
+    guard("dgampi_distributor_comm", || access(h, out, |d| d.raw_comm()))
+}
+
+/// Fortran-handle form of `dgampi_distributor_comm`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_distributor_comm_f(h: *mut dgampi_distributor, out: *mut MPI_Fint) -> Status {
+    guard("dgampi_distributor_comm_f", || access(h, out, |d| crate::comm::comm_to_fortran(d.raw_comm())))
+}
 
 unsafe fn per_rank(h: *mut dgampi_distributor, out: *mut i64, len: usize, pick: fn(&Distributor) -> &[usize]) -> Result<()> {
     let d = handle(h)?;
@@ -496,7 +516,8 @@ pub unsafe extern "C" fn dgampi_distributor_bcast_npoint(
 
 /// Sends an N-point object to `dest`: the `meta_len`-byte metadata blob (with
 /// the array's dtype and shape) at `base_tag`, then `mat` as raw chunks at
-/// `base_tag + 500 + i`.
+/// `base_tag + 500 + i`. Both tag ranges are checked before anything is sent;
+/// `dest` must be another rank (`DGAMPI_STATUS_INVALID_ARGUMENT` otherwise).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn dgampi_distributor_send_to_rank(
@@ -678,8 +699,9 @@ pub unsafe extern "C" fn dgampi_distributor_spill_remove(h: *mut dgampi_distribu
 }
 
 /// Copies the spill file's path (NUL-terminated) into `buf` of `len` bytes and
-/// stores the bytes it needs, NUL included, in `*needed` (may be NULL). Fails
-/// with `DGAMPI_STATUS_OUT_OF_RANGE` when `buf` is too small, and with
+/// stores the bytes it needs, NUL included, in `*needed` (may be NULL). With
+/// `buf` NULL and `len` 0 it only sets `*needed` (a size query). Fails with
+/// `DGAMPI_STATUS_OUT_OF_RANGE` when `buf` is too small, and with
 /// `DGAMPI_STATUS_INVALID_ARGUMENT` when the distributor has no output path.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_path(h: *mut dgampi_distributor, buf: *mut c_char, len: usize, needed: *mut usize) -> Status {
@@ -691,6 +713,9 @@ pub unsafe extern "C" fn dgampi_distributor_spill_path(h: *mut dgampi_distributo
         let text = path.to_str().ok_or_else(|| Error::invalid("the spill path is not valid UTF-8"))?;
         if !needed.is_null() {
             *needed = text.len() + 1;
+            if buf.is_null() && len == 0 {
+                return Ok(());
+            }
         }
         non_null(buf, "buf")?;
         if len < text.len() + 1 {

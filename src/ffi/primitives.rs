@@ -17,7 +17,8 @@ unsafe fn send_rows(comm: CommArg, a: *const dgampi_array, dest: c_int, base_tag
 }
 
 /// Sends the rows of `a` to `dest` in chunks of at most `limit` bytes (0 =
-/// process-wide limit); chunk `i` uses tag `base_tag + i`.
+/// process-wide limit); chunk `i` uses tag `base_tag + i`. Sends are blocking
+/// (`MPI_Send`): a send to oneself completes only below MPI's eager size.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_send_rows(comm: MPI_Comm, a: *const dgampi_array, dest: c_int, base_tag: c_int, limit: usize) -> Status {
     guard("dgampi_send_rows", || send_rows(CommArg::C(comm), a, dest, base_tag, limit))
@@ -179,7 +180,8 @@ unsafe fn send_bytes(comm: CommArg, data: *const c_void, len: usize, dest: c_int
 }
 
 /// Sends `len` bytes to `dest`: a length message at `base_tag`, then chunks of
-/// at most `limit` bytes at `base_tag + 1 + i`.
+/// at most `limit` bytes at `base_tag + 1 + i`. Blocking, like
+/// `dgampi_send_rows`.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_send_bytes(comm: MPI_Comm, data: *const c_void, len: usize, dest: c_int, base_tag: c_int, limit: usize) -> Status {
     guard("dgampi_send_bytes", || send_bytes(CommArg::C(comm), data, len, dest, base_tag, limit))

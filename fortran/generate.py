@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Generates the per-type, per-rank procedures of the Fortran module `dgampi`.
+
+Fortran generics dispatch on type, kind and rank at compile time, so every
+array routine needs one specific procedure for each of the 6 element types
+(real(4), real(8), complex(4), complex(8), integer(4), integer(8)) and each
+rank 1..7. They are all the same two lines: describe the array
+(`view_<t>_<r>`: data address, shape and byte strides, reversed to C order)
+and call the hand-written routine of src/dgampi.F90 that takes the
+description. This script writes them:
+
+  src/generated/dgampi_generic.inc    generic interface blocks (specification part)
+  src/generated/dgampi_specific.inc   the specific procedures (after `contains`)
+
+Both files are committed; the build needs no Python. After editing this
+script run it again (python3 fortran/generate.py); `--check` (used by
+scripts/fortran_tests) exits with 1 when the committed files are stale.
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT_DIR = os.path.join(HERE, "src", "generated")
+MAX_RANK = 7
+
+# (suffix, Fortran type, dtype code constant)
+TYPES = [
+    ("r4", "real(c_float)", "DGAMPI_DTYPE_F32"),
+    ("r8", "real(c_double)", "DGAMPI_DTYPE_F64"),
+    ("c4", "complex(c_float_complex)", "DGAMPI_DTYPE_COMPLEX64"),
+    ("c8", "complex(c_double_complex)", "DGAMPI_DTYPE_COMPLEX128"),
+    ("i4", "integer(c_int32_t)", "DGAMPI_DTYPE_I32"),
+    ("i8", "integer(c_int64_t)", "DGAMPI_DTYPE_I64"),
+]
+
+# Communicator flavours of the free-standing primitives: suffix, declaration,
+# expression giving the Fortran handle (an integer), and the cpp guard.
+COMMS = [
+    ("i", "integer, intent(in) :: comm", "comm", None),
+    ("m", "type(MPI_Comm), intent(in) :: comm", "comm%MPI_VAL", "DGAMPI_HAVE_MPI_F08"),
+]
+
+DIST = "type(dgampi_distributor), intent(in) :: dist"
+LIMIT = "integer(c_size_t), intent(in), optional :: limit"
+IERR = "integer, intent(out), optional :: ierr"
+
+# Array operations. generic: the public name; name: prefix of the specifics
+# (<name>[_i|_m]_<type>_<rank>); args and decls: the dummy arguments, where
+# {T} is the element type, {D} the assumed shape "(:,:)", {COMM} the
+# communicator declaration and {HANDLE} its integer handle; views: the array
+# dummies described by view_<type>_<rank> (as v<name>); body: the call of
+# the hand-written routine of src/dgampi.F90; alloc: an allocating form
+# (body from alloc_body); comm: generated for both communicator kinds.
+OPS = [
+    dict(generic="dgampi_send_rows", name="send_rows", comm=True,
+         args="comm, a, dest, base_tag, limit, ierr",
+         decls=["{COMM}", "{T}, intent(in), target :: a{D}", "integer, intent(in) :: dest, base_tag", LIMIT, IERR],
+         views=["a"], body="call send_rows_v({HANDLE}, va, dest, base_tag, limit, ierr)"),
+    dict(generic="dgampi_recv_rows_into", name="recv_rows_into", comm=True,
+         args="comm, a, source, base_tag, limit, ierr",
+         decls=["{COMM}", "{T}, intent(inout), target :: a{D}", "integer, intent(in) :: source, base_tag", LIMIT, IERR],
+         views=["a"], body="call recv_rows_into_v({HANDLE}, va, source, base_tag, limit, ierr)"),
+    dict(generic="dgampi_bcast_rows_into", name="bcast_rows_into", comm=True,
+         args="comm, a, root, limit, ierr",
+         decls=["{COMM}", "{T}, intent(inout), target :: a{D}", "integer, intent(in) :: root", LIMIT, IERR],
+         views=["a"], body="call bcast_rows_into_v({HANDLE}, va, root, limit, ierr)"),
+    dict(generic="dgampi_distributor_scatter_into", name="scatter_into",
+         args="dist, send, out, root, limit, ierr",
+         decls=[DIST, "{T}, intent(in), target :: send{D}", "{T}, intent(inout), target :: out{D}",
+                "integer, intent(in) :: root", LIMIT, IERR],
+         views=["send", "out"], body="call scatter_into_v(dist, vsend, vout, root, limit, ierr)"),
+    dict(generic="dgampi_distributor_gather_into", name="gather_into",
+         args="dist, block, out, root, limit, ierr",
+         decls=[DIST, "{T}, intent(in), target :: block{D}", "{T}, intent(inout), target :: out{D}",
+                "integer, intent(in) :: root", LIMIT, IERR],
+         views=["block", "out"], body="call gather_into_v(dist, vblock, vout, root, limit, ierr)"),
+    dict(generic="dgampi_distributor_gather", name="gather", alloc="gather",
+         args="dist, block, out, root, limit, ierr",
+         decls=[DIST, "{T}, intent(in), target :: block{D}", "{T}, allocatable, intent(out), target :: out{D}",
+                "integer, intent(in) :: root", LIMIT, IERR],
+         views=["block"]),
+    dict(generic="dgampi_distributor_allgather_into", name="allgather_into",
+         args="dist, block, out, limit, ierr",
+         decls=[DIST, "{T}, intent(in), target :: block{D}", "{T}, intent(inout), target :: out{D}", LIMIT, IERR],
+         views=["block", "out"], body="call allgather_into_v(dist, vblock, vout, limit, ierr)"),
+    dict(generic="dgampi_distributor_allgather", name="allgather", alloc="allgather",
+         args="dist, block, out, limit, ierr",
+         decls=[DIST, "{T}, intent(in), target :: block{D}", "{T}, allocatable, intent(out), target :: out{D}",
+                LIMIT, IERR],
+         views=["block"]),
+    dict(generic="dgampi_distributor_allreduce", name="allreduce",
+         args="dist, a, limit, ierr",
+         decls=[DIST, "{T}, intent(inout), target :: a{D}", LIMIT, IERR],
+         views=["a"], body="call allreduce_v(dist, va, limit, ierr)"),
+    dict(generic="dgampi_distributor_bcast_chunked_into", name="bcast_chunked_into",
+         args="dist, a, root, limit, ierr",
+         decls=[DIST, "{T}, intent(inout), target :: a{D}", "integer, intent(in) :: root", LIMIT, IERR],
+         views=["a"], body="call bcast_chunked_into_v(dist, va, root, limit, ierr)"),
+    dict(generic="dgampi_distributor_send_to_rank", name="send_to_rank",
+         args="dist, meta, mat, dest, base_tag, limit, ierr",
+         decls=[DIST, "character(len=*), intent(in) :: meta", "{T}, intent(in), target :: mat{D}",
+                "integer, intent(in) :: dest, base_tag", LIMIT, IERR],
+         views=["mat"], body="call send_to_rank_v(dist, meta, vmat, dest, base_tag, limit, ierr)"),
+    dict(generic="dgampi_distributor_recv_from_rank_into", name="recv_from_rank_into",
+         args="dist, source, base_tag, meta, mat, ierr",
+         decls=[DIST, "integer, intent(in) :: source, base_tag",
+                "character(len=:), allocatable, intent(out) :: meta", "{T}, intent(inout), target :: mat{D}", IERR],
+         views=["mat"], body="call recv_from_rank_into_v(dist, source, base_tag, meta, vmat, ierr)"),
+    dict(generic="dgampi_distributor_spill_write", name="spill_write",
+         args="dist, name, a, ierr",
+         decls=[DIST, "character(len=*), intent(in) :: name", "{T}, intent(in), target :: a{D}", IERR],
+         views=["a"], body="call spill_write_v(dist, name, va, ierr)"),
+    dict(generic="dgampi_distributor_spill_read_into", name="spill_read_into",
+         args="dist, name, a, ierr",
+         decls=[DIST, "character(len=*), intent(in) :: name", "{T}, intent(inout), target :: a{D}", IERR],
+         views=["a"], body="call spill_read_into_v(dist, name, va, ierr)"),
+    dict(generic="dgampi_distributor_spill_read", name="spill_read", alloc="spill_read",
+         args="dist, name, a, ierr",
+         decls=[DIST, "character(len=*), intent(in) :: name", "{T}, allocatable, intent(out), target :: a{D}", IERR],
+         views=[]),
+]
+
+
+def colons(r):
+    return "(" + ",".join([":"] * r) + ")"
+
+
+def dims(r, var="n"):
+    return ", ".join(f"{var}({k})" for k in range(1, r + 1))
+
+
+def specifics(op):
+    """(cpp guard, specific name, comm tuple) for every specific of `op`."""
+    comms = COMMS if op.get("comm") else [(None, None, None, None)]
+    for c in comms:
+        for t, _, _ in TYPES:
+            for r in range(1, MAX_RANK + 1):
+                prefix = op["name"] + (f"_{c[0]}" if c[0] else "")
+                yield c[3], f"{prefix}_{t}_{r}", c
+
+
+def view_proc(t, ftype, code, r):
+    ones = ",".join(["1"] * r)
+    nexts = []
+    for k in range(1, r + 1):
+        idx = ",".join(f"min(2_c_int64_t, n({k}))" if j == k else "1" for j in range(1, r + 1))
+        nexts.append(f"c_loc(a({idx}))")
+    lines = [
+        f"  subroutine view_{t}_{r}(v, a)",
+        "    type(array_view), intent(out) :: v",
+        f"    {ftype}, intent(in), target :: a{colons(r)}",
+        f"    integer(c_int64_t) :: n({r})",
+        "    n = shape(a, c_int64_t)",
+        "    if (size(a, kind=c_int64_t) == 0) then",
+        f"      call view_empty(v, {code}, n)",
+        "    else",
+        f"      call view_set(v, {code}, n, c_loc(a({ones})), [ &",
+    ]
+    for k, e in enumerate(nexts):
+        lines.append(f"        {e}" + (", &" if k + 1 < len(nexts) else "])"))
+    lines += ["    end if", f"  end subroutine view_{t}_{r}", ""]
+    return lines
+
+
+def alloc_body(kind, t, r):
+    """Body of an allocating form: the Fortran side allocates, then calls *_into."""
+    if kind == "gather":
+        return [
+            "if (.not. gathered_shape(dist, vblock, n, 'dgampi_distributor_gather', ierr)) return",
+            "if (is_rank(dist, root)) then",
+            f"  allocate(out({dims(r)}))",
+            f"  call view_{t}_{r}(vout, out)",
+            "end if",
+            "call gather_into_v(dist, vblock, vout, root, limit, ierr)",
+        ]
+    if kind == "allgather":
+        return [
+            "if (.not. gathered_shape(dist, vblock, n, 'dgampi_distributor_allgather', ierr)) return",
+            f"allocate(out({dims(r)}))",
+            f"call view_{t}_{r}(vout, out)",
+            "call allgather_into_v(dist, vblock, vout, limit, ierr)",
+        ]
+    if kind == "spill_read":
+        code = dict((s, c) for s, _, c in TYPES)[t]
+        return [
+            f"if (.not. stored_shape(dist, name, {code}, n, ierr)) return",
+            f"allocate(a({dims(r)}))",
+            f"call view_{t}_{r}(va, a)",
+            "call spill_read_into_v(dist, name, va, ierr)",
+        ]
+    raise ValueError(kind)
+
+
+def op_proc(op, spec, t, ftype, r):
+    guard, name, comm = spec
+    fmt = dict(T=ftype, D=colons(r), COMM=comm[1] or "", HANDLE=comm[2] or "")
+    lines = [f"  subroutine {name}({op['args']})"]
+    lines += ["    " + d.format(**fmt) for d in op["decls"]]
+    alloc = op.get("alloc")
+    views = {"gather": ["block", "out"], "allgather": ["block", "out"], "spill_read": ["a"]}.get(alloc, op["views"])
+    lines.append("    type(array_view), target :: " + ", ".join("v" + a for a in views))
+    if alloc:
+        lines.append(f"    integer(c_int64_t) :: n({r})")
+    for a in op["views"]:
+        lines.append(f"    call view_{t}_{r}(v{a}, {a})")
+    body = alloc_body(alloc, t, r) if alloc else [op["body"].format(**fmt)]
+    lines += ["    " + b for b in body]
+    lines += [f"  end subroutine {name}", ""]
+    return lines
+
+
+def guarded(lines, guard):
+    if not guard:
+        return lines
+    return [f"#ifdef {guard}"] + lines + [f"#endif"]
+
+
+def generate():
+    head = [
+        "! Generated by fortran/generate.py -- do not edit; run the script instead.",
+        "",
+    ]
+    generic = list(head)
+    specific = list(head)
+    specific.append("  ! ---------------------------------------------------------------- array views")
+    for t, ftype, code in TYPES:
+        for r in range(1, MAX_RANK + 1):
+            specific += view_proc(t, ftype, code, r)
+    for op in OPS:
+        generic.append(f"  interface {op['generic']}")
+        by_guard = {}
+        for spec in specifics(op):
+            by_guard.setdefault(spec[0], []).append(spec[1])
+        for guard, names in by_guard.items():
+            block = []
+            for i in range(0, len(names), 3):
+                block.append("    module procedure " + ", ".join(names[i:i + 3]))
+            generic += guarded(block, guard)
+        generic += [f"  end interface {op['generic']}", ""]
+
+        specific.append(f"  ! ---------------------------------------------------------------- {op['generic']}")
+        groups = {}
+        for spec in specifics(op):
+            t = spec[1].split("_")[-2]
+            r = int(spec[1].split("_")[-1])
+            ftype = dict((s, f) for s, f, _ in TYPES)[t]
+            groups.setdefault(spec[0], []).extend(op_proc(op, spec, t, ftype, r))
+        for guard, lines in groups.items():
+            specific += guarded(lines, guard)
+    return {
+        "dgampi_generic.inc": "\n".join(generic).rstrip() + "\n",
+        "dgampi_specific.inc": "\n".join(specific).rstrip() + "\n",
+    }
+
+
+def main():
+    check = "--check" in sys.argv[1:]
+    stale = []
+    for name, text in generate().items():
+        path = os.path.join(OUT_DIR, name)
+        try:
+            with open(path) as f:
+                current = f.read()
+        except FileNotFoundError:
+            current = None
+        if current == text:
+            continue
+        if check:
+            stale.append(path)
+        else:
+            os.makedirs(OUT_DIR, exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+            print(f"wrote {os.path.relpath(path)}")
+    if stale:
+        print("stale (run python3 fortran/generate.py): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1412 @@
+! dgampi: Fortran interface to the dgampi C ABI (include/dgampi.h).
+!
+!   use dgampi
+!
+! Names and argument order follow the C functions, without the C-only
+! arguments (lengths, output pointers, Fortran handles are taken directly):
+! fortran/README.md lists every procedure. Conventions:
+!
+! * Communicators: every routine taking one accepts an `integer` handle
+!   (`use mpi`) or a `type(MPI_Comm)` (`use mpi_f08`, when the MPI library
+!   has it); both go to the C `_f` entry points.
+! * Arrays: assumed-shape arrays of real(4), real(8), complex(4), complex(8),
+!   integer(4), integer(8), rank 1 to 7. The distributed (row) axis is the
+!   LAST Fortran dimension: a Fortran a(n1, n2) is the C array [n2][n1]. A
+!   contiguous array is used in place; a non-contiguous section (a(1:n:2, :),
+!   a(:, n:1:-1), ...) is described to the library by its byte strides and
+!   read or written in place, never through a hidden copy.
+! * Sizes, limits and task counts are integer(int64) (= c_size_t / int64_t);
+!   ranks, roots and tags are default integers. `limit` is optional
+!   everywhere (absent or 0: the process-wide limit).
+! * Errors: every procedure has an optional `ierr` (0 = success, else a
+!   DGAMPI_STATUS_* code). Without `ierr`, an error prints the library's
+!   message and calls MPI_Abort on MPI_COMM_WORLD, like MPI's own Fortran
+!   bindings. dgampi_error_message() returns the message of the last call.
+! * The library allocates nothing the caller must free: the C routines that
+!   return new buffers are wrapped by Fortran procedures that fill
+!   `allocatable` arguments (received bytes, metadata, gathered arrays,
+!   spilled datasets, dataset names).
+module dgampi
+  use, intrinsic :: iso_c_binding
+  use, intrinsic :: iso_fortran_env, only: error_unit
+#ifdef DGAMPI_HAVE_MPI_F08
+  use mpi_f08, only: MPI_Comm, MPI_COMM_WORLD, MPI_Abort, MPI_Initialized, MPI_Finalized
+#else
+  use mpi, only: MPI_COMM_WORLD
+#endif
+  implicit none
+  private
+
+  ! ---------------------------------------------------------------- constants (dgampi.h)
+  integer, parameter, public :: DGAMPI_STATUS_OK = 0
+  integer, parameter, public :: DGAMPI_STATUS_NULL_ARGUMENT = 1
+  integer, parameter, public :: DGAMPI_STATUS_INVALID_ARGUMENT = 2
+  integer, parameter, public :: DGAMPI_STATUS_MISMATCH = 3
+  integer, parameter, public :: DGAMPI_STATUS_OUT_OF_RANGE = 4
+  integer, parameter, public :: DGAMPI_STATUS_MPI_NOT_INITIALIZED = 5
+  integer, parameter, public :: DGAMPI_STATUS_MPI_ERROR = 6
+  integer, parameter, public :: DGAMPI_STATUS_INTERNAL = 7
+  integer, parameter, public :: DGAMPI_STATUS_ALLOCATION_FAILED = 8
+  integer, parameter, public :: DGAMPI_STATUS_REMOTE_ERROR = 9
+  integer, parameter, public :: DGAMPI_STATUS_HDF5_ERROR = 10
+  integer, parameter, public :: DGAMPI_STATUS_NOT_FOUND = 11
+  integer, parameter, public :: DGAMPI_STATUS_INVALID_HANDLE = 12
+
+  integer, parameter, public :: DGAMPI_DTYPE_F32 = 1
+  integer, parameter, public :: DGAMPI_DTYPE_F64 = 2
+  integer, parameter, public :: DGAMPI_DTYPE_COMPLEX64 = 3
+  integer, parameter, public :: DGAMPI_DTYPE_COMPLEX128 = 4
+  integer, parameter, public :: DGAMPI_DTYPE_I32 = 5
+  integer, parameter, public :: DGAMPI_DTYPE_I64 = 6
+  integer, parameter, public :: DGAMPI_DTYPE_U8 = 7
+
+  !> Largest ndim of the C ABI, and largest rank of the Fortran generics.
+  integer, parameter, public :: DGAMPI_MAX_NDIM = 32
+  integer, parameter, public :: DGAMPI_FORTRAN_MAX_RANK = 7
+  integer(c_size_t), parameter, public :: DGAMPI_DEFAULT_MAX_MESSAGE_BYTES = 2147483647_c_size_t
+  !> Tag offset of the array chunks of an N-point object (metadata at base_tag).
+  integer, parameter, public :: DGAMPI_NPOINT_ARRAY_TAG_OFFSET = 500
+
+  ! ---------------------------------------------------------------- public types
+  !> A distributor (opaque C handle). Create with dgampi_distributor_create,
+  !> release with dgampi_distributor_destroy (which nullifies it).
+  type, public :: dgampi_distributor
+    type(c_ptr) :: ptr = c_null_ptr
+  end type dgampi_distributor
+
+  !> One message of a chunked transfer (struct dgampi_chunk): C values,
+  !> 0-based and half-open (rows row_start .. row_stop-1).
+  type, bind(C), public :: dgampi_chunk
+    integer(c_size_t) :: row_start
+    integer(c_size_t) :: row_stop
+    integer(c_size_t) :: byte_offset
+    integer(c_size_t) :: byte_len
+  end type dgampi_chunk
+
+  ! ---------------------------------------------------------------- public procedures
+  public :: dgampi_error_message, dgampi_version
+  public :: dgampi_set_max_message_bytes, dgampi_max_message_bytes
+  public :: dgampi_chunk_step, dgampi_row_chunks
+  public :: dgampi_send_rows, dgampi_recv_rows_into, dgampi_bcast_rows_into
+  public :: dgampi_send_bytes, dgampi_recv_bytes
+  public :: dgampi_distributor_create, dgampi_distributor_destroy
+  public :: dgampi_distributor_ntasks, dgampi_distributor_mpi_size, dgampi_distributor_my_rank
+  public :: dgampi_distributor_is_root, dgampi_distributor_my_size, dgampi_distributor_my_offset
+  public :: dgampi_distributor_sizes, dgampi_distributor_offsets, dgampi_distributor_comm
+  public :: dgampi_distributor_barrier
+  public :: dgampi_distributor_scatter_into, dgampi_distributor_gather_into, dgampi_distributor_gather
+  public :: dgampi_distributor_allgather_into, dgampi_distributor_allgather
+  public :: dgampi_distributor_allreduce, dgampi_distributor_bcast_chunked_into
+  public :: dgampi_distributor_bcast_bytes
+  public :: dgampi_distributor_send_to_rank, dgampi_distributor_recv_from_rank_into
+  public :: dgampi_distributor_open_file, dgampi_distributor_close_file, dgampi_distributor_delete_file
+  public :: dgampi_distributor_spill_write, dgampi_distributor_spill_read_into, dgampi_distributor_spill_read
+  public :: dgampi_distributor_spill_shape, dgampi_distributor_spill_list
+  public :: dgampi_distributor_spill_remove, dgampi_distributor_spill_path
+
+  ! ---------------------------------------------------------------- private types
+  !> An array as the C ABI sees it: C-order shape and byte strides.
+  type :: array_view
+    type(c_ptr) :: data = c_null_ptr
+    integer(c_int32_t) :: dtype = 0
+    integer(c_int32_t) :: ndim = 0            ! 0: no array (a NULL descriptor)
+    integer(c_int64_t) :: shape(DGAMPI_FORTRAN_MAX_RANK) = 0
+    integer(c_int64_t) :: strides(DGAMPI_FORTRAN_MAX_RANK) = 0
+    logical :: strided = .false.              ! .false.: NULL strides (C-contiguous or empty)
+  end type array_view
+
+  !> struct dgampi_array.
+  type, bind(C) :: c_array
+    type(c_ptr) :: data
+    integer(c_int32_t) :: dtype
+    integer(c_int32_t) :: ndim
+    type(c_ptr) :: shape
+    type(c_ptr) :: strides
+  end type c_array
+
+  !> Message of the last call (what dgampi_error_message returns).
+  character(len=:), allocatable, save :: last_message
+
+  ! ---------------------------------------------------------------- generics
+  interface dgampi_send_bytes
+    module procedure send_bytes_i_char, send_bytes_i_int8
+#ifdef DGAMPI_HAVE_MPI_F08
+    module procedure send_bytes_m_char, send_bytes_m_int8
+#endif
+  end interface dgampi_send_bytes
+
+  interface dgampi_recv_bytes
+    module procedure recv_bytes_i_char, recv_bytes_i_int8
+#ifdef DGAMPI_HAVE_MPI_F08
+    module procedure recv_bytes_m_char, recv_bytes_m_int8
+#endif
+  end interface dgampi_recv_bytes
+
+  interface dgampi_distributor_create
+    module procedure create_i_32, create_i_64
+#ifdef DGAMPI_HAVE_MPI_F08
+    module procedure create_m_32, create_m_64
+#endif
+  end interface dgampi_distributor_create
+
+  interface dgampi_distributor_comm
+    module procedure comm_i
+#ifdef DGAMPI_HAVE_MPI_F08
+    module procedure comm_m
+#endif
+  end interface dgampi_distributor_comm
+
+  interface dgampi_distributor_bcast_bytes
+    module procedure bcast_bytes_char, bcast_bytes_int8
+  end interface dgampi_distributor_bcast_bytes
+
+  ! Array generics, one specific per element type and rank (generated).
+#include "generated/dgampi_generic.inc"
+
+  ! ---------------------------------------------------------------- the C ABI
+  interface
+    function c_last_error_message(buf, len) bind(C, name='dgampi_last_error_message') result(st)
+      import :: c_char, c_size_t, c_int32_t
+      character(kind=c_char), intent(out) :: buf(*)
+      integer(c_size_t), value :: len
+      integer(c_int32_t) :: st
+    end function
+    function c_version(version) bind(C, name='dgampi_version') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), intent(out) :: version
+      integer(c_int32_t) :: st
+    end function
+    function c_free(p) bind(C, name='dgampi_free') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: p
+      integer(c_int32_t) :: st
+    end function
+    function c_set_max_message_bytes(bytes) bind(C, name='dgampi_set_max_message_bytes') result(st)
+      import :: c_size_t, c_int32_t
+      integer(c_size_t), value :: bytes
+      integer(c_int32_t) :: st
+    end function
+    function c_max_message_bytes(bytes) bind(C, name='dgampi_max_message_bytes') result(st)
+      import :: c_size_t, c_int32_t
+      integer(c_size_t), intent(out) :: bytes
+      integer(c_int32_t) :: st
+    end function
+    function c_chunk_step(row_bytes, limit, rows) bind(C, name='dgampi_chunk_step') result(st)
+      import :: c_size_t, c_int32_t
+      integer(c_size_t), value :: row_bytes, limit
+      integer(c_size_t), intent(out) :: rows
+      integer(c_int32_t) :: st
+    end function
+    function c_row_chunks(nrows, row_bytes, limit, index, count, chunk) bind(C, name='dgampi_row_chunks') result(st)
+      import :: c_size_t, c_int32_t, c_ptr
+      integer(c_size_t), value :: nrows, row_bytes, limit, index
+      integer(c_size_t), intent(out) :: count
+      type(c_ptr), value :: chunk
+      integer(c_int32_t) :: st
+    end function
+
+    ! primitives (Fortran-handle twins)
+    function c_send_rows_f(comm, a, dest, base_tag, limit) bind(C, name='dgampi_send_rows_f') result(st)
+      import :: c_int, c_ptr, c_size_t, c_int32_t
+      integer(c_int), value :: comm, dest, base_tag
+      type(c_ptr), value :: a
+      integer(c_size_t), value :: limit
+      integer(c_int32_t) :: st
+    end function
+    function c_recv_rows_into_f(comm, a, source, base_tag, limit) bind(C, name='dgampi_recv_rows_into_f') result(st)
+      import :: c_int, c_ptr, c_size_t, c_int32_t
+      integer(c_int), value :: comm, source, base_tag
+      type(c_ptr), value :: a
+      integer(c_size_t), value :: limit
+      integer(c_int32_t) :: st
+    end function
+    function c_bcast_rows_into_f(comm, a, root, limit) bind(C, name='dgampi_bcast_rows_into_f') result(st)
+      import :: c_int, c_ptr, c_size_t, c_int32_t
+      integer(c_int), value :: comm, root
+      type(c_ptr), value :: a
+      integer(c_size_t), value :: limit
+      integer(c_int32_t) :: st
+    end function
+    function c_send_bytes_f(comm, data, len, dest, base_tag, limit) bind(C, name='dgampi_send_bytes_f') result(st)
+      import :: c_int, c_ptr, c_size_t, c_int32_t
+      integer(c_int), value :: comm, dest, base_tag
+      type(c_ptr), value :: data
+      integer(c_size_t), value :: len, limit
+      integer(c_int32_t) :: st
+    end function
+    function c_recv_bytes_f(comm, source, base_tag, data, len) bind(C, name='dgampi_recv_bytes_f') result(st)
+      import :: c_int, c_ptr, c_size_t, c_int32_t
+      integer(c_int), value :: comm, source, base_tag
+      type(c_ptr), intent(out) :: data
+      integer(c_size_t), intent(out) :: len
+      integer(c_int32_t) :: st
+    end function
+
+    ! distributor: lifetime and accessors
+    function c_distributor_create_f(comm, ntasks, name, output_path, out) &
+        bind(C, name='dgampi_distributor_create_f') result(st)
+      import :: c_int, c_int64_t, c_ptr, c_int32_t
+      integer(c_int), value :: comm
+      integer(c_int64_t), value :: ntasks
+      type(c_ptr), value :: name, output_path
+      type(c_ptr), intent(out) :: out
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_destroy(handle) bind(C, name='dgampi_distributor_destroy') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), intent(inout) :: handle
+      integer(c_int32_t) :: st
+    end function
+    ! The scalar accessors are exported by libdgampi but (as of 0.1.0) not
+    ! declared in dgampi.h: cbindgen does not see the macro that defines them.
+    function c_distributor_ntasks(h, out) bind(C, name='dgampi_distributor_ntasks') result(st)
+      import :: c_ptr, c_int64_t, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int64_t), intent(out) :: out
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_mpi_size(h, out) bind(C, name='dgampi_distributor_mpi_size') result(st)
+      import :: c_ptr, c_int, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int), intent(out) :: out
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_my_rank(h, out) bind(C, name='dgampi_distributor_my_rank') result(st)
+      import :: c_ptr, c_int, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int), intent(out) :: out
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_is_root(h, out) bind(C, name='dgampi_distributor_is_root') result(st)
+      import :: c_ptr, c_int, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int), intent(out) :: out
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_my_size(h, out) bind(C, name='dgampi_distributor_my_size') result(st)
+      import :: c_ptr, c_int64_t, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int64_t), intent(out) :: out
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_my_offset(h, out) bind(C, name='dgampi_distributor_my_offset') result(st)
+      import :: c_ptr, c_int64_t, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int64_t), intent(out) :: out
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_comm_f(h, out) bind(C, name='dgampi_distributor_comm_f') result(st)
+      import :: c_ptr, c_int, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int), intent(out) :: out
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_sizes(h, out, len) bind(C, name='dgampi_distributor_sizes') result(st)
+      import :: c_ptr, c_int64_t, c_size_t, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int64_t), intent(out) :: out(*)
+      integer(c_size_t), value :: len
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_offsets(h, out, len) bind(C, name='dgampi_distributor_offsets') result(st)
+      import :: c_ptr, c_int64_t, c_size_t, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int64_t), intent(out) :: out(*)
+      integer(c_size_t), value :: len
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_barrier(h) bind(C, name='dgampi_distributor_barrier') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int32_t) :: st
+    end function
+
+    ! distributor: collectives
+    function c_distributor_scatter_into(h, send, out, root, limit) &
+        bind(C, name='dgampi_distributor_scatter_into') result(st)
+      import :: c_ptr, c_int, c_size_t, c_int32_t
+      type(c_ptr), value :: h, send, out
+      integer(c_int), value :: root
+      integer(c_size_t), value :: limit
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_gather_into(h, block, out, root, limit) &
+        bind(C, name='dgampi_distributor_gather_into') result(st)
+      import :: c_ptr, c_int, c_size_t, c_int32_t
+      type(c_ptr), value :: h, block, out
+      integer(c_int), value :: root
+      integer(c_size_t), value :: limit
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_allgather_into(h, block, out, limit) &
+        bind(C, name='dgampi_distributor_allgather_into') result(st)
+      import :: c_ptr, c_size_t, c_int32_t
+      type(c_ptr), value :: h, block, out
+      integer(c_size_t), value :: limit
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_allreduce(h, a, limit) bind(C, name='dgampi_distributor_allreduce') result(st)
+      import :: c_ptr, c_size_t, c_int32_t
+      type(c_ptr), value :: h, a
+      integer(c_size_t), value :: limit
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_bcast_bytes(h, data, len, root, limit, out, out_len) &
+        bind(C, name='dgampi_distributor_bcast_bytes') result(st)
+      import :: c_ptr, c_int, c_size_t, c_int32_t
+      type(c_ptr), value :: h, data
+      integer(c_size_t), value :: len, limit
+      integer(c_int), value :: root
+      type(c_ptr), intent(out) :: out
+      integer(c_size_t), intent(out) :: out_len
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_bcast_chunked_into(h, a, root, limit) &
+        bind(C, name='dgampi_distributor_bcast_chunked_into') result(st)
+      import :: c_ptr, c_int, c_size_t, c_int32_t
+      type(c_ptr), value :: h, a
+      integer(c_int), value :: root
+      integer(c_size_t), value :: limit
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_send_to_rank(h, meta, meta_len, mat, dest, base_tag, limit) &
+        bind(C, name='dgampi_distributor_send_to_rank') result(st)
+      import :: c_ptr, c_int, c_size_t, c_int32_t
+      type(c_ptr), value :: h, meta, mat
+      integer(c_size_t), value :: meta_len, limit
+      integer(c_int), value :: dest, base_tag
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_recv_from_rank_into(h, source, base_tag, meta, meta_len, mat) &
+        bind(C, name='dgampi_distributor_recv_from_rank_into') result(st)
+      import :: c_ptr, c_int, c_size_t, c_int32_t
+      type(c_ptr), value :: h, mat
+      integer(c_int), value :: source, base_tag
+      type(c_ptr), intent(out) :: meta
+      integer(c_size_t), intent(out) :: meta_len
+      integer(c_int32_t) :: st
+    end function
+
+    ! distributor: spill file
+    function c_distributor_open_file(h) bind(C, name='dgampi_distributor_open_file') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_close_file(h) bind(C, name='dgampi_distributor_close_file') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_delete_file(h) bind(C, name='dgampi_distributor_delete_file') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_spill_write(h, name, a) bind(C, name='dgampi_distributor_spill_write') result(st)
+      import :: c_ptr, c_char, c_int32_t
+      type(c_ptr), value :: h, a
+      character(kind=c_char), intent(in) :: name(*)
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_spill_read_into(h, name, a) bind(C, name='dgampi_distributor_spill_read_into') result(st)
+      import :: c_ptr, c_char, c_int32_t
+      type(c_ptr), value :: h, a
+      character(kind=c_char), intent(in) :: name(*)
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_spill_shape(h, name, dtype, ndim, shape) &
+        bind(C, name='dgampi_distributor_spill_shape') result(st)
+      import :: c_ptr, c_char, c_int32_t, c_int64_t
+      type(c_ptr), value :: h
+      character(kind=c_char), intent(in) :: name(*)
+      integer(c_int32_t), intent(out) :: dtype, ndim
+      integer(c_int64_t), intent(out) :: shape(*)
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_spill_list(h, names, count) bind(C, name='dgampi_distributor_spill_list') result(st)
+      import :: c_ptr, c_size_t, c_int32_t
+      type(c_ptr), value :: h
+      type(c_ptr), intent(out) :: names
+      integer(c_size_t), intent(out) :: count
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_spill_remove(h, name) bind(C, name='dgampi_distributor_spill_remove') result(st)
+      import :: c_ptr, c_char, c_int32_t
+      type(c_ptr), value :: h
+      character(kind=c_char), intent(in) :: name(*)
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_spill_path(h, buf, len, needed) bind(C, name='dgampi_distributor_spill_path') result(st)
+      import :: c_ptr, c_char, c_size_t, c_int32_t
+      type(c_ptr), value :: h
+      character(kind=c_char), intent(out) :: buf(*)
+      integer(c_size_t), value :: len
+      integer(c_size_t), intent(out) :: needed
+      integer(c_int32_t) :: st
+    end function
+  end interface
+
+contains
+
+  ! ================================================================ errors
+
+  !> The message of the last dgampi call made through this module (empty
+  !> after a success). It names the C function that failed.
+  function dgampi_error_message(ierr) result(message)
+    integer, intent(out), optional :: ierr
+    character(len=:), allocatable :: message
+    if (allocated(last_message)) then
+      message = last_message
+    else
+      message = ''
+    end if
+    if (present(ierr)) ierr = DGAMPI_STATUS_OK
+  end function dgampi_error_message
+
+  !> The calling thread's last message from the C library.
+  function c_error_text() result(text)
+    character(len=:), allocatable :: text
+    character(kind=c_char) :: buf(4096)
+    integer :: n
+    buf = c_null_char
+    if (c_last_error_message(buf, size(buf, kind=c_size_t)) /= DGAMPI_STATUS_OK) then
+      text = '(dgampi_last_error_message failed)'
+      return
+    end if
+    n = 0
+    do while (n < size(buf))
+      if (buf(n + 1) == c_null_char) exit
+      n = n + 1
+    end do
+    text = chars_to_string(buf(1:n))
+  end function c_error_text
+
+  !> Records the outcome of a C call and reports it (see report).
+  subroutine finish(status, ierr)
+    integer(c_int32_t), intent(in) :: status
+    integer, intent(out), optional :: ierr
+    if (status == DGAMPI_STATUS_OK) then
+      last_message = ''
+    else
+      last_message = c_error_text()
+    end if
+    call report(int(status), ierr)
+  end subroutine finish
+
+  !> Records an error found on the Fortran side (message names the procedure).
+  subroutine fail(status, message, ierr)
+    integer, intent(in) :: status
+    character(len=*), intent(in) :: message
+    integer, intent(out), optional :: ierr
+    last_message = message
+    call report(status, ierr)
+  end subroutine fail
+
+  !> Stores `status` in `ierr` when present; otherwise a failure prints the
+  !> message and aborts (MPI_Abort on MPI_COMM_WORLD, or error stop without MPI).
+  subroutine report(status, ierr)
+    integer, intent(in) :: status
+    integer, intent(out), optional :: ierr
+    logical :: initialized, finalized
+#ifndef DGAMPI_HAVE_MPI_F08
+    integer :: mpierr
+#endif
+    if (present(ierr)) then
+      ierr = status
+      return
+    end if
+    if (status == DGAMPI_STATUS_OK) return
+    write (error_unit, '(a, i0, a)') 'dgampi: error ', status, ' (no ierr argument given): ' // last_message
+    flush (error_unit)
+#ifdef DGAMPI_HAVE_MPI_F08
+    call MPI_Initialized(initialized)
+    call MPI_Finalized(finalized)
+    if (initialized .and. .not. finalized) call MPI_Abort(MPI_COMM_WORLD, status)
+#else
+    call MPI_Initialized(initialized, mpierr)
+    call MPI_Finalized(finalized, mpierr)
+    if (initialized .and. .not. finalized) call MPI_Abort(MPI_COMM_WORLD, status, mpierr)
+#endif
+    error stop 'dgampi: unrecoverable error'
+  end subroutine report
+
+  ! ================================================================ helpers
+
+  !> `limit` argument, absent = 0 (the process-wide limit).
+  pure function limit_or_0(limit) result(value)
+    integer(c_size_t), intent(in), optional :: limit
+    integer(c_size_t) :: value
+    value = 0
+    if (present(limit)) value = limit
+  end function limit_or_0
+
+  !> A Fortran string as a NUL-terminated C string (trailing blanks removed).
+  pure function c_string(text) result(out)
+    character(len=*), intent(in) :: text
+    character(kind=c_char, len=:), allocatable :: out
+    out = trim(text) // c_null_char
+  end function c_string
+
+  pure function chars_to_string(chars) result(text)
+    character(kind=c_char), intent(in) :: chars(:)
+    character(len=:), allocatable :: text
+    integer :: i
+    allocate (character(len=size(chars)) :: text)
+    do i = 1, size(chars)
+      text(i:i) = chars(i)
+    end do
+  end function chars_to_string
+
+  !> Length of the NUL-terminated C string at p.
+  function c_strlen(p) result(n)
+    type(c_ptr), intent(in) :: p
+    integer(c_size_t) :: n
+    character(kind=c_char), pointer :: chars(:)
+    n = 0
+    if (.not. c_associated(p)) return
+    call c_f_pointer(p, chars, [huge(0)])
+    do while (chars(n + 1) /= c_null_char)
+      n = n + 1
+    end do
+  end function c_strlen
+
+  !> Copies `len` bytes at p (a buffer the library allocated) into a string
+  !> and releases the buffer.
+  subroutine take_string(p, len, text)
+    type(c_ptr), intent(in) :: p
+    integer(c_size_t), intent(in) :: len
+    character(len=:), allocatable, intent(out) :: text
+    character(kind=c_char), pointer :: chars(:)
+    integer(c_int32_t) :: st
+    if (len == 0 .or. .not. c_associated(p)) then
+      text = ''
+    else
+      call c_f_pointer(p, chars, [len])
+      text = chars_to_string(chars)
+    end if
+    st = c_free(p)
+  end subroutine take_string
+
+  !> Like take_string, into an int8 array.
+  subroutine take_int8(p, len, data)
+    type(c_ptr), intent(in) :: p
+    integer(c_size_t), intent(in) :: len
+    integer(c_int8_t), allocatable, intent(out) :: data(:)
+    integer(c_int8_t), pointer :: bytes(:)
+    integer(c_int32_t) :: st
+    allocate (data(len))
+    if (len > 0 .and. c_associated(p)) then
+      call c_f_pointer(p, bytes, [len])
+      data = bytes
+    end if
+    st = c_free(p)
+  end subroutine take_int8
+
+  !> Address of a character buffer (NULL when empty).
+  function string_ptr(text) result(p)
+    character(len=*), intent(in), target :: text
+    type(c_ptr) :: p
+    p = c_null_ptr
+    if (len(text) > 0) p = c_loc(text)
+  end function string_ptr
+
+  !> Address of an int8 buffer (NULL when empty).
+  function int8_ptr(data) result(p)
+    integer(c_int8_t), intent(in), target, contiguous :: data(:)
+    type(c_ptr) :: p
+    p = c_null_ptr
+    if (size(data) > 0) p = c_loc(data)
+  end function int8_ptr
+
+  ! ---------------------------------------------------------------- array views
+  ! view_<t>_<r> (generated) describe an array; these fill the description.
+
+  !> An empty array: NULL data, C-order shape.
+  subroutine view_empty(v, dtype, n)
+    type(array_view), intent(inout) :: v
+    integer, intent(in) :: dtype
+    integer(c_int64_t), intent(in) :: n(:)
+    v%data = c_null_ptr
+    v%dtype = int(dtype, c_int32_t)
+    v%ndim = int(size(n), c_int32_t)
+    v%shape(1:size(n)) = n(size(n):1:-1)
+    v%strided = .false.
+  end subroutine view_empty
+
+  !> A non-empty array at `base`; next(k) is the address of the element one
+  !> step along Fortran dimension k (or the base again when that extent is 1).
+  subroutine view_set(v, dtype, n, base, next)
+    type(array_view), intent(inout) :: v
+    integer, intent(in) :: dtype
+    integer(c_int64_t), intent(in) :: n(:)
+    type(c_ptr), intent(in) :: base, next(:)
+    integer :: k, r
+    r = size(n)
+    v%data = base
+    v%dtype = int(dtype, c_int32_t)
+    v%ndim = int(r, c_int32_t)
+    do k = 1, r
+      ! Fortran dimension k is C axis r-k (0-based), slot r-k+1 here.
+      v%shape(r - k + 1) = n(k)
+      v%strides(r - k + 1) = address(next(k)) - address(base)
+    end do
+    v%strided = .true.
+  end subroutine view_set
+
+  pure function address(p) result(a)
+    type(c_ptr), intent(in) :: p
+    integer(c_intptr_t) :: a
+    a = transfer(p, a)
+  end function address
+
+  !> The C descriptor of a view (NULL pointer for a missing array, ndim 0).
+  !> `c` must stay where it is while the C call runs.
+  function c_desc(v, c) result(p)
+    type(array_view), intent(in), target :: v
+    type(c_array), intent(out), target :: c
+    type(c_ptr) :: p
+    c%data = v%data
+    c%dtype = v%dtype
+    c%ndim = v%ndim
+    c%shape = c_loc(v%shape)
+    c%strides = c_null_ptr
+    if (v%strided) c%strides = c_loc(v%strides)
+    p = c_loc(c)
+    if (v%ndim == 0) p = c_null_ptr
+  end function c_desc
+
+  !> Fortran shape of the gathered array: block's leading dimensions, ntasks last.
+  logical function gathered_shape(dist, block, n, who, ierr) result(ok)
+    type(dgampi_distributor), intent(in) :: dist
+    type(array_view), intent(in) :: block
+    integer(c_int64_t), intent(out) :: n(:)
+    character(len=*), intent(in) :: who
+    integer, intent(out), optional :: ierr
+    integer :: r, k
+    integer(c_int64_t) :: ntasks
+    integer(c_int32_t) :: st
+    st = c_distributor_ntasks(dist%ptr, ntasks)
+    ok = st == DGAMPI_STATUS_OK
+    if (.not. ok) then
+      call fail(int(st), who // ': ' // c_error_text(), ierr)
+      return
+    end if
+    r = size(n)
+    do k = 1, r - 1
+      n(k) = block%shape(r - k + 1)
+    end do
+    n(r) = ntasks
+  end function gathered_shape
+
+  !> Whether this process is `rank` of the distributor (false on error).
+  logical function is_rank(dist, rank)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(in) :: rank
+    integer(c_int) :: mine
+    is_rank = c_distributor_my_rank(dist%ptr, mine) == DGAMPI_STATUS_OK .and. mine == rank
+  end function is_rank
+
+  !> Fortran shape of dataset `name`, checking its dtype and rank against
+  !> the array it is read into.
+  logical function stored_shape(dist, name, dtype, n, ierr) result(ok)
+    type(dgampi_distributor), intent(in) :: dist
+    character(len=*), intent(in) :: name
+    integer, intent(in) :: dtype
+    integer(c_int64_t), intent(out) :: n(:)
+    integer, intent(out), optional :: ierr
+    integer(c_int32_t) :: st, stored_dtype, ndim
+    integer(c_int64_t) :: cshape(DGAMPI_MAX_NDIM)
+    character(len=120) :: what
+    st = c_distributor_spill_shape(dist%ptr, c_string(name), stored_dtype, ndim, cshape)
+    ok = st == DGAMPI_STATUS_OK
+    if (.not. ok) then
+      call fail(int(st), 'dgampi_distributor_spill_read: ' // c_error_text(), ierr)
+      return
+    end if
+    ok = stored_dtype == dtype .and. ndim == size(n)
+    if (.not. ok) then
+      write (what, '(a, i0, a, i0, a, i0, a, i0)') 'stored dtype ', stored_dtype, ', ndim ', ndim, &
+        '; the array has dtype ', dtype, ', rank ', size(n)
+      call fail(DGAMPI_STATUS_MISMATCH, 'dgampi_distributor_spill_read: dataset "' // trim(name) // &
+        '": ' // trim(what), ierr)
+      return
+    end if
+    n = cshape(size(n):1:-1)
+  end function stored_shape
+
+  ! ================================================================ library
+
+  !> The library version (e.g. "0.1.0").
+  function dgampi_version(ierr) result(version)
+    integer, intent(out), optional :: ierr
+    character(len=:), allocatable :: version
+    type(c_ptr) :: p
+    character(kind=c_char), pointer :: chars(:)
+    integer(c_int32_t) :: st
+    version = ''
+    st = c_version(p)
+    if (st == DGAMPI_STATUS_OK) then
+      call c_f_pointer(p, chars, [c_strlen(p)])
+      version = chars_to_string(chars)
+    end if
+    call finish(st, ierr)
+  end function dgampi_version
+
+  !> Sets the process-wide message limit in bytes (1 .. 2147483647).
+  subroutine dgampi_set_max_message_bytes(bytes, ierr)
+    integer(c_size_t), intent(in) :: bytes
+    integer, intent(out), optional :: ierr
+    if (bytes < 0) then
+      call fail(DGAMPI_STATUS_OUT_OF_RANGE, 'dgampi_set_max_message_bytes: the limit is negative', ierr)
+      return
+    end if
+    call finish(c_set_max_message_bytes(bytes), ierr)
+  end subroutine dgampi_set_max_message_bytes
+
+  !> The process-wide message limit in bytes.
+  function dgampi_max_message_bytes(ierr) result(bytes)
+    integer, intent(out), optional :: ierr
+    integer(c_size_t) :: bytes
+    bytes = 0
+    call finish(c_max_message_bytes(bytes), ierr)
+  end function dgampi_max_message_bytes
+
+  !> How many whole rows of `row_bytes` fit one message under `limit`
+  !> (absent or 0: the process-wide limit); at least 1.
+  function dgampi_chunk_step(row_bytes, limit, ierr) result(rows)
+    integer(c_size_t), intent(in) :: row_bytes
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    integer(c_size_t) :: rows
+    rows = 0
+    if (row_bytes < 0 .or. limit_or_0(limit) < 0) then
+      call fail(DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_chunk_step: negative row_bytes or limit', ierr)
+      return
+    end if
+    call finish(c_chunk_step(row_bytes, limit_or_0(limit), rows), ierr)
+  end function dgampi_chunk_step
+
+  !> Number of messages (`count`) for `nrows` rows of `row_bytes` bytes under
+  !> `limit`; with `index` and `chunk`, also the bounds of message `index`
+  !> (0-based, as the C values in `chunk`).
+  subroutine dgampi_row_chunks(nrows, row_bytes, count, limit, index, chunk, ierr)
+    integer(c_size_t), intent(in) :: nrows, row_bytes
+    integer(c_size_t), intent(out) :: count
+    integer(c_size_t), intent(in), optional :: limit, index
+    type(dgampi_chunk), intent(out), optional, target :: chunk
+    integer, intent(out), optional :: ierr
+    integer(c_size_t) :: at
+    type(c_ptr) :: p
+    count = 0
+    at = 0
+    if (present(index)) at = index
+    if (nrows < 0 .or. row_bytes < 0 .or. limit_or_0(limit) < 0 .or. at < 0) then
+      call fail(DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_row_chunks: negative nrows, row_bytes, limit or index', ierr)
+      return
+    end if
+    if (present(chunk) .neqv. present(index)) then
+      call fail(DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_row_chunks: give both index and chunk, or neither', ierr)
+      return
+    end if
+    p = c_null_ptr
+    if (present(chunk)) p = c_loc(chunk)
+    call finish(c_row_chunks(nrows, row_bytes, limit_or_0(limit), at, count, p), ierr)
+  end subroutine dgampi_row_chunks
+
+  ! ================================================================ primitives
+
+  subroutine send_rows_v(comm, v, dest, base_tag, limit, ierr)
+    integer, intent(in) :: comm, dest, base_tag
+    type(array_view), intent(in), target :: v
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: c
+    call finish(c_send_rows_f(comm, c_desc(v, c), dest, base_tag, limit_or_0(limit)), ierr)
+  end subroutine send_rows_v
+
+  subroutine recv_rows_into_v(comm, v, source, base_tag, limit, ierr)
+    integer, intent(in) :: comm, source, base_tag
+    type(array_view), intent(in), target :: v
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: c
+    call finish(c_recv_rows_into_f(comm, c_desc(v, c), source, base_tag, limit_or_0(limit)), ierr)
+  end subroutine recv_rows_into_v
+
+  subroutine bcast_rows_into_v(comm, v, root, limit, ierr)
+    integer, intent(in) :: comm, root
+    type(array_view), intent(in), target :: v
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: c
+    call finish(c_bcast_rows_into_f(comm, c_desc(v, c), root, limit_or_0(limit)), ierr)
+  end subroutine bcast_rows_into_v
+
+  ! ---------------------------------------------------------------- byte blobs
+  ! dgampi_send_bytes(comm, data, dest, base_tag [, limit] [, ierr]):
+  !   data is a character string or a contiguous integer(int8) array.
+  ! dgampi_recv_bytes(comm, data, source, base_tag [, ierr]):
+  !   data is an allocatable character(len=:) or integer(int8) array, (re)allocated.
+
+  subroutine send_bytes_p(comm, p, len, dest, base_tag, limit, ierr)
+    integer, intent(in) :: comm, dest, base_tag
+    type(c_ptr), intent(in) :: p
+    integer(c_size_t), intent(in) :: len
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call finish(c_send_bytes_f(comm, p, len, dest, base_tag, limit_or_0(limit)), ierr)
+  end subroutine send_bytes_p
+
+  subroutine send_bytes_i_char(comm, data, dest, base_tag, limit, ierr)
+    integer, intent(in) :: comm, dest, base_tag
+    character(len=*), intent(in), target :: data
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call send_bytes_p(comm, string_ptr(data), len(data, c_size_t), dest, base_tag, limit, ierr)
+  end subroutine send_bytes_i_char
+
+  subroutine send_bytes_i_int8(comm, data, dest, base_tag, limit, ierr)
+    integer, intent(in) :: comm, dest, base_tag
+    integer(c_int8_t), intent(in), target, contiguous :: data(:)
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call send_bytes_p(comm, int8_ptr(data), size(data, kind=c_size_t), dest, base_tag, limit, ierr)
+  end subroutine send_bytes_i_int8
+
+  subroutine recv_bytes_i_char(comm, data, source, base_tag, ierr)
+    integer, intent(in) :: comm, source, base_tag
+    character(len=:), allocatable, intent(inout) :: data
+    integer, intent(out), optional :: ierr
+    type(c_ptr) :: p
+    integer(c_size_t) :: n
+    integer(c_int32_t) :: st
+    st = c_recv_bytes_f(comm, source, base_tag, p, n)
+    if (st == DGAMPI_STATUS_OK) call take_string(p, n, data)
+    call finish(st, ierr)
+  end subroutine recv_bytes_i_char
+
+  subroutine recv_bytes_i_int8(comm, data, source, base_tag, ierr)
+    integer, intent(in) :: comm, source, base_tag
+    integer(c_int8_t), allocatable, intent(inout) :: data(:)
+    integer, intent(out), optional :: ierr
+    type(c_ptr) :: p
+    integer(c_size_t) :: n
+    integer(c_int32_t) :: st
+    st = c_recv_bytes_f(comm, source, base_tag, p, n)
+    if (st == DGAMPI_STATUS_OK) call take_int8(p, n, data)
+    call finish(st, ierr)
+  end subroutine recv_bytes_i_int8
+
+#ifdef DGAMPI_HAVE_MPI_F08
+  subroutine send_bytes_m_char(comm, data, dest, base_tag, limit, ierr)
+    type(MPI_Comm), intent(in) :: comm
+    character(len=*), intent(in), target :: data
+    integer, intent(in) :: dest, base_tag
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call send_bytes_i_char(comm%MPI_VAL, data, dest, base_tag, limit, ierr)
+  end subroutine send_bytes_m_char
+
+  subroutine send_bytes_m_int8(comm, data, dest, base_tag, limit, ierr)
+    type(MPI_Comm), intent(in) :: comm
+    integer(c_int8_t), intent(in), target, contiguous :: data(:)
+    integer, intent(in) :: dest, base_tag
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call send_bytes_i_int8(comm%MPI_VAL, data, dest, base_tag, limit, ierr)
+  end subroutine send_bytes_m_int8
+
+  subroutine recv_bytes_m_char(comm, data, source, base_tag, ierr)
+    type(MPI_Comm), intent(in) :: comm
+    character(len=:), allocatable, intent(inout) :: data
+    integer, intent(in) :: source, base_tag
+    integer, intent(out), optional :: ierr
+    call recv_bytes_i_char(comm%MPI_VAL, data, source, base_tag, ierr)
+  end subroutine recv_bytes_m_char
+
+  subroutine recv_bytes_m_int8(comm, data, source, base_tag, ierr)
+    type(MPI_Comm), intent(in) :: comm
+    integer(c_int8_t), allocatable, intent(inout) :: data(:)
+    integer, intent(in) :: source, base_tag
+    integer, intent(out), optional :: ierr
+    call recv_bytes_i_int8(comm%MPI_VAL, data, source, base_tag, ierr)
+  end subroutine recv_bytes_m_int8
+#endif
+
+  ! ================================================================ distributor: lifetime
+
+  !> Collective: creates `dist`, `ntasks` tasks over a duplicate of `comm`.
+  !> `name` and `output_path` (optional) name this rank's spill file
+  !> output_path/name_RankNNNNN.hdf5 (no spill file without output_path).
+  subroutine create_v(dist, comm, ntasks, name, output_path, ierr)
+    type(dgampi_distributor), intent(inout) :: dist
+    integer, intent(in) :: comm
+    integer(c_int64_t), intent(in) :: ntasks
+    character(len=*), intent(in), optional :: name, output_path
+    integer, intent(out), optional :: ierr
+    character(kind=c_char, len=:), allocatable, target :: cname, cpath
+    type(c_ptr) :: pname, ppath
+    pname = c_null_ptr
+    ppath = c_null_ptr
+    if (present(name)) then
+      cname = c_string(name)
+      pname = c_loc(cname)
+    end if
+    if (present(output_path)) then
+      cpath = c_string(output_path)
+      ppath = c_loc(cpath)
+    end if
+    call finish(c_distributor_create_f(comm, ntasks, pname, ppath, dist%ptr), ierr)
+  end subroutine create_v
+
+  subroutine create_i_32(dist, comm, ntasks, name, output_path, ierr)
+    type(dgampi_distributor), intent(inout) :: dist
+    integer, intent(in) :: comm
+    integer(c_int32_t), intent(in) :: ntasks
+    character(len=*), intent(in), optional :: name, output_path
+    integer, intent(out), optional :: ierr
+    call create_v(dist, comm, int(ntasks, c_int64_t), name, output_path, ierr)
+  end subroutine create_i_32
+
+  subroutine create_i_64(dist, comm, ntasks, name, output_path, ierr)
+    type(dgampi_distributor), intent(inout) :: dist
+    integer, intent(in) :: comm
+    integer(c_int64_t), intent(in) :: ntasks
+    character(len=*), intent(in), optional :: name, output_path
+    integer, intent(out), optional :: ierr
+    call create_v(dist, comm, ntasks, name, output_path, ierr)
+  end subroutine create_i_64
+
+#ifdef DGAMPI_HAVE_MPI_F08
+  subroutine create_m_32(dist, comm, ntasks, name, output_path, ierr)
+    type(dgampi_distributor), intent(inout) :: dist
+    type(MPI_Comm), intent(in) :: comm
+    integer(c_int32_t), intent(in) :: ntasks
+    character(len=*), intent(in), optional :: name, output_path
+    integer, intent(out), optional :: ierr
+    call create_v(dist, comm%MPI_VAL, int(ntasks, c_int64_t), name, output_path, ierr)
+  end subroutine create_m_32
+
+  subroutine create_m_64(dist, comm, ntasks, name, output_path, ierr)
+    type(dgampi_distributor), intent(inout) :: dist
+    type(MPI_Comm), intent(in) :: comm
+    integer(c_int64_t), intent(in) :: ntasks
+    character(len=*), intent(in), optional :: name, output_path
+    integer, intent(out), optional :: ierr
+    call create_v(dist, comm%MPI_VAL, ntasks, name, output_path, ierr)
+  end subroutine create_m_64
+#endif
+
+  !> Collective: destroys `dist` (closing its spill file) and nullifies it;
+  !> destroying a null distributor is a no-op.
+  subroutine dgampi_distributor_destroy(dist, ierr)
+    type(dgampi_distributor), intent(inout) :: dist
+    integer, intent(out), optional :: ierr
+    call finish(c_distributor_destroy(dist%ptr), ierr)
+  end subroutine dgampi_distributor_destroy
+
+  ! ================================================================ distributor: accessors
+
+  !> Number of tasks.
+  function dgampi_distributor_ntasks(dist, ierr) result(n)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    integer(c_int64_t) :: n
+    n = 0
+    call finish(c_distributor_ntasks(dist%ptr, n), ierr)
+  end function dgampi_distributor_ntasks
+
+  !> Number of ranks.
+  function dgampi_distributor_mpi_size(dist, ierr) result(n)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    integer :: n
+    integer(c_int) :: value
+    value = 0
+    call finish(c_distributor_mpi_size(dist%ptr, value), ierr)
+    n = int(value)
+  end function dgampi_distributor_mpi_size
+
+  !> This process's rank (0-based, as in MPI).
+  function dgampi_distributor_my_rank(dist, ierr) result(n)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    integer :: n
+    integer(c_int) :: value
+    value = -1
+    call finish(c_distributor_my_rank(dist%ptr, value), ierr)
+    n = int(value)
+  end function dgampi_distributor_my_rank
+
+  !> True on rank 0.
+  function dgampi_distributor_is_root(dist, ierr) result(yes)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    logical :: yes
+    integer(c_int) :: value
+    value = 0
+    call finish(c_distributor_is_root(dist%ptr, value), ierr)
+    yes = value /= 0
+  end function dgampi_distributor_is_root
+
+  !> Number of tasks of this rank.
+  function dgampi_distributor_my_size(dist, ierr) result(n)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    integer(c_int64_t) :: n
+    n = 0
+    call finish(c_distributor_my_size(dist%ptr, n), ierr)
+  end function dgampi_distributor_my_size
+
+  !> First task of this rank, 0-based: in 1-based Fortran terms this rank
+  !> holds tasks my_offset+1 .. my_offset+my_size.
+  function dgampi_distributor_my_offset(dist, ierr) result(n)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    integer(c_int64_t) :: n
+    n = 0
+    call finish(c_distributor_my_offset(dist%ptr, n), ierr)
+  end function dgampi_distributor_my_offset
+
+  !> Number of tasks of every rank: sizes(r+1) belongs to rank r.
+  function dgampi_distributor_sizes(dist, ierr) result(sizes)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    integer(c_int64_t), allocatable :: sizes(:)
+    integer(c_int) :: n
+    integer(c_int32_t) :: st
+    n = 0
+    st = c_distributor_mpi_size(dist%ptr, n)
+    allocate (sizes(n))
+    if (st == DGAMPI_STATUS_OK) st = c_distributor_sizes(dist%ptr, sizes, size(sizes, kind=c_size_t))
+    call finish(st, ierr)
+  end function dgampi_distributor_sizes
+
+  !> First task (0-based) of every rank: offsets(r+1) belongs to rank r.
+  function dgampi_distributor_offsets(dist, ierr) result(offsets)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    integer(c_int64_t), allocatable :: offsets(:)
+    integer(c_int) :: n
+    integer(c_int32_t) :: st
+    n = 0
+    st = c_distributor_mpi_size(dist%ptr, n)
+    allocate (offsets(n))
+    if (st == DGAMPI_STATUS_OK) st = c_distributor_offsets(dist%ptr, offsets, size(offsets, kind=c_size_t))
+    call finish(st, ierr)
+  end function dgampi_distributor_offsets
+
+  !> The distributor's private communicator (borrowed: do not free it; valid
+  !> until the distributor is destroyed), as an integer handle or MPI_Comm.
+  subroutine comm_i(dist, comm, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out) :: comm
+    integer, intent(out), optional :: ierr
+    integer(c_int) :: value
+    value = 0
+    call finish(c_distributor_comm_f(dist%ptr, value), ierr)
+    comm = int(value)
+  end subroutine comm_i
+
+#ifdef DGAMPI_HAVE_MPI_F08
+  subroutine comm_m(dist, comm, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    type(MPI_Comm), intent(out) :: comm
+    integer, intent(out), optional :: ierr
+    call comm_i(dist, comm%MPI_VAL, ierr)
+  end subroutine comm_m
+#endif
+
+  !> Collective: blocks until every rank arrives.
+  subroutine dgampi_distributor_barrier(dist, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    call finish(c_distributor_barrier(dist%ptr), ierr)
+  end subroutine dgampi_distributor_barrier
+
+  ! ================================================================ distributor: collectives
+  ! The generic dgampi_distributor_<op> (generated) describe the arrays and
+  ! call these.
+
+  subroutine scatter_into_v(dist, send, out, root, limit, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    type(array_view), intent(in), target :: send, out
+    integer, intent(in) :: root
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: csend, cout
+    call finish(c_distributor_scatter_into(dist%ptr, c_desc(send, csend), c_desc(out, cout), root, &
+      limit_or_0(limit)), ierr)
+  end subroutine scatter_into_v
+
+  subroutine gather_into_v(dist, block, out, root, limit, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    type(array_view), intent(in), target :: block, out
+    integer, intent(in) :: root
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: cblock, cout
+    call finish(c_distributor_gather_into(dist%ptr, c_desc(block, cblock), c_desc(out, cout), root, &
+      limit_or_0(limit)), ierr)
+  end subroutine gather_into_v
+
+  subroutine allgather_into_v(dist, block, out, limit, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    type(array_view), intent(in), target :: block, out
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: cblock, cout
+    call finish(c_distributor_allgather_into(dist%ptr, c_desc(block, cblock), c_desc(out, cout), &
+      limit_or_0(limit)), ierr)
+  end subroutine allgather_into_v
+
+  subroutine allreduce_v(dist, a, limit, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    type(array_view), intent(in), target :: a
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: ca
+    call finish(c_distributor_allreduce(dist%ptr, c_desc(a, ca), limit_or_0(limit)), ierr)
+  end subroutine allreduce_v
+
+  subroutine bcast_chunked_into_v(dist, a, root, limit, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    type(array_view), intent(in), target :: a
+    integer, intent(in) :: root
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: ca
+    call finish(c_distributor_bcast_chunked_into(dist%ptr, c_desc(a, ca), root, limit_or_0(limit)), ierr)
+  end subroutine bcast_chunked_into_v
+
+  subroutine send_to_rank_v(dist, meta, mat, dest, base_tag, limit, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    character(len=*), intent(in), target :: meta
+    type(array_view), intent(in), target :: mat
+    integer, intent(in) :: dest, base_tag
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: cmat
+    call finish(c_distributor_send_to_rank(dist%ptr, string_ptr(meta), len(meta, c_size_t), c_desc(mat, cmat), &
+      dest, base_tag, limit_or_0(limit)), ierr)
+  end subroutine send_to_rank_v
+
+  subroutine recv_from_rank_into_v(dist, source, base_tag, meta, mat, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(in) :: source, base_tag
+    character(len=:), allocatable, intent(out) :: meta
+    type(array_view), intent(in), target :: mat
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: cmat
+    type(c_ptr) :: p
+    integer(c_size_t) :: n
+    integer(c_int32_t) :: st
+    p = c_null_ptr
+    n = 0
+    st = c_distributor_recv_from_rank_into(dist%ptr, source, base_tag, p, n, c_desc(mat, cmat))
+    if (st == DGAMPI_STATUS_OK) then
+      call finish(st, ierr)   ! before take_string: dgampi_free resets the C message
+      call take_string(p, n, meta)
+    else
+      meta = ''
+      call finish(st, ierr)
+    end if
+  end subroutine recv_from_rank_into_v
+
+  ! ---------------------------------------------------------------- byte broadcast
+  ! dgampi_distributor_bcast_bytes(dist, data, root [, limit] [, ierr]):
+  !   collective; `data` (allocatable character(len=:) or integer(int8)
+  !   array) holds the blob on the root (unallocated = empty) and is
+  !   (re)allocated with the root's blob everywhere else.
+
+  subroutine bcast_bytes_p(dist, p, len, root, limit, out, out_len, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    type(c_ptr), intent(in) :: p
+    integer(c_size_t), intent(in) :: len
+    integer, intent(in) :: root
+    integer(c_size_t), intent(in), optional :: limit
+    type(c_ptr), intent(out) :: out
+    integer(c_size_t), intent(out) :: out_len
+    integer, intent(out), optional :: ierr
+    out = c_null_ptr
+    out_len = 0
+    call finish(c_distributor_bcast_bytes(dist%ptr, p, len, root, limit_or_0(limit), out, out_len), ierr)
+  end subroutine bcast_bytes_p
+
+  subroutine bcast_bytes_char(dist, data, root, limit, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    character(len=:), allocatable, intent(inout), target :: data
+    integer, intent(in) :: root
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(c_ptr) :: p, out
+    integer(c_size_t) :: n, out_len
+    integer :: st
+    p = c_null_ptr
+    n = 0
+    if (is_rank(dist, root) .and. allocated(data)) then
+      p = string_ptr(data)
+      n = len(data, c_size_t)
+    end if
+    call bcast_bytes_p(dist, p, n, root, limit, out, out_len, st)
+    if (st == DGAMPI_STATUS_OK .and. .not. is_rank(dist, root)) call take_string(out, out_len, data)
+    call report(st, ierr)
+  end subroutine bcast_bytes_char
+
+  subroutine bcast_bytes_int8(dist, data, root, limit, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    integer(c_int8_t), allocatable, intent(inout), target :: data(:)
+    integer, intent(in) :: root
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(c_ptr) :: p, out
+    integer(c_size_t) :: n, out_len
+    integer :: st
+    p = c_null_ptr
+    n = 0
+    if (is_rank(dist, root) .and. allocated(data)) then
+      p = int8_ptr(data)
+      n = size(data, kind=c_size_t)
+    end if
+    call bcast_bytes_p(dist, p, n, root, limit, out, out_len, st)
+    if (st == DGAMPI_STATUS_OK .and. .not. is_rank(dist, root)) call take_int8(out, out_len, data)
+    call report(st, ierr)
+  end subroutine bcast_bytes_int8
+
+  ! ================================================================ distributor: spill file
+
+  !> Opens (creating if absent, never truncating) this rank's spill file.
+  subroutine dgampi_distributor_open_file(dist, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    call finish(c_distributor_open_file(dist%ptr), ierr)
+  end subroutine dgampi_distributor_open_file
+
+  !> Closes this rank's spill file (safe when closed or absent).
+  subroutine dgampi_distributor_close_file(dist, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    call finish(c_distributor_close_file(dist%ptr), ierr)
+  end subroutine dgampi_distributor_close_file
+
+  !> Closes and deletes this rank's spill file (safe when absent).
+  subroutine dgampi_distributor_delete_file(dist, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    call finish(c_distributor_delete_file(dist%ptr), ierr)
+  end subroutine dgampi_distributor_delete_file
+
+  subroutine spill_write_v(dist, name, a, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    character(len=*), intent(in) :: name
+    type(array_view), intent(in), target :: a
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: ca
+    call finish(c_distributor_spill_write(dist%ptr, c_string(name), c_desc(a, ca)), ierr)
+  end subroutine spill_write_v
+
+  subroutine spill_read_into_v(dist, name, a, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    character(len=*), intent(in) :: name
+    type(array_view), intent(in), target :: a
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: ca
+    call finish(c_distributor_spill_read_into(dist%ptr, c_string(name), c_desc(a, ca)), ierr)
+  end subroutine spill_read_into_v
+
+  !> Dtype code (DGAMPI_DTYPE_*) and Fortran-order shape of dataset `name`
+  !> (size(shape) is its rank; shape(size(shape)) is the C axis 0).
+  subroutine dgampi_distributor_spill_shape(dist, name, dtype, shape, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    character(len=*), intent(in) :: name
+    integer, intent(out) :: dtype
+    integer(c_int64_t), allocatable, intent(out) :: shape(:)
+    integer, intent(out), optional :: ierr
+    integer(c_int32_t) :: st, code, ndim
+    integer(c_int64_t) :: cshape(DGAMPI_MAX_NDIM)
+    code = 0
+    ndim = 0
+    st = c_distributor_spill_shape(dist%ptr, c_string(name), code, ndim, cshape)
+    dtype = int(code)
+    if (st == DGAMPI_STATUS_OK) then
+      shape = cshape(ndim:1:-1)
+    else
+      allocate (shape(0))
+    end if
+    call finish(st, ierr)
+  end subroutine dgampi_distributor_spill_shape
+
+  !> Names of the datasets in the spill file, sorted, blank-padded to the
+  !> longest (use trim); zero-size when there are none.
+  subroutine dgampi_distributor_spill_list(dist, names, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    character(len=:), allocatable, intent(out) :: names(:)
+    integer, intent(out), optional :: ierr
+    type(c_ptr) :: p
+    integer(c_size_t) :: count, k, at, n, longest
+    integer(c_int32_t) :: st, freed
+    character(kind=c_char), pointer :: chars(:)
+    p = c_null_ptr
+    count = 0
+    st = c_distributor_spill_list(dist%ptr, p, count)
+    if (st /= DGAMPI_STATUS_OK .or. count == 0 .or. .not. c_associated(p)) then
+      allocate (character(len=0) :: names(0))
+      call finish(st, ierr)
+      if (c_associated(p)) freed = c_free(p)
+      return
+    end if
+    call finish(st, ierr)
+    ! count NUL-terminated strings, one after the other.
+    call c_f_pointer(p, chars, [huge(0)])
+    longest = 0
+    at = 0
+    do k = 1, count
+      n = c_strlen(c_loc(chars(at + 1)))
+      longest = max(longest, n)
+      at = at + n + 1
+    end do
+    allocate (character(len=longest) :: names(count))
+    at = 0
+    do k = 1, count
+      n = c_strlen(c_loc(chars(at + 1)))
+      names(k) = chars_to_string(chars(at + 1:at + n))
+      at = at + n + 1
+    end do
+    freed = c_free(p)
+  end subroutine dgampi_distributor_spill_list
+
+  !> Removes dataset `name` (DGAMPI_STATUS_NOT_FOUND if absent).
+  subroutine dgampi_distributor_spill_remove(dist, name, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    character(len=*), intent(in) :: name
+    integer, intent(out), optional :: ierr
+    call finish(c_distributor_spill_remove(dist%ptr, c_string(name)), ierr)
+  end subroutine dgampi_distributor_spill_remove
+
+  !> Path of this rank's spill file (DGAMPI_STATUS_INVALID_ARGUMENT without
+  !> an output_path).
+  function dgampi_distributor_spill_path(dist, ierr) result(path)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    character(len=:), allocatable :: path
+    character(kind=c_char), allocatable :: buf(:)
+    integer(c_size_t) :: needed
+    integer(c_int32_t) :: st
+    path = ''
+    needed = 0
+    allocate (buf(256))
+    st = c_distributor_spill_path(dist%ptr, buf, size(buf, kind=c_size_t), needed)
+    if (st == DGAMPI_STATUS_OUT_OF_RANGE .and. needed > size(buf)) then
+      deallocate (buf)
+      allocate (buf(needed))
+      st = c_distributor_spill_path(dist%ptr, buf, size(buf, kind=c_size_t), needed)
+    end if
+    if (st == DGAMPI_STATUS_OK) path = chars_to_string(buf(1:needed - 1))
+    call finish(st, ierr)
+  end function dgampi_distributor_spill_path
+
+  ! ================================================================ generated specifics
+#include "generated/dgampi_specific.inc"
+
+end module dgampi

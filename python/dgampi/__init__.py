@@ -1,0 +1,94 @@
+"""dgampi: MPI data movement for Brillouin-zone codes (ctypes bindings).
+
+A drop-in for the data-movement part of the original pure-mpi4py module
+(``MpiDistributor``, ``send_rows``, ``recv_rows_into``, ...), backed by
+``libdgampi.so``. Arrays are numpy arrays (float32, float64, complex64,
+complex128, int32, int64, uint8, native byte order; any strides, negative
+included - the library packs non-contiguous arrays one bounded chunk at a
+time); communicators are mpi4py communicators.
+
+The library is found through the environment variable ``DGAMPI_LIB`` (the
+file, or its directory), then next to this package, then on the loader path
+(``LD_LIBRARY_PATH``, rpath, ``ldconfig``). mpi4py is imported first, so MPI
+is initialized (the library never initializes MPI itself).
+
+``MAX_MPI_BYTES`` is the message-size limit every chunking call passes to the
+library, read at call time: set ``dgampi.MAX_MPI_BYTES = 16`` to force every
+chunked path. It starts as the library's process-wide limit, so the
+``DGAMPI_MAX_MESSAGE_BYTES`` environment variable still applies.
+
+Errors: library failures raise :class:`DgampiError` (a RuntimeError with
+``.status``, ``.status_name`` and ``.message``); bad Python arguments raise
+TypeError (not an array, unsupported dtype) or ValueError (0-d array, wrong
+length, read-only output). A collective call that fails on one rank fails on
+every rank (the others get status ``REMOTE_ERROR``), so no rank hangs.
+"""
+
+from . import _lib
+from ._lib import DgampiError, STATUS_NAMES
+from ._primitives import (
+    ByteChunk,
+    bcast_rows,
+    bcast_rows_into,
+    byte_chunks,
+    chunk_step,
+    library_version,
+    max_message_bytes,
+    recv_bytes,
+    recv_rows_alloc,
+    recv_rows_into,
+    row_chunks,
+    send_bytes,
+    send_rows,
+    set_max_message_bytes,
+)
+from ._distributor import MpiDistributor
+
+__version__ = "0.1.0"
+
+#: Message-size limit (bytes) passed to the library by every chunking call,
+#: read at call time. Initialized from ``dgampi_max_message_bytes()``.
+MAX_MPI_BYTES = max_message_bytes()
+
+#: Tag offset of an N-point object's array chunks (metadata at ``base_tag``).
+NPOINT_ARRAY_TAG_OFFSET = _lib.NPOINT_ARRAY_TAG_OFFSET
+
+#: Path of the loaded shared library.
+LIBRARY_PATH = _lib.lib_path
+
+STATUS_OK = 0
+STATUS_NULL_ARGUMENT = 1
+STATUS_INVALID_ARGUMENT = 2
+STATUS_MISMATCH = 3
+STATUS_OUT_OF_RANGE = 4
+STATUS_MPI_NOT_INITIALIZED = 5
+STATUS_MPI_ERROR = 6
+STATUS_INTERNAL = 7
+STATUS_ALLOCATION_FAILED = 8
+STATUS_REMOTE_ERROR = 9
+STATUS_HDF5_ERROR = 10
+STATUS_NOT_FOUND = 11
+STATUS_INVALID_HANDLE = 12
+
+__all__ = [
+    "MAX_MPI_BYTES",
+    "DgampiError",
+    "MpiDistributor",
+    "chunk_step",
+    "row_chunks",
+    "byte_chunks",
+    "ByteChunk",
+    "send_rows",
+    "recv_rows_into",
+    "recv_rows_alloc",
+    "bcast_rows",
+    "bcast_rows_into",
+    "send_bytes",
+    "recv_bytes",
+    "max_message_bytes",
+    "set_max_message_bytes",
+    "library_version",
+    "STATUS_NAMES",
+    "NPOINT_ARRAY_TAG_OFFSET",
+    "LIBRARY_PATH",
+]

@@ -1,0 +1,250 @@
+//! Frequency re-layout: the node-aware split of fermionic frequencies and
+//! `gather_full_ibz_for_vslice`, which turns a vertex distributed over
+//! irreducible q into all (unfolded) q for each rank's slice of frequencies.
+
+use crate::buffer::RawArray;
+use crate::bzmap::check_map;
+use crate::comm::{agree, check_mpi};
+use crate::distributor::Distributor;
+use crate::engine::RowPlan;
+use crate::error::{Error, Result};
+use crate::orbital::OrbitalTransform;
+use crate::primitives::{ArrayHeader, Destination};
+use mpi::ffi::MPI_Comm;
+use std::ops::Range;
+
+/// Per-rank slices of `n` frequencies (not necessarily in rank order).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FreqSplit {
+    /// Frequencies per rank.
+    pub sizes: Vec<usize>,
+    /// First frequency of each rank.
+    pub offsets: Vec<usize>,
+}
+
+impl FreqSplit {
+    /// The frequency range of `rank`.
+    pub fn range(&self, rank: usize) -> Range<usize> {
+        self.offsets[rank]..self.offsets[rank] + self.sizes[rank]
+    }
+    /// Total number of frequencies.
+    pub fn total(&self) -> usize {
+        self.sizes.iter().sum()
+    }
+}
+
+/// Splits `n` frequencies over ranks whose node labels are `nodes[rank]`:
+/// equally over the nodes in sorted label order (the extra ones to the first
+/// nodes), then over each node's ranks in rank order (the extra ones to its
+/// first ranks). Each node's frequencies are contiguous.
+pub fn node_aware_split_with_nodes(n: usize, nodes: &[i64]) -> Result<FreqSplit> {
+    if nodes.is_empty() {
+        return Err(Error::invalid("node_aware_split needs at least one rank"));
+    }
+    let mut labels = nodes.to_vec();
+    labels.sort_unstable();
+    labels.dedup();
+    let (mut sizes, mut offsets) = (vec![0; nodes.len()], vec![0; nodes.len()]);
+    let mut next = 0;
+    for (i, label) in labels.iter().enumerate() {
+        let node_n = n / labels.len() + usize::from(i < n % labels.len());
+        let ranks: Vec<usize> = (0..nodes.len()).filter(|&r| nodes[r] == *label).collect();
+        for (j, &r) in ranks.iter().enumerate() {
+            sizes[r] = node_n / ranks.len() + usize::from(j < node_n % ranks.len());
+            offsets[r] = next;
+            next += sizes[r];
+        }
+    }
+    Ok(FreqSplit { sizes, offsets })
+}
+
+/// Node labels of every rank of `comm`: the lowest rank sharing the node
+/// (`MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`), exchanged with a chunked allgather.
+pub fn node_labels(d: &Distributor) -> Result<Vec<i64>> {
+    let comm = d.raw_comm();
+    // SAFETY: reading rsmpi's extern constant.
+    let mut node: MPI_Comm = unsafe { mpi::ffi::RSMPI_COMM_NULL };
+    // SAFETY: valid communicator; MPI creates the node communicator.
+    check_mpi(
+        unsafe { mpi::ffi::MPI_Comm_split_type(comm, mpi::ffi::MPI_COMM_TYPE_SHARED as i32, 0, mpi::ffi::RSMPI_INFO_NULL, &mut node) },
+        "MPI_Comm_split_type",
+    )?;
+    let node = OwnedNodeComm(node);
+    let leader = lowest_rank_of_node(comm, node.0)?;
+    let per_rank = Distributor::from_raw(comm, d.mpi_size(), "", None)?;
+    let mine = ndarray::arr1(&[leader]);
+    per_rank.allgather(&mine, 0).map(|a| a.iter().copied().collect())
+}
+
+/// Frees a communicator from `MPI_Comm_split_type` (the caller's duplicate is untouched).
+struct OwnedNodeComm(MPI_Comm);
+
+impl Drop for OwnedNodeComm {
+    fn drop(&mut self) {
+        // SAFETY: we created this communicator.
+        unsafe { mpi::ffi::MPI_Comm_free(&mut self.0) };
+    }
+}
+
+/// The rank in `comm` of rank 0 of `node` (translated through the groups).
+fn lowest_rank_of_node(comm: MPI_Comm, node: MPI_Comm) -> Result<i64> {
+    // SAFETY: groups of valid communicators; translating one rank.
+    unsafe {
+        let (mut g_node, mut g_comm) = (mpi::ffi::RSMPI_GROUP_NULL, mpi::ffi::RSMPI_GROUP_NULL);
+        check_mpi(mpi::ffi::MPI_Comm_group(node, &mut g_node), "MPI_Comm_group")?;
+        check_mpi(mpi::ffi::MPI_Comm_group(comm, &mut g_comm), "MPI_Comm_group")?;
+        let zero = 0;
+        let mut translated = 0;
+        let code = mpi::ffi::MPI_Group_translate_ranks(g_node, 1, &zero, g_comm, &mut translated);
+        mpi::ffi::MPI_Group_free(&mut g_node);
+        mpi::ffi::MPI_Group_free(&mut g_comm);
+        check_mpi(code, "MPI_Group_translate_ranks")?;
+        Ok(translated as i64)
+    }
+}
+
+/// The node-aware split of `n` frequencies over the ranks of `d`, with the
+/// nodes found by `MPI_Comm_split_type` (collective).
+pub fn node_aware_split(d: &Distributor, n: usize) -> Result<FreqSplit> {
+    node_aware_split_with_nodes(n, &node_labels(d)?)
+}
+
+/// Gathers a vertex `[q_irr_local, orb..., nu, nu']` distributed over
+/// irreducible q into `[n_full, orb..., my_nu, nu']` on every rank: all q,
+/// unfolded through `irrk_inv`, for this rank's slice `split.range(rank)` of
+/// `nu` (axis `ndim - 2`). A rank with an empty slice gets a zero-size result.
+/// The optional orbital transform is applied to every full q. Collective over
+/// the distributors' ranks; all ranks must pass the same `split`.
+#[allow(clippy::too_many_arguments)]
+pub fn gather_full_ibz_for_vslice(
+    irr: &Distributor,
+    full: &Distributor,
+    irrk_inv: &[usize],
+    split: &FreqSplit,
+    block: &RawArray,
+    mut out: Destination,
+    transform: Option<&OrbitalTransform>,
+    limit: usize,
+) -> Result<RawArray> {
+    let rank = full.my_rank();
+    let limit = full.begin(0, limit, || {
+        check_map(irr, full, irrk_inv)?;
+        if split.sizes.len() != full.mpi_size() {
+            return Err(Error::mismatch(format!("the frequency split has {} ranks, the communicator {}", split.sizes.len(), full.mpi_size())));
+        }
+        if block.shape().len() < 3 {
+            return Err(Error::invalid(format!("the vertex block {:?} needs axes [q, ..., nu, nu']", block.shape())));
+        }
+        Ok(())
+    })?;
+    let mine = full.is_root().then(|| {
+        let mut h = ArrayHeader::of(block, limit);
+        h.shape[0] = irr.ntasks();
+        h
+    });
+    let irr_header = full.share_header(0, mine, limit)?;
+    let nd = irr_header.shape.len();
+    let n_nu = irr_header.shape[nd - 2];
+    let n_orb: usize = irr_header.shape[1..nd - 2].iter().product();
+    let out_shape: Vec<usize> = std::iter::once(full.ntasks())
+        .chain(irr_header.shape[1..nd - 2].iter().copied())
+        .chain([split.sizes[rank], irr_header.shape[nd - 1]])
+        .collect();
+    let local = irr.check_block(block, &irr_header, "the vertex block").and_then(|()| {
+        if split.total() != n_nu {
+            return Err(Error::mismatch(format!("the frequency split covers {} frequencies, the vertex has {n_nu}", split.total())));
+        }
+        let first = match transform {
+            Some(t) => t.check(&out_shape[1..], irr_header.dtype, full.ntasks(), 0, full.ntasks())?,
+            None => 0,
+        };
+        let h = ArrayHeader { dtype: irr_header.dtype, shape: out_shape.clone(), limit, flags: 0 };
+        Ok((out.resolve(&h, "the vslice output")?, first))
+    });
+    full.confirm(&irr_header, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
+    let (dst, first) = local?;
+
+    // Rows of nu' elements: source (q_irr, orb, nu), destination (q_full, orb, my nu).
+    let (irr_layout, row_len) = (irr.layout(), irr_header.shape[nd - 1]);
+    let plan = RowPlan::build(
+        full.mpi_size(),
+        rank,
+        irr.my_size() * n_orb * n_nu,
+        full.ntasks() * n_orb * split.sizes[rank],
+        |p| {
+            let nus = split.range(p);
+            (0..full.ntasks()).flat_map(move |q| {
+                let nus = nus.clone();
+                (0..n_orb).flat_map(move |o| nus.clone().map(move |nu| (irrk_inv[q] * n_orb + o) * n_nu + nu))
+            })
+        },
+        |g| {
+            let (q_irr, rest) = (g / (n_orb * n_nu), g % (n_orb * n_nu));
+            let (owner, local) = irr_layout.owner(q_irr);
+            Ok((owner, local * n_orb * n_nu + rest))
+        },
+    );
+    agree(full.raw_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone))?;
+    let src_rows = contiguous_rows(block, irr.my_size() * n_orb * n_nu, row_len)?;
+    let dst_rows = contiguous_rows(&dst, full.ntasks() * n_orb * split.sizes[rank], row_len)?;
+    plan?.execute(full.raw_comm(), &src_rows.view, &dst_rows.view, limit)?;
+    dst_rows.write_back(&dst, limit)?;
+    if let Some(t) = transform {
+        t.apply(&dst, first)?;
+    }
+    Ok(dst)
+}
+
+/// An array seen as `[nrows, row_len]`: in place when contiguous, else a copy.
+struct RowsView {
+    view: RawArray,
+    copy: Option<Vec<u8>>,
+}
+
+impl RowsView {
+    /// Copies a staged view back into the strided original.
+    fn write_back(&self, original: &RawArray, limit: usize) -> Result<()> {
+        if self.copy.is_some() {
+            // SAFETY: the staged copy has the original's shape in C order.
+            let staged = unsafe { RawArray::new(self.view.contiguous_ptr(0).expect("staged copy"), original.dtype(), original.shape().to_vec(), None)? };
+            original.copy_from(&staged, limit)?;
+        }
+        Ok(())
+    }
+}
+
+fn contiguous_rows(a: &RawArray, nrows: usize, row_len: usize) -> Result<RowsView> {
+    let shape = vec![nrows, row_len];
+    match a.contiguous_ptr(0) {
+        // SAFETY: a contiguous array of nrows * row_len elements, viewed 2-D.
+        Some(p) => Ok(RowsView { view: unsafe { RawArray::new(p, a.dtype(), shape, None)? }, copy: None }),
+        None => {
+            let mut copy = vec![0u8; a.total_bytes()];
+            a.pack(0, &mut copy);
+            // SAFETY: copy holds the array in C order.
+            let view = unsafe { RawArray::new(copy.as_mut_ptr(), a.dtype(), shape, None)? };
+            Ok(RowsView { view, copy: Some(copy) })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_aware_examples() {
+        // nodes [n0, n1, n0, n1], 6 frequencies: 3 per node, then 2 + 1 per node.
+        let s = node_aware_split_with_nodes(6, &[0, 1, 0, 1]).unwrap();
+        assert_eq!(s.sizes, [2, 2, 1, 1]);
+        assert_eq!(s.offsets, [0, 3, 2, 5]);
+        // nodes [a, b, c, a], 5 frequencies: a gets 2 (1 + 1), b 2, c 1.
+        let s = node_aware_split_with_nodes(5, &[10, 11, 12, 10]).unwrap();
+        assert_eq!(s.sizes, [1, 2, 1, 1]);
+        assert_eq!(s.offsets, [0, 2, 4, 1]);
+        // more ranks than frequencies
+        let s = node_aware_split_with_nodes(2, &[0, 0, 0, 0]).unwrap();
+        assert_eq!(s.sizes, [1, 1, 0, 0]);
+        assert_eq!(s.total(), 2);
+    }
+}
