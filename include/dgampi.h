@@ -143,28 +143,6 @@ typedef int32_t dgampi_dtype;
 typedef struct dgampi_distributor dgampi_distributor;
 
 /*
- One message of a chunked transfer.
- */
-typedef struct dgampi_chunk {
-  /*
-   First row touched by this chunk.
-   */
-  size_t row_start;
-  /*
-   One past the last row touched by this chunk.
-   */
-  size_t row_stop;
-  /*
-   Byte offset of the chunk in the row-major (C-order) buffer.
-   */
-  size_t byte_offset;
-  /*
-   Byte length of the chunk (1 ..= limit).
-   */
-  size_t byte_len;
-} dgampi_chunk;
-
-/*
  A borrowed array: `data` with `ndim` axes of lengths `shape[k]`, element
  type `dtype` (a `dgampi_dtype` code) and byte `strides[k]` (NULL strides =
  C-contiguous). Axis 0 is the row (distributed) axis. `data` may be NULL
@@ -194,6 +172,40 @@ typedef struct dgampi_array {
 } dgampi_array;
 
 /*
+ The optional per-k orbital transform of the maps: `u` holds `n` complex128
+ matrices of `nb x nb` (row-major), `sigma` `n` signs (±1) and `conj` `n`
+ flags (nonzero = conjugate the representative's data), for this rank's
+ full-BZ points or for all of them. `axes` (2 or 4) is the number of
+ orbital axes right after q.
+ */
+typedef struct dgampi_orbital_transform {
+  /*
+   `n * nb * nb` complex128 values (pairs of doubles).
+   */
+  const void *u;
+  /*
+   Number of k-points covered.
+   */
+  int64_t n;
+  /*
+   Orbital dimension.
+   */
+  int64_t nb;
+  /*
+   Orbital axes right after q: 2 or 4.
+   */
+  int32_t axes;
+  /*
+   `n` signs.
+   */
+  const double *sigma;
+  /*
+   `n` conjugation flags.
+   */
+  const uint8_t *conj;
+} dgampi_orbital_transform;
+
+/*
  An array allocated by the library for the caller: release `data` with
  `dgampi_free`. `data` is NULL when the array is empty.
  */
@@ -216,9 +228,132 @@ typedef struct dgampi_owned_array {
   int64_t shape[DGAMPI_MAX_NDIM];
 } dgampi_owned_array;
 
+/*
+ One message of a chunked transfer.
+ */
+typedef struct dgampi_chunk {
+  /*
+   First row touched by this chunk.
+   */
+  size_t row_start;
+  /*
+   One past the last row touched by this chunk.
+   */
+  size_t row_stop;
+  /*
+   Byte offset of the chunk in the row-major (C-order) buffer.
+   */
+  size_t byte_offset;
+  /*
+   Byte length of the chunk (1 ..= limit).
+   */
+  size_t byte_len;
+} dgampi_chunk;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/*
+ Collective: unfolds this rank's `[my_irr, ...]` `block` to its
+ `[my_full, ...]` block of the full BZ, `full[q] = irr[irrk_inv[q]]`, peer
+ to peer (each needed irreducible row crosses the network once per
+ destination rank; no rank holds more than its blocks plus bounded
+ buffers). `irrk_inv` has `n_full` entries (replicated on all ranks);
+ `transform` may be NULL. The result is a new array in `*out` (release with
+ `dgampi_free`).
+ */
+dgampi_status dgampi_exchange_and_map_irrbz_fullbz(struct dgampi_distributor *irr,
+                                                   struct dgampi_distributor *full,
+                                                   const int64_t *irrk_inv,
+                                                   size_t n_full,
+                                                   const struct dgampi_array *block,
+                                                   const struct dgampi_orbital_transform *transform,
+                                                   size_t limit,
+                                                   struct dgampi_owned_array *out);
+
+/*
+ Like `dgampi_exchange_and_map_irrbz_fullbz`, into the caller's
+ `[my_full, ...]` array `out`.
+ */
+dgampi_status dgampi_exchange_and_map_irrbz_fullbz_into(struct dgampi_distributor *irr,
+                                                        struct dgampi_distributor *full,
+                                                        const int64_t *irrk_inv,
+                                                        size_t n_full,
+                                                        const struct dgampi_array *block,
+                                                        const struct dgampi_orbital_transform *transform,
+                                                        size_t limit,
+                                                        const struct dgampi_array *out);
+
+/*
+ Collective: the same unfolding through the root (gather, unfold there,
+ scatter); simple, but the root holds both whole arrays.
+ */
+dgampi_status dgampi_map_irrbz_fullbz(struct dgampi_distributor *irr,
+                                      struct dgampi_distributor *full,
+                                      const int64_t *irrk_inv,
+                                      size_t n_full,
+                                      const struct dgampi_array *block,
+                                      const struct dgampi_orbital_transform *transform,
+                                      size_t limit,
+                                      struct dgampi_owned_array *out);
+
+/*
+ Like `dgampi_map_irrbz_fullbz`, into the caller's `[my_full, ...]` array `out`.
+ */
+dgampi_status dgampi_map_irrbz_fullbz_into(struct dgampi_distributor *irr,
+                                           struct dgampi_distributor *full,
+                                           const int64_t *irrk_inv,
+                                           size_t n_full,
+                                           const struct dgampi_array *block,
+                                           const struct dgampi_orbital_transform *transform,
+                                           size_t limit,
+                                           const struct dgampi_array *out);
+
+/*
+ Collective: the node-aware split of `n_nu` frequencies over the ranks of
+ `d` (nodes from `MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`): equal over the
+ nodes in order (extra to the first nodes), then over each node's ranks
+ (extra to its first ranks). Writes every rank's size and offset into
+ `sizes[0..mpi_size]` and `offsets[0..mpi_size]` (`len` = their room).
+ */
+dgampi_status dgampi_node_aware_split(struct dgampi_distributor *d,
+                                      int64_t n_nu,
+                                      int64_t *sizes,
+                                      int64_t *offsets,
+                                      size_t len);
+
+/*
+ The node-aware split of `n_nu` frequencies over `nranks` ranks whose node
+ labels are `nodes[0..nranks]` (any integers; for tests and for callers that
+ know their placement). Local, no MPI.
+ */
+dgampi_status dgampi_node_aware_split_nodes(int64_t n_nu,
+                                            const int64_t *nodes,
+                                            size_t nranks,
+                                            int64_t *sizes,
+                                            int64_t *offsets);
+
+/*
+ Collective: regroups a vertex `[q_irr_local, orb..., nu, nu']` distributed
+ over irreducible q into `[n_full, orb..., my_nu, nu']` on every rank (all q
+ unfolded through `irrk_inv`, this rank's slice of nu), where the slices are
+ `split_sizes` / `split_offsets` (mpi_size entries each, the same on every
+ rank, e.g. from `dgampi_node_aware_split`). The result is a new array in
+ `*out`; a rank with an empty slice gets a zero-size array (`data` NULL) and
+ `*has_slice` = 0. `transform` may be NULL.
+ */
+dgampi_status dgampi_gather_full_ibz_for_vslice(struct dgampi_distributor *irr,
+                                                struct dgampi_distributor *full,
+                                                const int64_t *irrk_inv,
+                                                size_t n_full,
+                                                const int64_t *split_sizes,
+                                                const int64_t *split_offsets,
+                                                const struct dgampi_array *block,
+                                                const struct dgampi_orbital_transform *transform,
+                                                size_t limit,
+                                                struct dgampi_owned_array *out,
+                                                int *has_slice);
 
 /*
  Copies the calling thread's last error message (empty after a success) into

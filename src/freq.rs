@@ -31,6 +31,20 @@ impl FreqSplit {
     pub fn total(&self) -> usize {
         self.sizes.iter().sum()
     }
+
+    /// Checks that the slices cover `n` frequencies and stay inside `0..n`.
+    pub fn check(&self, n: usize) -> Result<()> {
+        if self.offsets.len() != self.sizes.len() {
+            return Err(Error::mismatch("the split has different numbers of sizes and offsets"));
+        }
+        if self.total() != n {
+            return Err(Error::mismatch(format!("the frequency split covers {} frequencies, the vertex has {n}", self.total())));
+        }
+        if let Some(r) = (0..self.sizes.len()).find(|&r| self.offsets[r] + self.sizes[r] > n) {
+            return Err(Error::out_of_range(format!("rank {r}'s frequencies {:?} exceed 0..{n}", self.range(r))));
+        }
+        Ok(())
+    }
 }
 
 /// Splits `n` frequencies over ranks whose node labels are `nodes[rank]`:
@@ -151,9 +165,7 @@ pub fn gather_full_ibz_for_vslice(
         .chain([split.sizes[rank], irr_header.shape[nd - 1]])
         .collect();
     let local = irr.check_block(block, &irr_header, "the vertex block").and_then(|()| {
-        if split.total() != n_nu {
-            return Err(Error::mismatch(format!("the frequency split covers {} frequencies, the vertex has {n_nu}", split.total())));
-        }
+        split.check(n_nu)?;
         let first = match transform {
             Some(t) => t.check(&out_shape[1..], irr_header.dtype, full.ntasks(), 0, full.ntasks())?,
             None => 0,

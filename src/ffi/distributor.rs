@@ -36,15 +36,28 @@ fn live() -> std::sync::MutexGuard<'static, Option<HashSet<usize>>> {
     LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The distributor behind a handle, if the handle is live.
-unsafe fn handle<'a>(h: *mut dgampi_distributor) -> Result<&'a mut Distributor> {
+/// Fails unless `h` is a live handle.
+fn check_live(h: *mut dgampi_distributor) -> Result<()> {
     if h.is_null() {
         return Err(Error::new(Status::InvalidHandle, "the distributor handle is NULL"));
     }
     if !live().as_ref().is_some_and(|set| set.contains(&(h as usize))) {
         return Err(Error::new(Status::InvalidHandle, format!("{h:p} is not a live distributor (destroyed, or never created)")));
     }
+    Ok(())
+}
+
+/// The distributor behind a handle, if the handle is live.
+pub(crate) unsafe fn handle<'a>(h: *mut dgampi_distributor) -> Result<&'a mut Distributor> {
+    check_live(h)?;
     Ok(&mut (*h).inner)
+}
+
+/// Shared access to the distributor behind a live handle (for calls taking
+/// two handles, which may be the same).
+pub(crate) unsafe fn handle_ref<'a>(h: *mut dgampi_distributor) -> Result<&'a Distributor> {
+    check_live(h)?;
+    Ok(&(*h).inner)
 }
 
 unsafe fn opt_str<'a>(s: *const c_char, what: &str) -> Result<Option<&'a str>> {
@@ -244,7 +257,7 @@ pub unsafe extern "C" fn dgampi_distributor_barrier(h: *mut dgampi_distributor) 
 
 /// Runs a collective that writes into library-allocated storage and hands it
 /// over in `*out` (freed again on error).
-unsafe fn into_owned(out: *mut dgampi_owned_array, op: impl FnOnce(&mut OwnedAlloc) -> Result<()>) -> Result<()> {
+pub(crate) unsafe fn into_owned(out: *mut dgampi_owned_array, op: impl FnOnce(&mut OwnedAlloc) -> Result<()>) -> Result<()> {
     let mut owned = OwnedAlloc::default();
     op(&mut owned)?;
     if !out.is_null() {
@@ -256,7 +269,7 @@ unsafe fn into_owned(out: *mut dgampi_owned_array, op: impl FnOnce(&mut OwnedAll
 /// Runs collective `op` on locally validated `args`; when validation failed,
 /// joins the collective's opening status agreement with the error instead, so
 /// the other ranks return `DGAMPI_STATUS_REMOTE_ERROR` rather than wait.
-fn collective<A>(d: &Distributor, args: Result<A>, op: impl FnOnce(A) -> Result<()>) -> Result<()> {
+pub(crate) fn collective<A>(d: &Distributor, args: Result<A>, op: impl FnOnce(A) -> Result<()>) -> Result<()> {
     match args {
         Ok(a) => op(a),
         Err(e) => {

@@ -13,6 +13,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod array;
+pub mod bzmap;
 pub mod core;
 pub mod distributor;
 pub mod primitives;

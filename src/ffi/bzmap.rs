@@ -1,0 +1,314 @@
+//! C entry points of the Brillouin-zone maps and the frequency re-layout (see
+//! [`crate::bzmap`] and [`crate::freq`]).
+
+use crate::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz};
+use crate::distributor::Distributor;
+use crate::error::{Error, Result};
+use crate::ffi::array::{dgampi_array, dgampi_owned_array, raw_from_c};
+use crate::ffi::core::{guard, non_null};
+use crate::ffi::distributor::{collective, dgampi_distributor, handle_ref, into_owned};
+use crate::freq::{gather_full_ibz_for_vslice, node_aware_split, node_aware_split_with_nodes, FreqSplit};
+use crate::orbital::OrbitalTransform;
+use crate::primitives::Destination;
+use crate::Status;
+use num_complex::Complex64;
+use std::os::raw::{c_int, c_void};
+
+/// The optional per-k orbital transform of the maps: `u` holds `n` complex128
+/// matrices of `nb x nb` (row-major), `sigma` `n` signs (±1) and `conj` `n`
+/// flags (nonzero = conjugate the representative's data), for this rank's
+/// full-BZ points or for all of them. `axes` (2 or 4) is the number of
+/// orbital axes right after q.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+pub struct dgampi_orbital_transform {
+    /// `n * nb * nb` complex128 values (pairs of doubles).
+    pub u: *const c_void,
+    /// Number of k-points covered.
+    pub n: i64,
+    /// Orbital dimension.
+    pub nb: i64,
+    /// Orbital axes right after q: 2 or 4.
+    pub axes: i32,
+    /// `n` signs.
+    pub sigma: *const f64,
+    /// `n` conjugation flags.
+    pub conj: *const u8,
+}
+
+/// The transform's inputs, copied out of the C record.
+struct TransformArgs {
+    u: Vec<Complex64>,
+    nb: usize,
+    axes: usize,
+    sigma: Vec<f64>,
+    conj: Vec<bool>,
+}
+
+impl TransformArgs {
+    fn view(&self) -> OrbitalTransform<'_> {
+        OrbitalTransform { u: &self.u, nb: self.nb, axes: self.axes, sigma: &self.sigma, conj: &self.conj }
+    }
+}
+
+unsafe fn transform_from_c(t: *const dgampi_orbital_transform) -> Result<Option<TransformArgs>> {
+    if t.is_null() {
+        return Ok(None);
+    }
+    let t = &*t;
+    let n = usize::try_from(t.n).map_err(|_| Error::invalid(format!("transform n = {} is negative", t.n)))?;
+    let nb = usize::try_from(t.nb).map_err(|_| Error::invalid(format!("transform nb = {} is negative", t.nb)))?;
+    let axes = usize::try_from(t.axes).map_err(|_| Error::invalid(format!("transform axes = {} is negative", t.axes)))?;
+    let count = n.checked_mul(nb * nb).ok_or_else(|| Error::out_of_range("transform size overflows"))?;
+    if n > 0 {
+        non_null(t.u, "transform u")?;
+        non_null(t.sigma, "transform sigma")?;
+        non_null(t.conj, "transform conj")?;
+    }
+    let slice = |p: *const f64, len: usize| if len == 0 { &[][..] } else { std::slice::from_raw_parts(p, len) };
+    let u = slice(t.u as *const f64, 2 * count).chunks_exact(2).map(|z| Complex64::new(z[0], z[1])).collect();
+    let sigma = slice(t.sigma, n).to_vec();
+    let conj = if n == 0 { Vec::new() } else { std::slice::from_raw_parts(t.conj, n).iter().map(|&c| c != 0).collect() };
+    Ok(Some(TransformArgs { u, nb, axes, sigma, conj }))
+}
+
+/// Converts `irrk_inv` (n_full int64 values, each >= 0).
+unsafe fn map_from_c(irrk_inv: *const i64, n_full: usize) -> Result<Vec<usize>> {
+    if n_full == 0 {
+        return Ok(Vec::new());
+    }
+    non_null(irrk_inv, "irrk_inv")?;
+    std::slice::from_raw_parts(irrk_inv, n_full)
+        .iter()
+        .enumerate()
+        .map(|(q, &k)| usize::try_from(k).map_err(|_| Error::out_of_range(format!("irrk_inv[{q}] = {k} is negative"))))
+        .collect()
+}
+
+/// Which map to run.
+#[derive(Clone, Copy)]
+enum MapKind {
+    Exchange,
+    ThroughRoot,
+}
+
+/// Shared body of the four map entry points.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_map(
+    kind: MapKind,
+    irr: *mut dgampi_distributor,
+    full: *mut dgampi_distributor,
+    irrk_inv: *const i64,
+    n_full: usize,
+    block: *const dgampi_array,
+    transform: *const dgampi_orbital_transform,
+    limit: usize,
+    out_into: *const dgampi_array,
+    out_owned: *mut dgampi_owned_array,
+) -> Result<()> {
+    let (irr, full) = (handle_ref(irr)?, handle_ref(full)?);
+    let args = (|| {
+        if out_into.is_null() {
+            non_null(out_owned, "out")?;
+        }
+        let map = map_from_c(irrk_inv, n_full)?;
+        let block = raw_from_c(block, "block")?;
+        let t = transform_from_c(transform)?;
+        let into = if out_into.is_null() { None } else { Some(raw_from_c(out_into, "out")?) };
+        Ok((map, block, t, into))
+    })();
+    collective(full, args, |(map, block, t, into)| {
+        let f = match kind {
+            MapKind::Exchange => exchange_and_map_irrbz_fullbz,
+            MapKind::ThroughRoot => map_irrbz_fullbz,
+        };
+        let view = t.as_ref().map(TransformArgs::view);
+        match into {
+            Some(o) => f(irr, full, &map, &block, Destination::Into(&o), view.as_ref(), limit).map(|_| ()),
+            None => into_owned(out_owned, |owned| {
+                f(irr, full, &map, &block, Destination::Alloc(&mut |h| owned.alloc(h)), view.as_ref(), limit).map(|_| ())
+            }),
+        }
+    })
+}
+
+/// Collective: unfolds this rank's `[my_irr, ...]` `block` to its
+/// `[my_full, ...]` block of the full BZ, `full[q] = irr[irrk_inv[q]]`, peer
+/// to peer (each needed irreducible row crosses the network once per
+/// destination rank; no rank holds more than its blocks plus bounded
+/// buffers). `irrk_inv` has `n_full` entries (replicated on all ranks);
+/// `transform` may be NULL. The result is a new array in `*out` (release with
+/// `dgampi_free`).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn dgampi_exchange_and_map_irrbz_fullbz(
+    irr: *mut dgampi_distributor,
+    full: *mut dgampi_distributor,
+    irrk_inv: *const i64,
+    n_full: usize,
+    block: *const dgampi_array,
+    transform: *const dgampi_orbital_transform,
+    limit: usize,
+    out: *mut dgampi_owned_array,
+) -> Status {
+    guard("dgampi_exchange_and_map_irrbz_fullbz", || {
+        run_map(MapKind::Exchange, irr, full, irrk_inv, n_full, block, transform, limit, std::ptr::null(), out)
+    })
+}
+
+/// Like `dgampi_exchange_and_map_irrbz_fullbz`, into the caller's
+/// `[my_full, ...]` array `out`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn dgampi_exchange_and_map_irrbz_fullbz_into(
+    irr: *mut dgampi_distributor,
+    full: *mut dgampi_distributor,
+    irrk_inv: *const i64,
+    n_full: usize,
+    block: *const dgampi_array,
+    transform: *const dgampi_orbital_transform,
+    limit: usize,
+    out: *const dgampi_array,
+) -> Status {
+    guard("dgampi_exchange_and_map_irrbz_fullbz_into", || {
+        non_null(out, "out")?;
+        run_map(MapKind::Exchange, irr, full, irrk_inv, n_full, block, transform, limit, out, std::ptr::null_mut())
+    })
+}
+
+/// Collective: the same unfolding through the root (gather, unfold there,
+/// scatter); simple, but the root holds both whole arrays.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn dgampi_map_irrbz_fullbz(
+    irr: *mut dgampi_distributor,
+    full: *mut dgampi_distributor,
+    irrk_inv: *const i64,
+    n_full: usize,
+    block: *const dgampi_array,
+    transform: *const dgampi_orbital_transform,
+    limit: usize,
+    out: *mut dgampi_owned_array,
+) -> Status {
+    guard("dgampi_map_irrbz_fullbz", || {
+        run_map(MapKind::ThroughRoot, irr, full, irrk_inv, n_full, block, transform, limit, std::ptr::null(), out)
+    })
+}
+
+/// Like `dgampi_map_irrbz_fullbz`, into the caller's `[my_full, ...]` array `out`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn dgampi_map_irrbz_fullbz_into(
+    irr: *mut dgampi_distributor,
+    full: *mut dgampi_distributor,
+    irrk_inv: *const i64,
+    n_full: usize,
+    block: *const dgampi_array,
+    transform: *const dgampi_orbital_transform,
+    limit: usize,
+    out: *const dgampi_array,
+) -> Status {
+    guard("dgampi_map_irrbz_fullbz_into", || {
+        non_null(out, "out")?;
+        run_map(MapKind::ThroughRoot, irr, full, irrk_inv, n_full, block, transform, limit, out, std::ptr::null_mut())
+    })
+}
+
+/// Writes a split into two caller arrays of room `len` (at least the rank count).
+unsafe fn write_split(split: &FreqSplit, sizes: *mut i64, offsets: *mut i64, len: usize) -> Result<()> {
+    non_null(sizes, "sizes")?;
+    non_null(offsets, "offsets")?;
+    if len < split.sizes.len() {
+        return Err(Error::out_of_range(format!("sizes/offsets have room for {len} ranks, need {}", split.sizes.len())));
+    }
+    for r in 0..split.sizes.len() {
+        *sizes.add(r) = split.sizes[r] as i64;
+        *offsets.add(r) = split.offsets[r] as i64;
+    }
+    Ok(())
+}
+
+/// Collective: the node-aware split of `n_nu` frequencies over the ranks of
+/// `d` (nodes from `MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`): equal over the
+/// nodes in order (extra to the first nodes), then over each node's ranks
+/// (extra to its first ranks). Writes every rank's size and offset into
+/// `sizes[0..mpi_size]` and `offsets[0..mpi_size]` (`len` = their room).
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_node_aware_split(d: *mut dgampi_distributor, n_nu: i64, sizes: *mut i64, offsets: *mut i64, len: usize) -> Status {
+    guard("dgampi_node_aware_split", || {
+        let d = handle_ref(d)?;
+        let n = usize::try_from(n_nu).map_err(|_| Error::invalid(format!("n_nu = {n_nu} is negative")));
+        collective(d, n, |n| write_split(&node_aware_split(d, n)?, sizes, offsets, len))
+    })
+}
+
+/// The node-aware split of `n_nu` frequencies over `nranks` ranks whose node
+/// labels are `nodes[0..nranks]` (any integers; for tests and for callers that
+/// know their placement). Local, no MPI.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_node_aware_split_nodes(n_nu: i64, nodes: *const i64, nranks: usize, sizes: *mut i64, offsets: *mut i64) -> Status {
+    guard("dgampi_node_aware_split_nodes", || {
+        let n = usize::try_from(n_nu).map_err(|_| Error::invalid(format!("n_nu = {n_nu} is negative")))?;
+        if nranks == 0 {
+            return Err(Error::invalid("nranks is 0"));
+        }
+        non_null(nodes, "nodes")?;
+        let split = node_aware_split_with_nodes(n, std::slice::from_raw_parts(nodes, nranks))?;
+        write_split(&split, sizes, offsets, nranks)
+    })
+}
+
+/// Collective: regroups a vertex `[q_irr_local, orb..., nu, nu']` distributed
+/// over irreducible q into `[n_full, orb..., my_nu, nu']` on every rank (all q
+/// unfolded through `irrk_inv`, this rank's slice of nu), where the slices are
+/// `split_sizes` / `split_offsets` (mpi_size entries each, the same on every
+/// rank, e.g. from `dgampi_node_aware_split`). The result is a new array in
+/// `*out`; a rank with an empty slice gets a zero-size array (`data` NULL) and
+/// `*has_slice` = 0. `transform` may be NULL.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn dgampi_gather_full_ibz_for_vslice(
+    irr: *mut dgampi_distributor,
+    full: *mut dgampi_distributor,
+    irrk_inv: *const i64,
+    n_full: usize,
+    split_sizes: *const i64,
+    split_offsets: *const i64,
+    block: *const dgampi_array,
+    transform: *const dgampi_orbital_transform,
+    limit: usize,
+    out: *mut dgampi_owned_array,
+    has_slice: *mut c_int,
+) -> Status {
+    guard("dgampi_gather_full_ibz_for_vslice", || {
+        let (irr, full) = (handle_ref(irr)?, handle_ref(full)?);
+        let args = (|| {
+            non_null(out, "out")?;
+            non_null(has_slice, "has_slice")?;
+            let split = split_from_c(full, split_sizes, split_offsets)?;
+            Ok((map_from_c(irrk_inv, n_full)?, split, raw_from_c(block, "block")?, transform_from_c(transform)?))
+        })();
+        collective(full, args, |(map, split, block, t)| {
+            let mine = split.sizes[full.my_rank()];
+            let view = t.as_ref().map(TransformArgs::view);
+            into_owned(out, |owned| {
+                gather_full_ibz_for_vslice(irr, full, &map, &split, &block, Destination::Alloc(&mut |h| owned.alloc(h)), view.as_ref(), limit)
+                    .map(|_| ())
+            })?;
+            *has_slice = c_int::from(mine > 0);
+            Ok(())
+        })
+    })
+}
+
+unsafe fn split_from_c(d: &Distributor, sizes: *const i64, offsets: *const i64) -> Result<FreqSplit> {
+    non_null(sizes, "split_sizes")?;
+    non_null(offsets, "split_offsets")?;
+    let conv = |p: *const i64, what: &str| -> Result<Vec<usize>> {
+        std::slice::from_raw_parts(p, d.mpi_size())
+            .iter()
+            .map(|&v| usize::try_from(v).map_err(|_| Error::invalid(format!("{what} has a negative entry {v}"))))
+            .collect()
+    };
+    Ok(FreqSplit { sizes: conv(sizes, "split_sizes")?, offsets: conv(offsets, "split_offsets")? })
+}
