@@ -259,7 +259,7 @@ extern "C" {
  `[my_full, ...]` block of the full BZ, `full[q] = irr[irrk_inv[q]]`, peer
  to peer (each needed irreducible row crosses the network once per
  destination rank; no rank holds more than its blocks plus bounded
- buffers). `irrk_inv` has `n_full` entries (replicated on all ranks);
+ buffers). `irrk_inv` has `n_full` entries, equal on all ranks (checked);
  `transform` may be NULL. The result is a new array in `*out` (release with
  `dgampi_free`).
  */
@@ -339,7 +339,8 @@ dgampi_status dgampi_node_aware_split_nodes(int64_t n_nu,
  over irreducible q into `[n_full, orb..., my_nu, nu']` on every rank (all q
  unfolded through `irrk_inv`, this rank's slice of nu), where the slices are
  `split_sizes` / `split_offsets` (mpi_size entries each, the same on every
- rank, e.g. from `dgampi_node_aware_split`). The result is a new array in
+ rank, tiling `0..n_nu`, e.g. from `dgampi_node_aware_split`). `irrk_inv`
+ and the split must be equal on every rank (checked with a fingerprint). The result is a new array in
  `*out`; a rank with an empty slice gets a zero-size array (`data` NULL) and
  `*has_slice` = 0. `transform` may be NULL.
  */

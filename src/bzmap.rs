@@ -42,6 +42,28 @@ pub(crate) fn check_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize
     Ok(())
 }
 
+/// A 64-bit FNV-1a fingerprint of `irrk_inv` and `extra`, so ranks can check
+/// cheaply that they were given the same replicated inputs.
+pub(crate) fn map_fingerprint(irrk_inv: &[usize], extra: &[usize]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &v in irrk_inv.iter().chain([&usize::MAX]).chain(extra) {
+        for b in (v as u64).to_le_bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Fails unless the root's fingerprint (carried in the header flags) is ours.
+pub(crate) fn check_fingerprint(root: &ArrayHeader, mine: u64) -> Result<()> {
+    if root.flags != mine {
+        return Err(Error::mismatch(
+            "irrk_inv (or the frequency split) differs from rank 0's: the replicated inputs must be equal on every rank",
+        ));
+    }
+    Ok(())
+}
+
 /// The engine plan of the map for this rank.
 pub fn plan_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize]) -> Result<RowPlan> {
     let (irr_layout, full_layout) = (irr.layout(), full.layout());
@@ -76,15 +98,17 @@ fn prepare(
     limit: usize,
 ) -> Result<Prepared> {
     let limit = full.begin(0, limit, || check_map(irr, full, irrk_inv))?;
+    let fingerprint = map_fingerprint(irrk_inv, &[]);
     let mine = full.is_root().then(|| {
         let mut h = ArrayHeader::of(block, limit);
         h.shape[0] = irr.ntasks();
+        h.flags = fingerprint;
         h
     });
     let irr_header = full.share_header(0, mine, limit)?;
     let mut full_header = irr_header.clone();
     full_header.shape[0] = full.ntasks();
-    let local = irr.check_block(block, &irr_header, "the irreducible block").and_then(|()| {
+    let local = check_fingerprint(&irr_header, fingerprint).and_then(|()| irr.check_block(block, &irr_header, "the irreducible block")).and_then(|()| {
         let first = match transform {
             Some(t) => t.check(&full_header.shape[1..], full_header.dtype, full.my_size(), full.my_offset(), full.ntasks())?,
             None => 0,

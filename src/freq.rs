@@ -3,7 +3,7 @@
 //! irreducible q into all (unfolded) q for each rank's slice of frequencies.
 
 use crate::buffer::RawArray;
-use crate::bzmap::check_map;
+use crate::bzmap::{check_fingerprint, check_map, map_fingerprint};
 use crate::comm::{agree, check_mpi};
 use crate::distributor::Distributor;
 use crate::engine::RowPlan;
@@ -32,7 +32,7 @@ impl FreqSplit {
         self.sizes.iter().sum()
     }
 
-    /// Checks that the slices cover `n` frequencies and stay inside `0..n`.
+    /// Checks that the slices tile `0..n` (every frequency on exactly one rank).
     pub fn check(&self, n: usize) -> Result<()> {
         if self.offsets.len() != self.sizes.len() {
             return Err(Error::mismatch("the split has different numbers of sizes and offsets"));
@@ -42,6 +42,12 @@ impl FreqSplit {
         }
         if let Some(r) = (0..self.sizes.len()).find(|&r| self.offsets[r] + self.sizes[r] > n) {
             return Err(Error::out_of_range(format!("rank {r}'s frequencies {:?} exceed 0..{n}", self.range(r))));
+        }
+        // The non-empty slices must tile 0..n: sorted by offset, each starts where the last ended.
+        let mut ranges: Vec<Range<usize>> = (0..self.sizes.len()).map(|r| self.range(r)).filter(|x| !x.is_empty()).collect();
+        ranges.sort_by_key(|x| x.start);
+        if ranges.windows(2).any(|w| w[0].end != w[1].start) {
+            return Err(Error::invalid("the frequency slices overlap or leave gaps; they must tile 0..n"));
         }
         Ok(())
     }
@@ -151,9 +157,11 @@ pub fn gather_full_ibz_for_vslice(
         }
         Ok(())
     })?;
+    let fingerprint = map_fingerprint(irrk_inv, &[split.sizes.as_slice(), split.offsets.as_slice()].concat());
     let mine = full.is_root().then(|| {
         let mut h = ArrayHeader::of(block, limit);
         h.shape[0] = irr.ntasks();
+        h.flags = fingerprint;
         h
     });
     let irr_header = full.share_header(0, mine, limit)?;
@@ -164,7 +172,7 @@ pub fn gather_full_ibz_for_vslice(
         .chain(irr_header.shape[1..nd - 2].iter().copied())
         .chain([split.sizes[rank], irr_header.shape[nd - 1]])
         .collect();
-    let local = irr.check_block(block, &irr_header, "the vertex block").and_then(|()| {
+    let local = check_fingerprint(&irr_header, fingerprint).and_then(|()| irr.check_block(block, &irr_header, "the vertex block")).and_then(|()| {
         split.check(n_nu)?;
         let first = match transform {
             Some(t) => t.check(&out_shape[1..], irr_header.dtype, full.ntasks(), 0, full.ntasks())?,

@@ -136,7 +136,7 @@ unsafe fn run_map(
 /// `[my_full, ...]` block of the full BZ, `full[q] = irr[irrk_inv[q]]`, peer
 /// to peer (each needed irreducible row crosses the network once per
 /// destination rank; no rank holds more than its blocks plus bounded
-/// buffers). `irrk_inv` has `n_full` entries (replicated on all ranks);
+/// buffers). `irrk_inv` has `n_full` entries, equal on all ranks (checked);
 /// `transform` may be NULL. The result is a new array in `*out` (release with
 /// `dgampi_free`).
 #[no_mangle]
@@ -171,7 +171,6 @@ pub unsafe extern "C" fn dgampi_exchange_and_map_irrbz_fullbz_into(
     out: *const dgampi_array,
 ) -> Status {
     guard("dgampi_exchange_and_map_irrbz_fullbz_into", || {
-        non_null(out, "out")?;
         run_map(MapKind::Exchange, irr, full, irrk_inv, n_full, block, transform, limit, out, std::ptr::null_mut())
     })
 }
@@ -209,7 +208,6 @@ pub unsafe extern "C" fn dgampi_map_irrbz_fullbz_into(
     out: *const dgampi_array,
 ) -> Status {
     guard("dgampi_map_irrbz_fullbz_into", || {
-        non_null(out, "out")?;
         run_map(MapKind::ThroughRoot, irr, full, irrk_inv, n_full, block, transform, limit, out, std::ptr::null_mut())
     })
 }
@@ -262,7 +260,8 @@ pub unsafe extern "C" fn dgampi_node_aware_split_nodes(n_nu: i64, nodes: *const 
 /// over irreducible q into `[n_full, orb..., my_nu, nu']` on every rank (all q
 /// unfolded through `irrk_inv`, this rank's slice of nu), where the slices are
 /// `split_sizes` / `split_offsets` (mpi_size entries each, the same on every
-/// rank, e.g. from `dgampi_node_aware_split`). The result is a new array in
+/// rank, tiling `0..n_nu`, e.g. from `dgampi_node_aware_split`). `irrk_inv`
+/// and the split must be equal on every rank (checked with a fingerprint). The result is a new array in
 /// `*out`; a rank with an empty slice gets a zero-size array (`data` NULL) and
 /// `*has_slice` = 0. `transform` may be NULL.
 #[no_mangle]
