@@ -4,9 +4,10 @@
 Fortran generics dispatch on type, kind and rank at compile time, so every
 array routine needs one specific procedure for each of the 6 element types
 (real(4), real(8), complex(4), complex(8), integer(4), integer(8)) and each
-rank 1..7. They are all the same two lines: describe the array
-(`view_<t>_<r>`: data address, shape and byte strides, reversed to C order)
-and call the hand-written routine of src/dgampi.F90 that takes the
+rank 1..7 (and, for the Brillouin-zone routines, each kind of irrk_inv:
+integer(4) and integer(8)). They are all the same few lines: describe the
+array (`view_<t>_<r>`: data address, shape and byte strides, reversed to C
+order) and call the hand-written routine of src/dgampi.F90 that takes the
 description. This script writes them:
 
   src/generated/dgampi_generic.inc    generic interface blocks (specification part)
@@ -40,9 +41,18 @@ COMMS = [
     ("m", "type(MPI_Comm), intent(in) :: comm", "comm%MPI_VAL", "DGAMPI_HAVE_MPI_F08"),
 ]
 
+# Kinds of the irrk_inv map of the Brillouin-zone routines: suffix, the
+# declaration ({IRRK_DECL}) and the int64 expression passed on ({IRRK}).
+IRRK = [
+    ("k4", "integer(c_int32_t), intent(in) :: irrk_inv(:)", "int(irrk_inv, c_int64_t)"),
+    ("k8", "integer(c_int64_t), intent(in) :: irrk_inv(:)", "irrk_inv"),
+]
+
 DIST = "type(dgampi_distributor), intent(in) :: dist"
+IRR_FULL = "type(dgampi_distributor), intent(in) :: irr, full"
 LIMIT = "integer(c_size_t), intent(in), optional :: limit"
 IERR = "integer, intent(out), optional :: ierr"
+TRANSFORM = "type(dgampi_orbital_transform), intent(in), optional :: transform"
 
 # Array operations. generic: the public name; name: prefix of the specifics
 # (<name>[_i|_m]_<type>_<rank>); args and decls: the dummy arguments, where
@@ -50,7 +60,9 @@ IERR = "integer, intent(out), optional :: ierr"
 # communicator declaration and {HANDLE} its integer handle; views: the array
 # dummies described by view_<type>_<rank> (as v<name>); body: the call of
 # the hand-written routine of src/dgampi.F90; alloc: an allocating form
-# (body from alloc_body); comm: generated for both communicator kinds.
+# (body from alloc_body); comm: generated for both communicator kinds;
+# irrk: generated for both kinds of irrk_inv ({IRRK_DECL}, {IRRK});
+# min_rank: the lowest array rank (default 1); locals: extra declarations.
 OPS = [
     dict(generic="dgampi_send_rows", name="send_rows", comm=True,
          args="comm, a, dest, base_tag, limit, ierr",
@@ -118,6 +130,37 @@ OPS = [
          args="dist, name, a, ierr",
          decls=[DIST, "character(len=*), intent(in) :: name", "{T}, allocatable, intent(out), target :: a{D}", IERR],
          views=[]),
+    # Brillouin-zone maps: irrk_inv holds the 0-based irreducible index of
+    # every full-BZ point (integer(4) or integer(8)).
+    dict(generic="dgampi_exchange_and_map_irrbz_fullbz_into", name="xmap_into", irrk=True,
+         args="irr, full, irrk_inv, block, out, transform, limit, ierr",
+         decls=[IRR_FULL, "{IRRK_DECL}", "{T}, intent(in), target :: block{D}", "{T}, intent(inout), target :: out{D}",
+                TRANSFORM, LIMIT, IERR],
+         views=["block", "out"],
+         body="call map_v(MAP_EXCHANGE, irr, full, {IRRK}, vblock, vout, transform, limit, ierr)"),
+    dict(generic="dgampi_exchange_and_map_irrbz_fullbz", name="xmap", irrk=True, alloc="xmap",
+         args="irr, full, irrk_inv, block, out, transform, limit, ierr",
+         decls=[IRR_FULL, "{IRRK_DECL}", "{T}, intent(in), target :: block{D}",
+                "{T}, allocatable, intent(out), target :: out{D}", TRANSFORM, LIMIT, IERR],
+         views=["block"]),
+    dict(generic="dgampi_map_irrbz_fullbz_into", name="rmap_into", irrk=True,
+         args="irr, full, irrk_inv, block, out, transform, limit, ierr",
+         decls=[IRR_FULL, "{IRRK_DECL}", "{T}, intent(in), target :: block{D}", "{T}, intent(inout), target :: out{D}",
+                TRANSFORM, LIMIT, IERR],
+         views=["block", "out"],
+         body="call map_v(MAP_THROUGH_ROOT, irr, full, {IRRK}, vblock, vout, transform, limit, ierr)"),
+    dict(generic="dgampi_map_irrbz_fullbz", name="rmap", irrk=True, alloc="rmap",
+         args="irr, full, irrk_inv, block, out, transform, limit, ierr",
+         decls=[IRR_FULL, "{IRRK_DECL}", "{T}, intent(in), target :: block{D}",
+                "{T}, allocatable, intent(out), target :: out{D}", TRANSFORM, LIMIT, IERR],
+         views=["block"]),
+    # The vertex has at least the axes (nu', nu, q): ranks 3..7.
+    dict(generic="dgampi_gather_full_ibz_for_vslice", name="vslice", irrk=True, alloc="vslice", min_rank=3,
+         args="irr, full, irrk_inv, split_sizes, split_offsets, block, out, has_slice, transform, limit, ierr",
+         decls=[IRR_FULL, "{IRRK_DECL}", "integer(c_int64_t), intent(in) :: split_sizes(:), split_offsets(:)",
+                "{T}, intent(in), target :: block{D}", "{T}, allocatable, intent(out), target :: out{D}",
+                "logical, intent(out), optional :: has_slice", TRANSFORM, LIMIT, IERR],
+         views=["block"], locals=["type(c_owned_array) :: owned"]),
 ]
 
 
@@ -129,14 +172,22 @@ def dims(r, var="n"):
     return ", ".join(f"{var}({k})" for k in range(1, r + 1))
 
 
+def variants(op):
+    """(suffix, cpp guard, placeholder values) of the flavours of `op`."""
+    if op.get("comm"):
+        return [(c[0], c[3], dict(COMM=c[1], HANDLE=c[2])) for c in COMMS]
+    if op.get("irrk"):
+        return [(k[0], None, dict(IRRK_DECL=k[1], IRRK=k[2])) for k in IRRK]
+    return [(None, None, {})]
+
+
 def specifics(op):
-    """(cpp guard, specific name, comm tuple) for every specific of `op`."""
-    comms = COMMS if op.get("comm") else [(None, None, None, None)]
-    for c in comms:
+    """(cpp guard, specific name, placeholder values, type, rank) for every specific of `op`."""
+    for suffix, guard, values in variants(op):
         for t, _, _ in TYPES:
-            for r in range(1, MAX_RANK + 1):
-                prefix = op["name"] + (f"_{c[0]}" if c[0] else "")
-                yield c[3], f"{prefix}_{t}_{r}", c
+            for r in range(op.get("min_rank", 1), MAX_RANK + 1):
+                prefix = op["name"] + (f"_{suffix}" if suffix else "")
+                yield guard, f"{prefix}_{t}_{r}", values, t, r
 
 
 def view_proc(t, ftype, code, r):
@@ -180,6 +231,25 @@ def alloc_body(kind, t, r):
             f"call view_{t}_{r}(vout, out)",
             "call allgather_into_v(dist, vblock, vout, limit, ierr)",
         ]
+    if kind in ("xmap", "rmap"):
+        which, cname = dict(xmap=("MAP_EXCHANGE", "dgampi_exchange_and_map_irrbz_fullbz"),
+                            rmap=("MAP_THROUGH_ROOT", "dgampi_map_irrbz_fullbz"))[kind]
+        return [
+            f"if (.not. mapped_shape(full, vblock, n, '{cname}', ierr)) return",
+            f"allocate(out({dims(r)}))",
+            f"call view_{t}_{r}(vout, out)",
+            f"call map_v({which}, irr, full, {{IRRK}}, vblock, vout, transform, limit, st)",
+            "if (st /= DGAMPI_STATUS_OK) deallocate(out)",
+            "call report(st, ierr)",
+        ]
+    if kind == "vslice":
+        return [
+            "if (.not. vslice_v(irr, full, {IRRK}, split_sizes, split_offsets, vblock, transform, limit, &",
+            "  owned, n, has_slice, ierr)) return",
+            f"allocate(out({dims(r)}))",
+            f"call view_{t}_{r}(vout, out)",
+            "call take_owned(owned, vout)",
+        ]
     if kind == "spill_read":
         code = dict((s, c) for s, _, c in TYPES)[t]
         return [
@@ -191,20 +261,24 @@ def alloc_body(kind, t, r):
     raise ValueError(kind)
 
 
-def op_proc(op, spec, t, ftype, r):
-    guard, name, comm = spec
-    fmt = dict(T=ftype, D=colons(r), COMM=comm[1] or "", HANDLE=comm[2] or "")
+def op_proc(op, spec, ftype):
+    guard, name, values, t, r = spec
+    fmt = dict(T=ftype, D=colons(r), **values)
     lines = [f"  subroutine {name}({op['args']})"]
     lines += ["    " + d.format(**fmt) for d in op["decls"]]
     alloc = op.get("alloc")
-    views = {"gather": ["block", "out"], "allgather": ["block", "out"], "spill_read": ["a"]}.get(alloc, op["views"])
+    views = {"gather": ["block", "out"], "allgather": ["block", "out"], "spill_read": ["a"],
+             "xmap": ["block", "out"], "rmap": ["block", "out"], "vslice": ["block", "out"]}.get(alloc, op["views"])
     lines.append("    type(array_view), target :: " + ", ".join("v" + a for a in views))
+    lines += ["    " + d for d in op.get("locals", [])]
     if alloc:
         lines.append(f"    integer(c_int64_t) :: n({r})")
+    if alloc in ("xmap", "rmap"):
+        lines.append("    integer :: st")
     for a in op["views"]:
         lines.append(f"    call view_{t}_{r}(v{a}, {a})")
-    body = alloc_body(alloc, t, r) if alloc else [op["body"].format(**fmt)]
-    lines += ["    " + b for b in body]
+    body = alloc_body(alloc, t, r) if alloc else [op["body"]]
+    lines += ["    " + b.format(**fmt) for b in body]
     lines += [f"  end subroutine {name}", ""]
     return lines
 
@@ -241,10 +315,8 @@ def generate():
         specific.append(f"  ! ---------------------------------------------------------------- {op['generic']}")
         groups = {}
         for spec in specifics(op):
-            t = spec[1].split("_")[-2]
-            r = int(spec[1].split("_")[-1])
-            ftype = dict((s, f) for s, f, _ in TYPES)[t]
-            groups.setdefault(spec[0], []).extend(op_proc(op, spec, t, ftype, r))
+            ftype = dict((s, f) for s, f, _ in TYPES)[spec[3]]
+            groups.setdefault(spec[0], []).extend(op_proc(op, spec, ftype))
         for guard, lines in groups.items():
             specific += guarded(lines, guard)
     return {

@@ -25,7 +25,11 @@
 ! * The library allocates nothing the caller must free: the C routines that
 !   return new buffers are wrapped by Fortran procedures that fill
 !   `allocatable` arguments (received bytes, metadata, gathered arrays,
-!   spilled datasets, dataset names).
+!   spilled datasets, dataset names, unfolded arrays, vertex slices).
+! * Brillouin-zone maps: irrk_inv(q) (integer(4) or integer(8)) is the
+!   0-based irreducible index of the 1-based full-BZ point q, as in C. The
+!   orbital transform (type dgampi_orbital_transform) acts on the orbital
+!   axes in Fortran order with U(a, b, k) = row a, column b of U_k.
 module dgampi
   use, intrinsic :: iso_c_binding
   use, intrinsic :: iso_fortran_env, only: error_unit
@@ -83,6 +87,27 @@ module dgampi
     integer(c_size_t) :: byte_len
   end type dgampi_chunk
 
+  !> The optional per-k orbital transform of the Brillouin-zone maps (C:
+  !> struct dgampi_orbital_transform), for data whose orbital axes are the
+  !> `axes` (2 or 4) dimensions right BEFORE the last (q) one, in Fortran
+  !> order: X(..., a, b, q) or X(..., a, b, c, d, q). For every point k:
+  !>   2 axes: X'(.., a, b, k) = sigma(k) * sum U(a, a') Y(.., a', b', k) conjg(U(b, b'))
+  !>           (U Y U^dagger), with Y = conjg(X) where conj(k), else X;
+  !>   4 axes: U on the 1st and 3rd orbital axis, U^dagger on the 2nd and
+  !>           4th (sigma is not applied: sigma**2 = 1).
+  !> u(a, b, k) is row a, column b of U_k (complex(8) whatever the data
+  !> type; the data must be complex). u(nb, nb, n), sigma(n) and conj(n)
+  !> cover either this rank's full-BZ points (n = my_size) or all of them
+  !> (n = ntasks; always all of them for gather_full_ibz_for_vslice).
+  !> Build it with the structure constructor:
+  !>   dgampi_orbital_transform(u, sigma, conj [, axes])
+  type, public :: dgampi_orbital_transform
+    complex(c_double_complex), allocatable :: u(:, :, :)
+    real(c_double), allocatable :: sigma(:)
+    logical, allocatable :: conj(:)
+    integer :: axes = 2
+  end type dgampi_orbital_transform
+
   ! ---------------------------------------------------------------- public procedures
   public :: dgampi_error_message, dgampi_version
   public :: dgampi_set_max_message_bytes, dgampi_max_message_bytes
@@ -103,6 +128,10 @@ module dgampi
   public :: dgampi_distributor_spill_write, dgampi_distributor_spill_read_into, dgampi_distributor_spill_read
   public :: dgampi_distributor_spill_shape, dgampi_distributor_spill_list
   public :: dgampi_distributor_spill_remove, dgampi_distributor_spill_path
+  public :: dgampi_exchange_and_map_irrbz_fullbz, dgampi_exchange_and_map_irrbz_fullbz_into
+  public :: dgampi_map_irrbz_fullbz, dgampi_map_irrbz_fullbz_into
+  public :: dgampi_node_aware_split, dgampi_node_aware_split_nodes
+  public :: dgampi_gather_full_ibz_for_vslice
 
   ! ---------------------------------------------------------------- private types
   !> An array as the C ABI sees it: C-order shape and byte strides.
@@ -123,6 +152,36 @@ module dgampi
     type(c_ptr) :: shape
     type(c_ptr) :: strides
   end type c_array
+
+  !> struct dgampi_orbital_transform.
+  type, bind(C) :: c_orbital_transform
+    type(c_ptr) :: u = c_null_ptr
+    integer(c_int64_t) :: n = 0
+    integer(c_int64_t) :: nb = 0
+    integer(c_int32_t) :: axes = 0
+    type(c_ptr) :: sigma = c_null_ptr
+    type(c_ptr) :: conj = c_null_ptr
+  end type c_orbital_transform
+
+  !> A transform as the C ABI takes it, with the buffers its record points to.
+  type :: transform_record
+    logical :: given = .false.
+    type(c_orbital_transform) :: c
+    complex(c_double_complex), allocatable :: u(:, :, :)   ! C order: u(b, a, k) = conjg(U_k(a, b))
+    real(c_double), allocatable :: sigma(:)
+    integer(c_int8_t), allocatable :: conj(:)
+  end type transform_record
+
+  !> struct dgampi_owned_array (C-order shape).
+  type, bind(C) :: c_owned_array
+    type(c_ptr) :: data = c_null_ptr
+    integer(c_int32_t) :: dtype = 0
+    integer(c_int32_t) :: ndim = 0
+    integer(c_int64_t) :: shape(DGAMPI_MAX_NDIM) = 0
+  end type c_owned_array
+
+  !> Which Brillouin-zone map map_v runs.
+  integer, parameter :: MAP_EXCHANGE = 1, MAP_THROUGH_ROOT = 2
 
   !> Message of the last call (what dgampi_error_message returns).
   character(len=:), allocatable, save :: last_message
@@ -159,6 +218,14 @@ module dgampi
   interface dgampi_distributor_bcast_bytes
     module procedure bcast_bytes_char, bcast_bytes_int8
   end interface dgampi_distributor_bcast_bytes
+
+  interface dgampi_node_aware_split
+    module procedure node_aware_split_32, node_aware_split_64
+  end interface dgampi_node_aware_split
+
+  interface dgampi_node_aware_split_nodes
+    module procedure split_nodes_32_32, split_nodes_32_64, split_nodes_64_32, split_nodes_64_64
+  end interface dgampi_node_aware_split_nodes
 
   ! Array generics, one specific per element type and rank (generated).
 #include "generated/dgampi_generic.inc"
@@ -444,6 +511,56 @@ module dgampi
       integer(c_size_t), value :: len
       integer(c_size_t), intent(out) :: needed
       integer(c_int32_t) :: st
+    end function
+
+    ! Brillouin-zone maps and the frequency re-layout
+    function c_exchange_and_map_irrbz_fullbz_into(irr, full, irrk_inv, n_full, block, transform, limit, out) &
+        bind(C, name='dgampi_exchange_and_map_irrbz_fullbz_into') result(st)
+      import :: c_ptr, c_size_t, c_int32_t
+      type(c_ptr), value :: irr, full, irrk_inv, block, transform, out
+      integer(c_size_t), value :: n_full, limit
+      integer(c_int32_t) :: st
+    end function
+    function c_map_irrbz_fullbz_into(irr, full, irrk_inv, n_full, block, transform, limit, out) &
+        bind(C, name='dgampi_map_irrbz_fullbz_into') result(st)
+      import :: c_ptr, c_size_t, c_int32_t
+      type(c_ptr), value :: irr, full, irrk_inv, block, transform, out
+      integer(c_size_t), value :: n_full, limit
+      integer(c_int32_t) :: st
+    end function
+    function c_node_aware_split(d, n_nu, sizes, offsets, len) bind(C, name='dgampi_node_aware_split') result(st)
+      import :: c_ptr, c_int64_t, c_size_t, c_int32_t
+      type(c_ptr), value :: d
+      integer(c_int64_t), value :: n_nu
+      integer(c_int64_t), intent(out) :: sizes(*), offsets(*)
+      integer(c_size_t), value :: len
+      integer(c_int32_t) :: st
+    end function
+    function c_node_aware_split_nodes(n_nu, nodes, nranks, sizes, offsets) &
+        bind(C, name='dgampi_node_aware_split_nodes') result(st)
+      import :: c_ptr, c_int64_t, c_size_t, c_int32_t
+      integer(c_int64_t), value :: n_nu
+      type(c_ptr), value :: nodes
+      integer(c_size_t), value :: nranks
+      integer(c_int64_t), intent(out) :: sizes(*), offsets(*)
+      integer(c_int32_t) :: st
+    end function
+    function c_gather_full_ibz_for_vslice(irr, full, irrk_inv, n_full, split_sizes, split_offsets, block, &
+        transform, limit, out, has_slice) bind(C, name='dgampi_gather_full_ibz_for_vslice') result(st)
+      import :: c_ptr, c_size_t, c_int, c_int32_t, c_owned_array
+      type(c_ptr), value :: irr, full, irrk_inv, split_sizes, split_offsets, block, transform
+      integer(c_size_t), value :: n_full, limit
+      type(c_owned_array), intent(out) :: out
+      integer(c_int), intent(out) :: has_slice
+      integer(c_int32_t) :: st
+    end function
+
+    ! libc
+    function c_memcpy(dest, src, n) bind(C, name='memcpy') result(p)
+      import :: c_ptr, c_size_t
+      type(c_ptr), value :: dest, src
+      integer(c_size_t), value :: n
+      type(c_ptr) :: p
     end function
   end interface
 
@@ -1405,6 +1522,312 @@ contains
     if (st == DGAMPI_STATUS_OK) path = chars_to_string(buf(1:needed - 1))
     call finish(st, ierr)
   end function dgampi_distributor_spill_path
+
+  ! ================================================================ Brillouin-zone maps
+  ! The generic dgampi_[exchange_and_]map_irrbz_fullbz[_into] and
+  ! dgampi_gather_full_ibz_for_vslice (generated) describe the arrays and
+  ! call these. Problems only the Fortran side can see (inconsistent
+  ! transform or split arrays) are still passed to the C call, made to fail
+  ! there on purpose (n = -1, a NULL split), so that every rank of the
+  ! collective returns; this rank then reports the Fortran-side problem.
+
+  !> Address of an int64 buffer (NULL when empty).
+  function int64_ptr(a) result(p)
+    integer(c_int64_t), intent(in), target, contiguous :: a(:)
+    type(c_ptr) :: p
+    p = c_null_ptr
+    if (size(a) > 0) p = c_loc(a)
+  end function int64_ptr
+
+  !> Fills the C record of an optional transform. `problem` is empty when
+  !> the Fortran arrays are consistent; otherwise the record has n = -1.
+  subroutine transform_set(t, rec, problem)
+    type(dgampi_orbital_transform), intent(in), optional :: t
+    type(transform_record), intent(inout), target :: rec
+    character(len=:), allocatable, intent(out) :: problem
+    integer(c_int64_t) :: nb, nb2, n, ns, nc, k
+    character(len=200) :: what
+    problem = ''
+    rec%given = present(t)
+    if (.not. present(t)) return
+    nb = 0
+    nb2 = 0
+    n = 0
+    ns = 0
+    nc = 0
+    if (allocated(t%u)) then
+      nb = size(t%u, 1, c_int64_t)
+      nb2 = size(t%u, 2, c_int64_t)
+      n = size(t%u, 3, c_int64_t)
+    end if
+    if (allocated(t%sigma)) ns = size(t%sigma, kind=c_int64_t)
+    if (allocated(t%conj)) nc = size(t%conj, kind=c_int64_t)
+    rec%c%axes = int(t%axes, c_int32_t)
+    if (nb /= nb2 .or. ns /= n .or. nc /= n) then
+      write (what, '(a, 3(i0, a), 2(i0, a))') 'the orbital transform has u(', nb, ', ', nb2, ', ', n, '), sigma(', ns, &
+        ') and conj(', nc, '): expected u(nb, nb, n), sigma(n), conj(n)'
+      problem = trim(what)
+      rec%c%n = -1
+      return
+    end if
+    allocate (rec%u(nb, nb, n), rec%sigma(n), rec%conj(n))
+    ! C reads u[k][a][b] row-major and applies its matrices to the C axes,
+    ! which are the Fortran ones reversed: conjg(transpose(U)) stored
+    ! column-major gives U Y U^dagger on the Fortran axes.
+    do k = 1, n
+      rec%u(:, :, k) = conjg(transpose(t%u(:, :, k)))
+    end do
+    rec%sigma = t%sigma
+    rec%conj = merge(1_c_int8_t, 0_c_int8_t, t%conj)
+    rec%c%n = n
+    rec%c%nb = nb
+    if (size(rec%u) > 0) rec%c%u = c_loc(rec%u)
+    if (n > 0) then
+      rec%c%sigma = c_loc(rec%sigma)
+      rec%c%conj = c_loc(rec%conj)
+    end if
+  end subroutine transform_set
+
+  !> The record's address, or NULL when no transform was given.
+  function transform_ptr(rec) result(p)
+    type(transform_record), intent(in), target :: rec
+    type(c_ptr) :: p
+    p = c_null_ptr
+    if (rec%given) p = c_loc(rec%c)
+  end function transform_ptr
+
+  !> Records the outcome of a C call, or the Fortran-side problem that made it fail.
+  subroutine finish_checked(status, who, problem, ierr)
+    integer(c_int32_t), intent(in) :: status
+    character(len=*), intent(in) :: who, problem
+    integer, intent(out), optional :: ierr
+    if (len(problem) > 0) then
+      call fail(DGAMPI_STATUS_MISMATCH, who // ': ' // problem, ierr)
+    else
+      call finish(status, ierr)
+    end if
+  end subroutine finish_checked
+
+  subroutine map_v(kind, irr, full, irrk_inv, block, out, transform, limit, ierr)
+    integer, intent(in) :: kind
+    type(dgampi_distributor), intent(in) :: irr, full
+    integer(c_int64_t), intent(in) :: irrk_inv(:)
+    type(array_view), intent(in), target :: block, out
+    type(dgampi_orbital_transform), intent(in), optional :: transform
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: cblock, cout
+    type(transform_record), target :: rec
+    integer(c_int64_t), allocatable, target :: map(:)
+    character(len=:), allocatable :: problem
+    integer(c_int32_t) :: st
+    allocate (map, source=irrk_inv)
+    call transform_set(transform, rec, problem)
+    if (kind == MAP_EXCHANGE) then
+      st = c_exchange_and_map_irrbz_fullbz_into(irr%ptr, full%ptr, int64_ptr(map), size(map, kind=c_size_t), &
+        c_desc(block, cblock), transform_ptr(rec), limit_or_0(limit), c_desc(out, cout))
+      call finish_checked(st, 'dgampi_exchange_and_map_irrbz_fullbz_into', problem, ierr)
+    else
+      st = c_map_irrbz_fullbz_into(irr%ptr, full%ptr, int64_ptr(map), size(map, kind=c_size_t), &
+        c_desc(block, cblock), transform_ptr(rec), limit_or_0(limit), c_desc(out, cout))
+      call finish_checked(st, 'dgampi_map_irrbz_fullbz_into', problem, ierr)
+    end if
+  end subroutine map_v
+
+  !> Fortran shape of the unfolded block: block's leading dimensions, the
+  !> full distributor's my_size last.
+  logical function mapped_shape(full, block, n, who, ierr) result(ok)
+    type(dgampi_distributor), intent(in) :: full
+    type(array_view), intent(in) :: block
+    integer(c_int64_t), intent(out) :: n(:)
+    character(len=*), intent(in) :: who
+    integer, intent(out), optional :: ierr
+    integer :: r, k
+    integer(c_int64_t) :: my
+    integer(c_int32_t) :: st
+    my = 0
+    st = c_distributor_my_size(full%ptr, my)
+    ok = st == DGAMPI_STATUS_OK
+    if (.not. ok) then
+      call fail(int(st), who // ': ' // c_error_text(), ierr)
+      return
+    end if
+    r = size(n)
+    do k = 1, r - 1
+      n(k) = block%shape(r - k + 1)
+    end do
+    n(r) = my
+  end function mapped_shape
+
+  !> Runs dgampi_gather_full_ibz_for_vslice: on success `owned` holds the
+  !> library's result (to be taken by take_owned) and `n` its Fortran shape.
+  logical function vslice_v(irr, full, irrk_inv, split_sizes, split_offsets, block, transform, limit, owned, n, &
+      has_slice, ierr) result(ok)
+    type(dgampi_distributor), intent(in) :: irr, full
+    integer(c_int64_t), intent(in) :: irrk_inv(:), split_sizes(:), split_offsets(:)
+    type(array_view), intent(in), target :: block
+    type(dgampi_orbital_transform), intent(in), optional :: transform
+    integer(c_size_t), intent(in), optional :: limit
+    type(c_owned_array), intent(out) :: owned
+    integer(c_int64_t), intent(out) :: n(:)
+    logical, intent(out), optional :: has_slice
+    integer, intent(out), optional :: ierr
+    character(len=*), parameter :: who = 'dgampi_gather_full_ibz_for_vslice'
+    type(c_array), target :: cblock
+    type(transform_record), target :: rec
+    integer(c_int64_t), allocatable, target :: map(:), sizes(:), offsets(:)
+    character(len=:), allocatable :: problem
+    character(len=200) :: what
+    type(c_ptr) :: psizes, poffsets
+    integer(c_int) :: nranks, slice
+    integer(c_int32_t) :: st, freed
+    n = 0
+    slice = 0
+    if (present(has_slice)) has_slice = .false.
+    allocate (map, source=irrk_inv)
+    allocate (sizes, source=split_sizes)
+    allocate (offsets, source=split_offsets)
+    psizes = int64_ptr(sizes)
+    poffsets = int64_ptr(offsets)
+    call transform_set(transform, rec, problem)
+    nranks = 0
+    if (c_distributor_mpi_size(full%ptr, nranks) == DGAMPI_STATUS_OK) then
+      if (size(sizes) /= nranks .or. size(offsets) /= nranks) then
+        write (what, '(a, 3(i0, a))') 'split_sizes has ', size(sizes), ' entries and split_offsets ', size(offsets), &
+          '; expected one per rank (', nranks, ')'
+        if (len(problem) == 0) problem = trim(what)
+        psizes = c_null_ptr   ! the C side reads mpi_size entries
+        poffsets = c_null_ptr
+      end if
+    end if
+    st = c_gather_full_ibz_for_vslice(irr%ptr, full%ptr, int64_ptr(map), size(map, kind=c_size_t), psizes, poffsets, &
+      c_desc(block, cblock), transform_ptr(rec), limit_or_0(limit), owned, slice)
+    call finish_checked(st, who, problem, ierr)
+    ok = st == DGAMPI_STATUS_OK .and. len(problem) == 0
+    if (ok .and. (owned%ndim /= size(n) .or. owned%dtype /= block%dtype)) then
+      write (what, '(a, 2(i0, a), 2(i0, a))') 'the library returned dtype ', owned%dtype, ', ndim ', owned%ndim, &
+        ' for a block of dtype ', block%dtype, ', rank ', size(n)
+      call fail(DGAMPI_STATUS_INTERNAL, who // ': ' // trim(what), ierr)
+      ok = .false.
+    end if
+    if (.not. ok) then
+      if (c_associated(owned%data)) freed = c_free(owned%data)
+      return
+    end if
+    n = owned%shape(size(n):1:-1)
+    if (present(has_slice)) has_slice = slice /= 0
+  end function vslice_v
+
+  !> Copies a library-allocated C-contiguous array into `out` (freshly
+  !> allocated by the caller with the same shape) and releases it.
+  subroutine take_owned(owned, out)
+    type(c_owned_array), intent(in) :: owned
+    type(array_view), intent(in) :: out
+    integer(c_size_t) :: nbytes
+    integer(c_int32_t) :: freed
+    type(c_ptr) :: p
+    nbytes = int(product(owned%shape(1:owned%ndim)), c_size_t) * dtype_bytes(owned%dtype)
+    if (nbytes > 0 .and. c_associated(owned%data) .and. c_associated(out%data)) &
+      p = c_memcpy(out%data, owned%data, nbytes)
+    if (c_associated(owned%data)) freed = c_free(owned%data)
+  end subroutine take_owned
+
+  !> Bytes of one element of a dtype code.
+  pure function dtype_bytes(dtype) result(n)
+    integer(c_int32_t), intent(in) :: dtype
+    integer(c_size_t) :: n
+    select case (dtype)
+    case (DGAMPI_DTYPE_F32, DGAMPI_DTYPE_I32)
+      n = 4
+    case (DGAMPI_DTYPE_F64, DGAMPI_DTYPE_COMPLEX64, DGAMPI_DTYPE_I64)
+      n = 8
+    case (DGAMPI_DTYPE_COMPLEX128)
+      n = 16
+    case (DGAMPI_DTYPE_U8)
+      n = 1
+    case default
+      n = 0
+    end select
+  end function dtype_bytes
+
+  ! ---------------------------------------------------------------- node-aware split
+  ! dgampi_node_aware_split(dist, n_nu, sizes, offsets [, ierr]): collective.
+  ! dgampi_node_aware_split_nodes(n_nu, nodes, sizes, offsets [, ierr]): local.
+  !   n_nu and nodes are integer(4) or integer(8); sizes and offsets
+  !   (allocatable integer(int64)) are allocated with one entry per rank:
+  !   rank r holds the 0-based frequencies offsets(r+1) .. offsets(r+1)+sizes(r+1)-1.
+
+  subroutine node_aware_split_v(dist, n_nu, sizes, offsets, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    integer(c_int64_t), intent(in) :: n_nu
+    integer(c_int64_t), allocatable, intent(out) :: sizes(:), offsets(:)
+    integer, intent(out), optional :: ierr
+    integer(c_int) :: n
+    n = 0
+    if (c_distributor_mpi_size(dist%ptr, n) /= DGAMPI_STATUS_OK) n = 0
+    allocate (sizes(n), offsets(n))
+    ! Called even when the handle is bad: the C message then names this function.
+    call finish(c_node_aware_split(dist%ptr, n_nu, sizes, offsets, size(sizes, kind=c_size_t)), ierr)
+  end subroutine node_aware_split_v
+
+  subroutine node_aware_split_32(dist, n_nu, sizes, offsets, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    integer(c_int32_t), intent(in) :: n_nu
+    integer(c_int64_t), allocatable, intent(out) :: sizes(:), offsets(:)
+    integer, intent(out), optional :: ierr
+    call node_aware_split_v(dist, int(n_nu, c_int64_t), sizes, offsets, ierr)
+  end subroutine node_aware_split_32
+
+  subroutine node_aware_split_64(dist, n_nu, sizes, offsets, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    integer(c_int64_t), intent(in) :: n_nu
+    integer(c_int64_t), allocatable, intent(out) :: sizes(:), offsets(:)
+    integer, intent(out), optional :: ierr
+    call node_aware_split_v(dist, n_nu, sizes, offsets, ierr)
+  end subroutine node_aware_split_64
+
+  subroutine split_nodes_v(n_nu, nodes, sizes, offsets, ierr)
+    integer(c_int64_t), intent(in) :: n_nu
+    integer(c_int64_t), intent(in) :: nodes(:)
+    integer(c_int64_t), allocatable, intent(out) :: sizes(:), offsets(:)
+    integer, intent(out), optional :: ierr
+    integer(c_int64_t), allocatable, target :: labels(:)
+    allocate (labels, source=nodes)
+    allocate (sizes(size(labels)), offsets(size(labels)))
+    call finish(c_node_aware_split_nodes(n_nu, int64_ptr(labels), size(labels, kind=c_size_t), sizes, offsets), ierr)
+  end subroutine split_nodes_v
+
+  subroutine split_nodes_32_32(n_nu, nodes, sizes, offsets, ierr)
+    integer(c_int32_t), intent(in) :: n_nu
+    integer(c_int32_t), intent(in) :: nodes(:)
+    integer(c_int64_t), allocatable, intent(out) :: sizes(:), offsets(:)
+    integer, intent(out), optional :: ierr
+    call split_nodes_v(int(n_nu, c_int64_t), int(nodes, c_int64_t), sizes, offsets, ierr)
+  end subroutine split_nodes_32_32
+
+  subroutine split_nodes_32_64(n_nu, nodes, sizes, offsets, ierr)
+    integer(c_int32_t), intent(in) :: n_nu
+    integer(c_int64_t), intent(in) :: nodes(:)
+    integer(c_int64_t), allocatable, intent(out) :: sizes(:), offsets(:)
+    integer, intent(out), optional :: ierr
+    call split_nodes_v(int(n_nu, c_int64_t), nodes, sizes, offsets, ierr)
+  end subroutine split_nodes_32_64
+
+  subroutine split_nodes_64_32(n_nu, nodes, sizes, offsets, ierr)
+    integer(c_int64_t), intent(in) :: n_nu
+    integer(c_int32_t), intent(in) :: nodes(:)
+    integer(c_int64_t), allocatable, intent(out) :: sizes(:), offsets(:)
+    integer, intent(out), optional :: ierr
+    call split_nodes_v(n_nu, int(nodes, c_int64_t), sizes, offsets, ierr)
+  end subroutine split_nodes_64_32
+
+  subroutine split_nodes_64_64(n_nu, nodes, sizes, offsets, ierr)
+    integer(c_int64_t), intent(in) :: n_nu
+    integer(c_int64_t), intent(in) :: nodes(:)
+    integer(c_int64_t), allocatable, intent(out) :: sizes(:), offsets(:)
+    integer, intent(out), optional :: ierr
+    call split_nodes_v(n_nu, nodes, sizes, offsets, ierr)
+  end subroutine split_nodes_64_64
 
   ! ================================================================ generated specifics
 #include "generated/dgampi_specific.inc"

@@ -3,6 +3,7 @@
 !                    concerned, and a message naming the function
 !   errors abort     bad input without `ierr`: must print the message and
 !                    abort (run by abort_check.cmake, which expects failure)
+!   errors abort_bzmap  the same in a collective (an unfolding map)
 program errors
   use, intrinsic :: iso_c_binding
   use mpi_f08
@@ -24,10 +25,19 @@ program errors
     call MPI_Finalize()
     stop
   end if
+  if (mode == 'abort_bzmap') then
+    ! No ierr, collective: every rank prints "dgampi: error 4 ...:
+    ! dgampi_exchange_and_map_irrbz_fullbz_into: irrk_inv[1] = 5 ..." and aborts.
+    call abort_bzmap()
+    write (*, '(a)') 'NOT ABORTED'
+    call MPI_Finalize()
+    stop
+  end if
 
   call test_limits()
   call test_primitives()
   call test_distributor()
+  call test_bzmap()
 
   call check_finish()
 
@@ -138,5 +148,89 @@ contains
     call dgampi_distributor_destroy(stale, ierr)
     call check_status(ierr, DGAMPI_STATUS_INVALID_HANDLE, 'dgampi_distributor_destroy', 'destroying a stale handle')
   end subroutine test_distributor
+
+  subroutine abort_bzmap()
+    type(dgampi_distributor) :: irr, full
+    real(c_double), allocatable :: block(:), out(:)
+    call dgampi_distributor_create(irr, MPI_COMM_WORLD, 2)
+    call dgampi_distributor_create(full, MPI_COMM_WORLD, 3)
+    allocate (block(dgampi_distributor_my_size(irr)))
+    block = 1
+    call dgampi_exchange_and_map_irrbz_fullbz(irr, full, [0, 5, 1], block, out)
+  end subroutine abort_bzmap
+
+  !> The Brillouin-zone maps and the frequency re-layout: bad maps, transform
+  !> and split arrays fail on every rank with the function named.
+  subroutine test_bzmap()
+    type(dgampi_distributor) :: irr, full
+    real(c_double), allocatable :: block(:, :), out(:, :), vblock(:, :, :), vout(:, :, :), rblock(:, :, :), rout(:, :, :)
+    complex(c_double_complex), allocatable :: zblock(:, :, :), zout(:, :, :)
+    integer(c_int64_t), allocatable :: sizes(:), offsets(:)
+    integer(c_int64_t) :: my_irr, my_full
+    type(dgampi_orbital_transform) :: t
+    logical :: has_slice
+    call check_section('bzmap')
+    call dgampi_distributor_create(irr, MPI_COMM_WORLD, 3)
+    call dgampi_distributor_create(full, MPI_COMM_WORLD, 4)
+    my_irr = dgampi_distributor_my_size(irr)
+    my_full = dgampi_distributor_my_size(full)
+    allocate (block(2, my_irr), out(2, my_full), vblock(2, 3, my_irr))
+    block = 1
+
+    ! irrk_inv values are 0-based irreducible indices: 3 is out of range for 3 points.
+    call dgampi_exchange_and_map_irrbz_fullbz_into(irr, full, [0, 1, 3, 2], block, out, ierr=ierr)
+    call check_status(ierr, DGAMPI_STATUS_OUT_OF_RANGE, 'dgampi_exchange_and_map_irrbz_fullbz', 'irrk_inv value 3')
+    call check_true(index(dgampi_error_message(), 'irrk_inv[2] = 3') > 0, 'message "' // dgampi_error_message() // '"')
+    call dgampi_map_irrbz_fullbz(irr, full, [0_c_int64_t, -1_c_int64_t, 1_c_int64_t, 2_c_int64_t], block, out, ierr=ierr)
+    call check_status(ierr, DGAMPI_STATUS_OUT_OF_RANGE, 'dgampi_map_irrbz_fullbz', 'irrk_inv value -1')
+    call check_true(.not. allocated(out), 'out allocated after an error')
+    call dgampi_exchange_and_map_irrbz_fullbz(irr, full, [0, 1, 2], block, out, ierr=ierr)
+    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_exchange_and_map_irrbz_fullbz', 'irrk_inv of 3 entries')
+
+    ! The transform: inconsistent arrays (seen by the module), real data (seen by the library).
+    allocate (zblock(2, 2, my_irr), zout(2, 2, my_full))
+    zblock = 1
+    allocate (t%u(2, 2, 4))
+    t%u = (1d0, 0d0)
+    t%sigma = [1d0, 1d0, 1d0]
+    t%conj = [.false., .false., .false., .false.]
+    call dgampi_exchange_and_map_irrbz_fullbz_into(irr, full, [0, 1, 1, 2], zblock, zout, t, ierr=ierr)
+    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_exchange_and_map_irrbz_fullbz_into', 'sigma(3) for 4 points')
+    call check_true(index(dgampi_error_message(), 'sigma(3)') > 0, 'message "' // dgampi_error_message() // '"')
+    t%sigma = [1d0, 1d0, 1d0, 1d0]
+    call dgampi_map_irrbz_fullbz_into(irr, full, [0, 1, 1, 2], zblock, zout, t, ierr=ierr)
+    call check_ok(ierr, 'dgampi_map_irrbz_fullbz_into with a consistent transform')
+    allocate (rblock(2, 2, my_irr), rout(2, 2, my_full))
+    rblock = 1
+    call dgampi_map_irrbz_fullbz_into(irr, full, [0, 1, 1, 2], rblock, rout, t, ierr=ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_map_irrbz_fullbz_into', 'transform of real data')
+    t%axes = 3
+    call dgampi_exchange_and_map_irrbz_fullbz_into(irr, full, [0, 1, 1, 2], zblock, zout, t, ierr=ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_exchange_and_map_irrbz_fullbz_into', '3 orbital axes')
+
+    ! The frequency split.
+    call dgampi_node_aware_split_nodes(3, [integer ::], sizes, offsets, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_node_aware_split_nodes', 'no rank')
+    call dgampi_node_aware_split_nodes(-1, [0, 0], sizes, offsets, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_node_aware_split_nodes', 'negative n_nu')
+    call dgampi_node_aware_split(full, -2, sizes, offsets, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_node_aware_split', 'negative n_nu (collective)')
+    call dgampi_node_aware_split(full, 3, sizes, offsets, ierr)
+    call check_ok(ierr, 'dgampi_node_aware_split')
+    vblock = 2
+    call dgampi_gather_full_ibz_for_vslice(irr, full, [0, 1, 1, 2], sizes, offsets, vblock, vout, has_slice, ierr=ierr)
+    call check_ok(ierr, 'dgampi_gather_full_ibz_for_vslice')
+    call dgampi_gather_full_ibz_for_vslice(irr, full, [0, 1, 1, 2], [sizes, 0_c_int64_t], offsets, vblock, vout, &
+      has_slice, ierr=ierr)
+    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_gather_full_ibz_for_vslice', 'split_sizes too long')
+    call check_true(.not. allocated(vout) .and. .not. has_slice, 'result after an error')
+    call dgampi_gather_full_ibz_for_vslice(irr, full, [0, 1, 1, 2], sizes, offsets, vblock(:, 1:2, :), vout, ierr=ierr)
+    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_gather_full_ibz_for_vslice', 'split of 3 for 2 frequencies')
+    call dgampi_gather_full_ibz_for_vslice(irr, full, [0, 1, 1, 4], sizes, offsets, vblock, vout, ierr=ierr)
+    call check_status(ierr, DGAMPI_STATUS_OUT_OF_RANGE, 'dgampi_gather_full_ibz_for_vslice', 'irrk_inv value 4')
+
+    call dgampi_distributor_destroy(full)
+    call dgampi_distributor_destroy(irr)
+  end subroutine test_bzmap
 
 end program errors

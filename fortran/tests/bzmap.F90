@@ -1,0 +1,582 @@
+! The Brillouin-zone maps, the orbital transform, the node-aware frequency
+! split and gather_full_ibz_for_vslice through the Fortran module, checked on
+! every rank against serial references computed here:
+!   - the 4x4 square-lattice map (q = i*n + j; a = min(i, (n-i)%n),
+!     b = min(j, (n-j)%n); representative (min(a,b), max(a,b)) numbered by
+!     increasing lo*n + hi), and a map with fewer irreducible points than
+!     ranks (empty irreducible blocks);
+!   - dgampi_exchange_and_map_irrbz_fullbz[_into] and
+!     dgampi_map_irrbz_fullbz[_into] for the six element types, irrk_inv
+!     integer(4) and integer(8), strided sections in and out;
+!   - the transform with 2 orbital axes (complex(8) and complex(4), inputs
+!     for all points or for this rank's) and with 4 axes, against direct loops;
+!   - dgampi_node_aware_split_nodes examples, dgampi_node_aware_split (the
+!     ranks of a test run share one node);
+!   - dgampi_gather_full_ibz_for_vslice with n_nu = 5 (with and without the
+!     transform, complex(8) rank 5 and real(8) rank 3, a strided vertex
+!     section) and with an empty slice.
+! The per-type map code is bzmap_type.inc, expanded for each type (T, CONV, TNAME).
+program bzmap
+  use, intrinsic :: iso_c_binding
+  use mpi_f08
+  use dgampi
+  use check
+  implicit none
+  integer, parameter :: nk = 4
+  integer(c_int64_t), parameter :: square4(16) = &
+    [0, 1, 2, 1, 1, 3, 4, 3, 2, 4, 5, 4, 1, 3, 4, 3]
+  integer(c_int64_t), allocatable :: irrk_inv(:)
+  integer(c_int32_t), allocatable :: irrk_inv4(:)
+  integer(c_int64_t) :: n_irr, n_full, my_irr, irr_off, my_full, full_off
+  type(dgampi_distributor) :: irr, full
+  integer :: ierr
+
+  call MPI_Init()
+  call check_start('bzmap')
+
+  call check_section('square-lattice map')
+  irrk_inv = square_lattice_map(nk)
+  call check_true(size(irrk_inv) == 16 .and. all(irrk_inv == square4), 'the 4x4 map differs from its table')
+  irrk_inv4 = int(irrk_inv, c_int32_t)
+  n_full = size(irrk_inv)
+  n_irr = maxval(irrk_inv) + 1
+  call check_true(n_irr == 6, 'the 4x4 map has 6 irreducible points')
+  call dgampi_distributor_create(irr, MPI_COMM_WORLD, n_irr, ierr=ierr)
+  call check_ok(ierr, 'dgampi_distributor_create (irr)')
+  call dgampi_distributor_create(full, MPI_COMM_WORLD, n_full, ierr=ierr)
+  call check_ok(ierr, 'dgampi_distributor_create (full)')
+  my_irr = dgampi_distributor_my_size(irr)
+  irr_off = dgampi_distributor_my_offset(irr)
+  my_full = dgampi_distributor_my_size(full)
+  full_off = dgampi_distributor_my_offset(full)
+
+#define T real(c_float)
+#define CONV(x) real(x, c_float)
+#define TNAME 'real(4)'
+#include "bzmap_type.inc"
+#undef T
+#undef CONV
+#undef TNAME
+
+#define T real(c_double)
+#define CONV(x) real(x, c_double)
+#define TNAME 'real(8)'
+#include "bzmap_type.inc"
+#undef T
+#undef CONV
+#undef TNAME
+
+#define T complex(c_float_complex)
+#define CONV(x) cmplx(x, -2 * (x), c_float_complex)
+#define TNAME 'complex(4)'
+#include "bzmap_type.inc"
+#undef T
+#undef CONV
+#undef TNAME
+
+#define T complex(c_double_complex)
+#define CONV(x) cmplx(x, -2 * (x), c_double_complex)
+#define TNAME 'complex(8)'
+#include "bzmap_type.inc"
+#undef T
+#undef CONV
+#undef TNAME
+
+#define T integer(c_int32_t)
+#define CONV(x) int(x, c_int32_t)
+#define TNAME 'integer(4)'
+#include "bzmap_type.inc"
+#undef T
+#undef CONV
+#undef TNAME
+
+#define T integer(c_int64_t)
+#define CONV(x) int(x, c_int64_t)
+#define TNAME 'integer(8)'
+#include "bzmap_type.inc"
+#undef T
+#undef CONV
+#undef TNAME
+
+  call test_few_irreducible()
+  call test_strided()
+  call test_transform2()
+  call test_transform2_c4()
+  call test_transform4()
+  call test_split_nodes()
+  call test_node_aware_split()
+  call test_vslice()
+  call test_vslice_empty()
+
+  call dgampi_distributor_destroy(full)
+  call dgampi_distributor_destroy(irr)
+  call check_finish()
+
+contains
+
+  !> The n x n square-lattice map: map(q + 1) is the 0-based irreducible
+  !> index of the 0-based full-BZ point q (see the header).
+  function square_lattice_map(n) result(map)
+    integer, intent(in) :: n
+    integer(c_int64_t) :: map(n * n)
+    integer :: rep(0:n * n - 1), q, i, j, a, b
+    logical :: seen(0:n * n - 1)
+    seen = .false.
+    do q = 0, n * n - 1
+      i = q / n
+      j = mod(q, n)
+      a = min(i, mod(n - i, n))
+      b = min(j, mod(n - j, n))
+      rep(q) = min(a, b) * n + max(a, b)
+      seen(rep(q)) = .true.
+    end do
+    do q = 0, n * n - 1
+      map(q + 1) = count(seen(0:rep(q) - 1))   ! representatives numbered by increasing lo*n + hi
+    end do
+  end function square_lattice_map
+
+  !> A pseudo-random (not unitary: the transform is linear) complex matrix per point.
+  function u_matrices(nb, n) result(u)
+    integer, intent(in) :: nb
+    integer(c_int64_t), intent(in) :: n
+    complex(c_double_complex) :: u(nb, nb, n)
+    integer :: a, b, k
+    do k = 1, int(n)
+      do b = 1, nb
+        do a = 1, nb
+          u(a, b, k) = cmplx(sin(1.3d0 * a + 0.7d0 * b + 0.11d0 * k), cos(0.9d0 * a - 0.4d0 * b + 0.23d0 * k), &
+            c_double_complex)
+        end do
+      end do
+    end do
+  end function u_matrices
+
+  !> X'(t, a, b) = sigma sum U(a, a') Y(t, a', b') conjg(U(b, b')), Y = conjg(X) if conj.
+  function transform2(x, u, sigma, conj) result(y)
+    complex(c_double_complex), intent(in) :: x(:, :, :), u(:, :)
+    real(c_double), intent(in) :: sigma
+    logical, intent(in) :: conj
+    complex(c_double_complex) :: y(size(x, 1), size(x, 2), size(x, 3)), xx(size(x, 1), size(x, 2), size(x, 3))
+    integer :: a, b, a2, b2
+    xx = x
+    if (conj) xx = conjg(x)
+    y = 0
+    do b = 1, size(x, 3)
+      do a = 1, size(x, 2)
+        do b2 = 1, size(x, 3)
+          do a2 = 1, size(x, 2)
+            y(:, a, b) = y(:, a, b) + u(a, a2) * xx(:, a2, b2) * conjg(u(b, b2))
+          end do
+        end do
+      end do
+    end do
+    y = sigma * y
+  end function transform2
+
+  !> 4 axes: U on the 1st and 3rd, U^dagger on the 2nd and 4th (no sigma).
+  function transform4(x, u, conj) result(y)
+    complex(c_double_complex), intent(in) :: x(:, :, :, :), u(:, :)
+    logical, intent(in) :: conj
+    complex(c_double_complex) :: y(size(x, 1), size(x, 2), size(x, 3), size(x, 4))
+    complex(c_double_complex) :: xx(size(x, 1), size(x, 2), size(x, 3), size(x, 4))
+    integer :: a, b, c, d, a2, b2, c2, d2, nb
+    nb = size(u, 1)
+    xx = x
+    if (conj) xx = conjg(x)
+    y = 0
+    do d = 1, nb
+      do c = 1, nb
+        do b = 1, nb
+          do a = 1, nb
+            do d2 = 1, nb
+              do c2 = 1, nb
+                do b2 = 1, nb
+                  do a2 = 1, nb
+                    y(a, b, c, d) = y(a, b, c, d) + u(a, a2) * conjg(u(b, b2)) * u(c, c2) * conjg(u(d, d2)) &
+                      * xx(a2, b2, c2, d2)
+                  end do
+                end do
+              end do
+            end do
+          end do
+        end do
+      end do
+    end do
+  end function transform4
+
+  logical function close8(x, y, tol)
+    complex(c_double_complex), intent(in) :: x(..), y(..)
+    real(c_double), intent(in) :: tol
+    close8 = .false.
+    select rank (x)
+    rank (4)
+      select rank (y)
+      rank (4)
+        close8 = all(abs(x - y) <= tol * (1 + abs(y)))
+      end select
+    rank (5)
+      select rank (y)
+      rank (5)
+        close8 = all(abs(x - y) <= tol * (1 + abs(y)))
+      end select
+    end select
+  end function close8
+
+  ! ---------------------------------------------------------------- maps
+
+  !> A map with fewer irreducible points (2) than ranks, through both maps.
+  subroutine test_few_irreducible()
+    integer(c_int64_t), parameter :: map(7) = [1, 0, 1, 1, 0, 0, 1]
+    type(dgampi_distributor) :: irr2, full2
+    complex(c_double_complex) :: irr_all(3, 2)
+    complex(c_double_complex), allocatable :: block(:, :), out(:, :), expected(:, :)
+    integer(c_int64_t) :: my2, off2, myf, offf
+    integer :: k, i
+    call check_section('map with 2 irreducible points')
+    call dgampi_distributor_create(irr2, MPI_COMM_WORLD, 2)
+    call dgampi_distributor_create(full2, MPI_COMM_WORLD, 7)
+    my2 = dgampi_distributor_my_size(irr2)
+    off2 = dgampi_distributor_my_offset(irr2)
+    myf = dgampi_distributor_my_size(full2)
+    offf = dgampi_distributor_my_offset(full2)
+    do k = 1, 2
+      do i = 1, 3
+        irr_all(i, k) = cmplx(10 * k + i, -k, c_double_complex)
+      end do
+    end do
+    block = irr_all(:, off2 + 1:off2 + my2)
+    expected = irr_all(:, map(offf + 1:offf + myf) + 1)
+    call dgampi_exchange_and_map_irrbz_fullbz(irr2, full2, map, block, out, ierr=ierr)
+    call check_ok(ierr, 'dgampi_exchange_and_map_irrbz_fullbz')
+    call check_true(all(shape(out) == [3_c_int64_t, myf]) .and. all(out == expected), 'exchange: unfolded block differs')
+    call dgampi_map_irrbz_fullbz(irr2, full2, int(map), block, out, ierr=ierr)
+    call check_ok(ierr, 'dgampi_map_irrbz_fullbz')
+    call check_true(all(shape(out) == [3_c_int64_t, myf]) .and. all(out == expected), 'through root: unfolded block differs')
+    call dgampi_distributor_destroy(full2)
+    call dgampi_distributor_destroy(irr2)
+  end subroutine test_few_irreducible
+
+  !> A strided, reversed input section and a strided output section.
+  subroutine test_strided()
+    complex(c_double_complex), parameter :: sentinel = (-7, 7)
+    complex(c_double_complex) :: irr_all(3, n_irr)
+    complex(c_double_complex), allocatable :: wide(:, :), out_wide(:, :), expected(:, :)
+    integer :: i, k
+    call check_section('maps, strided sections')
+    do k = 1, int(n_irr)
+      do i = 1, 3
+        irr_all(i, k) = cmplx(100 * k + i, 2 * i, c_double_complex)
+      end do
+    end do
+    ! wide(6:2:-2, :) is this rank's block
+    allocate (wide(6, my_irr), out_wide(7, my_full))
+    wide = sentinel
+    wide(6:2:-2, :) = irr_all(:, irr_off + 1:irr_off + my_irr)
+    expected = out_wide
+    expected = sentinel
+    expected(2:6:2, :) = irr_all(:, irrk_inv(full_off + 1:full_off + my_full) + 1)
+    out_wide = sentinel
+    call dgampi_exchange_and_map_irrbz_fullbz_into(irr, full, irrk_inv, wide(6:2:-2, :), out_wide(2:6:2, :), ierr=ierr)
+    call check_ok(ierr, 'dgampi_exchange_and_map_irrbz_fullbz_into (sections)')
+    call check_true(all(out_wide == expected), 'exchange into a section differs (or wrote outside it)')
+    out_wide = sentinel
+    call dgampi_map_irrbz_fullbz_into(irr, full, irrk_inv4, wide(6:2:-2, :), out_wide(2:6:2, :), ierr=ierr)
+    call check_ok(ierr, 'dgampi_map_irrbz_fullbz_into (sections)')
+    call check_true(all(out_wide == expected), 'through root into a section differs (or wrote outside it)')
+  end subroutine test_strided
+
+  ! ---------------------------------------------------------------- transform
+
+  !> Vertex-like data X(t, a, b, q): 2 orbital axes of nb = 3, 2 trailing values.
+  subroutine irr_data(x)
+    complex(c_double_complex), intent(out) :: x(:, :, :, :)
+    integer :: t, a, b, k
+    do k = 1, size(x, 4)
+      do b = 1, size(x, 3)
+        do a = 1, size(x, 2)
+          do t = 1, size(x, 1)
+            x(t, a, b, k) = cmplx(k + 0.1d0 * a - 0.01d0 * b + t, 0.5d0 * k * a - b + 0.25d0 * t, c_double_complex)
+          end do
+        end do
+      end do
+    end do
+  end subroutine irr_data
+
+  subroutine transform_inputs(n, u, sigma, conj)
+    integer(c_int64_t), intent(in) :: n
+    complex(c_double_complex), allocatable, intent(out) :: u(:, :, :)
+    real(c_double), allocatable, intent(out) :: sigma(:)
+    logical, allocatable, intent(out) :: conj(:)
+    integer :: q
+    u = u_matrices(3, n)
+    allocate (sigma(n), conj(n))
+    do q = 1, int(n)
+      sigma(q) = merge(1d0, -1d0, mod(q, 2) == 0)
+      conj(q) = mod(q, 3) == 0
+    end do
+  end subroutine transform_inputs
+
+  subroutine test_transform2()
+    complex(c_double_complex) :: x_all(2, 3, 3, n_irr)
+    complex(c_double_complex), allocatable :: block(:, :, :, :), out(:, :, :, :), expected(:, :, :, :), u(:, :, :)
+    real(c_double), allocatable :: sigma(:)
+    logical, allocatable :: conj(:)
+    integer :: l
+    integer(c_int64_t) :: g
+    call check_section('transform, 2 orbital axes, complex(8)')
+    call irr_data(x_all)
+    block = x_all(:, :, :, irr_off + 1:irr_off + my_irr)
+    call transform_inputs(n_full, u, sigma, conj)
+    allocate (expected(2, 3, 3, my_full), out(2, 3, 3, my_full))
+    do l = 1, int(my_full)
+      g = full_off + l
+      expected(:, :, :, l) = transform2(x_all(:, :, :, irrk_inv(g) + 1), u(:, :, g), sigma(g), conj(g))
+    end do
+    ! inputs for all points
+    out = 0
+    call dgampi_exchange_and_map_irrbz_fullbz_into(irr, full, irrk_inv, block, out, &
+      dgampi_orbital_transform(u, sigma, conj), ierr=ierr)
+    call check_ok(ierr, 'dgampi_exchange_and_map_irrbz_fullbz_into (transform, all points)')
+    call check_true(close8(out, expected, 1d-12), 'exchange with the transform (all points) differs')
+    deallocate (out)
+    call dgampi_map_irrbz_fullbz(irr, full, irrk_inv4, block, out, dgampi_orbital_transform(u, sigma, conj, axes=2), &
+      ierr=ierr)
+    call check_ok(ierr, 'dgampi_map_irrbz_fullbz (transform, all points)')
+    call check_true(close8(out, expected, 1d-12), 'through root with the transform (all points) differs')
+    ! inputs for this rank's points only (when they are not all of them)
+    if (my_full /= n_full) then
+      deallocate (out)
+      call dgampi_exchange_and_map_irrbz_fullbz(irr, full, irrk_inv, block, out, &
+        transform=dgampi_orbital_transform(u(:, :, full_off + 1:full_off + my_full), &
+        sigma(full_off + 1:full_off + my_full), conj(full_off + 1:full_off + my_full)), ierr=ierr)
+      call check_ok(ierr, 'dgampi_exchange_and_map_irrbz_fullbz (transform, local points)')
+      call check_true(close8(out, expected, 1d-12), 'exchange with the transform (local points) differs')
+      out = 0
+      call dgampi_map_irrbz_fullbz_into(irr, full, irrk_inv, block, out, &
+        transform=dgampi_orbital_transform(u(:, :, full_off + 1:full_off + my_full), &
+        sigma(full_off + 1:full_off + my_full), conj(full_off + 1:full_off + my_full)), ierr=ierr)
+      call check_ok(ierr, 'dgampi_map_irrbz_fullbz_into (transform, local points)')
+      call check_true(close8(out, expected, 1d-12), 'through root with the transform (local points) differs')
+    end if
+  end subroutine test_transform2
+
+  subroutine test_transform2_c4()
+    complex(c_double_complex) :: x_all(2, 3, 3, n_irr)
+    complex(c_float_complex), allocatable :: block(:, :, :, :), out(:, :, :, :)
+    complex(c_double_complex), allocatable :: expected(:, :, :, :), u(:, :, :)
+    real(c_double), allocatable :: sigma(:)
+    logical, allocatable :: conj(:)
+    integer :: l
+    integer(c_int64_t) :: g
+    call check_section('transform, 2 orbital axes, complex(4)')
+    call irr_data(x_all)
+    block = cmplx(x_all(:, :, :, irr_off + 1:irr_off + my_irr), kind=c_float_complex)
+    call transform_inputs(n_full, u, sigma, conj)
+    allocate (expected(2, 3, 3, my_full))
+    do l = 1, int(my_full)
+      g = full_off + l
+      expected(:, :, :, l) = transform2(cmplx(cmplx(x_all(:, :, :, irrk_inv(g) + 1), kind=c_float_complex), &
+        kind=c_double_complex), u(:, :, g), sigma(g), conj(g))
+    end do
+    call dgampi_exchange_and_map_irrbz_fullbz(irr, full, irrk_inv4, block, out, &
+      dgampi_orbital_transform(u, sigma, conj), ierr=ierr)
+    call check_ok(ierr, 'dgampi_exchange_and_map_irrbz_fullbz (complex(4), transform)')
+    call check_true(close8(cmplx(out, kind=c_double_complex), expected, 1d-5), 'complex(4) with the transform differs')
+  end subroutine test_transform2_c4
+
+  subroutine test_transform4()
+    integer, parameter :: nb = 2
+    complex(c_double_complex) :: x_all(nb, nb, nb, nb, n_irr)
+    complex(c_double_complex), allocatable :: block(:, :, :, :, :), out(:, :, :, :, :), expected(:, :, :, :, :)
+    complex(c_double_complex), allocatable :: u(:, :, :)
+    real(c_double), allocatable :: sigma(:)
+    logical, allocatable :: conj(:)
+    integer :: l, i
+    integer(c_int64_t) :: g
+    call check_section('transform, 4 orbital axes')
+    x_all = reshape([(cmplx(i, mod(i, 7) - 3, c_double_complex), i = 1, size(x_all))], shape(x_all))
+    block = x_all(:, :, :, :, irr_off + 1:irr_off + my_irr)
+    u = u_matrices(nb, n_full)
+    allocate (sigma(n_full), conj(n_full), expected(nb, nb, nb, nb, my_full), out(nb, nb, nb, nb, my_full))
+    sigma = -1   ! ignored with 4 axes
+    conj = [(mod(i, 2) == 1, i = 1, int(n_full))]
+    do l = 1, int(my_full)
+      g = full_off + l
+      expected(:, :, :, :, l) = transform4(x_all(:, :, :, :, irrk_inv(g) + 1), u(:, :, g), conj(g))
+    end do
+    out = 0
+    call dgampi_exchange_and_map_irrbz_fullbz_into(irr, full, irrk_inv, block, out, &
+      dgampi_orbital_transform(u, sigma, conj, axes=4), ierr=ierr)
+    call check_ok(ierr, 'dgampi_exchange_and_map_irrbz_fullbz_into (4 axes)')
+    call check_true(close8(out, expected, 1d-12), 'exchange with the 4-axis transform differs')
+  end subroutine test_transform4
+
+  ! ---------------------------------------------------------------- frequency split
+
+  subroutine test_split_nodes()
+    integer(c_int64_t), allocatable :: sizes(:), offsets(:)
+    call check_section('node_aware_split_nodes')
+    ! nodes [0, 1, 0, 1], 6 frequencies: 3 per node, then 2 + 1 per node.
+    call dgampi_node_aware_split_nodes(6, [0, 1, 0, 1], sizes, offsets, ierr)
+    call check_ok(ierr, 'dgampi_node_aware_split_nodes')
+    call check_true(all(sizes == [2, 2, 1, 1]), 'sizes for nodes [0, 1, 0, 1], 6 frequencies')
+    call check_true(all(offsets == [0, 3, 2, 5]), 'offsets for nodes [0, 1, 0, 1], 6 frequencies')
+    ! nodes [10, 11, 12, 10], 5 frequencies: node 10 gets 2 (1 + 1), 11 gets 2, 12 gets 1.
+    call dgampi_node_aware_split_nodes(5_c_int64_t, [10_c_int64_t, 11_c_int64_t, 12_c_int64_t, 10_c_int64_t], &
+      sizes, offsets, ierr)
+    call check_ok(ierr, 'dgampi_node_aware_split_nodes (integer(8))')
+    call check_true(all(sizes == [1, 2, 1, 1]) .and. all(offsets == [0, 2, 4, 1]), 'nodes [10, 11, 12, 10], 5 frequencies')
+    ! more ranks than frequencies
+    call dgampi_node_aware_split_nodes(2_c_int64_t, [0, 0, 0, 0], sizes, offsets, ierr)
+    call check_ok(ierr, 'dgampi_node_aware_split_nodes (more ranks than frequencies)')
+    call check_true(all(sizes == [1, 1, 0, 0]) .and. sum(sizes) == 2, 'nodes [0, 0, 0, 0], 2 frequencies')
+    call dgampi_node_aware_split_nodes(3, [7_c_int64_t], sizes, offsets, ierr)
+    call check_ok(ierr, 'dgampi_node_aware_split_nodes (one rank)')
+    call check_true(all(sizes == [3]) .and. all(offsets == [0]), 'one rank')
+  end subroutine test_split_nodes
+
+  !> One node (a test run): the node-aware split is the split over the ranks in order.
+  subroutine test_node_aware_split()
+    integer(c_int64_t), allocatable :: sizes(:), offsets(:), ref_sizes(:), ref_offsets(:)
+    integer :: n
+    call check_section('node_aware_split')
+    do n = 0, 6
+      call dgampi_node_aware_split(full, n, sizes, offsets, ierr)
+      call check_ok(ierr, 'dgampi_node_aware_split')
+      call dgampi_node_aware_split_nodes(n, spread(0, 1, nprocs), ref_sizes, ref_offsets)
+      call check_true(size(sizes) == nprocs .and. all(sizes == ref_sizes) .and. all(offsets == ref_offsets), &
+        'the split on one node differs from the split over the ranks')
+    end do
+    call dgampi_node_aware_split(full, 5_c_int64_t, sizes, offsets, ierr)
+    call check_ok(ierr, 'dgampi_node_aware_split (integer(8))')
+    call check_true(sum(sizes) == 5 .and. offsets(1) == 0, 'split of 5 frequencies')
+  end subroutine test_node_aware_split
+
+  ! ---------------------------------------------------------------- vslice
+
+  subroutine test_vslice()
+    integer, parameter :: n_nu = 5
+    complex(c_double_complex) :: v_all(2, n_nu, 2, 2, n_irr)   ! (nu', nu, a, b, q_irr)
+    complex(c_double_complex), allocatable :: block(:, :, :, :, :), out(:, :, :, :, :), expected(:, :, :, :, :)
+    complex(c_double_complex), allocatable :: u(:, :, :), ex2(:, :, :, :, :)
+    real(c_double) :: r_all(3, n_nu, n_irr)
+    real(c_double), allocatable :: rblock(:, :, :), rout(:, :, :)
+    real(c_double), allocatable :: sigma(:)
+    logical, allocatable :: conj(:)
+    integer(c_int64_t), allocatable :: sizes(:), offsets(:)
+    integer(c_int64_t) :: my_nu, nu_off, q
+    logical :: has_slice
+    integer :: i, j
+    call check_section('gather_full_ibz_for_vslice, n_nu = 5')
+    v_all = reshape([(cmplx(i, -mod(i, 11), c_double_complex), i = 1, size(v_all))], shape(v_all))
+    r_all = reshape([(real(i, c_double), i = 1, size(r_all))], shape(r_all))
+    call dgampi_node_aware_split(full, n_nu, sizes, offsets, ierr)
+    call check_ok(ierr, 'dgampi_node_aware_split')
+    my_nu = sizes(me + 1)
+    nu_off = offsets(me + 1)
+    block = v_all(:, :, :, :, irr_off + 1:irr_off + my_irr)
+    allocate (expected(2, my_nu, 2, 2, n_full))
+    do q = 1, n_full
+      expected(:, :, :, :, q) = v_all(:, nu_off + 1:nu_off + my_nu, :, :, irrk_inv(q) + 1)
+    end do
+    call dgampi_gather_full_ibz_for_vslice(irr, full, irrk_inv4, sizes, offsets, block, out, has_slice, ierr=ierr)
+    call check_ok(ierr, 'dgampi_gather_full_ibz_for_vslice')
+    call check_true(allocated(out), 'result not allocated')
+    if (allocated(out)) then
+      call check_true(all(shape(out, c_int64_t) == [2_c_int64_t, my_nu, 2_c_int64_t, 2_c_int64_t, n_full]), &
+        'result shape')
+      if (all(shape(out, c_int64_t) == shape(expected, c_int64_t))) call check_true(all(out == expected), 'result differs')
+    end if
+    call check_true(has_slice .eqv. (my_nu > 0), 'has_slice')
+
+    ! with the transform on the orbital axes (a, b), inputs for all n_full points
+    call check_section('gather_full_ibz_for_vslice with the transform')
+    u = u_matrices(2, n_full)
+    allocate (sigma(n_full), conj(n_full), ex2(2, my_nu, 2, 2, n_full))
+    do j = 1, int(n_full)
+      sigma(j) = merge(1d0, -1d0, mod(j, 3) == 0)
+      conj(j) = mod(j, 2) == 0
+    end do
+    do q = 1, n_full
+      ex2(:, :, :, :, q) = reshape(transform2(reshape(expected(:, :, :, :, q), [2 * my_nu, 2_c_int64_t, 2_c_int64_t]), &
+        u(:, :, q), sigma(q), conj(q)), [2_c_int64_t, my_nu, 2_c_int64_t, 2_c_int64_t])
+    end do
+    call dgampi_gather_full_ibz_for_vslice(irr, full, irrk_inv, sizes, offsets, block, out, &
+      transform=dgampi_orbital_transform(u, sigma, conj), ierr=ierr)
+    call check_ok(ierr, 'dgampi_gather_full_ibz_for_vslice (transform)')
+    if (allocated(out)) then
+      if (all(shape(out) == shape(ex2))) then
+        call check_true(close8(out, ex2, 1d-12), 'result with the transform differs')
+      else
+        call check_true(.false., 'result shape (transform)')
+      end if
+    end if
+
+    ! real(8), rank 3: vertex (nu', nu, q)
+    call check_section('gather_full_ibz_for_vslice, real(8) rank 3')
+    rblock = r_all(:, :, irr_off + 1:irr_off + my_irr)
+    call dgampi_gather_full_ibz_for_vslice(irr, full, irrk_inv, sizes, offsets, rblock, rout, has_slice, ierr=ierr)
+    call check_ok(ierr, 'dgampi_gather_full_ibz_for_vslice (real(8))')
+    call check_true(has_slice .eqv. (my_nu > 0), 'has_slice (real(8))')
+    if (allocated(rout)) then
+      call check_true(all(shape(rout, c_int64_t) == [3_c_int64_t, my_nu, n_full]), 'result shape (real(8))')
+      do q = 1, n_full
+        if (size(rout, 2) == my_nu) call check_true(all(rout(:, :, q) == r_all(:, nu_off + 1:nu_off + my_nu, &
+          irrk_inv(q) + 1)), 'result differs (real(8))')
+      end do
+    else
+      call check_true(.false., 'result not allocated (real(8))')
+    end if
+
+    ! a strided section as the vertex: every other nu' of a wider array
+    call check_section('gather_full_ibz_for_vslice, strided vertex')
+    deallocate (rblock)
+    allocate (rblock(6, n_nu, my_irr))
+    rblock = -1
+    rblock(1:6:2, :, :) = r_all(:, :, irr_off + 1:irr_off + my_irr)
+    call dgampi_gather_full_ibz_for_vslice(irr, full, irrk_inv4, sizes, offsets, rblock(1:6:2, :, :), rout, ierr=ierr)
+    call check_ok(ierr, 'dgampi_gather_full_ibz_for_vslice (strided vertex)')
+    if (allocated(rout)) then
+      call check_true(all(shape(rout, c_int64_t) == [3_c_int64_t, my_nu, n_full]), 'result shape (strided vertex)')
+      do q = 1, n_full
+        if (size(rout, 2) == my_nu) call check_true(all(rout(:, :, q) == r_all(:, nu_off + 1:nu_off + my_nu, &
+          irrk_inv(q) + 1)), 'result differs (strided vertex)')
+      end do
+    else
+      call check_true(.false., 'result not allocated (strided vertex)')
+    end if
+  end subroutine test_vslice
+
+  !> The last rank gets no frequency (nprocs - 1 of them over nprocs ranks of
+  !> one node): a zero-size result and has_slice = .false. there.
+  subroutine test_vslice_empty()
+    integer :: n_nu
+    complex(c_float_complex), allocatable :: v_all(:, :, :, :), block(:, :, :, :), out(:, :, :, :)
+    integer(c_int64_t), allocatable :: sizes(:), offsets(:)
+    integer(c_int64_t) :: my_nu, nu_off, q
+    logical :: has_slice
+    integer :: i
+    call check_section('gather_full_ibz_for_vslice, empty slice')
+    n_nu = nprocs - 1
+    allocate (v_all(2, n_nu, 3, n_irr))
+    v_all = reshape([(cmplx(i, 1, c_float_complex), i = 1, size(v_all))], shape(v_all))
+    call dgampi_node_aware_split_nodes(n_nu, spread(0, 1, nprocs), sizes, offsets)
+    call check_true(sizes(nprocs) == 0, 'the last rank has no frequency')
+    my_nu = sizes(me + 1)
+    nu_off = offsets(me + 1)
+    block = v_all(:, :, :, irr_off + 1:irr_off + my_irr)
+    has_slice = .true.
+    call dgampi_gather_full_ibz_for_vslice(irr, full, irrk_inv, sizes, offsets, block, out, has_slice, ierr=ierr)
+    call check_ok(ierr, 'dgampi_gather_full_ibz_for_vslice (empty slice)')
+    call check_true(has_slice .eqv. (my_nu > 0), 'has_slice')
+    call check_true(allocated(out), 'result not allocated')
+    if (.not. allocated(out)) return
+    call check_true(all(shape(out, c_int64_t) == [2_c_int64_t, my_nu, 3_c_int64_t, n_full]), 'result shape')
+    if (me == nprocs - 1) call check_true(size(out) == 0, 'the empty slice has elements')
+    if (size(out, 2) /= my_nu) return
+    do q = 1, n_full
+      call check_true(all(out(:, :, :, q) == v_all(:, nu_off + 1:nu_off + my_nu, :, irrk_inv(q) + 1)), 'result differs')
+    end do
+  end subroutine test_vslice_empty
+
+end program bzmap
