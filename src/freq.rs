@@ -126,6 +126,9 @@ fn lowest_rank_of_node(comm: MPI_Comm, node: MPI_Comm) -> Result<i64> {
 /// The node-aware split of `n` frequencies over the ranks of `d`, with the
 /// nodes found by `MPI_Comm_split_type` (collective).
 pub fn node_aware_split(d: &Distributor, n: usize) -> Result<FreqSplit> {
+    // Opens with the status agreement every collective starts with, so a rank
+    // that failed before the call (the C ABI) is heard instead of awaited.
+    agree(d.raw_comm(), Ok(()))?;
     node_aware_split_with_nodes(n, &node_labels(d)?)
 }
 

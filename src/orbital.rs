@@ -50,6 +50,9 @@ impl OrbitalTransform<'_> {
                 self.nb
             )));
         }
+        if let Some(k) = self.sigma.iter().position(|&x| x != 1.0 && x != -1.0) {
+            return Err(Error::invalid(format!("sigma[{k}] = {} is not +1 or -1", self.sigma[k])));
+        }
         let first = if n == nlocal {
             0
         } else if n == ntotal {

@@ -12,6 +12,11 @@ file, or its directory), then next to this package, then on the loader path
 (``LD_LIBRARY_PATH``, rpath, ``ldconfig``). mpi4py is imported first, so MPI
 is initialized (the library never initializes MPI itself).
 
+The Brillouin-zone routines of the original module are here too:
+``exchange_and_map_irrbz_fullbz`` / ``map_irrbz_fullbz`` (irreducible BZ to
+full BZ, with the optional per-k orbital transform), ``get_node_aware_v_dist``
+and ``gather_full_ibz_for_vslice`` (frequency re-layout of a vertex).
+
 ``MAX_MPI_BYTES`` is the message-size limit every chunking call passes to the
 library, read at call time: set ``dgampi.MAX_MPI_BYTES = 16`` to force every
 chunked path. It starts as the library's process-wide limit, so the
@@ -43,6 +48,12 @@ from ._primitives import (
     set_max_message_bytes,
 )
 from ._distributor import MpiDistributor
+from ._bzmap import (
+    exchange_and_map_irrbz_fullbz,
+    gather_full_ibz_for_vslice,
+    get_node_aware_v_dist,
+    map_irrbz_fullbz,
+)
 
 __version__ = "0.1.0"
 
@@ -74,6 +85,10 @@ __all__ = [
     "MAX_MPI_BYTES",
     "DgampiError",
     "MpiDistributor",
+    "exchange_and_map_irrbz_fullbz",
+    "map_irrbz_fullbz",
+    "get_node_aware_v_dist",
+    "gather_full_ibz_for_vslice",
     "chunk_step",
     "row_chunks",
     "byte_chunks",

@@ -108,10 +108,24 @@ class Chunk(ctypes.Structure):
     ]
 
 
+class OrbitalTransform(ctypes.Structure):
+    """``struct dgampi_orbital_transform`` (borrowed per-k U, sigma, conj)."""
+
+    _fields_ = [
+        ("u", c_void_p),
+        ("n", c_int64),
+        ("nb", c_int64),
+        ("axes", c_int32),
+        ("sigma", ctypes.POINTER(ctypes.c_double)),
+        ("conj", ctypes.POINTER(ctypes.c_uint8)),
+    ]
+
+
 Handle = c_void_p  # dgampi_distributor *
 P = ctypes.POINTER
 PArray = P(Array)
 POwned = P(OwnedArray)
+PTransform = P(OrbitalTransform)
 
 _PROTOTYPES = {
     "dgampi_last_error_message": [c_char_p, c_size_t],
@@ -165,6 +179,18 @@ _PROTOTYPES = {
     "dgampi_distributor_spill_list": [Handle, P(c_void_p), P(c_size_t)],
     "dgampi_distributor_spill_remove": [Handle, c_char_p],
     "dgampi_distributor_spill_path": [Handle, c_char_p, c_size_t, P(c_size_t)],
+    # Brillouin-zone maps and the frequency re-layout
+    "dgampi_exchange_and_map_irrbz_fullbz": [Handle, Handle, P(c_int64), c_size_t, PArray, PTransform, c_size_t, POwned],
+    "dgampi_exchange_and_map_irrbz_fullbz_into": [
+        Handle, Handle, P(c_int64), c_size_t, PArray, PTransform, c_size_t, PArray,
+    ],
+    "dgampi_map_irrbz_fullbz": [Handle, Handle, P(c_int64), c_size_t, PArray, PTransform, c_size_t, POwned],
+    "dgampi_map_irrbz_fullbz_into": [Handle, Handle, P(c_int64), c_size_t, PArray, PTransform, c_size_t, PArray],
+    "dgampi_node_aware_split": [Handle, c_int64, P(c_int64), P(c_int64), c_size_t],
+    "dgampi_node_aware_split_nodes": [c_int64, P(c_int64), c_size_t, P(c_int64), P(c_int64)],
+    "dgampi_gather_full_ibz_for_vslice": [
+        Handle, Handle, P(c_int64), c_size_t, P(c_int64), P(c_int64), PArray, PTransform, c_size_t, POwned, P(c_int),
+    ],
 }
 
 

@@ -106,8 +106,11 @@ unsafe fn run_map(
     out_into: *const dgampi_array,
     out_owned: *mut dgampi_owned_array,
 ) -> Result<()> {
-    let (irr, full) = (handle_ref(irr)?, handle_ref(full)?);
+    // Everything but the `full` handle is checked inside the agreement on
+    // `full`'s communicator, so a bad argument on one rank fails everywhere.
+    let full = handle_ref(full)?;
     let args = (|| {
+        let irr = handle_ref(irr)?;
         if out_into.is_null() {
             non_null(out_owned, "out")?;
         }
@@ -115,9 +118,9 @@ unsafe fn run_map(
         let block = raw_from_c(block, "block")?;
         let t = transform_from_c(transform)?;
         let into = if out_into.is_null() { None } else { Some(raw_from_c(out_into, "out")?) };
-        Ok((map, block, t, into))
+        Ok((irr, map, block, t, into))
     })();
-    collective(full, args, |(map, block, t, into)| {
+    collective(full, args, |(irr, map, block, t, into)| {
         let f = match kind {
             MapKind::Exchange => exchange_and_map_irrbz_fullbz,
             MapKind::ThroughRoot => map_irrbz_fullbz,
@@ -235,8 +238,15 @@ unsafe fn write_split(split: &FreqSplit, sizes: *mut i64, offsets: *mut i64, len
 pub unsafe extern "C" fn dgampi_node_aware_split(d: *mut dgampi_distributor, n_nu: i64, sizes: *mut i64, offsets: *mut i64, len: usize) -> Status {
     guard("dgampi_node_aware_split", || {
         let d = handle_ref(d)?;
-        let n = usize::try_from(n_nu).map_err(|_| Error::invalid(format!("n_nu = {n_nu} is negative")));
-        collective(d, n, |n| write_split(&node_aware_split(d, n)?, sizes, offsets, len))
+        let args = (|| {
+            non_null(sizes, "sizes")?;
+            non_null(offsets, "offsets")?;
+            if len < d.mpi_size() {
+                return Err(Error::out_of_range(format!("sizes/offsets have room for {len} ranks, need {}", d.mpi_size())));
+            }
+            usize::try_from(n_nu).map_err(|_| Error::invalid(format!("n_nu = {n_nu} is negative")))
+        })();
+        collective(d, args, |n| write_split(&node_aware_split(d, n)?, sizes, offsets, len))
     })
 }
 
@@ -280,14 +290,15 @@ pub unsafe extern "C" fn dgampi_gather_full_ibz_for_vslice(
     has_slice: *mut c_int,
 ) -> Status {
     guard("dgampi_gather_full_ibz_for_vslice", || {
-        let (irr, full) = (handle_ref(irr)?, handle_ref(full)?);
+        let full = handle_ref(full)?;
         let args = (|| {
+            let irr = handle_ref(irr)?;
             non_null(out, "out")?;
             non_null(has_slice, "has_slice")?;
             let split = split_from_c(full, split_sizes, split_offsets)?;
-            Ok((map_from_c(irrk_inv, n_full)?, split, raw_from_c(block, "block")?, transform_from_c(transform)?))
+            Ok((irr, map_from_c(irrk_inv, n_full)?, split, raw_from_c(block, "block")?, transform_from_c(transform)?))
         })();
-        collective(full, args, |(map, split, block, t)| {
+        collective(full, args, |(irr, map, split, block, t)| {
             let mine = split.sizes[full.my_rank()];
             let view = t.as_ref().map(TransformArgs::view);
             into_owned(out, |owned| {

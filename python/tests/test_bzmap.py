@@ -1,0 +1,470 @@
+"""Brillouin-zone maps, the orbital transform, the node-aware frequency split
+and gather_full_ibz_for_vslice.
+
+References are computed here with numpy on arrays built identically on every
+rank: ``irr_all[irrk_inv]`` for the unfolding, an einsum of the definition for
+the orbital transform, and a direct implementation of the split rule. The
+maps include fewer irreducible points than ranks, so at 3 and 4 ranks some
+ranks hold no irreducible (or no full-BZ) point.
+"""
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+import dgampi
+from dgampi import MpiDistributor
+from helpers import DTYPE_IDS, DTYPES, LAYOUTS, NPoint, empty_like_layout, layout, make
+
+WORLD = MPI.COMM_WORLD
+KINDS = {"exchange": dgampi.exchange_and_map_irrbz_fullbz, "root": dgampi.map_irrbz_fullbz}
+NB = 2  # orbital dimension of the transform tests
+
+
+def square_lattice_map(n):
+    """irrk_inv of the n x n square lattice under the inversions and the x<->y
+    swap: q = i*n + j folds to a = min(i, (n-i)%n), b = min(j, (n-j)%n); the
+    representative (min(a,b), max(a,b)) is numbered by increasing lo*n + hi."""
+
+    def fold(i):
+        return min(i, (n - i) % n)
+
+    reps = []
+    for q in range(n * n):
+        a, b = fold(q // n), fold(q % n)
+        reps.append(min(a, b) * n + max(a, b))
+    number = {r: k for k, r in enumerate(sorted(set(reps)))}
+    return np.array([number[r] for r in reps], dtype=np.int64)
+
+
+MAPS = {
+    "square2": square_lattice_map(2),
+    "square4": square_lattice_map(4),
+    "square16": square_lattice_map(16),
+    "all_zeros": np.zeros(11, dtype=np.int64),  # one irreducible row feeds every full row
+    "identity": np.arange(9, dtype=np.int64),
+    "two_irr": np.array([1, 0, 1, 1, 0, 0, 1], dtype=np.int64),  # fewer irreducible points than ranks
+    "empty": np.zeros(0, dtype=np.int64),
+}
+
+
+def n_irr_of(imap):
+    return int(imap.max()) + 1 if imap.size else 0
+
+
+@pytest.fixture(scope="module")
+def maps():
+    """name -> (irrk_inv, irr distributor, full distributor) over COMM_WORLD,
+    made once for the module (every rank runs the same tests in order)."""
+    made = {}
+    for name, imap in MAPS.items():
+        made[name] = (imap, MpiDistributor(n_irr_of(imap), WORLD), MpiDistributor(imap.size, WORLD))
+    yield made
+    for _, irr, full in made.values():
+        irr.close()
+        full.close()
+
+
+def fails_everywhere(rank, bad_ranks, exc, run):
+    """``run(bad)`` raises ``exc`` on the bad ranks and a REMOTE_ERROR
+    DgampiError on the others (nobody hangs: the watchdog would catch it)."""
+    if rank in bad_ranks:
+        with pytest.raises(exc) as err:
+            run(True)
+        assert not (exc is not dgampi.DgampiError and isinstance(err.value, dgampi.DgampiError)), err.value
+    else:
+        with pytest.raises(dgampi.DgampiError) as err:
+            run(False)
+        assert err.value.status == dgampi.STATUS_REMOTE_ERROR, err.value
+    return err.value
+
+
+def unitaries(n, nb, seed):
+    """n random unitary nb x nb matrices (identical on every rank)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, nb, nb)) + 1j * rng.standard_normal((n, nb, nb))
+    q, r = np.linalg.qr(z)
+    return q * (np.diagonal(r, axis1=1, axis2=2) / np.abs(np.diagonal(r, axis1=1, axis2=2)))[:, None, :]
+
+
+def transform_inputs(n, seed=3):
+    rng = np.random.default_rng(seed + 1)
+    return unitaries(n, NB, seed), rng.choice([-1.0, 1.0], size=n), rng.random(n) < 0.5
+
+
+def reference_transform(rows, u, sigma, conj, axes):
+    """The definition: 2 axes sigma * U X U^dagger; 4 axes U on orbital axes 1
+    and 3, conj(U) on 2 and 4, no sign; X = conj(M) where conj."""
+    out = np.empty(rows.shape, dtype=np.complex128)
+    for k in range(rows.shape[0]):
+        x = rows[k].astype(np.complex128)
+        if conj[k]:
+            x = x.conj()
+        uk, uc = u[k], u[k].conj()
+        if axes == 2:
+            out[k] = sigma[k] * np.einsum("ac,cd...,bd->ab...", uk, x, uc)
+        else:
+            out[k] = np.einsum("ae,bf,cg,dh,efgh...->abcd...", uk, uc, uk, uc, x)
+    return out
+
+
+def assert_close(got, ref, dtype):
+    assert got.dtype == np.dtype(dtype) and got.shape == ref.shape
+    scale = max(1.0, float(np.abs(ref).max())) if ref.size else 1.0
+    tol = 1e-12 if np.dtype(dtype) == np.complex128 else 1e-5
+    assert np.allclose(got, ref, rtol=0, atol=tol * scale), np.abs(got - ref).max()
+
+
+def reference_split(n, nodes):
+    """The node-aware split rule, written out directly."""
+    labels = sorted(set(nodes))
+    sizes, offsets, start = [0] * len(nodes), [0] * len(nodes), 0
+    for i, label in enumerate(labels):
+        node_n = n // len(labels) + (1 if i < n % len(labels) else 0)
+        ranks = [r for r, lab in enumerate(nodes) if lab == label]
+        for j, r in enumerate(ranks):
+            sizes[r] = node_n // len(ranks) + (1 if j < node_n % len(ranks) else 0)
+            offsets[r] = start
+            start += sizes[r]
+    return sizes, offsets
+
+
+# ---------------------------------------------------------------- plain maps
+
+
+def test_square_lattice_maps():
+    assert list(square_lattice_map(2)) == [0, 1, 1, 2]
+    for n, n_irr in [(2, 3), (4, 6), (16, 45)]:
+        m = square_lattice_map(n)
+        assert m.size == n * n and n_irr_of(m) == n_irr and set(m) == set(range(n_irr))
+        grid = m.reshape(n, n)
+        assert np.array_equal(grid, grid.T)  # x <-> y
+        assert np.array_equal(grid, grid[(-np.arange(n)) % n])  # inversion of x
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_map_all_maps_all_dtypes(maps, kind, dtype):
+    f = KINDS[kind]
+    for name, (imap, irr, full) in maps.items():
+        irr_all = make((irr.ntasks, 3), dtype, seed=imap.size)
+        expected = irr_all[imap][full.my_slice]
+        got = f(irr_all[irr.my_slice], imap, irr, full)
+        assert got.dtype == np.dtype(dtype) and got.shape == expected.shape, name
+        assert np.array_equal(got, expected), name
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lay", LAYOUTS)
+def test_map_shapes_layouts_and_out(maps, kind, lay):
+    f = KINDS[kind]
+    for name in ("square4", "two_irr"):
+        imap, irr, full = maps[name]
+        for trailing in [(), (2, 2, 3)]:
+            irr_all = make((irr.ntasks,) + trailing, np.complex128, seed=len(trailing))
+            expected = irr_all[imap][full.my_slice]
+            src = layout(irr_all[irr.my_slice], lay)
+            got = f(src, imap, irr, full)
+            assert got.shape == expected.shape and np.array_equal(got, expected), (name, trailing)
+            out = empty_like_layout(expected.shape, np.complex128, lay)
+            got = f(src, imap.reshape(-1, 1), irr, full, out=out)  # a grid-shaped irrk_inv is flattened
+            assert got is out and np.array_equal(out, expected), (name, trailing)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_map_npoint_object(maps, kind):
+    imap, irr, full = maps["square4"]
+    irr_all = make((irr.ntasks, 2, 3), np.float64, seed=5)
+    obj = NPoint(irr_all[irr.my_slice].copy(), name="chi", beta=7.5)
+    before = obj.mat.copy()
+    got = KINDS[kind](obj, list(imap), irr, full)  # irrk_inv as a list
+    assert isinstance(got, NPoint) and got is not obj and got == obj
+    assert np.array_equal(got.mat, irr_all[imap][full.my_slice])
+    assert np.array_equal(obj.mat, before)
+
+
+# ---------------------------------------------------------------- orbital transform
+
+
+@pytest.mark.parametrize("inputs", ["local", "full", "grid"])
+@pytest.mark.parametrize("axes", [2, 4])
+@pytest.mark.parametrize("kind", KINDS)
+def test_orbital_transform(maps, kind, axes, inputs):
+    """Unfolding plus the per-k transform against the einsum definition, with
+    U/sigma/conj for this rank's full-BZ points ("local"), for all of them
+    ("full"), or all of them grid-shaped with a grid-shaped irrk_inv and an
+    explicit n_orb_axes ("grid"); complex64 and complex128; the result
+    allocated and written into a Fortran-ordered ``out``."""
+    f = KINDS[kind]
+    imap, irr, full = maps["square4"]
+    n_full = imap.size
+    u, sigma, conj = transform_inputs(n_full, seed=axes)
+    trailing = (NB, NB, 3) if axes == 2 else (NB, NB, NB, NB, 2)
+    for dtype in (np.complex128, np.complex64):
+        irr_all = make((irr.ntasks,) + trailing, dtype, seed=axes)
+        ref = reference_transform(irr_all[imap], u, sigma, conj, axes)[full.my_slice]
+        block = irr_all[irr.my_slice]
+        kw, m = {}, imap
+        if inputs == "local":
+            args = (u[full.my_slice], sigma[full.my_slice], conj[full.my_slice])
+        elif inputs == "full":
+            args = (u, sigma, conj)
+        else:
+            args = (u.reshape(4, 4, NB, NB), sigma.reshape(4, 4), conj.reshape(4, 4))
+            kw, m = {"n_orb_axes": axes}, imap.reshape(4, 4)
+        assert_close(f(block, m, irr, full, *args, **kw), ref.astype(dtype), dtype)
+        out = empty_like_layout(ref.shape, dtype, "fortran")
+        assert f(block, m, irr, full, *args, out=out, **kw) is out
+        assert_close(out, ref.astype(dtype), dtype)
+    if inputs == "local":  # defaults: sigma = +1, no conjugation
+        irr_all = make((irr.ntasks,) + trailing, np.complex128, seed=1)
+        ref = reference_transform(irr_all[imap], u, np.ones(n_full), np.zeros(n_full, bool), axes)[full.my_slice]
+        assert_close(f(irr_all[irr.my_slice], imap, irr, full, u[full.my_slice]), ref, np.complex128)
+
+
+# ---------------------------------------------------------------- node-aware split
+
+
+def test_node_aware_split_examples():
+    sizes, offsets = dgampi.get_node_aware_v_dist(6, node_ids=[0, 1, 0, 1])
+    assert sizes.dtype == np.int64 and list(sizes) == [2, 2, 1, 1] and list(offsets) == [0, 3, 2, 5]
+    sizes, offsets = dgampi.get_node_aware_v_dist(5, node_ids=[10, 11, 12, 10])
+    assert list(sizes) == [1, 2, 1, 1] and list(offsets) == [0, 2, 4, 1]
+    sizes, offsets = dgampi.get_node_aware_v_dist(2, node_ids=np.zeros(4, dtype=np.int32))
+    assert list(sizes) == [1, 1, 0, 0] and list(offsets) == [0, 1, 2, 2]
+    sizes, offsets = dgampi.get_node_aware_v_dist(0, node_ids=[3])
+    assert list(sizes) == [0] and list(offsets) == [0]
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        nodes = [int(x) for x in rng.integers(-3, 3, size=int(rng.integers(1, 9)))]
+        n = int(rng.integers(0, 20))
+        sizes, offsets = dgampi.get_node_aware_v_dist(n, node_ids=nodes)
+        assert (list(sizes), list(offsets)) == reference_split(n, nodes), (n, nodes)
+        assert sizes.sum() == n
+
+
+def node_labels(comm):
+    """Each rank's node label: the lowest rank of comm on its node (the
+    library's convention), gathered with a 4-byte-per-rank Allgather."""
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        leader = MPI.Group.Translate_ranks(node.Get_group(), [0], comm.Get_group())[0]
+    finally:
+        node.Free()
+    labels = np.zeros(comm.Get_size(), dtype=np.int32)
+    comm.Allgather(np.array([leader], dtype=np.int32), labels)
+    return [int(x) for x in labels]
+
+
+def test_node_aware_split_real_nodes(comm):
+    labels = node_labels(comm)
+    with MpiDistributor(0, comm) as d:
+        for n in (0, 1, 5, 7):
+            ref = reference_split(n, labels)
+            for got in (
+                dgampi.get_node_aware_v_dist(n, comm),
+                dgampi.get_node_aware_v_dist(n, d),
+                dgampi.get_node_aware_v_dist(n),  # COMM_WORLD
+                dgampi.get_node_aware_v_dist(n, comm, node_ids=labels),
+            ):
+                assert (list(got[0]), list(got[1])) == ref, (n, labels)
+
+
+def test_node_aware_split_errors(comm):
+    rank, size = comm.Get_rank(), comm.Get_size()
+    with pytest.raises(TypeError):
+        dgampi.get_node_aware_v_dist(2.5, comm)
+    with pytest.raises(TypeError):
+        dgampi.get_node_aware_v_dist(3, comm="world")
+    with pytest.raises(ValueError):
+        dgampi.get_node_aware_v_dist(3, node_ids=[])
+    with pytest.raises(TypeError):
+        dgampi.get_node_aware_v_dist(3, node_ids=[0.0, 1.0])
+    with pytest.raises(ValueError):
+        dgampi.get_node_aware_v_dist(3, comm, node_ids=[0] * (size + 1))
+    with pytest.raises(ValueError):
+        dgampi.get_node_aware_v_dist(-1, node_ids=[0])
+    # invalid on one rank only: every rank raises, none hangs
+    fails_everywhere(rank, {size - 1}, ValueError, lambda bad: dgampi.get_node_aware_v_dist(-1 if bad else 4, comm))
+    with MpiDistributor(0, comm) as d:
+        fails_everywhere(rank, {0}, TypeError, lambda bad: dgampi.get_node_aware_v_dist("4" if bad else 4, d))
+        assert dgampi.get_node_aware_v_dist(4, d)[0].sum() == 4
+
+
+# ---------------------------------------------------------------- gather_full_ibz_for_vslice
+
+
+@pytest.mark.parametrize("split", ["auto", "nodes"])
+@pytest.mark.parametrize("transform", [None, 2, 4])
+@pytest.mark.parametrize("n_nu", [6, 5, 1])
+def test_gather_full_ibz_for_vslice(maps, n_nu, transform, split):
+    """All q of the 4x4 lattice for this rank's slice of nu: the node-aware
+    split of the real nodes ("auto", v_dist=None), or of the labels
+    [0, 1, 0, 1, ...] passed as v_dist ("nodes"); None on an empty slice."""
+    imap, irr, full = maps["square4"]
+    orb = (NB, NB) if transform == 2 else (NB, NB, NB, NB)
+    irr_all = make((irr.ntasks,) + orb + (n_nu, 2), np.complex128, seed=n_nu)
+    full_all = irr_all[imap]
+    args = ()
+    if transform is not None:
+        u, sigma, conj = transform_inputs(imap.size, seed=n_nu)
+        full_all = reference_transform(full_all, u, sigma, conj, transform)
+        args = (u, sigma, conj)
+    if split == "auto":
+        v_dist = None
+        sizes, offsets = dgampi.get_node_aware_v_dist(n_nu, full)
+    else:
+        v_dist = dgampi.get_node_aware_v_dist(n_nu, node_ids=[r % 2 for r in range(full.mpi_size)])
+        sizes, offsets = v_dist
+    got = dgampi.gather_full_ibz_for_vslice(irr_all[irr.my_slice], imap, irr, full, v_dist, *args)
+    mine = slice(int(offsets[full.my_rank]), int(offsets[full.my_rank] + sizes[full.my_rank]))
+    if sizes[full.my_rank] == 0:
+        assert got is None
+    else:
+        assert_close(got, full_all[..., mine, :], np.complex128)
+
+
+def test_vslice_npoint_object_and_original_v_dist(maps):
+    """An N-point object in, a copy with the new .mat out; v_dist in the
+    original's (sizes, slices) form; a strided vertex."""
+    imap, irr, full = maps["two_irr"]
+    n_nu = 3
+    irr_all = make((irr.ntasks, NB, NB, n_nu, 2), np.complex64, seed=2)
+    sizes = [0] * full.mpi_size
+    sizes[-1] = n_nu  # the whole slice on the last rank
+    slices = [slice(0, 0)] * (full.mpi_size - 1) + [slice(0, n_nu)]
+    obj = NPoint(layout(irr_all[irr.my_slice], "strided"))
+    got = dgampi.gather_full_ibz_for_vslice(obj, imap, irr, full, (sizes, slices))
+    if full.my_rank == full.mpi_size - 1:
+        assert isinstance(got, NPoint) and got is not obj and got == obj
+        assert np.array_equal(got.mat, irr_all[imap])
+    else:
+        assert got is None
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_map_bad_input_fails_everywhere(maps, kind):
+    f = KINDS[kind]
+    imap, irr, full = maps["square4"]
+    rank, size = full.my_rank, full.mpi_size
+    first, last = {0}, {size - 1}
+    every = set(range(size))
+    n_irr, n_full = irr.ntasks, imap.size
+    irr_all = make((n_irr, NB, NB), np.complex128, seed=9)
+    block = irr_all[irr.my_slice]
+    u, sigma, conj = transform_inputs(n_full)
+
+    def with_map(entry, value):
+        def run(bad):
+            m = imap.copy()
+            if bad:
+                m[entry] = value
+            return f(block, m, irr, full)
+
+        return run
+
+    err = fails_everywhere(rank, last, ValueError, with_map(5, n_irr))  # value out of range
+    assert rank not in last or "irrk_inv[5]" in str(err)
+    fails_everywhere(rank, first, ValueError, with_map(0, -1))  # negative value
+    fails_everywhere(rank, every, ValueError, lambda bad: f(block, imap[:-1], irr, full))  # wrong length
+    fails_everywhere(rank, last, TypeError, lambda bad: f(block, imap.astype(float) if bad else imap, irr, full))
+    # wrong block length on one rank
+    longer = np.concatenate([block, block[:1] if block.shape[0] else irr_all[:1]])
+    err = fails_everywhere(rank, first, ValueError, lambda bad: f(longer if bad else block, imap, irr, full))
+    assert rank not in first or "leading length" in str(err)
+    fails_everywhere(rank, last, TypeError, lambda bad: f(None if bad else block, imap, irr, full))
+    fails_everywhere(rank, last, TypeError, lambda bad: f(block, imap, "irr" if bad else irr, full))
+    # orbital transform
+    fails_everywhere(rank, last, ValueError, lambda bad: f(block, imap, irr, full, np.concatenate([u, u[:1]]) if bad else u))
+    fails_everywhere(rank, first, ValueError, lambda bad: f(block, imap, irr, full, u, 2 * sigma if bad else sigma, conj))
+    fails_everywhere(rank, last, ValueError, lambda bad: f(block, imap, irr, full, u, sigma[:-1] if bad else sigma, conj))
+    fails_everywhere(rank, last, ValueError, lambda bad: f(block, imap, irr, full, None, sigma if bad else None))
+    fails_everywhere(rank, every, ValueError, lambda bad: f(block, imap, irr, full, u, n_orb_axes=3))
+    fails_everywhere(rank, every, ValueError, lambda bad: f(block, imap, irr, full, u, n_orb_axes=4))  # only 2 axes
+    fails_everywhere(rank, every, TypeError, lambda bad: f(block.real.copy(), imap, irr, full, u))  # real data
+    fails_everywhere(rank, every, ValueError, lambda bad: f(block, imap, irr, full, unitaries(n_full, 3, 0)))  # nb
+    # out of the wrong shape on one rank, read-only out on another
+    out = np.zeros((full.my_size, NB, NB), dtype=np.complex128)
+    fails_everywhere(rank, last, ValueError, lambda bad: f(block, imap, irr, full, out=out[:, :1] if bad else out))
+    ro = out.copy()
+    ro.flags.writeable = False
+    fails_everywhere(rank, first, ValueError, lambda bad: f(block, imap, irr, full, out=ro if bad else out))
+    # disagreements only the library sees: a trailing shape, dtype or (valid) irrk_inv that differs from the root's
+    if size > 1:
+        other_map = imap.copy()
+        other_map[[0, 5]] = other_map[[5, 0]]
+        assert not np.array_equal(other_map, imap)
+        for other_block, m in [
+            (irr_all[irr.my_slice, :, :1], imap),
+            (irr_all[irr.my_slice].astype(np.complex64), imap),
+            (block, other_map),
+        ]:
+            with pytest.raises(dgampi.DgampiError) as e:
+                f(other_block if rank in last else block, m if rank in last else imap, irr, full)
+            assert e.value.status == (dgampi.STATUS_MISMATCH if rank in last else dgampi.STATUS_REMOTE_ERROR)
+    # and the same distributors still work
+    assert np.array_equal(f(block, imap, irr, full), irr_all[imap][full.my_slice])
+
+
+def test_vslice_bad_input_fails_everywhere(maps):
+    g = dgampi.gather_full_ibz_for_vslice
+    imap, irr, full = maps["square4"]
+    rank, size = full.my_rank, full.mpi_size
+    first, last, every = {0}, {size - 1}, set(range(size))
+    n_nu = 4
+    irr_all = make((irr.ntasks, NB, NB, n_nu, 2), np.complex128, seed=4)
+    block = irr_all[irr.my_slice]
+    v_dist = dgampi.get_node_aware_v_dist(n_nu, node_ids=list(range(size)))
+    u, sigma, conj = transform_inputs(imap.size)
+    bad_map = imap.copy()
+    bad_map[3] = irr.ntasks
+    for vd in (None, v_dist):  # the node-aware split joins the poisoned call too
+        fails_everywhere(rank, last, ValueError, lambda bad: g(block, bad_map if bad else imap, irr, full, vd))
+        fails_everywhere(rank, first, ValueError, lambda bad: g(block[:, 0, 0, 0] if bad else block, imap, irr, full, vd))
+        longer = np.concatenate([block, irr_all[:1]])
+        fails_everywhere(rank, last, ValueError, lambda bad: g(longer if bad else block, imap, irr, full, vd))
+        fails_everywhere(rank, first, TypeError, lambda bad: g(None if bad else block, imap, irr, full, vd))
+        # the transform covers all full-BZ points, never a local slice
+        fails_everywhere(rank, last, ValueError, lambda bad: g(block, imap, irr, full, vd, u[1:] if bad else u))
+    sizes, offsets = v_dist
+    fails_everywhere(rank, last, ValueError, lambda bad: g(block, imap, irr, full, (sizes[:-1], offsets[:-1]) if bad else v_dist))
+    fails_everywhere(rank, first, ValueError, lambda bad: g(block, imap, irr, full, (sizes + 1, offsets) if bad else v_dist))
+    fails_everywhere(rank, last, ValueError, lambda bad: g(block, imap, irr, full, (sizes, offsets + n_nu) if bad else v_dist))
+    fails_everywhere(rank, first, TypeError, lambda bad: g(block, imap, irr, full, 7 if bad else v_dist))
+    if size > 1:
+        overlap = (np.zeros(size, np.int64), np.zeros(size, np.int64))
+        overlap[0][:2], overlap[1][1] = 2, 1  # 0:2 and 1:3 (and 3:4 on nobody)
+        fails_everywhere(rank, last, ValueError, lambda bad: g(block, imap, irr, full, overlap if bad else v_dist))
+        # a valid split that differs from rank 0's: the library's fingerprint catches it
+        other = (np.roll(sizes, 1), np.roll(offsets, 1))
+        with pytest.raises(dgampi.DgampiError) as e:
+            g(block, imap, irr, full, other if rank in last else v_dist)
+        assert e.value.status == (dgampi.STATUS_MISMATCH if rank in last else dgampi.STATUS_REMOTE_ERROR)
+    got = g(block, imap, irr, full, v_dist)
+    mine = slice(int(offsets[rank]), int(offsets[rank] + sizes[rank]))
+    assert (got is None) == (sizes[rank] == 0)
+    if got is not None:
+        assert np.array_equal(got, irr_all[imap][..., mine, :])
+
+
+def test_closed_irr_distributor_fails_everywhere(comm):
+    """A closed irr_dist on one rank: that rank raises INVALID_HANDLE, the
+    others REMOTE_ERROR (the library alone would leave them waiting)."""
+    imap = MAPS["two_irr"]
+    irr, full = MpiDistributor(2, comm), MpiDistributor(imap.size, comm)
+    try:
+        block = np.ones((irr.my_size, 2))
+        rank, size = full.my_rank, full.mpi_size
+        if rank == size - 1:
+            irr.close()
+        for f in (dgampi.exchange_and_map_irrbz_fullbz, dgampi.gather_full_ibz_for_vslice):
+            data = block if f is not dgampi.gather_full_ibz_for_vslice else np.ones((irr.my_size, 1, 1, 2))
+            err = fails_everywhere(rank, {size - 1}, dgampi.DgampiError, lambda bad: f(data, imap, irr, full))
+            if rank == size - 1:
+                assert err.status == dgampi.STATUS_INVALID_HANDLE
+    finally:
+        irr.close()
+        full.close()
