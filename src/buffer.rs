@@ -225,6 +225,41 @@ impl RawArray {
     }
 }
 
+/// Asks for transparent huge pages on a fresh buffer of at least 4 MiB, so
+/// that its first touch (by MPI, writing a received array) takes hundreds of
+/// times fewer page faults. Advice only: failures are ignored.
+pub fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
+    const MIN_BYTES: usize = 4 << 20;
+    const PAGE: usize = 4096;
+    if bytes < MIN_BYTES {
+        return;
+    }
+    let start = (ptr as usize).div_ceil(PAGE) * PAGE;
+    let end = (ptr as usize + bytes) / PAGE * PAGE;
+    if end > start {
+        // SAFETY: the page-aligned range lies inside the caller's allocation.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+    }
+}
+
+/// `n` zero elements whose memory is not written here (calloc-style zeroed
+/// pages, with huge-page advice): a destination that MPI fills anyway.
+pub fn zeroed_vec<T: Element>(n: usize) -> Vec<T> {
+    if n == 0 || std::mem::size_of::<T>() == 0 {
+        return Vec::new();
+    }
+    let layout = std::alloc::Layout::array::<T>(n).expect("array size overflows");
+    // SAFETY: non-zero layout; Element types are valid when all bits are zero.
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout) as *mut T;
+        if p.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        advise_huge_pages(p as *mut u8, layout.size());
+        Vec::from_raw_parts(p, n, n)
+    }
+}
+
 /// C-order byte strides of `shape` with elements of `elem` bytes.
 pub fn contiguous_strides(shape: &[usize], elem: usize) -> Vec<isize> {
     let mut strides = vec![0isize; shape.len()];

@@ -252,7 +252,9 @@ pub(crate) fn allocate_typed<T: Element>(slot: &mut Option<ArrayD<T>>, h: &Array
     if h.dtype != T::DTYPE {
         return Err(Error::mismatch(format!("the data is {} but this rank expects {}", h.dtype.name(), T::DTYPE.name())));
     }
-    let arr = slot.insert(ArrayD::<T>::default(IxDyn(&h.shape)));
+    let n = h.shape.iter().product();
+    let data = crate::buffer::zeroed_vec::<T>(n);
+    let arr = slot.insert(ArrayD::from_shape_vec(IxDyn(&h.shape), data).expect("the shape matches the length"));
     RawArray::from_ndarray_mut(arr)
 }
 
@@ -491,7 +493,8 @@ pub fn recv_rows_alloc<T: Element, C: AsRaw<Raw = MPI_Comm>>(
     base_tag: i32,
     limit: usize,
 ) -> Result<ArrayD<T>> {
-    let mut out = ArrayD::<T>::default(IxDyn(shape));
+    let data = crate::buffer::zeroed_vec::<T>(shape.iter().product());
+    let mut out = ArrayD::from_shape_vec(IxDyn(shape), data).expect("the shape matches the length");
     recv_rows_into(comm, &mut out, source, base_tag, limit)?;
     Ok(out)
 }

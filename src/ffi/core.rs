@@ -91,6 +91,7 @@ pub(crate) fn malloc_for_caller(bytes: usize) -> Result<*mut u8> {
     if p.is_null() {
         return Err(Error::new(Status::AllocationFailed, format!("cannot allocate {bytes} bytes")));
     }
+    crate::buffer::advise_huge_pages(p, bytes);
     Ok(p)
 }
 
