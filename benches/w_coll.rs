@@ -29,7 +29,8 @@
 //! measure the fixed per-call overhead), `--raw-datatype bytes|row` (force the
 //! raw anchors' unit; default bytes when counts fit an int), `--only LIST`
 //! (comma-separated subset of scatter,gather,allgather,bcast,allreduce; memcpy
-//! always runs).
+//! always runs), `--raw-first` (run each raw anchor before its dgampi cases
+//! instead of after), `--no-alloc` (skip the allocating forms).
 //!
 //! Repetitions default to 11 here (not 5): the acceptance margin is 10% and
 //! single outliers on a shared 2-core machine reach that.
@@ -387,6 +388,8 @@ fn main() {
         None => COLLECTIVES.iter().map(|c| c.to_string()).collect(),
         Some(list) => list.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect(),
     };
+    let raw_first = args.take_flag("--raw-first");
+    let no_alloc = args.take_flag("--no-alloc");
     if let Some(bad) = only.iter().find(|c| !COLLECTIVES.contains(&c.as_str())) {
         exit_with(rank, &format!("--only: unknown collective {bad:?} (expected some of {COLLECTIVES:?})"));
     }
@@ -630,7 +633,22 @@ fn main() {
     let wanted = |c: &Case<'_, State>| {
         c.name == "memcpy" || only.iter().any(|o| c.name.starts_with(&format!("{o}_")) || c.name.starts_with(&format!("raw_{o}")))
     };
-    let cases: Vec<_> = cases.into_iter().filter(|c| wanted(c)).collect();
+    let mut cases: Vec<_> = cases.into_iter().filter(|c| wanted(c) && !(no_alloc && c.name.ends_with("_alloc"))).collect();
+    if raw_first {
+        // Within each collective's group (into, alloc, raw), move the raw anchor to the front.
+        let mut i = 0;
+        while i < cases.len() {
+            if cases[i].name.starts_with("raw_") {
+                let mut j = i;
+                while j > 0 && cases[j - 1].vs.as_deref() == Some(cases[i].name.as_str()) {
+                    j -= 1;
+                }
+                let c = cases.remove(i);
+                cases.insert(j, c);
+            }
+            i += 1;
+        }
+    }
     bench.run_cases(&mut state, cases);
 
     let pairs = [

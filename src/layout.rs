@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 /// `[0, 2, 4]`; 1 task on 3 ranks gives `[0, 0, 1]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockLayout {
+    ntasks: usize,
     sizes: Vec<usize>,
     offsets: Vec<usize>,
 }
@@ -29,12 +30,12 @@ impl BlockLayout {
                 Some(start)
             })
             .collect();
-        Ok(BlockLayout { sizes, offsets })
+        Ok(BlockLayout { ntasks, sizes, offsets })
     }
 
     /// Total number of tasks.
     pub fn ntasks(&self) -> usize {
-        self.sizes.iter().sum()
+        self.ntasks
     }
     /// Number of ranks.
     pub fn nranks(&self) -> usize {
@@ -54,8 +55,8 @@ impl BlockLayout {
     }
     /// The rank owning task `task` (which must be below `ntasks`) and its index there. O(1).
     pub fn owner(&self, task: usize) -> (usize, usize) {
-        let nranks = self.nranks();
-        let (base, extra) = (self.ntasks() / nranks, self.ntasks() % nranks);
+        let nranks = self.sizes.len();
+        let (base, extra) = (self.ntasks / nranks, self.ntasks % nranks);
         let boundary = (nranks - extra) * base;
         if task < boundary {
             (task / base, task % base)

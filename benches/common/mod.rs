@@ -27,6 +27,10 @@
 //!   the warm-up added above what the process held before it (max over ranks),
 //!   by resetting VmHWM through `/proc/self/clear_refs`; the process peak
 //!   reported at the end is unaffected.
+//!
+//! Every run also records how much CPU other processes took on rank 0's host
+//! while it ran (from `/proc/stat`, minus the CPU time of all ranks, which are
+//! assumed to share that host): a benchmark on a busy machine says so.
 
 #![allow(dead_code)]
 
@@ -97,6 +101,14 @@ impl Args {
         }
         self.rest = kept;
         Ok(found)
+    }
+
+    /// Removes every `flag` (a switch without a value) from the unconsumed
+    /// arguments; true if it was given.
+    pub fn take_flag(&mut self, flag: &str) -> bool {
+        let before = self.rest.len();
+        self.rest.retain(|a| a != flag);
+        self.rest.len() != before
     }
 
     /// Fails if arguments remain that nobody consumed.
@@ -251,6 +263,64 @@ pub fn current_rss_bytes() -> u64 {
 pub fn reset_peak_rss() -> bool {
     PEAK_BEFORE_RESETS.fetch_max(peak_rss_bytes(), std::sync::atomic::Ordering::Relaxed);
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Clock ticks per second of `/proc` CPU times.
+fn clock_ticks_per_s() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// Host-wide CPU seconds from `/proc/stat`: (busy, steal, online CPUs).
+/// Busy counts user, nice, system, irq, softirq and steal time.
+pub fn host_cpu_s() -> Option<(f64, f64, usize)> {
+    let s = std::fs::read_to_string("/proc/stat").ok()?;
+    let v: Vec<u64> = s.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    if v.len() < 8 {
+        return None;
+    }
+    let cpus = s.lines().filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit)).count();
+    let tck = clock_ticks_per_s();
+    Some(((v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) as f64 / tck, v[7] as f64 / tck, cpus))
+}
+
+/// CPU seconds (user + system) this process has used, from `/proc/self/stat`.
+pub fn own_cpu_s() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5) (utime, stime); `rest` starts at field 3.
+    let (u, k): (u64, u64) = (f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?);
+    Some((u + k) as f64 / clock_ticks_per_s())
+}
+
+/// CPU use on rank 0's host while the benchmark ran.
+#[derive(Clone, Debug)]
+pub struct HostLoad {
+    pub cpus: usize,
+    pub wall_s: f64,
+    /// Busy CPU seconds of the whole host.
+    pub host_busy_s: f64,
+    /// Of which stolen by the hypervisor.
+    pub steal_s: f64,
+    /// CPU seconds of all ranks of this benchmark.
+    pub ours_s: f64,
+}
+
+impl HostLoad {
+    /// CPU seconds that other processes (and the hypervisor) took.
+    pub fn others_s(&self) -> f64 {
+        (self.host_busy_s - self.ours_s).max(0.0)
+    }
+    /// `others_s` as a fraction of the host's capacity during the run.
+    pub fn others_fraction(&self) -> f64 {
+        self.others_s() / (self.cpus.max(1) as f64 * self.wall_s)
+    }
 }
 
 /// Host name (from the kernel), if known.
@@ -441,6 +511,9 @@ pub struct Bench<'w> {
     t_start: f64,
     date: String,
     track_rss: bool,
+    /// Host CPU (busy, steal) and own CPU seconds at the start.
+    cpu_start: Option<(f64, f64, f64)>,
+    host_load: Option<HostLoad>,
 }
 
 impl<'w> Bench<'w> {
@@ -458,6 +531,8 @@ impl<'w> Bench<'w> {
             t_start: mpi::time(),
             date: utc_now_iso8601(),
             track_rss: false,
+            cpu_start: host_cpu_s().zip(own_cpu_s()).map(|((busy, steal, _), own)| (busy, steal, own)),
+            host_load: None,
         }
     }
 
@@ -589,9 +664,10 @@ impl<'w> Bench<'w> {
 
     /// Gathers peak RSS, prints the table and writes the JSON (rank 0). Collective.
     /// Returns the JSON path on rank 0.
-    pub fn finish(self) -> Option<PathBuf> {
+    pub fn finish(mut self) -> Option<PathBuf> {
         let rss = self.gather_peak_rss();
         let wall = mpi::time() - self.t_start;
+        self.host_load = self.measure_host_load(wall);
         if !self.is_root() {
             return None;
         }
@@ -609,6 +685,24 @@ impl<'w> Bench<'w> {
                 None
             }
         }
+    }
+
+    /// CPU use on rank 0's host since [`Bench::new`] (collective; `Some` on rank 0
+    /// when every rank could read its own CPU time).
+    fn measure_host_load(&self, wall: f64) -> Option<HostLoad> {
+        let own = self.cpu_start.and_then(|(_, _, start)| own_cpu_s().map(|now| now - start));
+        let mine = own.unwrap_or(f64::NAN);
+        let mut ours = 0.0f64;
+        self.world.all_reduce_into(&mine, &mut ours, SystemOperation::sum());
+        let (busy0, steal0, _) = self.cpu_start?;
+        let (busy, steal, cpus) = host_cpu_s()?;
+        (self.is_root() && ours.is_finite()).then_some(HostLoad {
+            cpus,
+            wall_s: wall,
+            host_busy_s: busy - busy0,
+            steal_s: steal - steal0,
+            ours_s: ours,
+        })
     }
 
     fn anchors(&self) -> Vec<&CaseResult> {
@@ -688,6 +782,19 @@ impl<'w> Bench<'w> {
         for n in &self.notes {
             writeln!(s, "note: {n}").unwrap();
         }
+        if let Some(h) = &self.host_load {
+            writeln!(
+                s,
+                "host CPU during the run: other processes {:.1} CPU-s ({:.0}% of {} CPUs x {:.1} s; steal {:.1} s), this benchmark {:.1} CPU-s",
+                h.others_s(),
+                100.0 * h.others_fraction(),
+                h.cpus,
+                h.wall_s,
+                h.steal_s,
+                h.ours_s
+            )
+            .unwrap();
+        }
         writeln!(s, "wall time of the run: {wall:.1} s").unwrap();
         s
     }
@@ -759,6 +866,20 @@ impl<'w> Bench<'w> {
             ("peak_rss_max_bytes", Json::int(rss.iter().copied().max().unwrap_or(0))),
             ("notes", Json::Arr(self.notes.iter().map(Json::str).collect())),
             ("wall_s", Json::Num(wall)),
+            (
+                "host_cpu",
+                self.host_load.as_ref().map_or(Json::Null, |h| {
+                    Json::obj(vec![
+                        ("cpus", Json::int(h.cpus as u64)),
+                        ("wall_s", Json::Num(h.wall_s)),
+                        ("host_busy_cpu_s", Json::Num(h.host_busy_s)),
+                        ("steal_cpu_s", Json::Num(h.steal_s)),
+                        ("benchmark_cpu_s", Json::Num(h.ours_s)),
+                        ("others_cpu_s", Json::Num(h.others_s())),
+                        ("others_fraction", Json::Num(h.others_fraction())),
+                    ])
+                }),
+            ),
         ])
     }
 }
