@@ -181,7 +181,7 @@ impl RowPlan {
             }
             self.exchange(comm, src, dst, &mut streams, budget)?;
             self.copy_local(src, dst)?;
-            self.replicate(dst, limit)?;
+            self.replicate(dst)?;
         }
         Ok(())
     }
@@ -189,27 +189,27 @@ impl RowPlan {
     /// Copies rows this rank sends to itself.
     fn copy_local(&self, src: &RawArray, dst: &RawArray) -> Result<()> {
         let mine = &self.peers[self.rank];
+        let copy = RowCopier::new(src, dst);
         // Receive and send orders agree, so slot k is source row mine.send[k].
         for (k, &s) in mine.send.iter().enumerate() {
-            let from = src.rows(s, s + 1);
             for &d in mine.targets_of(k) {
-                dst.rows(d, d + 1).copy_from(&from, usize::MAX)?;
+                copy.row(s, d)?;
             }
         }
         Ok(())
     }
 
     /// Fills the extra destination rows of every received row from its first one.
-    fn replicate(&self, dst: &RawArray, limit: usize) -> Result<()> {
+    fn replicate(&self, dst: &RawArray) -> Result<()> {
+        let copy = RowCopier::new(dst, dst);
         for (p, rows) in self.peers.iter().enumerate() {
             if p == self.rank {
                 continue;
             }
             for k in 0..rows.nrecv() {
                 let targets = rows.targets_of(k);
-                let first = dst.rows(targets[0], targets[0] + 1);
                 for &d in &targets[1..] {
-                    dst.rows(d, d + 1).copy_from(&first, limit.max(1 << 20))?;
+                    copy.row(targets[0], d)?;
                 }
             }
         }
@@ -268,6 +268,39 @@ impl RowPlan {
             for (peer, chunk, buf) in staged {
                 unpack_received(dst, &self.peers[peer], row_bytes, &chunk, &buf);
             }
+        }
+    }
+}
+
+/// Copies single rows between two arrays of the same row type: a plain
+/// memcpy when both are contiguous, else through the strided views.
+struct RowCopier<'a> {
+    src: &'a RawArray,
+    dst: &'a RawArray,
+    row_bytes: usize,
+    contiguous: Option<(*const u8, *mut u8)>,
+}
+
+impl<'a> RowCopier<'a> {
+    fn new(src: &'a RawArray, dst: &'a RawArray) -> RowCopier<'a> {
+        let contiguous = match (src.contiguous_ptr(0), dst.contiguous_ptr(0)) {
+            (Some(s), Some(d)) => Some((s as *const u8, d)),
+            _ => None,
+        };
+        RowCopier { src, dst, row_bytes: src.row_bytes(), contiguous }
+    }
+
+    /// Copies source row `s` into destination row `d`.
+    fn row(&self, s: usize, d: usize) -> Result<()> {
+        match self.contiguous {
+            Some((from, to)) => {
+                // SAFETY: both rows lie inside their arrays (plan indices are
+                // checked against the row counts); rows s and d of one array
+                // are distinct when replicating, so the spans do not overlap.
+                unsafe { std::ptr::copy(from.add(s * self.row_bytes), to.add(d * self.row_bytes), self.row_bytes) };
+                Ok(())
+            }
+            None => self.dst.rows(d, d + 1).copy_from(&self.src.rows(s, s + 1), 1 << 20),
         }
     }
 }
