@@ -50,9 +50,6 @@ impl OrbitalTransform<'_> {
                 self.nb
             )));
         }
-        if let Some(k) = self.sigma.iter().position(|&x| x != 1.0 && x != -1.0) {
-            return Err(Error::invalid(format!("sigma[{k}] = {} is not +1 or -1", self.sigma[k])));
-        }
         let first = if n == nlocal {
             0
         } else if n == ntotal {
@@ -62,6 +59,9 @@ impl OrbitalTransform<'_> {
                 "the transform covers {n} k-points; expected this rank's {nlocal} or all {ntotal}"
             )));
         };
+        if let Some(k) = self.sigma.iter().position(|&x| x != 1.0 && x != -1.0) {
+            return Err(Error::invalid(format!("sigma[{k}] = {} is not +1 or -1", self.sigma[k])));
+        }
         check_axes(row_shape, self.nb, self.axes)?;
         if !matches!(dtype, DType::Complex64 | DType::Complex128) {
             return Err(Error::invalid(format!("the orbital transform needs complex data, got {}", dtype.name())));
