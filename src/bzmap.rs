@@ -21,6 +21,23 @@ use crate::orbital::OrbitalTransform;
 use crate::error::{Error, Result};
 use crate::primitives::{ArrayHeader, Destination};
 
+/// `irrk_inv` of the n x n x 1 square lattice under x/y inversion and the x<->y
+/// swap (the map of the W-MAP benchmark): q = i*n + j goes to its
+/// representative (lo, hi), a = min(i, (n-i) mod n), b = min(j, (n-j) mod n),
+/// lo = min(a, b), hi = max(a, b), numbered in increasing lo*n + hi.
+/// n = 2 gives [0, 1, 1, 2]; n = 64 has 561 irreducible points.
+pub fn square_lattice_irrk_inv(n: usize) -> Vec<usize> {
+    let fold = |i: usize| i.min((n - i) % n);
+    let rep = |q: usize| {
+        let (a, b) = (fold(q / n), fold(q % n));
+        a.min(b) * n + a.max(b)
+    };
+    let mut reps: Vec<usize> = (0..n * n).map(rep).collect();
+    reps.sort_unstable();
+    reps.dedup();
+    (0..n * n).map(|q| reps.binary_search(&rep(q)).expect("every representative is listed")).collect()
+}
+
 /// Checks the map and the two distributors (local part of the agreement).
 pub(crate) fn check_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize]) -> Result<()> {
     let mut result = 0;
@@ -186,4 +203,17 @@ pub fn map_irrbz_fullbz(
     };
     full.scatter_raw(full_all.as_ref(), Destination::Into(&p.dst), 0, limit)?;
     finish(p, transform)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn square_lattice_maps_match_the_workload_definition() {
+        assert_eq!(square_lattice_irrk_inv(2), [0, 1, 1, 2]);
+        for (n, n_irr) in [(16, 45), (32, 153), (64, 561)] {
+            assert_eq!(square_lattice_irrk_inv(n).into_iter().max().unwrap() + 1, n_irr);
+        }
+    }
 }
