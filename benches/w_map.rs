@@ -40,6 +40,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use dgampi::bzmap::square_lattice_irrk_inv as square_lattice_map;
 use common::{Bench, Case, Json};
 use dgampi::buffer::RawArray;
 use dgampi::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz, plan_map};
@@ -57,19 +58,6 @@ const BASE_ROW_ELEMS: usize = 2048; // complex128 per q
 const DEFAULT_REPS: usize = 31;
 const POISON: Complex64 = Complex64::new(-1.0, -1.0);
 const ACCEPT_RATIO: f64 = 1.3;
-
-/// The n x n x 1 square-lattice map of WORKLOADS.md: `irrk_inv[q]` for q = i*n + j.
-fn square_lattice_map(n: usize) -> Vec<usize> {
-    let fold = |i: usize| i.min((n - i) % n);
-    let rep = |q: usize| {
-        let (a, b) = (fold(q / n), fold(q % n));
-        a.min(b) * n + a.max(b)
-    };
-    let mut reps: Vec<usize> = (0..n * n).map(rep).collect();
-    reps.sort_unstable();
-    reps.dedup();
-    (0..n * n).map(|q| reps.binary_search(&rep(q)).expect("representative")).collect()
-}
 
 /// Input value of irreducible row `k`, element `e` (unique, never POISON).
 fn pattern(k: usize, e: usize) -> Complex64 {

@@ -40,6 +40,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use dgampi::bzmap::square_lattice_irrk_inv as square_lattice_map;
 use common::{Bench, Case, Json};
 use dgampi::engine::RowPlan;
 use dgampi::BlockLayout;
@@ -86,19 +87,6 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 // ------------------------------------------------------------------ maps
-
-/// The n x n x 1 square-lattice map of WORKLOADS.md: `irrk_inv[q]` for q = i*n + j.
-fn square_lattice_map(n: usize) -> Vec<usize> {
-    let fold = |i: usize| i.min((n - i) % n);
-    let rep = |q: usize| {
-        let (a, b) = (fold(q / n), fold(q % n));
-        a.min(b) * n + a.max(b)
-    };
-    let mut reps: Vec<usize> = (0..n * n).map(rep).collect();
-    reps.sort_unstable();
-    reps.dedup();
-    (0..n * n).map(|q| reps.binary_search(&rep(q)).expect("representative")).collect()
-}
 
 const L: usize = 64; // 64x64x64 grid for perm / ident
 const NQ3: usize = L * L * L;

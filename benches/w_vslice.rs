@@ -33,6 +33,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use dgampi::bzmap::square_lattice_irrk_inv as square_lattice_map;
 use common::{Bench, Case, Json};
 use dgampi::buffer::RawArray;
 use dgampi::engine::RowPlan;
@@ -49,19 +50,6 @@ const ORB: [usize; 4] = [2, 2, 2, 2];
 const N_NU: usize = 64;
 const BASE_N_NUP: usize = 64;
 const POISON: Complex64 = Complex64::new(-1.0, -1.0);
-
-/// The n x n x 1 square-lattice map of WORKLOADS.md: `irrk_inv[q]` for q = i*n + j.
-fn square_lattice_map(n: usize) -> Vec<usize> {
-    let fold = |i: usize| i.min((n - i) % n);
-    let rep = |q: usize| {
-        let (a, b) = (fold(q / n), fold(q % n));
-        a.min(b) * n + a.max(b)
-    };
-    let mut reps: Vec<usize> = (0..n * n).map(rep).collect();
-    reps.sort_unstable();
-    reps.dedup();
-    (0..n * n).map(|q| reps.binary_search(&rep(q)).expect("representative")).collect()
-}
 
 /// Vertex value at global row `(q_irr * n_orb + o) * N_NU + nu`, element nu' (unique, never POISON).
 fn pattern(row: usize, nup: usize) -> Complex64 {

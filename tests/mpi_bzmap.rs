@@ -3,6 +3,7 @@
 
 mod common;
 
+use dgampi::bzmap::square_lattice_irrk_inv as square_lattice_map;
 use common::{ensure, pattern, Case, TestElem};
 use dgampi::buffer::RawArray;
 use dgampi::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz, plan_map};
@@ -16,20 +17,6 @@ use ndarray::{ArrayD, Axis, IxDyn, Slice};
 
 fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
-}
-
-/// The n x n x 1 square-lattice map of WORKLOADS.md: (i, j) → its
-/// representative under inversions and the x<->y swap, numbered by lo*n + hi.
-fn square_lattice_map(n: usize) -> Vec<usize> {
-    let fold = |i: usize| i.min((n - i) % n);
-    let rep = |q: usize| {
-        let (a, b) = (fold(q / n), fold(q % n));
-        a.min(b) * n + a.max(b)
-    };
-    let mut reps: Vec<usize> = (0..n * n).map(rep).collect();
-    reps.sort_unstable();
-    reps.dedup();
-    (0..n * n).map(|q| reps.binary_search(&rep(q)).unwrap()).collect()
 }
 
 /// Maps exercised by every case: the 2x2 lattice, 4x4 and 16x16 lattices, one
