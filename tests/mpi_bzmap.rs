@@ -210,7 +210,7 @@ fn case_orbital_transform(world: &SimpleCommunicator) -> Result<(), String> {
     let sigma_all: Vec<f64> = (0..nfull).map(|k| if k % 3 == 0 { -1.0 } else { 1.0 }).collect();
     let conj_all: Vec<bool> = (0..nfull).map(|k| k % 2 == 1).collect();
     for axes in [2usize, 4] {
-        let row: Vec<usize> = std::iter::repeat(nb).take(axes).chain([3]).collect();
+        let row: Vec<usize> = std::iter::repeat_n(nb, axes).chain([3]).collect();
         let shape: Vec<usize> = std::iter::once(n_irr).chain(row.iter().copied()).collect();
         let irr_all = pattern::<Complex64>(&shape, 1);
         let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();
