@@ -15,11 +15,12 @@
 //! one tag on the given communicator, order preserved by MPI's non-overtaking
 //! rule) and waits. Sender and receiver group chunks into steps the same way. Consecutive source rows
 //! are sent in place; received rows go straight into the destination when their
-//! first destination rows are consecutive, and through a staging buffer
-//! otherwise. Staging memory is bounded by the window.
+//! first destination rows are consecutive, and through a staging arena
+//! otherwise; the arenas are sized once per step and reused by every step,
+//! so staging memory is bounded by the window.
 
 use crate::buffer::RawArray;
-use crate::bounds::RowChunks;
+use crate::bounds::{Chunk, RowChunks};
 use crate::comm::{check_mpi, to_int};
 use crate::error::{Error, Result};
 use mpi::ffi::{MPI_Comm, MPI_Request};
@@ -219,54 +220,91 @@ impl RowPlan {
     /// Runs the chunked nonblocking exchange, `budget` bytes per peer and direction per step.
     fn exchange(&self, comm: MPI_Comm, src: &RawArray, dst: &RawArray, streams: &mut [Stream], budget: usize) -> Result<()> {
         let row_bytes = src.row_bytes();
+        // Staging for chunks that cannot go in place, reused by every step.
+        let (mut send_arena, mut recv_arena): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
         loop {
-            let mut requests: Vec<MPI_Request> = Vec::new();
-            // Packed send chunks and staged receives must outlive the wait.
-            let mut packed: Vec<Vec<u8>> = Vec::new();
-            let mut staged: Vec<(usize, crate::bounds::Chunk, Vec<u8>)> = Vec::new();
+            // Choose this step's chunks: up to `budget` bytes (at least one chunk)
+            // per peer and direction, each in place or at an offset in an arena.
+            let mut sends: Vec<(usize, Chunk, Place<*const u8>)> = Vec::new();
+            let mut recvs: Vec<(usize, Chunk, Place<*mut u8>)> = Vec::new();
+            let (mut send_staged, mut recv_staged) = (0, 0);
             for s in streams.iter_mut() {
-                // Up to `budget` bytes (at least one chunk) per peer and direction per step.
                 let mut sent = 0;
                 while sent < budget {
                     let Some(c) = s.next_send.take_next(&s.send_plan) else { break };
                     sent += c.byte_len.max(1);
-                    let rows = &self.peers[s.peer].send;
-                    match send_in_place(src, rows, row_bytes, &c) {
-                        Some(ptr) => requests.push(isend(comm, ptr, c.byte_len, s.peer)?),
-                        None => {
-                            let buf = pack_chunk(src, rows, row_bytes, &c);
-                            requests.push(isend(comm, buf.as_ptr(), c.byte_len, s.peer)?);
-                            packed.push(buf);
-                        }
-                    }
+                    let place = Place::new(send_in_place(src, &self.peers[s.peer].send, row_bytes, &c), &mut send_staged, c.byte_len);
+                    sends.push((s.peer, c, place));
                 }
                 let mut received = 0;
                 while received < budget {
                     let Some(c) = s.next_recv.take_next(&s.recv_plan) else { break };
                     received += c.byte_len.max(1);
-                    let rows = &self.peers[s.peer];
-                    match recv_target(dst, rows, row_bytes, &c) {
-                        Some(ptr) => requests.push(irecv(comm, ptr, c.byte_len, s.peer)?),
-                        None => {
-                            let mut buf = vec![0u8; c.byte_len];
-                            requests.push(irecv(comm, buf.as_mut_ptr(), c.byte_len, s.peer)?);
-                            staged.push((s.peer, c, buf));
-                        }
-                    }
+                    let place = Place::new(recv_target(dst, &self.peers[s.peer], row_bytes, &c), &mut recv_staged, c.byte_len);
+                    recvs.push((s.peer, c, place));
                 }
             }
-            if requests.is_empty() {
+            if sends.is_empty() && recvs.is_empty() {
                 return Ok(());
             }
+            // Size the arenas before any request points into them.
+            if send_arena.len() < send_staged {
+                send_arena.resize(send_staged, 0);
+            }
+            if recv_arena.len() < recv_staged {
+                recv_arena.resize(recv_staged, 0);
+            }
+            let mut requests: Vec<MPI_Request> = Vec::with_capacity(sends.len() + recvs.len());
+            for (peer, c, place) in &sends {
+                let ptr = match *place {
+                    Place::InPlace(p) => p,
+                    Place::Staged(at) => {
+                        let buf = &mut send_arena[at..at + c.byte_len];
+                        pack_chunk(src, &self.peers[*peer].send, row_bytes, c, buf);
+                        buf.as_ptr()
+                    }
+                };
+                requests.push(isend(comm, ptr, c.byte_len, *peer)?);
+            }
+            for (peer, c, place) in &recvs {
+                let ptr = match *place {
+                    Place::InPlace(p) => p,
+                    Place::Staged(at) => recv_arena[at..].as_mut_ptr(),
+                };
+                requests.push(irecv(comm, ptr, c.byte_len, *peer)?);
+            }
             let count = to_int(requests.len(), "requests in flight")?;
-            // SAFETY: every request refers to a buffer that outlives this wait.
+            // SAFETY: every request refers to array memory or an arena, both alive and unmoved until the wait ends.
             check_mpi(
                 unsafe { mpi::ffi::MPI_Waitall(count, requests.as_mut_ptr(), mpi::ffi::RSMPI_STATUSES_IGNORE) },
                 "MPI_Waitall (row exchange)",
             )?;
-            drop(packed);
-            for (peer, chunk, buf) in staged {
-                unpack_received(dst, &self.peers[peer], row_bytes, &chunk, &buf);
+            for (peer, c, place) in &recvs {
+                if let Place::Staged(at) = *place {
+                    unpack_received(dst, &self.peers[*peer], row_bytes, c, &recv_arena[at..at + c.byte_len]);
+                }
+            }
+        }
+    }
+}
+
+/// Where a chunk's bytes are sent from or received into.
+#[derive(Clone, Copy)]
+enum Place<P> {
+    /// Straight from / into the array.
+    InPlace(P),
+    /// At this offset of the step's staging arena.
+    Staged(usize),
+}
+
+impl<P> Place<P> {
+    /// In place when possible, else the next `len` bytes of the arena (`staged` grows).
+    fn new(in_place: Option<P>, staged: &mut usize, len: usize) -> Place<P> {
+        match in_place {
+            Some(p) => Place::InPlace(p),
+            None => {
+                *staged += len;
+                Place::Staged(*staged - len)
             }
         }
     }
@@ -330,7 +368,7 @@ impl Stream {
 struct Cursor(usize);
 
 impl Cursor {
-    fn take_next(&mut self, plan: &RowChunks) -> Option<crate::bounds::Chunk> {
+    fn take_next(&mut self, plan: &RowChunks) -> Option<Chunk> {
         (self.0 < plan.count()).then(|| {
             self.0 += 1;
             plan.get(self.0 - 1)
@@ -339,7 +377,7 @@ impl Cursor {
 }
 
 /// Calls `f(list_row, byte_within_row, len, stream_offset)` for each row piece of chunk `c`.
-fn for_each_piece(row_bytes: usize, c: &crate::bounds::Chunk, mut f: impl FnMut(usize, usize, usize, usize)) {
+fn for_each_piece(row_bytes: usize, c: &Chunk, mut f: impl FnMut(usize, usize, usize, usize)) {
     let mut pos = c.byte_offset;
     let end = c.byte_offset + c.byte_len;
     while pos < end {
@@ -363,7 +401,7 @@ fn consecutive(rows: impl Iterator<Item = usize>) -> bool {
 }
 
 /// The chunk's bytes in place, when its source rows are consecutive in a contiguous array.
-fn send_in_place(src: &RawArray, rows: &[usize], row_bytes: usize, c: &crate::bounds::Chunk) -> Option<*const u8> {
+fn send_in_place(src: &RawArray, rows: &[usize], row_bytes: usize, c: &Chunk) -> Option<*const u8> {
     let (k0, k1) = (c.byte_offset / row_bytes, (c.byte_offset + c.byte_len - 1) / row_bytes);
     if consecutive(rows[k0..=k1].iter().copied()) {
         return src.contiguous_ptr(rows[k0] * row_bytes + c.byte_offset % row_bytes).map(|p| p as *const u8);
@@ -371,15 +409,13 @@ fn send_in_place(src: &RawArray, rows: &[usize], row_bytes: usize, c: &crate::bo
     None
 }
 
-/// The chunk's bytes gathered from its source rows.
-fn pack_chunk(src: &RawArray, rows: &[usize], row_bytes: usize, c: &crate::bounds::Chunk) -> Vec<u8> {
-    let mut buf = vec![0u8; c.byte_len];
+/// Gathers the chunk's bytes from its source rows into `buf`.
+fn pack_chunk(src: &RawArray, rows: &[usize], row_bytes: usize, c: &Chunk, buf: &mut [u8]) {
     for_each_piece(row_bytes, c, |k, within, n, at| src.pack(rows[k] * row_bytes + within, &mut buf[at..at + n]));
-    buf
 }
 
 /// Where to receive the chunk in place (first destination rows consecutive), if possible.
-fn recv_target(dst: &RawArray, rows: &PeerRows, row_bytes: usize, c: &crate::bounds::Chunk) -> Option<*mut u8> {
+fn recv_target(dst: &RawArray, rows: &PeerRows, row_bytes: usize, c: &Chunk) -> Option<*mut u8> {
     let (k0, k1) = (c.byte_offset / row_bytes, (c.byte_offset + c.byte_len - 1) / row_bytes);
     if consecutive((k0..=k1).map(|k| rows.targets_of(k)[0])) {
         return dst.contiguous_ptr(rows.targets_of(k0)[0] * row_bytes + c.byte_offset % row_bytes);
@@ -388,7 +424,7 @@ fn recv_target(dst: &RawArray, rows: &PeerRows, row_bytes: usize, c: &crate::bou
 }
 
 /// Copies a staged chunk into the first destination row of each received row.
-fn unpack_received(dst: &RawArray, rows: &PeerRows, row_bytes: usize, c: &crate::bounds::Chunk, buf: &[u8]) {
+fn unpack_received(dst: &RawArray, rows: &PeerRows, row_bytes: usize, c: &Chunk, buf: &[u8]) {
     for_each_piece(row_bytes, c, |k, within, n, at| dst.unpack(rows.targets_of(k)[0] * row_bytes + within, &buf[at..at + n]));
 }
 
