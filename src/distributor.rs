@@ -6,13 +6,16 @@
 //! lets every rank check its own buffers against it, agrees again, and only
 //! then moves data, so bad input fails on every rank instead of hanging one.
 //! Data moves with one MPI collective over a derived "row" datatype when every
-//! rank's block fits one message, and otherwise with the chunked primitives.
+//! rank's block fits one message (and the buffers allow it); otherwise scatter
+//! and gather go through the row-movement engine and allgather through chunked
+//! per-rank broadcasts.
 
 use crate::buffer::RawArray;
 use crate::bounds::RowChunks;
 use crate::comm::{self, agree, agree_flag, check_mpi, check_peer, check_tag_range, in_place, to_int, OwnedComm, RowType};
 use crate::element::{DType, Element};
 use crate::error::{Error, Result};
+use crate::engine::RowPlan;
 use crate::layout::BlockLayout;
 use crate::limit::resolve_limit;
 use crate::primitives::{
@@ -170,8 +173,7 @@ impl Distributor {
 
     /// Step 2: broadcasts the root's header; checks the limit matches.
     pub(crate) fn share_header(&self, root: i32, mine: Option<ArrayHeader>, limit: usize) -> Result<ArrayHeader> {
-        let header = bcast_header(self.raw(), root, mine.as_ref(), limit)?;
-        Ok(header)
+        bcast_header(self.raw(), root, mine.as_ref(), limit)
     }
 
     /// Step 3: checks the local buffers against the header and agrees;
@@ -219,6 +221,18 @@ impl Distributor {
     /// True when every rank's block fits one message, so one MPI collective can move it.
     fn blocks_fit(&self, row_bytes: usize, limit: usize) -> bool {
         self.layout.max_size().saturating_mul(row_bytes) <= limit
+    }
+
+    /// The engine plan between the root holding all tasks (in order) and the
+    /// block layout: root → blocks (`to_blocks`, scatter) or blocks → root (gather).
+    fn root_plan(&self, root: usize, to_blocks: bool) -> Result<RowPlan> {
+        let (n, size) = (self.ntasks(), self.mpi_size());
+        let all_on_root = |r: usize| if r == root { n } else { 0 };
+        if to_blocks {
+            RowPlan::build(size, self.rank, all_on_root(self.rank), self.my_size(), |p| self.layout.range(p), |g| Ok((root, g)))
+        } else {
+            RowPlan::build(size, self.rank, self.my_size(), all_on_root(self.rank), |p| 0..all_on_root(p), |g| Ok(self.layout.owner(g)))
+        }
     }
 
     fn counts_and_displs(&self) -> Result<(Vec<i32>, Vec<i32>)> {
@@ -286,18 +300,10 @@ impl Distributor {
                     "MPI_Scatterv",
                 )
             })?;
-        } else if is_root {
-            let a = send.expect("root has the array");
-            for r in 0..self.mpi_size() {
-                let block = a.rows(self.layout.range(r).start, self.layout.range(r).end);
-                if r == self.rank {
-                    dst.copy_from(&block, limit)?;
-                } else {
-                    send_rows_raw(self.raw(), &block, r as i32, 0, limit)?;
-                }
-            }
         } else {
-            recv_rows_into_raw(self.raw(), &dst, root, 0, limit)?;
+            // Through the row-movement engine: root's rows to every block.
+            let src = send.filter(|_| is_root).cloned().unwrap_or_else(|| dst.rows(0, 0));
+            self.root_plan(root as usize, true)?.execute(self.raw(), &src, &dst, limit)?;
         }
         Ok(dst)
     }
@@ -389,18 +395,10 @@ impl Distributor {
                     "MPI_Gatherv",
                 )
             })?;
-        } else if let Some(d) = dst.as_ref() {
-            for r in 0..self.mpi_size() {
-                let range = self.layout.range(r);
-                let target = d.rows(range.start, range.end);
-                if r == self.rank {
-                    target.copy_from(block, limit)?;
-                } else {
-                    recv_rows_into_raw(self.raw(), &target, r as i32, 0, limit)?;
-                }
-            }
         } else {
-            send_rows_raw(self.raw(), block, root, 0, limit)?;
+            // Through the row-movement engine: every block to the root's rows.
+            let target = dst.clone().unwrap_or_else(|| block.rows(0, 0));
+            self.root_plan(root as usize, false)?.execute(self.raw(), block, &target, limit)?;
         }
         Ok(dst)
     }
