@@ -177,6 +177,31 @@ impl RawArray {
         RawArray { ptr, dtype: self.dtype, shape, strides: self.strides.clone() }
     }
 
+    /// Sub-view of columns `range` of a 2-D array (axis 1), sharing its memory.
+    pub fn columns(&self, range: std::ops::Range<usize>) -> RawArray {
+        assert!(self.shape.len() == 2 && range.start <= range.end && range.end <= self.shape[1], "columns {range:?} of {:?}", self.shape);
+        let mut shape = self.shape.clone();
+        shape[1] = range.len();
+        // SAFETY: start <= ncols, so the offset stays inside (or one past) every row.
+        let ptr = if range.is_empty() { self.ptr } else { unsafe { self.ptr.offset(range.start as isize * self.strides[1]) } };
+        RawArray { ptr, dtype: self.dtype, shape, strides: self.strides.clone() }
+    }
+
+    /// The same memory seen with another shape (C-contiguous arrays only,
+    /// same element count).
+    pub fn reshaped(&self, shape: Vec<usize>) -> Result<RawArray> {
+        if !self.is_contiguous() || shape.iter().product::<usize>() != self.shape.iter().product::<usize>() {
+            return Err(Error::invalid(format!("cannot view a {:?} array as {shape:?}", self.shape)));
+        }
+        // SAFETY: same memory and element count, C-contiguous.
+        unsafe { RawArray::new(self.ptr, self.dtype, shape, None) }
+    }
+
+    /// The data pointer (first element).
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
     /// A contiguous 1-D byte array over `len` bytes at `ptr`.
     ///
     /// # Safety

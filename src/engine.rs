@@ -23,6 +23,7 @@ use crate::buffer::RawArray;
 use crate::bounds::{Chunk, RowChunks};
 use crate::comm::{check_mpi, to_int};
 use crate::error::{Error, Result};
+use crate::layout::BlockLayout;
 use mpi::ffi::{MPI_Comm, MPI_Request};
 use std::collections::HashMap;
 use std::os::raw::c_void;
@@ -51,6 +52,41 @@ impl PeerRows {
     fn targets_of(&self, k: usize) -> &[usize] {
         &self.targets[self.starts[k]..self.starts[k + 1]]
     }
+}
+
+/// One side (source or destination) of an execution: an array whose rows the
+/// plan indexes. Every peer sees the whole rows, or, with `columns`, the
+/// 2-D array is split along axis 1 and peer `p` sees columns
+/// `columns.range(p)` (how the FFT's batch transpose moves part of each row).
+#[derive(Clone, Copy)]
+pub struct Side<'a> {
+    /// The local array (2-D when `columns` is given).
+    pub array: &'a RawArray,
+    /// The split of axis 1 over peers, if any.
+    pub columns: Option<&'a BlockLayout>,
+}
+
+impl<'a> Side<'a> {
+    /// Whole rows for every peer.
+    pub fn whole(array: &'a RawArray) -> Side<'a> {
+        Side { array, columns: None }
+    }
+
+    /// The rows peer `p` exchanges with this side.
+    fn view(&self, p: usize) -> RawArray {
+        match self.columns {
+            None => self.array.clone(),
+            Some(split) => self.array.columns(split.range(p)),
+        }
+    }
+}
+
+/// Staging memory an execution reuses, so that a long-lived caller (an FFT
+/// plan) keeps it across executions instead of allocating it every time.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    send_arena: Vec<u8>,
+    recv_arena: Vec<u8>,
 }
 
 /// A reusable plan moving rows between two ownerships of the same ranks.
@@ -121,6 +157,39 @@ impl RowPlan {
         Ok(RowPlan { rank, nsrc, ndst, peers })
     }
 
+    /// Builds a plan from explicit per-peer lists, for movements whose lists
+    /// are known in closed form: `send[p]` are the local source rows sent to
+    /// rank `p` in wire order, `recv[p]` the destination row of each row
+    /// received from `p` (one each, no replication). Sender and receiver
+    /// lists must agree across ranks; the caller guarantees it.
+    pub fn from_lists(rank: usize, nsrc: usize, ndst: usize, send: Vec<Vec<usize>>, recv: Vec<Vec<usize>>) -> Result<RowPlan> {
+        if send.len() != recv.len() || rank >= send.len() {
+            return Err(Error::invalid("one send and one receive list per rank are needed"));
+        }
+        if send.iter().flatten().any(|&s| s >= nsrc) || recv.iter().flatten().any(|&d| d >= ndst) {
+            return Err(Error::out_of_range(format!("a listed row is outside the {nsrc} source / {ndst} destination rows")));
+        }
+        if send[rank].len() != recv[rank].len() {
+            return Err(Error::mismatch("the rows this rank sends itself and receives from itself differ in number"));
+        }
+        let peers = send
+            .into_iter()
+            .zip(recv)
+            .map(|(send, targets)| PeerRows { send, starts: (0..=targets.len()).collect(), targets })
+            .collect();
+        Ok(RowPlan { rank, nsrc, ndst, peers })
+    }
+
+    /// True when the plan moves nothing between ranks and copies every local
+    /// source row to the same destination row (the two ownerships coincide).
+    pub fn is_identity(&self) -> bool {
+        let mine = &self.peers[self.rank];
+        self.nsrc == self.ndst
+            && mine.send.len() == self.nsrc
+            && mine.targets.len() == self.ndst
+            && mine.send.iter().enumerate().all(|(k, &s)| s == k && mine.targets_of(k) == [k])
+    }
+
     /// Rows this rank sends to other ranks (self excluded).
     pub fn rows_sent(&self) -> usize {
         self.peers.iter().enumerate().filter(|(p, _)| *p != self.rank).map(|(_, r)| r.send.len()).sum()
@@ -169,20 +238,35 @@ impl RowPlan {
     /// the same size on every rank; callers agree on that beforehand.
     pub fn execute(&self, comm: MPI_Comm, src: &RawArray, dst: &RawArray, limit: usize) -> Result<()> {
         self.check_buffers(src, dst)?;
-        let row_bytes = src.row_bytes();
-        if row_bytes > 0 {
-            let budget = (WINDOW_BYTES / (2 * self.peers.len())).max(1);
-            let chunk = limit.min(budget);
-            let mut streams: Vec<Stream> = Vec::new();
-            for (p, rows) in self.peers.iter().enumerate() {
-                if p == self.rank {
-                    continue;
-                }
-                streams.push(Stream::new(p, rows, row_bytes, chunk)?);
+        self.execute_with(comm, Side::whole(src), Side::whole(dst), limit, &mut Scratch::default())
+    }
+
+    /// Moves the rows between two sides, staging through `scratch`. The row
+    /// counts must match the plan, and the row type a rank's source shows
+    /// peer `p` must be the one `p`'s destination shows this rank (callers
+    /// agree on that beforehand; only the row counts are checked here).
+    pub fn execute_with(&self, comm: MPI_Comm, src: Side, dst: Side, limit: usize, scratch: &mut Scratch) -> Result<()> {
+        if src.array.nrows() != self.nsrc || dst.array.nrows() != self.ndst {
+            return Err(Error::mismatch(format!(
+                "the plan moves {} source rows into {} destination rows but the arrays have {} and {}",
+                self.nsrc,
+                self.ndst,
+                src.array.nrows(),
+                dst.array.nrows()
+            )));
+        }
+        let budget = (WINDOW_BYTES / (2 * self.peers.len())).max(1);
+        let chunk = limit.min(budget);
+        let mut streams: Vec<Stream> = Vec::new();
+        for (p, rows) in self.peers.iter().enumerate() {
+            if p != self.rank {
+                streams.push(Stream::new(p, rows, src.view(p), dst.view(p), chunk)?);
             }
-            self.exchange(comm, src, dst, &mut streams, budget)?;
-            self.copy_local(src, dst)?;
-            self.replicate(dst)?;
+        }
+        self.exchange(comm, &mut streams, budget, scratch)?;
+        self.copy_local(&src.view(self.rank), &dst.view(self.rank))?;
+        for s in &streams {
+            replicate(&self.peers[s.peer], &s.dst)?;
         }
         Ok(())
     }
@@ -190,6 +274,9 @@ impl RowPlan {
     /// Copies rows this rank sends to itself.
     fn copy_local(&self, src: &RawArray, dst: &RawArray) -> Result<()> {
         let mine = &self.peers[self.rank];
+        if src.row_bytes() == 0 {
+            return Ok(());
+        }
         let copy = RowCopier::new(src, dst);
         // Receive and send orders agree, so slot k is source row mine.send[k].
         for (k, &s) in mine.send.iter().enumerate() {
@@ -200,48 +287,35 @@ impl RowPlan {
         Ok(())
     }
 
-    /// Fills the extra destination rows of every received row from its first one.
-    fn replicate(&self, dst: &RawArray) -> Result<()> {
-        let copy = RowCopier::new(dst, dst);
-        for (p, rows) in self.peers.iter().enumerate() {
-            if p == self.rank {
-                continue;
-            }
-            for k in 0..rows.nrecv() {
-                let targets = rows.targets_of(k);
-                for &d in &targets[1..] {
-                    copy.row(targets[0], d)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Runs the chunked nonblocking exchange, `budget` bytes per peer and direction per step.
-    fn exchange(&self, comm: MPI_Comm, src: &RawArray, dst: &RawArray, streams: &mut [Stream], budget: usize) -> Result<()> {
-        let row_bytes = src.row_bytes();
+    fn exchange(&self, comm: MPI_Comm, streams: &mut [Stream], budget: usize, scratch: &mut Scratch) -> Result<()> {
         // Staging for chunks that cannot go in place, reused by every step.
-        let (mut send_arena, mut recv_arena): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
+        let Scratch { send_arena, recv_arena } = scratch;
+        let mut sends: Vec<(usize, Chunk, Place<*const u8>)> = Vec::new();
+        let mut recvs: Vec<(usize, Chunk, Place<*mut u8>)> = Vec::new();
+        let mut requests: Vec<MPI_Request> = Vec::new();
         loop {
             // Choose this step's chunks: up to `budget` bytes (at least one chunk)
             // per peer and direction, each in place or at an offset in an arena.
-            let mut sends: Vec<(usize, Chunk, Place<*const u8>)> = Vec::new();
-            let mut recvs: Vec<(usize, Chunk, Place<*mut u8>)> = Vec::new();
+            sends.clear();
+            recvs.clear();
+            requests.clear();
             let (mut send_staged, mut recv_staged) = (0, 0);
-            for s in streams.iter_mut() {
+            for (i, s) in streams.iter_mut().enumerate() {
+                let rows = &self.peers[s.peer];
                 let mut sent = 0;
                 while sent < budget {
                     let Some(c) = s.next_send.take_next(&s.send_plan) else { break };
                     sent += c.byte_len.max(1);
-                    let place = Place::new(send_in_place(src, &self.peers[s.peer].send, row_bytes, &c), &mut send_staged, c.byte_len);
-                    sends.push((s.peer, c, place));
+                    let place = Place::new(send_in_place(&s.src, &rows.send, &c), &mut send_staged, c.byte_len);
+                    sends.push((i, c, place));
                 }
                 let mut received = 0;
                 while received < budget {
                     let Some(c) = s.next_recv.take_next(&s.recv_plan) else { break };
                     received += c.byte_len.max(1);
-                    let place = Place::new(recv_target(dst, &self.peers[s.peer], row_bytes, &c), &mut recv_staged, c.byte_len);
-                    recvs.push((s.peer, c, place));
+                    let place = Place::new(recv_target(&s.dst, rows, &c), &mut recv_staged, c.byte_len);
+                    recvs.push((i, c, place));
                 }
             }
             if sends.is_empty() && recvs.is_empty() {
@@ -254,24 +328,24 @@ impl RowPlan {
             if recv_arena.len() < recv_staged {
                 recv_arena.resize(recv_staged, 0);
             }
-            let mut requests: Vec<MPI_Request> = Vec::with_capacity(sends.len() + recvs.len());
-            for (peer, c, place) in &sends {
+            for (i, c, place) in &sends {
+                let s = &streams[*i];
                 let ptr = match *place {
                     Place::InPlace(p) => p,
                     Place::Staged(at) => {
                         let buf = &mut send_arena[at..at + c.byte_len];
-                        pack_chunk(src, &self.peers[*peer].send, row_bytes, c, buf);
+                        pack_chunk(&s.src, &self.peers[s.peer].send, c, buf);
                         buf.as_ptr()
                     }
                 };
-                requests.push(isend(comm, ptr, c.byte_len, *peer)?);
+                requests.push(isend(comm, ptr, c.byte_len, s.peer)?);
             }
-            for (peer, c, place) in &recvs {
+            for (i, c, place) in &recvs {
                 let ptr = match *place {
                     Place::InPlace(p) => p,
                     Place::Staged(at) => recv_arena[at..].as_mut_ptr(),
                 };
-                requests.push(irecv(comm, ptr, c.byte_len, *peer)?);
+                requests.push(irecv(comm, ptr, c.byte_len, streams[*i].peer)?);
             }
             let count = to_int(requests.len(), "requests in flight")?;
             // SAFETY: every request refers to array memory or an arena, both alive and unmoved until the wait ends.
@@ -279,13 +353,29 @@ impl RowPlan {
                 unsafe { mpi::ffi::MPI_Waitall(count, requests.as_mut_ptr(), mpi::ffi::RSMPI_STATUSES_IGNORE) },
                 "MPI_Waitall (row exchange)",
             )?;
-            for (peer, c, place) in &recvs {
+            for (i, c, place) in &recvs {
                 if let Place::Staged(at) = *place {
-                    unpack_received(dst, &self.peers[*peer], row_bytes, c, &recv_arena[at..at + c.byte_len]);
+                    let s = &streams[*i];
+                    unpack_received(&s.dst, &self.peers[s.peer], c, &recv_arena[at..at + c.byte_len]);
                 }
             }
         }
     }
+}
+
+/// Fills the extra destination rows of every row received from a peer from its first one.
+fn replicate(rows: &PeerRows, dst: &RawArray) -> Result<()> {
+    if dst.row_bytes() == 0 {
+        return Ok(());
+    }
+    let copy = RowCopier::new(dst, dst);
+    for k in 0..rows.nrecv() {
+        let targets = rows.targets_of(k);
+        for &d in &targets[1..] {
+            copy.row(targets[0], d)?;
+        }
+    }
+    Ok(())
 }
 
 /// Where a chunk's bytes are sent from or received into.
@@ -343,9 +433,12 @@ impl<'a> RowCopier<'a> {
     }
 }
 
-/// The chunk schedule of one peer's send and receive streams.
+/// The chunk schedule of one peer's send and receive streams, and the views
+/// of the source and destination that peer exchanges with.
 struct Stream {
     peer: usize,
+    src: RawArray,
+    dst: RawArray,
     send_plan: RowChunks,
     recv_plan: RowChunks,
     next_send: Cursor,
@@ -353,11 +446,13 @@ struct Stream {
 }
 
 impl Stream {
-    fn new(peer: usize, rows: &PeerRows, row_bytes: usize, chunk: usize) -> Result<Stream> {
+    fn new(peer: usize, rows: &PeerRows, src: RawArray, dst: RawArray, chunk: usize) -> Result<Stream> {
         Ok(Stream {
             peer,
-            send_plan: RowChunks::new(rows.send.len(), row_bytes, chunk)?,
-            recv_plan: RowChunks::new(rows.nrecv(), row_bytes, chunk)?,
+            send_plan: RowChunks::new(rows.send.len(), src.row_bytes(), chunk)?,
+            recv_plan: RowChunks::new(rows.nrecv(), dst.row_bytes(), chunk)?,
+            src,
+            dst,
             next_send: Cursor(0),
             next_recv: Cursor(0),
         })
@@ -401,7 +496,8 @@ fn consecutive(rows: impl Iterator<Item = usize>) -> bool {
 }
 
 /// The chunk's bytes in place, when its source rows are consecutive in a contiguous array.
-fn send_in_place(src: &RawArray, rows: &[usize], row_bytes: usize, c: &Chunk) -> Option<*const u8> {
+fn send_in_place(src: &RawArray, rows: &[usize], c: &Chunk) -> Option<*const u8> {
+    let row_bytes = src.row_bytes();
     let (k0, k1) = (c.byte_offset / row_bytes, (c.byte_offset + c.byte_len - 1) / row_bytes);
     if consecutive(rows[k0..=k1].iter().copied()) {
         return src.contiguous_ptr(rows[k0] * row_bytes + c.byte_offset % row_bytes).map(|p| p as *const u8);
@@ -410,12 +506,14 @@ fn send_in_place(src: &RawArray, rows: &[usize], row_bytes: usize, c: &Chunk) ->
 }
 
 /// Gathers the chunk's bytes from its source rows into `buf`.
-fn pack_chunk(src: &RawArray, rows: &[usize], row_bytes: usize, c: &Chunk, buf: &mut [u8]) {
+fn pack_chunk(src: &RawArray, rows: &[usize], c: &Chunk, buf: &mut [u8]) {
+    let row_bytes = src.row_bytes();
     for_each_piece(row_bytes, c, |k, within, n, at| src.pack(rows[k] * row_bytes + within, &mut buf[at..at + n]));
 }
 
 /// Where to receive the chunk in place (first destination rows consecutive), if possible.
-fn recv_target(dst: &RawArray, rows: &PeerRows, row_bytes: usize, c: &Chunk) -> Option<*mut u8> {
+fn recv_target(dst: &RawArray, rows: &PeerRows, c: &Chunk) -> Option<*mut u8> {
+    let row_bytes = dst.row_bytes();
     let (k0, k1) = (c.byte_offset / row_bytes, (c.byte_offset + c.byte_len - 1) / row_bytes);
     if consecutive((k0..=k1).map(|k| rows.targets_of(k)[0])) {
         return dst.contiguous_ptr(rows.targets_of(k0)[0] * row_bytes + c.byte_offset % row_bytes);
@@ -424,7 +522,8 @@ fn recv_target(dst: &RawArray, rows: &PeerRows, row_bytes: usize, c: &Chunk) -> 
 }
 
 /// Copies a staged chunk into the first destination row of each received row.
-fn unpack_received(dst: &RawArray, rows: &PeerRows, row_bytes: usize, c: &Chunk, buf: &[u8]) {
+fn unpack_received(dst: &RawArray, rows: &PeerRows, c: &Chunk, buf: &[u8]) {
+    let row_bytes = dst.row_bytes();
     for_each_piece(row_bytes, c, |k, within, n, at| dst.unpack(rows.targets_of(k)[0] * row_bytes + within, &buf[at..at + n]));
 }
 

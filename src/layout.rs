@@ -7,21 +7,36 @@ use crate::error::{Error, Result};
 /// Every rank gets `ntasks / nranks` tasks and the remainder goes one each to
 /// the LAST ranks: 7 tasks on 3 ranks give sizes `[2, 2, 3]` and offsets
 /// `[0, 2, 4]`; 1 task on 3 ranks gives `[0, 0, 1]`.
+///
+/// [`BlockLayout::excess_first`] gives the other convention (the pencil
+/// layouts of the FFT): 7 tasks on 3 ranks give sizes `[3, 2, 2]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockLayout {
     ntasks: usize,
     sizes: Vec<usize>,
     offsets: Vec<usize>,
+    /// True when the remainder goes to the first ranks.
+    first: bool,
 }
 
 impl BlockLayout {
     /// Splits `ntasks` over `nranks` (at least 1) ranks, excess on the last ranks.
     pub fn new(ntasks: usize, nranks: usize) -> Result<BlockLayout> {
+        BlockLayout::split(ntasks, nranks, false)
+    }
+
+    /// Splits `ntasks` over `nranks` (at least 1) ranks, excess on the FIRST ranks.
+    pub fn excess_first(ntasks: usize, nranks: usize) -> Result<BlockLayout> {
+        BlockLayout::split(ntasks, nranks, true)
+    }
+
+    fn split(ntasks: usize, nranks: usize, first: bool) -> Result<BlockLayout> {
         if nranks == 0 {
             return Err(Error::invalid("a layout needs at least one rank"));
         }
         let (base, extra) = (ntasks / nranks, ntasks % nranks);
-        let sizes: Vec<usize> = (0..nranks).map(|r| base + usize::from(r >= nranks - extra)).collect();
+        let bigger = |r: usize| if first { r < extra } else { r >= nranks - extra };
+        let sizes: Vec<usize> = (0..nranks).map(|r| base + usize::from(bigger(r))).collect();
         let offsets = sizes
             .iter()
             .scan(0usize, |acc, n| {
@@ -30,7 +45,7 @@ impl BlockLayout {
                 Some(start)
             })
             .collect();
-        Ok(BlockLayout { ntasks, sizes, offsets })
+        Ok(BlockLayout { ntasks, sizes, offsets, first })
     }
 
     /// Total number of tasks.
@@ -57,6 +72,15 @@ impl BlockLayout {
     pub fn owner(&self, task: usize) -> (usize, usize) {
         let nranks = self.sizes.len();
         let (base, extra) = (self.ntasks / nranks, self.ntasks % nranks);
+        if self.first {
+            let boundary = extra * (base + 1);
+            return if task < boundary {
+                (task / (base + 1), task % (base + 1))
+            } else {
+                let k = task - boundary;
+                (extra + k / base, k % base)
+            };
+        }
         let boundary = (nranks - extra) * base;
         if task < boundary {
             (task / base, task % base)
@@ -85,9 +109,11 @@ mod tests {
         let l = BlockLayout::new(0, 2).unwrap();
         assert_eq!(l.sizes(), &[0, 0]);
         assert!(BlockLayout::new(3, 0).is_err());
+        let l = BlockLayout::excess_first(7, 3).unwrap();
+        assert_eq!((l.sizes(), l.offsets()), (&[3, 2, 2][..], &[0, 3, 5][..]));
         for n in 0..40 {
             for r in 1..9 {
-                let l = BlockLayout::new(n, r).unwrap();
+                for l in [BlockLayout::new(n, r).unwrap(), BlockLayout::excess_first(n, r).unwrap()] {
                 assert_eq!(l.ntasks(), n);
                 assert!(l.max_size() - l.sizes()[0] <= 1);
                 assert_eq!(l.range(r - 1).end, n);
@@ -95,6 +121,7 @@ mod tests {
                     let (rank, local) = l.owner(t);
                     assert_eq!(l.range(rank).start + local, t);
                     assert!(local < l.sizes()[rank]);
+                }
                 }
             }
         }

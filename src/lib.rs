@@ -3,7 +3,9 @@
 //! Layers, bottom up: bound math ([`bounds`], [`limit`], [`layout`]) →
 //! element types and buffers ([`element`], [`buffer`], [`comm`]) → chunked
 //! primitives ([`primitives`]) → the work distributor ([`distributor`], with
-//! the per-rank HDF5 spill file [`spill`]) → C ABI ([`ffi`]). Every message
+//! the per-rank HDF5 spill file [`spill`]) → the row-movement engine
+//! ([`engine`]) → BZ maps, frequency re-layout and the distributed FFT
+//! ([`bzmap`], [`orbital`], [`freq`], [`fft`]) → C ABI ([`ffi`]). Every message
 //! stays below the process-wide limit ([`limit::max_message_bytes`]).
 
 pub mod bounds;
@@ -15,6 +17,7 @@ pub mod element;
 pub mod engine;
 pub mod error;
 pub mod ffi;
+pub mod fft;
 pub mod freq;
 pub mod layout;
 pub mod limit;
@@ -26,6 +29,7 @@ pub use bounds::{chunk_step, row_chunks, Chunk, RowChunks};
 pub use distributor::Distributor;
 pub use element::{DType, Element};
 pub use error::{Error, Result, Status};
+pub use fft::{execute_distributed_fft, pencil_indices, FftOptions, FftPlan};
 pub use layout::BlockLayout;
 pub use limit::{max_message_bytes, set_max_message_bytes};
 pub use primitives::{bcast_rows, bcast_rows_into, recv_bytes, recv_rows_alloc, recv_rows_into, send_bytes, send_rows};

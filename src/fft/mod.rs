@@ -1,0 +1,568 @@
+//! Distributed 3-D FFT over the Brillouin zone.
+//!
+//! Data are `[q_flat, batch...]` with `q_flat` the row-major index of
+//! `(x, y, z)` on an `nx * ny * nz` grid, split over the ranks like the
+//! distributor (contiguous blocks, excess on the last ranks). A [`FftPlan`]
+//! fixes the grid, the batch shape, the element type (complex64 or
+//! complex128) and the options; it holds its own duplicated communicator,
+//! the row-movement plans of every data movement, the FFTW guru plans and
+//! its work buffers, and transforms the rank's block in place each time it
+//! is executed. Sign convention and scaling follow numpy: forward is
+//! `sum_n x_n exp(-2 pi i k.n / N)`, unnormalized by default; backward is
+//! `exp(+...)` with `1/N`. See [`strategy`] for how the data move.
+
+pub mod fftw;
+pub mod grid;
+pub mod strategy;
+
+pub use fftw::{export_wisdom, import_wisdom, Precision, Rigor};
+pub use grid::{pencil_indices, Grid, Layout};
+pub use strategy::{choose, estimated_cost, Strategy};
+
+use crate::buffer::RawArray;
+use crate::comm::{self, agree, OwnedComm};
+use crate::element::{DType, Element};
+use crate::engine::{RowPlan, Scratch, Side};
+use crate::error::{Error, Result};
+use crate::layout::BlockLayout;
+use crate::limit::resolve_limit;
+use crate::primitives::{bcast_header, ArrayHeader};
+use fftw::{AlignedBuf, Dim, GuruPlan};
+use grid::Ownership;
+use mpi::ffi::MPI_Comm;
+use mpi::traits::AsRaw;
+use ndarray::{ArrayBase, DataMut, Dimension};
+
+/// Transform direction (the sign of the exponent, as in FFTW).
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// `exp(-2 pi i k.n / N)` (numpy's `fftn`).
+    Forward = -1,
+    /// `exp(+2 pi i k.n / N)` (numpy's `ifftn`, up to scaling).
+    Backward = 1,
+}
+
+/// Scaling, with numpy's names.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Normalization {
+    /// Forward unscaled, backward scaled by `1/N` (numpy's default).
+    Backward = 0,
+    /// Never scaled.
+    None = 1,
+    /// Both directions scaled by `1/sqrt(N)` (unitary).
+    Ortho = 2,
+    /// Forward scaled by `1/N`, backward unscaled.
+    Forward = 3,
+}
+
+impl Normalization {
+    /// The factor applied after a transform in `direction` of `n` points.
+    pub fn factor(self, direction: Direction, n: usize) -> f64 {
+        match (self, direction) {
+            (Normalization::Ortho, _) => 1.0 / (n as f64).sqrt(),
+            (Normalization::Backward, Direction::Backward) | (Normalization::Forward, Direction::Forward) => 1.0 / n as f64,
+            _ => 1.0,
+        }
+    }
+}
+
+/// Everything a plan is created with besides the grid, batch and dtype.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FftOptions {
+    /// Forward or backward.
+    pub direction: Direction,
+    /// Scaling after the transform.
+    pub normalization: Normalization,
+    /// Data movement strategy (`Auto` lets the cost model choose).
+    pub strategy: Strategy,
+    /// FFTW planning rigor.
+    pub rigor: Rigor,
+    /// Message limit in bytes for every execution (0: the process-wide
+    /// limit when the plan is created). Must be equal on all ranks.
+    pub limit: usize,
+}
+
+impl Default for FftOptions {
+    fn default() -> FftOptions {
+        FftOptions {
+            direction: Direction::Forward,
+            normalization: Normalization::Backward,
+            strategy: Strategy::Auto,
+            rigor: Rigor::Estimate,
+            limit: 0,
+        }
+    }
+}
+
+impl FftOptions {
+    /// The defaults with another direction.
+    pub fn direction(direction: Direction) -> FftOptions {
+        FftOptions { direction, ..FftOptions::default() }
+    }
+
+    /// A fingerprint ranks compare to check they were given the same options.
+    fn fingerprint(&self) -> u64 {
+        let fields = [self.direction as i32 as i64, self.normalization as i64, self.strategy as i64, self.rigor as i64];
+        fields.iter().fold(0u64, |h, &v| h.wrapping_mul(1_000_003) ^ (v as u64 & 0xffff))
+    }
+}
+
+/// Which buffer a step works on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Buf {
+    /// The caller's array.
+    User,
+    /// One of the plan's two work buffers.
+    Work(usize),
+}
+
+/// How the rows of a buffer are shaped at one step: `[rows, width]`
+/// elements, optionally split along the width over the ranks (the
+/// caller's array during a batch transpose).
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    rows: usize,
+    width: usize,
+    split_columns: bool,
+}
+
+/// One step of an execution.
+enum Step {
+    /// A row movement between two buffers.
+    Move { plan: RowPlan, from: (Buf, Shape), to: (Buf, Shape) },
+    /// A local batch of FFTs in place (no FFTW plan when this rank's part is empty);
+    /// on the caller's array, a second plan serves arrays of another alignment.
+    Transform { buf: Buf, plan: Option<GuruPlan>, unaligned: Option<GuruPlan> },
+    /// Multiplies the first `len` elements by `factor`.
+    Scale { buf: Buf, len: usize, factor: f64 },
+}
+
+/// A distributed 3-D FFT plan, executed any number of times.
+pub struct FftPlan {
+    comm: OwnedComm,
+    rank: usize,
+    grid: Grid,
+    batch: Vec<usize>,
+    dtype: DType,
+    options: FftOptions,
+    strategy: Strategy,
+    limit: usize,
+    flat: BlockLayout,
+    batch_split: BlockLayout,
+    steps: Vec<Step>,
+    work: [AlignedBuf; 2],
+    scratch: Scratch,
+}
+
+impl std::fmt::Debug for FftPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FftPlan")
+            .field("nq", &self.grid.n)
+            .field("batch", &self.batch)
+            .field("dtype", &self.dtype)
+            .field("strategy", &self.strategy)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl FftPlan {
+    /// Creates a plan (collective over `comm`; errors are reported on every rank).
+    pub fn new<C: AsRaw<Raw = MPI_Comm>>(comm: &C, nq: [usize; 3], batch: &[usize], dtype: DType, options: FftOptions) -> Result<FftPlan> {
+        FftPlan::from_raw(comm.as_raw(), nq, batch, dtype, options)
+    }
+
+    /// [`FftPlan::new`] on a raw communicator handle (borrowed).
+    pub fn from_raw(comm: MPI_Comm, nq: [usize; 3], batch: &[usize], dtype: DType, options: FftOptions) -> Result<FftPlan> {
+        let comm = OwnedComm::dup(comm)?;
+        let raw = comm.raw();
+        let local = (|| {
+            let grid = Grid::new(nq)?;
+            fftw::Precision::of(dtype)?;
+            let width = batch
+                .iter()
+                .try_fold(1usize, |a, &n| a.checked_mul(n))
+                .filter(|w| grid.len().checked_mul(*w).and_then(|t| t.checked_mul(dtype.size())).is_some_and(|b| b <= isize::MAX as usize))
+                .ok_or_else(|| Error::out_of_range(format!("the batch {batch:?} on a {nq:?} grid is too large to address")))?;
+            if batch.len() > crate::buffer::MAX_NDIM - 1 {
+                return Err(Error::invalid(format!("the batch has {} axes; at most {}", batch.len(), crate::buffer::MAX_NDIM - 1)));
+            }
+            Ok((grid, width, resolve_limit(options.limit)?))
+        })();
+        agree(raw, local.as_ref().map(|_| ()).map_err(Clone::clone))?;
+        let (grid, width, limit) = local?;
+        let (rank, size) = (comm::rank(raw)? as usize, comm::size(raw)? as usize);
+        // Every rank must have been given the same grid, batch, dtype, options and limit.
+        let mut shape = nq.to_vec();
+        shape.extend_from_slice(batch);
+        let mine = ArrayHeader { dtype, shape, limit, flags: options.fingerprint() };
+        let root = bcast_header(raw, 0, (rank == 0).then_some(&mine), limit)?;
+        let same = if root == mine {
+            Ok(())
+        } else {
+            Err(Error::mismatch(format!(
+                "rank {rank} plans a {:?} FFT of {} (limit {}, options {:?}) but rank 0 one of {:?} {} (limit {}); every rank must pass the same arguments",
+                mine.shape,
+                dtype.name(),
+                limit,
+                options,
+                root.shape,
+                root.dtype.name(),
+                root.limit
+            )))
+        };
+        agree(raw, same)?;
+        let strategy = match options.strategy {
+            Strategy::Auto => choose(nq, width, size)?,
+            s => s,
+        };
+        let built = Builder::new(grid, width, dtype, options, rank, size).and_then(|b| b.build(strategy));
+        agree(raw, built.as_ref().map(|_| ()).map_err(Clone::clone))?;
+        let (steps, work, flat, batch_split) = built?;
+        Ok(FftPlan {
+            comm,
+            rank,
+            grid,
+            batch: batch.to_vec(),
+            dtype,
+            options,
+            strategy,
+            limit,
+            flat,
+            batch_split,
+            steps,
+            work,
+            scratch: Scratch::default(),
+        })
+    }
+
+    /// The strategy in use (never `Auto`).
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// The grid extents `[nx, ny, nz]`.
+    pub fn nq(&self) -> [usize; 3] {
+        self.grid.n
+    }
+
+    /// The batch shape.
+    pub fn batch(&self) -> &[usize] {
+        &self.batch
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The options the plan was created with.
+    pub fn options(&self) -> FftOptions {
+        self.options
+    }
+
+    /// The message limit every execution uses.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// This rank's q range in the flat split (its block is `[len, batch...]`).
+    pub fn my_range(&self) -> std::ops::Range<usize> {
+        self.flat.range(self.rank)
+    }
+
+    /// The shape this rank's block must have.
+    pub fn block_shape(&self) -> Vec<usize> {
+        let mut s = vec![self.flat.sizes()[self.rank]];
+        s.extend_from_slice(&self.batch);
+        s
+    }
+
+    /// Bytes of work space the plan holds on this rank (buffers, not counting staging).
+    pub fn work_bytes(&self) -> usize {
+        self.work.iter().map(|w| w.len()).sum()
+    }
+
+    /// Transforms this rank's block in place (collective over the plan's
+    /// ranks; a bad block on any rank is reported on every rank and nothing moves).
+    pub fn execute_raw(&mut self, block: &RawArray) -> Result<()> {
+        let local = self.check_block(block);
+        agree(self.comm.raw(), local)?;
+        let width = self.batch.iter().product::<usize>();
+        let user = block.reshaped(vec![block.nrows(), width])?;
+        for step in &self.steps {
+            match step {
+                Step::Move { plan, from, to } => {
+                    let (src, dst) = (self.view(&user, *from)?, self.view(&user, *to)?);
+                    let side = |a, s: &Shape| Side { array: a, columns: s.split_columns.then_some(&self.batch_split) };
+                    plan.execute_with(self.comm.raw(), side(&src, &from.1), side(&dst, &to.1), self.limit, &mut self.scratch)?;
+                }
+                Step::Transform { buf, plan, unaligned } => {
+                    let ptr = self.ptr(&user, *buf);
+                    let chosen = match (plan, unaligned) {
+                        (Some(p), _) if p.fits(ptr) => Some(p),
+                        (_, Some(u)) => Some(u),
+                        (p, None) => p.as_ref(),
+                    };
+                    if let Some(p) = chosen {
+                        // SAFETY: the buffer holds the planned box (checked shapes), with a fitting alignment.
+                        unsafe { p.execute(ptr) };
+                    }
+                }
+                Step::Scale { buf, len, factor } => scale(self.dtype, self.ptr(&user, *buf), *len, *factor),
+            }
+        }
+        Ok(())
+    }
+
+    /// [`FftPlan::execute_raw`] on an ndarray block `[my_q, batch...]` (C-contiguous).
+    pub fn execute<T: Element, S: DataMut<Elem = T>, D: Dimension>(&mut self, block: &mut ArrayBase<S, D>) -> Result<()> {
+        let raw = RawArray::from_ndarray_mut(block)?;
+        self.execute_raw(&raw)
+    }
+
+    fn check_block(&self, block: &RawArray) -> Result<()> {
+        let expected = self.block_shape();
+        if block.dtype() != self.dtype || block.shape() != expected.as_slice() {
+            return Err(Error::mismatch(format!(
+                "rank {} passed a {:?} {} block but the plan transforms {:?} {} blocks here (q {:?} of the {:?} grid, batch {:?})",
+                self.rank,
+                block.shape(),
+                block.dtype().name(),
+                expected,
+                self.dtype.name(),
+                self.my_range(),
+                self.grid.n,
+                self.batch
+            )));
+        }
+        if !block.is_contiguous() {
+            return Err(Error::invalid("the FFT works in place on a C-contiguous block; this one is strided"));
+        }
+        Ok(())
+    }
+
+    fn ptr(&self, user: &RawArray, buf: Buf) -> *mut u8 {
+        match buf {
+            Buf::User => user.as_ptr(),
+            Buf::Work(i) => self.work[i].ptr(),
+        }
+    }
+
+    fn view(&self, user: &RawArray, (buf, shape): (Buf, Shape)) -> Result<RawArray> {
+        match buf {
+            Buf::User => Ok(user.clone()),
+            // SAFETY: the work buffer was sized for the largest shape it holds.
+            Buf::Work(i) => unsafe { RawArray::new(self.work[i].ptr(), self.dtype, vec![shape.rows, shape.width], None) },
+        }
+    }
+}
+
+/// Multiplies `len` complex elements at `ptr` by `factor`.
+fn scale(dtype: DType, ptr: *mut u8, len: usize, factor: f64) {
+    if len == 0 {
+        return;
+    }
+    // SAFETY: the buffer holds `len` elements of the plan's dtype.
+    unsafe {
+        match dtype {
+            DType::Complex128 => std::slice::from_raw_parts_mut(ptr as *mut num_complex::Complex64, len).iter_mut().for_each(|v| *v *= factor),
+            _ => std::slice::from_raw_parts_mut(ptr as *mut num_complex::Complex32, len).iter_mut().for_each(|v| *v *= factor as f32),
+        }
+    }
+}
+
+/// Builds the steps of one strategy on one rank.
+struct Builder {
+    grid: Grid,
+    width: usize,
+    precision: Precision,
+    options: FftOptions,
+    rank: usize,
+    size: usize,
+    flat: Ownership,
+    flat_blocks: BlockLayout,
+    batch_split: BlockLayout,
+}
+
+impl Builder {
+    fn new(grid: Grid, width: usize, dtype: DType, options: FftOptions, rank: usize, size: usize) -> Result<Builder> {
+        let flat_blocks = BlockLayout::new(grid.len(), size)?;
+        Ok(Builder {
+            grid,
+            width,
+            precision: Precision::of(dtype)?,
+            options,
+            rank,
+            size,
+            flat: Ownership::Flat { grid, blocks: flat_blocks.clone() },
+            flat_blocks,
+            batch_split: BlockLayout::new(width, size)?,
+        })
+    }
+
+    /// The shape of a buffer holding `own` (None: batch-transposed) on this rank.
+    fn shape(&self, own: Option<&Ownership>) -> Shape {
+        match own {
+            Some(o) => Shape { rows: o.count(self.rank), width: self.width, split_columns: false },
+            None => Shape { rows: self.grid.len(), width: self.batch_split.sizes()[self.rank], split_columns: false },
+        }
+    }
+
+    /// The plan moving rows from `from` to `to` (ownerships; None = batch-transposed).
+    fn move_plan(&self, from: Option<&Ownership>, to: Option<&Ownership>) -> Result<RowPlan> {
+        let (rank, size) = (self.rank, self.size);
+        match (from, to) {
+            (Some(a), Some(b)) => RowPlan::build(size, rank, a.count(rank), b.count(rank), |p| b.indices(p), |q| Ok(a.owner(q))),
+            // flat q-blocks → every q for my batch slice: each peer gets all my rows (its columns).
+            (Some(_), None) => {
+                let mine = self.flat_blocks.sizes()[rank];
+                let send = (0..size).map(|_| (0..mine).collect()).collect();
+                let recv = (0..size).map(|p| self.flat_blocks.range(p).collect()).collect();
+                RowPlan::from_lists(rank, mine, self.grid.len(), send, recv)
+            }
+            (None, Some(_)) => {
+                let mine = self.flat_blocks.sizes()[rank];
+                let send = (0..size).map(|p| self.flat_blocks.range(p).collect()).collect();
+                let recv = (0..size).map(|_| (0..mine).collect()).collect();
+                RowPlan::from_lists(rank, self.grid.len(), mine, send, recv)
+            }
+            (None, None) => Err(Error::invalid("no movement between two batch-transposed ownerships")),
+        }
+    }
+
+    /// Plans the FFT of `axes` over this rank's box of `own` (None = batch-transposed) on `buf`.
+    ///
+    /// # Safety
+    /// `buf` must hold at least the box's elements.
+    unsafe fn transform(&self, own: Option<&Ownership>, axes: &[usize], buf: *mut u8, unaligned: bool) -> Result<Option<GuruPlan>> {
+        let (boxed, width) = match own {
+            Some(o) => (o.local_box(self.rank), self.width),
+            None => (Ownership::Whole { grid: self.grid, nranks: self.size }.local_box(self.rank), self.batch_split.sizes()[self.rank]),
+        };
+        if width == 0 || boxed.iter().any(|(n, _)| *n == 0) {
+            return Ok(None);
+        }
+        let (mut dims, mut howmany) = (Vec::new(), Vec::new());
+        let mut stride = width;
+        for &(n, axis) in boxed.iter().rev() {
+            let d = Dim { n, stride };
+            if axis.is_some_and(|a| axes.contains(&a)) {
+                dims.push(d);
+            } else {
+                howmany.push(d);
+            }
+            stride *= n;
+        }
+        if dims.len() != axes.len() {
+            return Err(Error::new(crate::error::Status::Internal, "an FFT axis is not whole in its ownership"));
+        }
+        dims.reverse();
+        howmany.push(Dim { n: width, stride: 1 });
+        let sign = self.options.direction as i32;
+        GuruPlan::new(self.precision, &dims, &howmany, sign, buf, self.options.rigor, unaligned).map(Some)
+    }
+
+    /// All steps of `strategy`, the work buffers, the flat split and the batch split.
+    fn build(self, strategy: Strategy) -> Result<(Vec<Step>, [AlignedBuf; 2], BlockLayout, BlockLayout)> {
+        let phases = strategy::phases(strategy, self.grid, self.size)?;
+        let elem = self.precision.elem_bytes();
+        let user_shape = Shape { rows: self.flat_blocks.sizes()[self.rank], width: self.width, split_columns: false };
+        // First pass: the moves and where each phase's data live.
+        let mut steps: Vec<(Step, Option<usize>)> = Vec::new(); // transform steps carry their phase index
+        let mut work_bytes = [0usize; 2];
+        let mut at: (Buf, Option<&Ownership>) = (Buf::User, Some(&self.flat));
+        let mut placed: Vec<(Buf, Shape)> = Vec::new();
+        for (k, phase) in phases.iter().enumerate() {
+            let plan = self.move_plan(at.1, phase.own.as_ref())?;
+            let shape = self.shape(phase.own.as_ref());
+            let buf = if plan.is_identity() && at.0 == Buf::User && phase.own.is_some() {
+                Buf::User
+            } else if plan.is_identity() && at.0 == Buf::User && self.size == 1 {
+                Buf::User
+            } else {
+                let next = match at.0 {
+                    Buf::Work(0) => Buf::Work(1),
+                    _ => Buf::Work(0),
+                };
+                let mut from = self.shape(at.1);
+                if at.0 == Buf::User {
+                    from = Shape { split_columns: phase.own.is_none(), ..user_shape };
+                }
+                if let Buf::Work(i) = next {
+                    work_bytes[i] = work_bytes[i].max(shape.rows * shape.width * elem);
+                }
+                steps.push((Step::Move { plan, from: (at.0, from), to: (next, shape) }, None));
+                next
+            };
+            placed.push((buf, shape));
+            steps.push((Step::Transform { buf, plan: None, unaligned: None }, Some(k)));
+            at = (buf, phase.own.as_ref());
+        }
+        let last = *placed.last().expect("every strategy has a phase");
+        let factor = self.options.normalization.factor(self.options.direction, self.grid.len());
+        if factor != 1.0 {
+            steps.push((Step::Scale { buf: last.0, len: last.1.rows * last.1.width, factor }, None));
+        }
+        if at.0 != Buf::User {
+            let plan = self.move_plan(at.1, Some(&self.flat))?;
+            let to = Shape { split_columns: at.1.is_none(), ..user_shape };
+            steps.push((Step::Move { plan, from: (at.0, self.shape(at.1)), to: (Buf::User, to) }, None));
+        }
+        // Work buffers; FFTW plans on them (the caller's array gets plans made
+        // on a work buffer large enough, one aligned and one unaligned).
+        let user_bytes = user_shape.rows * user_shape.width * elem;
+        let on_user = steps.iter().any(|(s, _)| matches!(s, Step::Transform { buf: Buf::User, .. }));
+        if on_user && work_bytes[0] < user_bytes {
+            work_bytes[0] = user_bytes;
+        }
+        let work = [AlignedBuf::zeroed(work_bytes[0])?, AlignedBuf::zeroed(work_bytes[1])?];
+        let mut out = Vec::with_capacity(steps.len());
+        for (step, phase) in steps {
+            let step = match (step, phase) {
+                (Step::Transform { buf, .. }, Some(k)) => {
+                    let own = phases[k].own.as_ref();
+                    let axes = &phases[k].axes;
+                    let target = match buf {
+                        Buf::User => work[0].ptr(),
+                        Buf::Work(i) => work[i].ptr(),
+                    };
+                    // SAFETY: the work buffer holds at least this phase's box.
+                    let plan = unsafe { self.transform(own, axes, target, false)? };
+                    let unaligned = match buf {
+                        // SAFETY: as above.
+                        Buf::User => unsafe { self.transform(own, axes, target, true)? },
+                        Buf::Work(_) => None,
+                    };
+                    Step::Transform { buf, plan, unaligned }
+                }
+                (step, _) => step,
+            };
+            out.push(step);
+        }
+        Ok((out, work, self.flat_blocks, self.batch_split))
+    }
+}
+
+/// One-shot in-place FFT of this rank's flat block `[my_q, batch...]` of an
+/// `nq` grid (collective over `comm`): plans, executes once and frees the
+/// plan. Prefer an [`FftPlan`] when transforming more than once.
+pub fn execute_distributed_fft<C, T, S, D>(comm: &C, nq: [usize; 3], block: &mut ArrayBase<S, D>, options: FftOptions) -> Result<()>
+where
+    C: AsRaw<Raw = MPI_Comm>,
+    T: Element,
+    S: DataMut<Elem = T>,
+    D: Dimension,
+{
+    let raw = RawArray::from_ndarray_mut(block)?;
+    execute_distributed_fft_raw(comm.as_raw(), nq, &raw, options)
+}
+
+/// [`execute_distributed_fft`] on a raw block and communicator. The batch
+/// shape is the block's trailing shape, agreed with rank 0's.
+pub fn execute_distributed_fft_raw(comm: MPI_Comm, nq: [usize; 3], block: &RawArray, options: FftOptions) -> Result<()> {
+    let mut plan = FftPlan::from_raw(comm, nq, block.row_shape(), block.dtype(), options)?;
+    plan.execute_raw(block)
+}

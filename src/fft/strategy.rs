@@ -1,0 +1,150 @@
+//! FFT strategies and the cost model that picks one.
+//!
+//! Every strategy is a sequence of *phases*: move the data into an
+//! ownership where some grid axes are whole on every rank, transform those
+//! axes there, and at the end move back to the flat split. The phases are:
+//! - batch transpose: every rank gets every q for a slice of the batch and
+//!   transforms all three axes (two all-to-all passes);
+//! - slab: x-slabs (y, z whole; the flat split itself when it holds whole
+//!   x-planes), then y-slabs (x whole): two passes when aligned, else three;
+//! - pencil: z-, y- then x-pencils (four passes), the general fallback.
+
+use super::grid::{Grid, Layout, Ownership};
+use crate::error::{Error, Result};
+
+/// How the distributed FFT moves data.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Chosen by the cost model from the grid, the batch size and the rank count.
+    Auto = 0,
+    /// q-blocks → batch-blocks, complete local 3-D FFTs, back.
+    BatchTranspose = 1,
+    /// x-slabs (y/z FFTs) → y-slabs (x FFTs) → flat.
+    Slab = 2,
+    /// flat → z → y → x pencils → flat.
+    Pencil = 3,
+}
+
+impl Strategy {
+    /// Parses a C strategy code.
+    pub fn from_code(code: i32) -> Result<Strategy> {
+        Strategy::ALL_WITH_AUTO
+            .into_iter()
+            .find(|s| *s as i32 == code)
+            .ok_or_else(|| Error::invalid(format!("unknown FFT strategy code {code} (0 auto, 1 batch transpose, 2 slab, 3 pencil)")))
+    }
+
+    /// The concrete strategies (not `Auto`).
+    /// cbindgen:ignore
+    pub const ALL: [Strategy; 3] = [Strategy::BatchTranspose, Strategy::Slab, Strategy::Pencil];
+    const ALL_WITH_AUTO: [Strategy; 4] = [Strategy::Auto, Strategy::BatchTranspose, Strategy::Slab, Strategy::Pencil];
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Auto => "auto",
+            Strategy::BatchTranspose => "batch_transpose",
+            Strategy::Slab => "slab",
+            Strategy::Pencil => "pencil",
+        }
+    }
+}
+
+/// One phase: an ownership and the grid axes transformed there. `None` as
+/// ownership means the batch-transposed one (every q, a slice of the batch).
+pub(crate) struct Phase {
+    pub own: Option<Ownership>,
+    pub axes: Vec<usize>,
+}
+
+/// The phases of a concrete strategy on `nranks` ranks.
+pub(crate) fn phases(strategy: Strategy, grid: Grid, nranks: usize) -> Result<Vec<Phase>> {
+    Ok(match strategy {
+        Strategy::BatchTranspose => vec![Phase { own: None, axes: vec![0, 1, 2] }],
+        Strategy::Slab => vec![
+            Phase { own: Some(Ownership::slab(grid, nranks, 0)?), axes: vec![1, 2] },
+            Phase { own: Some(Ownership::slab(grid, nranks, 1)?), axes: vec![0] },
+        ],
+        Strategy::Pencil => [(Layout::ZPencil, 2), (Layout::YPencil, 1), (Layout::XPencil, 0)]
+            .into_iter()
+            .map(|(l, a)| Ok(Phase { own: Some(Ownership::of_layout(grid, nranks, l)?), axes: vec![a] }))
+            .collect::<Result<_>>()?,
+        Strategy::Auto => return Err(Error::invalid("resolve Auto with choose() first")),
+    })
+}
+
+/// Estimated cost of a strategy, in units of "one pass over the local data":
+/// each data movement between different ownerships counts its off-rank share
+/// (1 - 1/P), and each phase's transform counts its share of the FFT work
+/// (log of the transformed length over log N) times the load imbalance of
+/// that phase (largest local size over the average). A small per-pass term
+/// prefers fewer passes when the data are tiny.
+pub fn estimated_cost(strategy: Strategy, nq: [usize; 3], batch: usize, nranks: usize) -> Result<f64> {
+    let grid = Grid::new(nq)?;
+    let p = nranks as f64;
+    let moved = if nranks > 1 { 1.0 - 1.0 / p } else { 0.0 };
+    let log_n = (grid.len() as f64).ln().max(1.0);
+    let flat = Ownership::of_layout(grid, nranks, Layout::Flat)?;
+    let total = (grid.len() * batch.max(1)) as f64;
+    let mut cost = 0.0;
+    let mut current: Option<&Ownership> = Some(&flat);
+    let phases = phases(strategy, grid, nranks)?;
+    for phase in &phases {
+        if !same_ownership(current, phase.own.as_ref(), nranks) {
+            cost += moved + 0.01;
+        }
+        let largest = match &phase.own {
+            None => (grid.len() * batch.max(1).div_ceil(nranks)) as f64,
+            Some(own) => (own.max_count(nranks) * batch.max(1)) as f64,
+        };
+        let imbalance = largest / (total / p);
+        let work = phase.axes.iter().map(|&a| (grid.n[a] as f64).ln()).sum::<f64>() / log_n;
+        cost += work.max(0.1) * imbalance;
+        current = phase.own.as_ref();
+    }
+    if !same_ownership(current, Some(&flat), nranks) {
+        cost += moved + 0.01;
+    }
+    Ok(cost)
+}
+
+/// True when both ownerships store the same points in the same order on every rank.
+fn same_ownership(a: Option<&Ownership>, b: Option<&Ownership>, nranks: usize) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (0..nranks).all(|r| a.indices(r).eq(b.indices(r))),
+        (None, None) => true,
+        _ => nranks == 1,
+    }
+}
+
+/// The strategy the cost model picks (ties go to the earlier of batch
+/// transpose, slab, pencil).
+pub fn choose(nq: [usize; 3], batch: usize, nranks: usize) -> Result<Strategy> {
+    let mut best = (Strategy::BatchTranspose, f64::INFINITY);
+    for s in Strategy::ALL {
+        let c = estimated_cost(s, nq, batch, nranks)?;
+        if c < best.1 - 1e-9 {
+            best = (s, c);
+        }
+    }
+    Ok(best.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_model_picks_sensible_strategies() {
+        // A batch at least the rank count: two passes with perfect balance.
+        assert_eq!(choose([16, 16, 16], 2048, 2).unwrap(), Strategy::BatchTranspose);
+        assert_eq!(choose([13, 7, 5], 4096, 3).unwrap(), Strategy::BatchTranspose);
+        // One batch element on 4 ranks, x-planes aligned with the flat split: slab.
+        assert_eq!(choose([8, 8, 8], 1, 4).unwrap(), Strategy::Slab);
+        // One rank: nothing moves; every strategy is local.
+        assert_eq!(choose([4, 4, 4], 1, 1).unwrap(), Strategy::BatchTranspose);
+        // Pencils when neither batch nor x-planes can be split evenly.
+        assert_eq!(choose([2, 16, 16], 1, 4).unwrap(), Strategy::Pencil);
+    }
+}
