@@ -264,7 +264,8 @@ mod tests {
         // flat: excess on the last ranks.
         assert_eq!(pencil_indices(2, 3, [7, 1, 1], Layout::Flat).unwrap(), vec![4, 5, 6]);
         // more ranks than pencils: the last ranks own nothing.
-        assert_eq!(pencil_indices(5, 6, [1, 1, 8], Layout::XPencil).unwrap(), Vec::<usize>::new());
+        assert_eq!(pencil_indices(5, 6, [8, 1, 1], Layout::XPencil).unwrap(), Vec::<usize>::new());
+        assert_eq!(pencil_indices(0, 6, [8, 1, 1], Layout::XPencil).unwrap(), (0..8).collect::<Vec<_>>());
         assert!(Layout::parse("w_pencil").is_err());
         assert!(pencil_indices(0, 1, [0, 1, 1], Layout::Flat).is_err());
         assert!(pencil_indices(2, 2, [1, 1, 1], Layout::Flat).is_err());
