@@ -138,9 +138,167 @@ typedef int32_t dgampi_dtype;
 #endif // __cplusplus
 
 /*
+ Transform direction (the sign of the exponent, as in FFTW).
+ */
+enum dgampi_fft_direction
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   `exp(-2 pi i k.n / N)` (numpy's `fftn`).
+   */
+  DGAMPI_FFT_DIRECTION_FORWARD = -1,
+  /*
+   `exp(+2 pi i k.n / N)` (numpy's `ifftn`, up to scaling).
+   */
+  DGAMPI_FFT_DIRECTION_BACKWARD = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum dgampi_fft_direction dgampi_fft_direction;
+#else
+typedef int32_t dgampi_fft_direction;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ Scaling, with numpy's names.
+ */
+enum dgampi_fft_normalization
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Forward unscaled, backward scaled by `1/N` (numpy's default).
+   */
+  DGAMPI_FFT_NORMALIZATION_BACKWARD = 0,
+  /*
+   Never scaled.
+   */
+  DGAMPI_FFT_NORMALIZATION_NONE = 1,
+  /*
+   Both directions scaled by `1/sqrt(N)` (unitary).
+   */
+  DGAMPI_FFT_NORMALIZATION_ORTHO = 2,
+  /*
+   Forward scaled by `1/N`, backward unscaled.
+   */
+  DGAMPI_FFT_NORMALIZATION_FORWARD = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum dgampi_fft_normalization dgampi_fft_normalization;
+#else
+typedef int32_t dgampi_fft_normalization;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ How the distributed FFT moves data.
+ */
+enum dgampi_fft_strategy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Chosen by the cost model from the grid, the batch size and the rank count.
+   */
+  DGAMPI_FFT_STRATEGY_AUTO = 0,
+  /*
+   q-blocks → batch-blocks, complete local 3-D FFTs, back.
+   */
+  DGAMPI_FFT_STRATEGY_BATCH_TRANSPOSE = 1,
+  /*
+   x-slabs (y/z FFTs) → y-slabs (x FFTs) → flat.
+   */
+  DGAMPI_FFT_STRATEGY_SLAB = 2,
+  /*
+   flat → z → y → x pencils → flat.
+   */
+  DGAMPI_FFT_STRATEGY_PENCIL = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum dgampi_fft_strategy dgampi_fft_strategy;
+#else
+typedef int32_t dgampi_fft_strategy;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ How hard FFTW searches for a fast plan.
+ */
+enum dgampi_fft_rigor
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   `FFTW_ESTIMATE`: instant, a heuristic plan (the default).
+   */
+  DGAMPI_FFT_RIGOR_ESTIMATE = 0,
+  /*
+   `FFTW_MEASURE`: times candidate plans (seconds; wisdom remembers them).
+   */
+  DGAMPI_FFT_RIGOR_MEASURE = 1,
+  /*
+   `FFTW_PATIENT`: a wider search than measure.
+   */
+  DGAMPI_FFT_RIGOR_PATIENT = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum dgampi_fft_rigor dgampi_fft_rigor;
+#else
+typedef int32_t dgampi_fft_rigor;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ The public layouts of `pencil_indices` (C: `dgampi_layout`).
+ */
+enum dgampi_layout
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   The distributor's contiguous blocks of q (excess on the last ranks).
+   */
+  DGAMPI_LAYOUT_FLAT = 0,
+  /*
+   Whole lines along z; the `nx * ny` lines are split with the excess on the first ranks.
+   */
+  DGAMPI_LAYOUT_Z_PENCIL = 1,
+  /*
+   Whole lines along y; the `nx * nz` lines are split with the excess on the first ranks.
+   */
+  DGAMPI_LAYOUT_Y_PENCIL = 2,
+  /*
+   Whole lines along x; the `ny * nz` lines are split with the excess on the first ranks.
+   */
+  DGAMPI_LAYOUT_X_PENCIL = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum dgampi_layout dgampi_layout;
+#else
+typedef int32_t dgampi_layout;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  Opaque distributor handle.
  */
 typedef struct dgampi_distributor dgampi_distributor;
+
+/*
+ Opaque FFT plan handle.
+ */
+typedef struct dgampi_fft_plan dgampi_fft_plan;
 
 /*
  A borrowed array: `data` with `ndim` axes of lengths `shape[k]`, element
@@ -249,6 +407,32 @@ typedef struct dgampi_chunk {
    */
   size_t byte_len;
 } dgampi_chunk;
+
+/*
+ Options of a plan; fill with `dgampi_fft_options_default` and change fields.
+ */
+typedef struct dgampi_fft_options {
+  /*
+   `dgampi_fft_direction`: -1 forward (numpy sign), +1 backward.
+   */
+  int32_t direction;
+  /*
+   `dgampi_fft_normalization` (default backward: 1/N on the backward transform).
+   */
+  int32_t normalization;
+  /*
+   `dgampi_fft_strategy` (default auto).
+   */
+  int32_t strategy;
+  /*
+   `dgampi_fft_rigor` (default estimate).
+   */
+  int32_t rigor;
+  /*
+   Message limit in bytes (0 = the process-wide limit at plan creation).
+   */
+  size_t limit;
+} dgampi_fft_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -717,6 +901,110 @@ dgampi_status dgampi_distributor_spill_path(struct dgampi_distributor *h,
                                             char *buf,
                                             size_t len,
                                             size_t *needed);
+
+/*
+ Stores the built-in defaults in `*opts`: forward, normalization backward,
+ strategy auto, rigor estimate, limit 0.
+ */
+dgampi_status dgampi_fft_options_default(struct dgampi_fft_options *opts);
+
+/*
+ Collective: plans the distributed FFT of an `nq[0] x nq[1] x nq[2]` grid
+ whose points carry a batch of shape `batch_shape` (`batch_ndim` int64
+ values; 0 axes = one element per q) of `dtype` (complex64 or complex128),
+ over a duplicate of `comm`, with `opts` (NULL = defaults). Every rank must
+ pass the same arguments; a bad argument on any rank fails on every rank.
+ Stores the handle in `*out`.
+ */
+dgampi_status dgampi_fft_plan_create(MPI_Comm comm,
+                                     const int64_t *nq,
+                                     int32_t batch_ndim,
+                                     const int64_t *batch_shape,
+                                     int32_t dtype,
+                                     const struct dgampi_fft_options *opts,
+                                     struct dgampi_fft_plan **out);
+
+/*
+ Fortran-handle twin of `dgampi_fft_plan_create`.
+ */
+dgampi_status dgampi_fft_plan_create_f(MPI_Fint comm,
+                                       const int64_t *nq,
+                                       int32_t batch_ndim,
+                                       const int64_t *batch_shape,
+                                       int32_t dtype,
+                                       const struct dgampi_fft_options *opts,
+                                       struct dgampi_fft_plan **out);
+
+/*
+ Collective: transforms this rank's block `[my_q, batch...]` in place
+ (C-contiguous, the plan's dtype; `my_q` from `dgampi_fft_plan_local`). A
+ wrong block on any rank fails on every rank and nothing moves.
+ */
+dgampi_status dgampi_fft_execute(struct dgampi_fft_plan *plan, const struct dgampi_array *block);
+
+/*
+ Destroys the plan `*plan` (not collective) and sets `*plan` to NULL. A NULL
+ `*plan` is a no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`.
+ */
+dgampi_status dgampi_fft_plan_destroy(struct dgampi_fft_plan **plan);
+
+/*
+ Stores the strategy the plan uses (`dgampi_fft_strategy`, never auto) in `*out`.
+ */
+dgampi_status dgampi_fft_plan_strategy(struct dgampi_fft_plan *plan, int32_t *out);
+
+/*
+ Stores this rank's number of q-points (`*my_q`, the block's leading
+ length) and its first q (`*offset`) in the flat split.
+ */
+dgampi_status dgampi_fft_plan_local(struct dgampi_fft_plan *plan, int64_t *my_q, int64_t *offset);
+
+/*
+ Collective one-shot FFT: plans for this block's trailing shape and dtype,
+ transforms this rank's flat block `[my_q, batch...]` of the `nq` grid in
+ place, and frees the plan. `opts` NULL = defaults (forward).
+ */
+dgampi_status dgampi_execute_distributed_fft(MPI_Comm comm,
+                                             const int64_t *nq,
+                                             const struct dgampi_array *block,
+                                             const struct dgampi_fft_options *opts);
+
+/*
+ Fortran-handle twin of `dgampi_execute_distributed_fft`.
+ */
+dgampi_status dgampi_execute_distributed_fft_f(MPI_Fint comm,
+                                               const int64_t *nq,
+                                               const struct dgampi_array *block,
+                                               const struct dgampi_fft_options *opts);
+
+/*
+ Local (no MPI): the q indices rank `rank` of `size` owns in `layout`
+ (`dgampi_layout`), in storage order. Stores their number in `*count`
+ and, when `out` is not NULL, writes them to `out` (room for `capacity`
+ values; too little room gives `DGAMPI_STATUS_OUT_OF_RANGE`). Call with
+ `out` NULL to learn the count.
+ */
+dgampi_status dgampi_get_pencil_indices(int32_t rank,
+                                        int32_t size,
+                                        const int64_t *nq,
+                                        int32_t layout,
+                                        int64_t *out,
+                                        size_t capacity,
+                                        size_t *count);
+
+/*
+ Exports FFTW's wisdom for `dtype`'s precision (complex128 → double,
+ complex64 → single) as text. Stores the text's length plus one (for the
+ NUL) in `*needed`; when `buf` is not NULL and `capacity >= *needed`,
+ writes the NUL-terminated text there (too little room gives
+ `DGAMPI_STATUS_OUT_OF_RANGE`).
+ */
+dgampi_status dgampi_fft_export_wisdom(int32_t dtype, char *buf, size_t capacity, size_t *needed);
+
+/*
+ Adds wisdom text (from `dgampi_fft_export_wisdom`) for `dtype`'s precision.
+ */
+dgampi_status dgampi_fft_import_wisdom(int32_t dtype, const char *wisdom);
 
 /*
  Sends the rows of `a` to `dest` in chunks of at most `limit` bytes (0 =

@@ -7,6 +7,45 @@ use std::cell::RefCell;
 use std::os::raw::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+/// The addresses of the live handles of one opaque type, so that a stale or
+/// foreign pointer is reported as `DGAMPI_STATUS_INVALID_HANDLE` instead of
+/// being dereferenced.
+pub(crate) struct LiveHandles(std::sync::Mutex<Option<std::collections::HashSet<usize>>>);
+
+impl LiveHandles {
+    /// An empty set.
+    pub(crate) const fn new() -> LiveHandles {
+        LiveHandles(std::sync::Mutex::new(None))
+    }
+
+    fn set(&self) -> std::sync::MutexGuard<'_, Option<std::collections::HashSet<usize>>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a new handle.
+    pub(crate) fn insert<T>(&self, h: *mut T) {
+        self.set().get_or_insert_with(Default::default).insert(h as usize);
+    }
+
+    /// Forgets a handle.
+    pub(crate) fn remove<T>(&self, h: *mut T) {
+        if let Some(set) = self.set().as_mut() {
+            set.remove(&(h as usize));
+        }
+    }
+
+    /// Fails unless `h` is live; `kind` names the handle type in the message.
+    pub(crate) fn check<T>(&self, h: *mut T, kind: &str) -> Result<()> {
+        if h.is_null() {
+            return Err(Error::new(Status::InvalidHandle, format!("the {kind} handle is NULL")));
+        }
+        if !self.set().as_ref().is_some_and(|set| set.contains(&(h as usize))) {
+            return Err(Error::new(Status::InvalidHandle, format!("{h:p} is not a live {kind} (destroyed, or never created)")));
+        }
+        Ok(())
+    }
+}
+
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
 }

@@ -13,15 +13,13 @@ use crate::distributor::Distributor;
 use crate::element::DType;
 use crate::error::{Error, Result, Status};
 use crate::ffi::array::{dgampi_array, dgampi_owned_array, raw_from_c, OwnedAlloc, DGAMPI_MAX_NDIM};
-use crate::ffi::core::{guard, malloc_for_caller, non_null};
+use crate::ffi::core::{guard, malloc_for_caller, non_null, LiveHandles};
 use crate::ffi::{CommArg, MPI_Fint};
 use crate::primitives::{ArrayHeader, Destination};
 use mpi::ffi::MPI_Comm;
-use std::collections::HashSet;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
 use std::path::Path;
-use std::sync::Mutex;
 
 /// Opaque distributor handle.
 #[allow(non_camel_case_types)]
@@ -30,21 +28,11 @@ pub struct dgampi_distributor {
 }
 
 /// Addresses of the live handles.
-static LIVE: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
-
-fn live() -> std::sync::MutexGuard<'static, Option<HashSet<usize>>> {
-    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+static LIVE: LiveHandles = LiveHandles::new();
 
 /// Fails unless `h` is a live handle.
 fn check_live(h: *mut dgampi_distributor) -> Result<()> {
-    if h.is_null() {
-        return Err(Error::new(Status::InvalidHandle, "the distributor handle is NULL"));
-    }
-    if !live().as_ref().is_some_and(|set| set.contains(&(h as usize))) {
-        return Err(Error::new(Status::InvalidHandle, format!("{h:p} is not a live distributor (destroyed, or never created)")));
-    }
-    Ok(())
+    LIVE.check(h, "distributor")
 }
 
 /// The distributor behind a handle, if the handle is live.
@@ -110,7 +98,7 @@ unsafe fn create(comm: CommArg, ntasks: i64, name: *const c_char, output_path: *
     })();
     let inner = Distributor::create(comm, args)?;
     let h = Box::into_raw(Box::new(dgampi_distributor { inner }));
-    live().get_or_insert_with(HashSet::new).insert(h as usize);
+    LIVE.insert(h);
     *out = h;
     Ok(())
 }
@@ -154,7 +142,7 @@ pub unsafe extern "C" fn dgampi_distributor_destroy(handle: *mut *mut dgampi_dis
             return Ok(());
         }
         self::handle(h)?;
-        live().as_mut().expect("a live handle exists").remove(&(h as usize));
+        LIVE.remove(h);
         drop(Box::from_raw(h));
         *handle = std::ptr::null_mut();
         Ok(())

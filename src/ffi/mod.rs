@@ -16,6 +16,7 @@ pub mod array;
 pub mod bzmap;
 pub mod core;
 pub mod distributor;
+pub mod fft;
 pub mod primitives;
 
 use crate::comm::{comm_from_fortran, ensure_initialized};

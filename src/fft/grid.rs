@@ -49,7 +49,7 @@ impl Grid {
     }
 }
 
-/// The public layouts of [`pencil_indices`].
+/// The public layouts of `pencil_indices` (C: `dgampi_layout`).
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {

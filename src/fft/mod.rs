@@ -238,6 +238,23 @@ impl FftPlan {
         })
     }
 
+    /// Joins plan creation's collective steps with an error this rank found
+    /// in its arguments, so the other ranks fail too instead of waiting
+    /// (for bindings whose arguments can be malformed). Returns `e`.
+    pub fn fail_collectively(comm: MPI_Comm, e: Error) -> Error {
+        if let Ok(dup) = OwnedComm::dup(comm) {
+            let _ = agree(dup.raw(), Err(e.clone()));
+        }
+        e
+    }
+
+    /// Joins an execution's opening agreement with an error this rank found
+    /// in its block argument; returns `e`.
+    pub fn fail_execute(&self, e: Error) -> Error {
+        let _ = agree(self.comm.raw(), Err(e.clone()));
+        e
+    }
+
     /// The strategy in use (never `Auto`).
     pub fn strategy(&self) -> Strategy {
         self.strategy

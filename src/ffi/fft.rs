@@ -1,0 +1,327 @@
+//! C entry points of the distributed 3-D FFT (see [`crate::fft`]).
+//!
+//! A `dgampi_fft_plan *` is an opaque handle from `dgampi_fft_plan_create`
+//! (collective), validated against the set of live plans on every call;
+//! `dgampi_fft_plan_destroy` sets it to NULL.
+
+use crate::element::DType;
+use crate::error::{Error, Result};
+use crate::ffi::array::{dgampi_array, raw_from_c};
+use crate::ffi::core::{guard, non_null, LiveHandles};
+use crate::ffi::{CommArg, MPI_Fint};
+use crate::fft::{self, Direction, FftOptions, FftPlan, Layout, Normalization, Precision, Rigor, Strategy};
+use crate::Status;
+use mpi::ffi::MPI_Comm;
+use std::ffi::CStr;
+use std::os::raw::c_char;
+
+/// Opaque FFT plan handle.
+#[allow(non_camel_case_types)]
+pub struct dgampi_fft_plan {
+    inner: FftPlan,
+}
+
+/// Options of a plan; fill with `dgampi_fft_options_default` and change fields.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct dgampi_fft_options {
+    /// `dgampi_fft_direction`: -1 forward (numpy sign), +1 backward.
+    pub direction: i32,
+    /// `dgampi_fft_normalization` (default backward: 1/N on the backward transform).
+    pub normalization: i32,
+    /// `dgampi_fft_strategy` (default auto).
+    pub strategy: i32,
+    /// `dgampi_fft_rigor` (default estimate).
+    pub rigor: i32,
+    /// Message limit in bytes (0 = the process-wide limit at plan creation).
+    pub limit: usize,
+}
+
+impl From<FftOptions> for dgampi_fft_options {
+    fn from(o: FftOptions) -> dgampi_fft_options {
+        dgampi_fft_options {
+            direction: o.direction as i32,
+            normalization: o.normalization as i32,
+            strategy: o.strategy as i32,
+            rigor: o.rigor as i32,
+            limit: o.limit,
+        }
+    }
+}
+
+/// The options of a C record (NULL = defaults).
+unsafe fn options_from_c(o: *const dgampi_fft_options) -> Result<FftOptions> {
+    if o.is_null() {
+        return Ok(FftOptions::default());
+    }
+    let o = *o;
+    let direction = match o.direction {
+        -1 => Direction::Forward,
+        1 => Direction::Backward,
+        d => return Err(Error::invalid(format!("direction = {d}; use -1 (forward) or +1 (backward)"))),
+    };
+    let normalization = match o.normalization {
+        0 => Normalization::Backward,
+        1 => Normalization::None,
+        2 => Normalization::Ortho,
+        3 => Normalization::Forward,
+        n => return Err(Error::invalid(format!("normalization = {n}; use 0 backward, 1 none, 2 ortho, 3 forward"))),
+    };
+    let rigor = match o.rigor {
+        0 => Rigor::Estimate,
+        1 => Rigor::Measure,
+        2 => Rigor::Patient,
+        r => return Err(Error::invalid(format!("rigor = {r}; use 0 estimate, 1 measure, 2 patient"))),
+    };
+    Ok(FftOptions { direction, normalization, strategy: Strategy::from_code(o.strategy)?, rigor, limit: o.limit })
+}
+
+/// Converts `nq` (three int64 extents).
+unsafe fn nq_from_c(nq: *const i64) -> Result<[usize; 3]> {
+    non_null(nq, "nq")?;
+    let v = std::slice::from_raw_parts(nq, 3);
+    let mut out = [0usize; 3];
+    for (k, &n) in v.iter().enumerate() {
+        out[k] = usize::try_from(n).map_err(|_| Error::invalid(format!("nq[{k}] = {n} is negative")))?;
+    }
+    Ok(out)
+}
+
+/// Addresses of the live plans.
+static LIVE: LiveHandles = LiveHandles::new();
+
+unsafe fn plan_ref<'a>(h: *mut dgampi_fft_plan) -> Result<&'a mut FftPlan> {
+    LIVE.check(h, "FFT plan")?;
+    Ok(&mut (*h).inner)
+}
+
+/// Stores the built-in defaults in `*opts`: forward, normalization backward,
+/// strategy auto, rigor estimate, limit 0.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_options_default(opts: *mut dgampi_fft_options) -> Status {
+    guard("dgampi_fft_options_default", || {
+        non_null(opts, "opts")?;
+        *opts = FftOptions::default().into();
+        Ok(())
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn create(comm: CommArg, nq: *const i64, batch_ndim: i32, batch_shape: *const i64, dtype: i32, opts: *const dgampi_fft_options, out: *mut *mut dgampi_fft_plan) -> Result<()> {
+    let comm = comm.resolve()?;
+    // Argument errors join the creation's agreement, so every rank fails.
+    let args = (|| {
+        non_null(out, "out")?;
+        *out = std::ptr::null_mut();
+        let nq = nq_from_c(nq)?;
+        let batch = if batch_ndim == 0 {
+            Vec::new()
+        } else {
+            crate::ffi::array::shape_from_c(batch_ndim, batch_shape)?
+        };
+        if batch_ndim < 0 {
+            return Err(Error::invalid(format!("batch_ndim = {batch_ndim} is negative")));
+        }
+        Ok((nq, batch, DType::from_code(dtype)?, options_from_c(opts)?))
+    })();
+    let inner = match args {
+        Ok((nq, batch, dtype, options)) => FftPlan::from_raw(comm, nq, &batch, dtype, options)?,
+        Err(e) => return Err(FftPlan::fail_collectively(comm, e)),
+    };
+    let h = Box::into_raw(Box::new(dgampi_fft_plan { inner }));
+    LIVE.insert(h);
+    *out = h;
+    Ok(())
+}
+
+/// Collective: plans the distributed FFT of an `nq[0] x nq[1] x nq[2]` grid
+/// whose points carry a batch of shape `batch_shape` (`batch_ndim` int64
+/// values; 0 axes = one element per q) of `dtype` (complex64 or complex128),
+/// over a duplicate of `comm`, with `opts` (NULL = defaults). Every rank must
+/// pass the same arguments; a bad argument on any rank fails on every rank.
+/// Stores the handle in `*out`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_plan_create(
+    comm: MPI_Comm,
+    nq: *const i64,
+    batch_ndim: i32,
+    batch_shape: *const i64,
+    dtype: i32,
+    opts: *const dgampi_fft_options,
+    out: *mut *mut dgampi_fft_plan,
+) -> Status {
+    guard("dgampi_fft_plan_create", || create(CommArg::C(comm), nq, batch_ndim, batch_shape, dtype, opts, out))
+}
+
+/// Fortran-handle twin of `dgampi_fft_plan_create`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_plan_create_f(
+    comm: MPI_Fint,
+    nq: *const i64,
+    batch_ndim: i32,
+    batch_shape: *const i64,
+    dtype: i32,
+    opts: *const dgampi_fft_options,
+    out: *mut *mut dgampi_fft_plan,
+) -> Status {
+    guard("dgampi_fft_plan_create_f", || create(CommArg::F(comm), nq, batch_ndim, batch_shape, dtype, opts, out))
+}
+
+/// Collective: transforms this rank's block `[my_q, batch...]` in place
+/// (C-contiguous, the plan's dtype; `my_q` from `dgampi_fft_plan_local`). A
+/// wrong block on any rank fails on every rank and nothing moves.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_execute(plan: *mut dgampi_fft_plan, block: *const dgampi_array) -> Status {
+    guard("dgampi_fft_execute", || {
+        let plan = plan_ref(plan)?;
+        match raw_from_c(block, "block") {
+            Ok(b) => plan.execute_raw(&b),
+            Err(e) => Err(plan.fail_execute(e)),
+        }
+    })
+}
+
+/// Destroys the plan `*plan` (not collective) and sets `*plan` to NULL. A NULL
+/// `*plan` is a no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_plan_destroy(plan: *mut *mut dgampi_fft_plan) -> Status {
+    guard("dgampi_fft_plan_destroy", || {
+        non_null(plan, "plan")?;
+        let h = *plan;
+        if h.is_null() {
+            return Ok(());
+        }
+        LIVE.check(h, "FFT plan")?;
+        LIVE.remove(h);
+        drop(Box::from_raw(h));
+        *plan = std::ptr::null_mut();
+        Ok(())
+    })
+}
+
+/// Stores the strategy the plan uses (`dgampi_fft_strategy`, never auto) in `*out`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_plan_strategy(plan: *mut dgampi_fft_plan, out: *mut i32) -> Status {
+    guard("dgampi_fft_plan_strategy", || {
+        let plan = plan_ref(plan)?;
+        non_null(out, "out")?;
+        *out = plan.strategy() as i32;
+        Ok(())
+    })
+}
+
+/// Stores this rank's number of q-points (`*my_q`, the block's leading
+/// length) and its first q (`*offset`) in the flat split.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_plan_local(plan: *mut dgampi_fft_plan, my_q: *mut i64, offset: *mut i64) -> Status {
+    guard("dgampi_fft_plan_local", || {
+        let plan = plan_ref(plan)?;
+        non_null(my_q, "my_q")?;
+        non_null(offset, "offset")?;
+        let r = plan.my_range();
+        *my_q = r.len() as i64;
+        *offset = r.start as i64;
+        Ok(())
+    })
+}
+
+unsafe fn one_shot(comm: CommArg, nq: *const i64, block: *const dgampi_array, opts: *const dgampi_fft_options) -> Result<()> {
+    let comm = comm.resolve()?;
+    let args = (|| Ok((nq_from_c(nq)?, raw_from_c(block, "block")?, options_from_c(opts)?)))();
+    match args {
+        Ok((nq, block, options)) => fft::execute_distributed_fft_raw(comm, nq, &block, options),
+        Err(e) => Err(FftPlan::fail_collectively(comm, e)),
+    }
+}
+
+/// Collective one-shot FFT: plans for this block's trailing shape and dtype,
+/// transforms this rank's flat block `[my_q, batch...]` of the `nq` grid in
+/// place, and frees the plan. `opts` NULL = defaults (forward).
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_execute_distributed_fft(
+    comm: MPI_Comm,
+    nq: *const i64,
+    block: *const dgampi_array,
+    opts: *const dgampi_fft_options,
+) -> Status {
+    guard("dgampi_execute_distributed_fft", || one_shot(CommArg::C(comm), nq, block, opts))
+}
+
+/// Fortran-handle twin of `dgampi_execute_distributed_fft`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_execute_distributed_fft_f(
+    comm: MPI_Fint,
+    nq: *const i64,
+    block: *const dgampi_array,
+    opts: *const dgampi_fft_options,
+) -> Status {
+    guard("dgampi_execute_distributed_fft_f", || one_shot(CommArg::F(comm), nq, block, opts))
+}
+
+/// Local (no MPI): the q indices rank `rank` of `size` owns in `layout`
+/// (`dgampi_layout`), in storage order. Stores their number in `*count`
+/// and, when `out` is not NULL, writes them to `out` (room for `capacity`
+/// values; too little room gives `DGAMPI_STATUS_OUT_OF_RANGE`). Call with
+/// `out` NULL to learn the count.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_get_pencil_indices(
+    rank: i32,
+    size: i32,
+    nq: *const i64,
+    layout: i32,
+    out: *mut i64,
+    capacity: usize,
+    count: *mut usize,
+) -> Status {
+    guard("dgampi_get_pencil_indices", || {
+        non_null(count, "count")?;
+        let rank = usize::try_from(rank).map_err(|_| Error::invalid(format!("rank = {rank} is negative")))?;
+        let size = usize::try_from(size).ok().filter(|&s| s > 0).ok_or_else(|| Error::invalid(format!("size = {size} must be positive")))?;
+        let idx = fft::pencil_indices(rank, size, nq_from_c(nq)?, Layout::from_code(layout)?)?;
+        *count = idx.len();
+        if out.is_null() {
+            return Ok(());
+        }
+        if capacity < idx.len() {
+            return Err(Error::out_of_range(format!("out has room for {capacity} indices but rank {rank} owns {}", idx.len())));
+        }
+        for (k, q) in idx.into_iter().enumerate() {
+            *out.add(k) = q as i64;
+        }
+        Ok(())
+    })
+}
+
+/// Exports FFTW's wisdom for `dtype`'s precision (complex128 → double,
+/// complex64 → single) as text. Stores the text's length plus one (for the
+/// NUL) in `*needed`; when `buf` is not NULL and `capacity >= *needed`,
+/// writes the NUL-terminated text there (too little room gives
+/// `DGAMPI_STATUS_OUT_OF_RANGE`).
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_export_wisdom(dtype: i32, buf: *mut c_char, capacity: usize, needed: *mut usize) -> Status {
+    guard("dgampi_fft_export_wisdom", || {
+        non_null(needed, "needed")?;
+        let text = fft::export_wisdom(Precision::of(DType::from_code(dtype)?)?)?;
+        *needed = text.len() + 1;
+        if buf.is_null() {
+            return Ok(());
+        }
+        if capacity < text.len() + 1 {
+            return Err(Error::out_of_range(format!("the wisdom needs {} bytes but buf has {capacity}", text.len() + 1)));
+        }
+        std::ptr::copy_nonoverlapping(text.as_ptr() as *const c_char, buf, text.len());
+        *buf.add(text.len()) = 0;
+        Ok(())
+    })
+}
+
+/// Adds wisdom text (from `dgampi_fft_export_wisdom`) for `dtype`'s precision.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_import_wisdom(dtype: i32, wisdom: *const c_char) -> Status {
+    guard("dgampi_fft_import_wisdom", || {
+        non_null(wisdom, "wisdom")?;
+        let text = CStr::from_ptr(wisdom).to_str().map_err(|_| Error::invalid("wisdom is not valid UTF-8"))?;
+        fft::import_wisdom(Precision::of(DType::from_code(dtype)?)?, text)
+    })
+}
