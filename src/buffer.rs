@@ -120,6 +120,17 @@ impl RawArray {
         }
     }
 
+    /// Pointer to row `r` when every row is one contiguous run (the trailing
+    /// axes are C-contiguous, e.g. a column window of a 2-D array).
+    pub fn row_ptr(&self, r: usize) -> Option<*mut u8> {
+        let (run, outer) = self.runs();
+        if outer > 1 || (outer == 1 && run != self.row_bytes()) || r >= self.nrows() {
+            return None;
+        }
+        // SAFETY: r < nrows, so the row starts inside the array.
+        Some(unsafe { self.ptr.offset(r as isize * self.strides[0]) })
+    }
+
     /// Length in bytes of the innermost contiguous run and the axes outside it.
     fn runs(&self) -> (usize, usize) {
         let mut run = self.dtype.size();

@@ -401,34 +401,34 @@ impl<P> Place<P> {
 }
 
 /// Copies single rows between two arrays of the same row type: a plain
-/// memcpy when both are contiguous, else through the strided views.
+/// memcpy when each row of both is one contiguous run (contiguous arrays,
+/// column windows), else through the strided views.
 struct RowCopier<'a> {
     src: &'a RawArray,
     dst: &'a RawArray,
     row_bytes: usize,
-    contiguous: Option<(*const u8, *mut u8)>,
+    direct: bool,
 }
 
 impl<'a> RowCopier<'a> {
     fn new(src: &'a RawArray, dst: &'a RawArray) -> RowCopier<'a> {
-        let contiguous = match (src.contiguous_ptr(0), dst.contiguous_ptr(0)) {
-            (Some(s), Some(d)) => Some((s as *const u8, d)),
-            _ => None,
-        };
-        RowCopier { src, dst, row_bytes: src.row_bytes(), contiguous }
+        let direct = src.nrows() == 0 || dst.nrows() == 0 || (src.row_ptr(0).is_some() && dst.row_ptr(0).is_some());
+        RowCopier { src, dst, row_bytes: src.row_bytes(), direct }
     }
 
     /// Copies source row `s` into destination row `d`.
     fn row(&self, s: usize, d: usize) -> Result<()> {
-        match self.contiguous {
-            Some((from, to)) => {
-                // SAFETY: both rows lie inside their arrays (plan indices are
-                // checked against the row counts); rows s and d of one array
-                // are distinct when replicating, so the spans do not overlap.
-                unsafe { std::ptr::copy(from.add(s * self.row_bytes), to.add(d * self.row_bytes), self.row_bytes) };
-                Ok(())
-            }
-            None => self.dst.rows(d, d + 1).copy_from(&self.src.rows(s, s + 1), 1 << 20),
+        if self.direct {
+            let (Some(from), Some(to)) = (self.src.row_ptr(s), self.dst.row_ptr(d)) else {
+                return Err(Error::out_of_range(format!("row {s} or {d} is outside its array")));
+            };
+            // SAFETY: both rows lie inside their arrays and are contiguous
+            // runs of row_bytes; rows s and d of one array are distinct when
+            // replicating, so the spans do not overlap.
+            unsafe { std::ptr::copy(from, to, self.row_bytes) };
+            Ok(())
+        } else {
+            self.dst.rows(d, d + 1).copy_from(&self.src.rows(s, s + 1), 1 << 20)
         }
     }
 }
