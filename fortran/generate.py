@@ -3,9 +3,10 @@
 
 Fortran generics dispatch on type, kind and rank at compile time, so every
 array routine needs one specific procedure for each of the 6 element types
-(real(4), real(8), complex(4), complex(8), integer(4), integer(8)) and each
-rank 1..7 (and, for the Brillouin-zone routines, each kind of irrk_inv:
-integer(4) and integer(8)). They are all the same few lines: describe the
+(real(4), real(8), complex(4), complex(8), integer(4), integer(8); the FFT
+only the two complex ones) and each rank 1..7 (and, for the Brillouin-zone
+routines, each kind of irrk_inv: integer(4) and integer(8); for the one-shot
+FFT, each kind of nq). They are all the same few lines: describe the
 array (`view_<t>_<r>`: data address, shape and byte strides, reversed to C
 order) and call the hand-written routine of src/dgampi.F90 that takes the
 description. This script writes them:
@@ -48,11 +49,23 @@ IRRK = [
     ("k8", "integer(c_int64_t), intent(in) :: irrk_inv(:)", "irrk_inv"),
 ]
 
+# Kinds of the grid extents nq(3) of the one-shot FFT: suffix, the
+# declaration ({NQ_DECL}) and the int64 expression passed on ({NQ}).
+NQ = [
+    ("n4", "integer(c_int32_t), intent(in) :: nq(:)", "int(nq, c_int64_t)"),
+    ("n8", "integer(c_int64_t), intent(in) :: nq(:)", "nq"),
+]
+
+# Element types of the FFT (complex only).
+COMPLEX = ["c4", "c8"]
+
 DIST = "type(dgampi_distributor), intent(in) :: dist"
 IRR_FULL = "type(dgampi_distributor), intent(in) :: irr, full"
 LIMIT = "integer(c_size_t), intent(in), optional :: limit"
 IERR = "integer, intent(out), optional :: ierr"
 TRANSFORM = "type(dgampi_orbital_transform), intent(in), optional :: transform"
+FFT_PLAN = "type(dgampi_fft_plan), intent(in) :: plan"
+FFT_OPTIONS = "integer, intent(in), optional :: direction, normalization, strategy, rigor"
 
 # Array operations. generic: the public name; name: prefix of the specifics
 # (<name>[_i|_m]_<type>_<rank>); args and decls: the dummy arguments, where
@@ -61,8 +74,10 @@ TRANSFORM = "type(dgampi_orbital_transform), intent(in), optional :: transform"
 # dummies described by view_<type>_<rank> (as v<name>); body: the call of
 # the hand-written routine of src/dgampi.F90; alloc: an allocating form
 # (body from alloc_body); comm: generated for both communicator kinds;
-# irrk: generated for both kinds of irrk_inv ({IRRK_DECL}, {IRRK});
-# min_rank: the lowest array rank (default 1); locals: extra declarations.
+# irrk: generated for both kinds of irrk_inv ({IRRK_DECL}, {IRRK}); nq:
+# generated for both kinds of nq ({NQ_DECL}, {NQ}); types: the element
+# types (suffixes; default all six); min_rank: the lowest array rank
+# (default 1); locals: extra declarations.
 OPS = [
     dict(generic="dgampi_send_rows", name="send_rows", comm=True,
          args="comm, a, dest, base_tag, limit, ierr",
@@ -161,6 +176,18 @@ OPS = [
                 "{T}, intent(in), target :: block{D}", "{T}, allocatable, intent(out), target :: out{D}",
                 "logical, intent(out), optional :: has_slice", TRANSFORM, LIMIT, IERR],
          views=["block"], locals=["type(c_owned_array) :: owned"]),
+    # The distributed FFT: this rank's block a(batch..., my_q) in place
+    # (complex only; a non-contiguous section is described by its strides
+    # and rejected by the library on every rank, never copied).
+    dict(generic="dgampi_fft_execute", name="fft_execute", types=COMPLEX,
+         args="plan, a, ierr",
+         decls=[FFT_PLAN, "{T}, intent(inout), target :: a{D}", IERR],
+         views=["a"], body="call fft_execute_v(plan, va, ierr)"),
+    dict(generic="dgampi_execute_distributed_fft", name="fft_once", comm=True, nq=True, types=COMPLEX,
+         args="comm, nq, a, direction, normalization, strategy, rigor, limit, ierr",
+         decls=["{COMM}", "{NQ_DECL}", "{T}, intent(inout), target :: a{D}", FFT_OPTIONS, LIMIT, IERR],
+         views=["a"],
+         body="call fft_once_v({HANDLE}, {NQ}, va, direction, normalization, strategy, rigor, limit, ierr)"),
 ]
 
 
@@ -173,18 +200,29 @@ def dims(r, var="n"):
 
 
 def variants(op):
-    """(suffix, cpp guard, placeholder values) of the flavours of `op`."""
+    """(suffix, cpp guard, placeholder values) of the flavours of `op`: the
+    product of its communicator, irrk_inv and nq flavours."""
+    axes = []
     if op.get("comm"):
-        return [(c[0], c[3], dict(COMM=c[1], HANDLE=c[2])) for c in COMMS]
+        axes.append([(c[0], c[3], dict(COMM=c[1], HANDLE=c[2])) for c in COMMS])
     if op.get("irrk"):
-        return [(k[0], None, dict(IRRK_DECL=k[1], IRRK=k[2])) for k in IRRK]
-    return [(None, None, {})]
+        axes.append([(k[0], None, dict(IRRK_DECL=k[1], IRRK=k[2])) for k in IRRK])
+    if op.get("nq"):
+        axes.append([(k[0], None, dict(NQ_DECL=k[1], NQ=k[2])) for k in NQ])
+    out = [(None, None, {})]
+    for axis in axes:
+        out = [("_".join(x for x in (s, s2) if x) or None, g or g2, {**v, **v2})
+               for s, g, v in out for s2, g2, v2 in axis]
+    return out
 
 
 def specifics(op):
     """(cpp guard, specific name, placeholder values, type, rank) for every specific of `op`."""
+    types = op.get("types", [t for t, _, _ in TYPES])
     for suffix, guard, values in variants(op):
         for t, _, _ in TYPES:
+            if t not in types:
+                continue
             for r in range(op.get("min_rank", 1), MAX_RANK + 1):
                 prefix = op["name"] + (f"_{suffix}" if suffix else "")
                 yield guard, f"{prefix}_{t}_{r}", values, t, r

@@ -30,6 +30,11 @@
 !   0-based irreducible index of the 1-based full-BZ point q, as in C. The
 !   orbital transform (type dgampi_orbital_transform) acts on the orbital
 !   axes in Fortran order with U(a, b, k) = row a, column b of U_k.
+! * Distributed 3-D FFT (type dgampi_fft_plan): this rank's block
+!   a(batch..., my_q) (complex(4) or complex(8), contiguous) is transformed in
+!   place; q = (ix*ny + iy)*nz + iz (0-based) runs over the nq(1) x nq(2) x
+!   nq(3) grid, split in contiguous blocks as the distributor splits tasks.
+!   batch_shape is given in Fortran order (the leading extents of `a`).
 module dgampi
   use, intrinsic :: iso_c_binding
   use, intrinsic :: iso_fortran_env, only: error_unit
@@ -71,12 +76,42 @@ module dgampi
   !> Tag offset of the array chunks of an N-point object (metadata at base_tag).
   integer, parameter, public :: DGAMPI_NPOINT_ARRAY_TAG_OFFSET = 500
 
+  !> FFT direction: the sign of the exponent (forward: exp(-2 pi i k.n / N)).
+  integer, parameter, public :: DGAMPI_FFT_DIRECTION_FORWARD = -1
+  integer, parameter, public :: DGAMPI_FFT_DIRECTION_BACKWARD = 1
+  !> FFT scaling, numpy's names (backward: 1/N on the backward transform).
+  integer, parameter, public :: DGAMPI_FFT_NORMALIZATION_BACKWARD = 0
+  integer, parameter, public :: DGAMPI_FFT_NORMALIZATION_NONE = 1
+  integer, parameter, public :: DGAMPI_FFT_NORMALIZATION_ORTHO = 2
+  integer, parameter, public :: DGAMPI_FFT_NORMALIZATION_FORWARD = 3
+  !> How the distributed FFT moves data (auto: chosen by the cost model).
+  integer, parameter, public :: DGAMPI_FFT_STRATEGY_AUTO = 0
+  integer, parameter, public :: DGAMPI_FFT_STRATEGY_BATCH_TRANSPOSE = 1
+  integer, parameter, public :: DGAMPI_FFT_STRATEGY_SLAB = 2
+  integer, parameter, public :: DGAMPI_FFT_STRATEGY_PENCIL = 3
+  !> How hard FFTW searches for a fast plan.
+  integer, parameter, public :: DGAMPI_FFT_RIGOR_ESTIMATE = 0
+  integer, parameter, public :: DGAMPI_FFT_RIGOR_MEASURE = 1
+  integer, parameter, public :: DGAMPI_FFT_RIGOR_PATIENT = 2
+  !> Layouts of dgampi_get_pencil_indices.
+  integer, parameter, public :: DGAMPI_LAYOUT_FLAT = 0
+  integer, parameter, public :: DGAMPI_LAYOUT_Z_PENCIL = 1
+  integer, parameter, public :: DGAMPI_LAYOUT_Y_PENCIL = 2
+  integer, parameter, public :: DGAMPI_LAYOUT_X_PENCIL = 3
+
   ! ---------------------------------------------------------------- public types
   !> A distributor (opaque C handle). Create with dgampi_distributor_create,
   !> release with dgampi_distributor_destroy (which nullifies it).
   type, public :: dgampi_distributor
     type(c_ptr) :: ptr = c_null_ptr
   end type dgampi_distributor
+
+  !> A distributed FFT plan (opaque C handle). Create with
+  !> dgampi_fft_plan_create, release with dgampi_fft_plan_destroy (which
+  !> nullifies it).
+  type, public :: dgampi_fft_plan
+    type(c_ptr) :: ptr = c_null_ptr
+  end type dgampi_fft_plan
 
   !> One message of a chunked transfer (struct dgampi_chunk): C values,
   !> 0-based and half-open (rows row_start .. row_stop-1).
@@ -132,6 +167,9 @@ module dgampi
   public :: dgampi_map_irrbz_fullbz, dgampi_map_irrbz_fullbz_into
   public :: dgampi_node_aware_split, dgampi_node_aware_split_nodes
   public :: dgampi_gather_full_ibz_for_vslice
+  public :: dgampi_fft_plan_create, dgampi_fft_plan_destroy, dgampi_fft_execute
+  public :: dgampi_fft_plan_local, dgampi_fft_plan_strategy, dgampi_execute_distributed_fft
+  public :: dgampi_get_pencil_indices, dgampi_fft_export_wisdom, dgampi_fft_import_wisdom
 
   ! ---------------------------------------------------------------- private types
   !> An array as the C ABI sees it: C-order shape and byte strides.
@@ -171,6 +209,15 @@ module dgampi
     real(c_double), allocatable :: sigma(:)
     integer(c_int8_t), allocatable :: conj(:)
   end type transform_record
+
+  !> struct dgampi_fft_options.
+  type, bind(C) :: c_fft_options
+    integer(c_int32_t) :: direction = 0
+    integer(c_int32_t) :: normalization = 0
+    integer(c_int32_t) :: strategy = 0
+    integer(c_int32_t) :: rigor = 0
+    integer(c_size_t) :: limit = 0
+  end type c_fft_options
 
   !> struct dgampi_owned_array (C-order shape).
   type, bind(C) :: c_owned_array
@@ -226,6 +273,20 @@ module dgampi
   interface dgampi_node_aware_split_nodes
     module procedure split_nodes_32_32, split_nodes_32_64, split_nodes_64_32, split_nodes_64_64
   end interface dgampi_node_aware_split_nodes
+
+  ! nq and batch_shape: integer(4) or integer(8), each.
+  interface dgampi_fft_plan_create
+    module procedure fft_plan_create_i_32_32, fft_plan_create_i_32_64
+    module procedure fft_plan_create_i_64_32, fft_plan_create_i_64_64
+#ifdef DGAMPI_HAVE_MPI_F08
+    module procedure fft_plan_create_m_32_32, fft_plan_create_m_32_64
+    module procedure fft_plan_create_m_64_32, fft_plan_create_m_64_64
+#endif
+  end interface dgampi_fft_plan_create
+
+  interface dgampi_get_pencil_indices
+    module procedure pencil_indices_32, pencil_indices_64
+  end interface dgampi_get_pencil_indices
 
   ! Array generics, one specific per element type and rank (generated).
 #include "generated/dgampi_generic.inc"
@@ -552,6 +613,77 @@ module dgampi
       integer(c_size_t), value :: n_full, limit
       type(c_owned_array), intent(out) :: out
       integer(c_int), intent(out) :: has_slice
+      integer(c_int32_t) :: st
+    end function
+
+    ! distributed FFT
+    function c_fft_options_default(opts) bind(C, name='dgampi_fft_options_default') result(st)
+      import :: c_fft_options, c_int32_t
+      type(c_fft_options), intent(out) :: opts
+      integer(c_int32_t) :: st
+    end function
+    function c_fft_plan_create_f(comm, nq, batch_ndim, batch_shape, dtype, opts, out) &
+        bind(C, name='dgampi_fft_plan_create_f') result(st)
+      import :: c_int, c_ptr, c_int32_t, c_fft_options
+      integer(c_int), value :: comm
+      type(c_ptr), value :: nq, batch_shape
+      integer(c_int32_t), value :: batch_ndim, dtype
+      type(c_fft_options), intent(in) :: opts
+      type(c_ptr), intent(inout) :: out
+      integer(c_int32_t) :: st
+    end function
+    function c_fft_execute(plan, block) bind(C, name='dgampi_fft_execute') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: plan, block
+      integer(c_int32_t) :: st
+    end function
+    function c_fft_plan_destroy(plan) bind(C, name='dgampi_fft_plan_destroy') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), intent(inout) :: plan
+      integer(c_int32_t) :: st
+    end function
+    function c_fft_plan_strategy(plan, out) bind(C, name='dgampi_fft_plan_strategy') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: plan
+      integer(c_int32_t), intent(out) :: out
+      integer(c_int32_t) :: st
+    end function
+    function c_fft_plan_local(plan, my_q, offset) bind(C, name='dgampi_fft_plan_local') result(st)
+      import :: c_ptr, c_int64_t, c_int32_t
+      type(c_ptr), value :: plan
+      integer(c_int64_t), intent(out) :: my_q, offset
+      integer(c_int32_t) :: st
+    end function
+    function c_execute_distributed_fft_f(comm, nq, block, opts) &
+        bind(C, name='dgampi_execute_distributed_fft_f') result(st)
+      import :: c_int, c_ptr, c_int32_t, c_fft_options
+      integer(c_int), value :: comm
+      type(c_ptr), value :: nq, block
+      type(c_fft_options), intent(in) :: opts
+      integer(c_int32_t) :: st
+    end function
+    function c_get_pencil_indices(rank, size, nq, layout, out, capacity, count) &
+        bind(C, name='dgampi_get_pencil_indices') result(st)
+      import :: c_ptr, c_int32_t, c_int64_t, c_size_t
+      integer(c_int32_t), value :: rank, size, layout
+      integer(c_int64_t), intent(in) :: nq(*)
+      type(c_ptr), value :: out
+      integer(c_size_t), value :: capacity
+      integer(c_size_t), intent(out) :: count
+      integer(c_int32_t) :: st
+    end function
+    function c_fft_export_wisdom(dtype, buf, capacity, needed) bind(C, name='dgampi_fft_export_wisdom') result(st)
+      import :: c_ptr, c_int32_t, c_size_t
+      integer(c_int32_t), value :: dtype
+      type(c_ptr), value :: buf
+      integer(c_size_t), value :: capacity
+      integer(c_size_t), intent(out) :: needed
+      integer(c_int32_t) :: st
+    end function
+    function c_fft_import_wisdom(dtype, wisdom) bind(C, name='dgampi_fft_import_wisdom') result(st)
+      import :: c_char, c_int32_t
+      integer(c_int32_t), value :: dtype
+      character(kind=c_char), intent(in) :: wisdom(*)
       integer(c_int32_t) :: st
     end function
 
@@ -1828,6 +1960,338 @@ contains
     integer, intent(out), optional :: ierr
     call split_nodes_v(n_nu, nodes, sizes, offsets, ierr)
   end subroutine split_nodes_64_64
+
+  ! ================================================================ distributed FFT
+  ! A rank's block is a(batch..., my_q): the q axis (q = (ix*ny + iy)*nz + iz,
+  ! 0-based) is the LAST Fortran dimension, the batch the leading ones, so
+  ! the C block [my_q, batch...] is the same memory without a copy.
+  ! batch_shape is given in Fortran order (shape(a) without its last
+  ! extent) and reversed here for C. The generic dgampi_fft_execute and
+  ! dgampi_execute_distributed_fft (generated) describe the array and call
+  ! fft_execute_v / fft_once_v. Like the other collectives, an nq without 3
+  ! entries still reaches the C call (as NULL, so that it fails on every
+  ! rank); this rank then reports the Fortran-side problem.
+
+  !> The C options: the library's defaults, with the arguments given.
+  subroutine fft_options(opts, direction, normalization, strategy, rigor, limit)
+    type(c_fft_options), intent(out) :: opts
+    integer, intent(in), optional :: direction, normalization, strategy, rigor
+    integer(c_size_t), intent(in), optional :: limit
+    integer(c_int32_t) :: st
+    st = c_fft_options_default(opts)
+    if (present(direction)) opts%direction = int(direction, c_int32_t)
+    if (present(normalization)) opts%normalization = int(normalization, c_int32_t)
+    if (present(strategy)) opts%strategy = int(strategy, c_int32_t)
+    if (present(rigor)) opts%rigor = int(rigor, c_int32_t)
+    if (present(limit)) opts%limit = limit
+  end subroutine fft_options
+
+  !> The address of the grid extents for C, or NULL (the C call then fails
+  !> on every rank) with `problem` set when nq does not have 3 entries.
+  subroutine nq_set(grid, p, problem)
+    integer(c_int64_t), intent(in), target, contiguous :: grid(:)
+    type(c_ptr), intent(out) :: p
+    character(len=:), allocatable, intent(out) :: problem
+    character(len=80) :: what
+    problem = ''
+    p = c_null_ptr
+    if (size(grid) == 3) then
+      p = c_loc(grid)
+    else
+      write (what, '(a, i0, a)') 'nq has ', size(grid), ' entries; expected 3 (nx, ny, nz)'
+      problem = trim(what)
+    end if
+  end subroutine nq_set
+
+  !> Collective: plans the FFT of an nq(1) x nq(2) x nq(3) grid whose points
+  !> carry a batch of shape batch_shape (Fortran order; size 0: one element
+  !> per q) of dtype DGAMPI_DTYPE_COMPLEX64 or _COMPLEX128, over a duplicate
+  !> of comm. Options absent: the library's defaults (forward, normalization
+  !> backward, strategy auto, rigor estimate, limit 0).
+  subroutine fft_plan_create_v(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
+      limit, ierr)
+    type(dgampi_fft_plan), intent(inout) :: plan
+    integer, intent(in) :: comm
+    integer(c_int64_t), intent(in) :: nq(:), batch_shape(:)
+    integer, intent(in) :: dtype
+    integer, intent(in), optional :: direction, normalization, strategy, rigor
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    integer(c_int64_t), allocatable, target :: grid(:), batch(:)
+    type(c_fft_options) :: opts
+    character(len=:), allocatable :: problem
+    type(c_ptr) :: pnq
+    integer(c_int32_t) :: st
+    call fft_options(opts, direction, normalization, strategy, rigor, limit)
+    allocate (grid, source=nq)
+    allocate (batch, source=batch_shape(size(batch_shape):1:-1))   ! C order
+    call nq_set(grid, pnq, problem)
+    plan%ptr = c_null_ptr
+    st = c_fft_plan_create_f(comm, pnq, int(size(batch), c_int32_t), int64_ptr(batch), int(dtype, c_int32_t), &
+      opts, plan%ptr)
+    call finish_checked(st, 'dgampi_fft_plan_create', problem, ierr)
+  end subroutine fft_plan_create_v
+
+  subroutine fft_plan_create_i_32_32(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
+      limit, ierr)
+    type(dgampi_fft_plan), intent(inout) :: plan
+    integer, intent(in) :: comm
+    integer(c_int32_t), intent(in) :: nq(:), batch_shape(:)
+    integer, intent(in) :: dtype
+    integer, intent(in), optional :: direction, normalization, strategy, rigor
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call fft_plan_create_v(plan, comm, int(nq, c_int64_t), int(batch_shape, c_int64_t), dtype, direction, &
+      normalization, strategy, rigor, limit, ierr)
+  end subroutine fft_plan_create_i_32_32
+
+  subroutine fft_plan_create_i_32_64(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
+      limit, ierr)
+    type(dgampi_fft_plan), intent(inout) :: plan
+    integer, intent(in) :: comm
+    integer(c_int32_t), intent(in) :: nq(:)
+    integer(c_int64_t), intent(in) :: batch_shape(:)
+    integer, intent(in) :: dtype
+    integer, intent(in), optional :: direction, normalization, strategy, rigor
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call fft_plan_create_v(plan, comm, int(nq, c_int64_t), batch_shape, dtype, direction, &
+      normalization, strategy, rigor, limit, ierr)
+  end subroutine fft_plan_create_i_32_64
+
+  subroutine fft_plan_create_i_64_32(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
+      limit, ierr)
+    type(dgampi_fft_plan), intent(inout) :: plan
+    integer, intent(in) :: comm
+    integer(c_int64_t), intent(in) :: nq(:)
+    integer(c_int32_t), intent(in) :: batch_shape(:)
+    integer, intent(in) :: dtype
+    integer, intent(in), optional :: direction, normalization, strategy, rigor
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call fft_plan_create_v(plan, comm, nq, int(batch_shape, c_int64_t), dtype, direction, &
+      normalization, strategy, rigor, limit, ierr)
+  end subroutine fft_plan_create_i_64_32
+
+  subroutine fft_plan_create_i_64_64(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
+      limit, ierr)
+    type(dgampi_fft_plan), intent(inout) :: plan
+    integer, intent(in) :: comm
+    integer(c_int64_t), intent(in) :: nq(:), batch_shape(:)
+    integer, intent(in) :: dtype
+    integer, intent(in), optional :: direction, normalization, strategy, rigor
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call fft_plan_create_v(plan, comm, nq, batch_shape, dtype, direction, &
+      normalization, strategy, rigor, limit, ierr)
+  end subroutine fft_plan_create_i_64_64
+
+#ifdef DGAMPI_HAVE_MPI_F08
+  subroutine fft_plan_create_m_32_32(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
+      limit, ierr)
+    type(dgampi_fft_plan), intent(inout) :: plan
+    type(MPI_Comm), intent(in) :: comm
+    integer(c_int32_t), intent(in) :: nq(:), batch_shape(:)
+    integer, intent(in) :: dtype
+    integer, intent(in), optional :: direction, normalization, strategy, rigor
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call fft_plan_create_v(plan, comm%MPI_VAL, int(nq, c_int64_t), int(batch_shape, c_int64_t), dtype, direction, &
+      normalization, strategy, rigor, limit, ierr)
+  end subroutine fft_plan_create_m_32_32
+
+  subroutine fft_plan_create_m_32_64(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
+      limit, ierr)
+    type(dgampi_fft_plan), intent(inout) :: plan
+    type(MPI_Comm), intent(in) :: comm
+    integer(c_int32_t), intent(in) :: nq(:)
+    integer(c_int64_t), intent(in) :: batch_shape(:)
+    integer, intent(in) :: dtype
+    integer, intent(in), optional :: direction, normalization, strategy, rigor
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call fft_plan_create_v(plan, comm%MPI_VAL, int(nq, c_int64_t), batch_shape, dtype, direction, &
+      normalization, strategy, rigor, limit, ierr)
+  end subroutine fft_plan_create_m_32_64
+
+  subroutine fft_plan_create_m_64_32(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
+      limit, ierr)
+    type(dgampi_fft_plan), intent(inout) :: plan
+    type(MPI_Comm), intent(in) :: comm
+    integer(c_int64_t), intent(in) :: nq(:)
+    integer(c_int32_t), intent(in) :: batch_shape(:)
+    integer, intent(in) :: dtype
+    integer, intent(in), optional :: direction, normalization, strategy, rigor
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call fft_plan_create_v(plan, comm%MPI_VAL, nq, int(batch_shape, c_int64_t), dtype, direction, &
+      normalization, strategy, rigor, limit, ierr)
+  end subroutine fft_plan_create_m_64_32
+
+  subroutine fft_plan_create_m_64_64(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
+      limit, ierr)
+    type(dgampi_fft_plan), intent(inout) :: plan
+    type(MPI_Comm), intent(in) :: comm
+    integer(c_int64_t), intent(in) :: nq(:), batch_shape(:)
+    integer, intent(in) :: dtype
+    integer, intent(in), optional :: direction, normalization, strategy, rigor
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call fft_plan_create_v(plan, comm%MPI_VAL, nq, batch_shape, dtype, direction, &
+      normalization, strategy, rigor, limit, ierr)
+  end subroutine fft_plan_create_m_64_64
+#endif
+
+  !> Destroys the plan (not collective) and nullifies it; destroying a null
+  !> plan is a no-op.
+  subroutine dgampi_fft_plan_destroy(plan, ierr)
+    type(dgampi_fft_plan), intent(inout) :: plan
+    integer, intent(out), optional :: ierr
+    call finish(c_fft_plan_destroy(plan%ptr), ierr)
+  end subroutine dgampi_fft_plan_destroy
+
+  !> This rank's number of q-points (the last extent of its block) and its
+  !> first q, 0-based: the rank holds q = offset .. offset+my_q-1.
+  subroutine dgampi_fft_plan_local(plan, my_q, offset, ierr)
+    type(dgampi_fft_plan), intent(in) :: plan
+    integer(c_int64_t), intent(out) :: my_q, offset
+    integer, intent(out), optional :: ierr
+    my_q = 0
+    offset = 0
+    call finish(c_fft_plan_local(plan%ptr, my_q, offset), ierr)
+  end subroutine dgampi_fft_plan_local
+
+  !> The strategy the plan uses (DGAMPI_FFT_STRATEGY_*, never _AUTO).
+  function dgampi_fft_plan_strategy(plan, ierr) result(strategy)
+    type(dgampi_fft_plan), intent(in) :: plan
+    integer, intent(out), optional :: ierr
+    integer :: strategy
+    integer(c_int32_t) :: value
+    value = -1
+    call finish(c_fft_plan_strategy(plan%ptr, value), ierr)
+    strategy = int(value)
+  end function dgampi_fft_plan_strategy
+
+  subroutine fft_execute_v(plan, a, ierr)
+    type(dgampi_fft_plan), intent(in) :: plan
+    type(array_view), intent(in), target :: a
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: ca
+    call finish(c_fft_execute(plan%ptr, c_desc(a, ca)), ierr)
+  end subroutine fft_execute_v
+
+  subroutine fft_once_v(comm, nq, a, direction, normalization, strategy, rigor, limit, ierr)
+    integer, intent(in) :: comm
+    integer(c_int64_t), intent(in) :: nq(:)
+    type(array_view), intent(in), target :: a
+    integer, intent(in), optional :: direction, normalization, strategy, rigor
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    integer(c_int64_t), allocatable, target :: grid(:)
+    type(c_fft_options) :: opts
+    type(c_array), target :: ca
+    character(len=:), allocatable :: problem
+    type(c_ptr) :: pnq
+    integer(c_int32_t) :: st
+    call fft_options(opts, direction, normalization, strategy, rigor, limit)
+    allocate (grid, source=nq)
+    call nq_set(grid, pnq, problem)
+    st = c_execute_distributed_fft_f(comm, pnq, c_desc(a, ca), opts)
+    call finish_checked(st, 'dgampi_execute_distributed_fft', problem, ierr)
+  end subroutine fft_once_v
+
+  ! ---------------------------------------------------------------- pencil indices
+  ! dgampi_get_pencil_indices(rank, size, nq, layout, indices [, ierr]):
+  !   local; nq integer(4) or integer(8); indices (allocatable
+  !   integer(int64)) is allocated with the 0-based q indices rank `rank`
+  !   of `size` owns in `layout` (DGAMPI_LAYOUT_*), in storage order.
+
+  subroutine pencil_indices_v(rank, size, nq, layout, indices, ierr)
+    integer, intent(in) :: rank, size, layout
+    integer(c_int64_t), intent(in) :: nq(:)
+    integer(c_int64_t), allocatable, intent(out), target :: indices(:)
+    integer, intent(out), optional :: ierr
+    character(len=*), parameter :: who = 'dgampi_get_pencil_indices'
+    character(len=80) :: what
+    integer(c_int64_t) :: grid(3)
+    integer(c_size_t) :: count, capacity
+    integer(c_int32_t) :: st
+    allocate (indices(0))
+    if (size_of(nq) /= 3) then
+      write (what, '(a, i0, a)') 'nq has ', size_of(nq), ' entries; expected 3 (nx, ny, nz)'
+      call fail(DGAMPI_STATUS_MISMATCH, who // ': ' // trim(what), ierr)
+      return
+    end if
+    grid = nq
+    count = 0
+    st = c_get_pencil_indices(int(rank, c_int32_t), int(size, c_int32_t), grid, int(layout, c_int32_t), &
+      c_null_ptr, 0_c_size_t, count)
+    if (st == DGAMPI_STATUS_OK .and. count > 0) then
+      capacity = count
+      deallocate (indices)
+      allocate (indices(capacity))
+      st = c_get_pencil_indices(int(rank, c_int32_t), int(size, c_int32_t), grid, int(layout, c_int32_t), &
+        c_loc(indices), capacity, count)
+    end if
+    call finish(st, ierr)
+  contains
+    pure integer function size_of(a)
+      integer(c_int64_t), intent(in) :: a(:)
+      size_of = ubound(a, 1) - lbound(a, 1) + 1
+    end function size_of
+  end subroutine pencil_indices_v
+
+  subroutine pencil_indices_32(rank, size, nq, layout, indices, ierr)
+    integer, intent(in) :: rank, size, layout
+    integer(c_int32_t), intent(in) :: nq(:)
+    integer(c_int64_t), allocatable, intent(out) :: indices(:)
+    integer, intent(out), optional :: ierr
+    call pencil_indices_v(rank, size, int(nq, c_int64_t), layout, indices, ierr)
+  end subroutine pencil_indices_32
+
+  subroutine pencil_indices_64(rank, size, nq, layout, indices, ierr)
+    integer, intent(in) :: rank, size, layout
+    integer(c_int64_t), intent(in) :: nq(:)
+    integer(c_int64_t), allocatable, intent(out) :: indices(:)
+    integer, intent(out), optional :: ierr
+    call pencil_indices_v(rank, size, nq, layout, indices, ierr)
+  end subroutine pencil_indices_64
+
+  ! ---------------------------------------------------------------- FFTW wisdom
+
+  !> FFTW's wisdom for dtype's precision (DGAMPI_DTYPE_COMPLEX128: double,
+  !> _COMPLEX64: single), as text.
+  function dgampi_fft_export_wisdom(dtype, ierr) result(wisdom)
+    integer, intent(in) :: dtype
+    integer, intent(out), optional :: ierr
+    character(len=:), allocatable :: wisdom
+    character(kind=c_char), allocatable, target :: buf(:)
+    integer(c_size_t) :: needed
+    integer(c_int32_t) :: st
+    integer :: tries
+    wisdom = ''
+    needed = 0
+    st = c_fft_export_wisdom(int(dtype, c_int32_t), c_null_ptr, 0_c_size_t, needed)
+    ! The wisdom may grow between the calls (another thread planning): retry.
+    if (st == DGAMPI_STATUS_OK) then
+      do tries = 1, 5
+        if (allocated(buf)) deallocate (buf)
+        allocate (buf(max(needed, 1_c_size_t)))
+        st = c_fft_export_wisdom(int(dtype, c_int32_t), c_loc(buf), size(buf, kind=c_size_t), needed)
+        if (st /= DGAMPI_STATUS_OUT_OF_RANGE) exit
+      end do
+    end if
+    if (st == DGAMPI_STATUS_OK) wisdom = chars_to_string(buf(1:needed - 1))
+    call finish(st, ierr)
+  end function dgampi_fft_export_wisdom
+
+  !> Adds wisdom text (from dgampi_fft_export_wisdom) for dtype's precision.
+  subroutine dgampi_fft_import_wisdom(dtype, wisdom, ierr)
+    integer, intent(in) :: dtype
+    character(len=*), intent(in) :: wisdom
+    integer, intent(out), optional :: ierr
+    call finish(c_fft_import_wisdom(int(dtype, c_int32_t), c_string(wisdom)), ierr)
+  end subroutine dgampi_fft_import_wisdom
 
   ! ================================================================ generated specifics
 #include "generated/dgampi_specific.inc"

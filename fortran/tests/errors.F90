@@ -4,6 +4,7 @@
 !   errors abort     bad input without `ierr`: must print the message and
 !                    abort (run by abort_check.cmake, which expects failure)
 !   errors abort_bzmap  the same in a collective (an unfolding map)
+!   errors abort_fft    the same in FFT plan creation (a zero grid extent)
 program errors
   use, intrinsic :: iso_c_binding
   use mpi_f08
@@ -29,6 +30,15 @@ program errors
     ! No ierr, collective: every rank prints "dgampi: error 4 ...:
     ! dgampi_exchange_and_map_irrbz_fullbz_into: irrk_inv[1] = 5 ..." and aborts.
     call abort_bzmap()
+    write (*, '(a)') 'NOT ABORTED'
+    call MPI_Finalize()
+    stop
+  end if
+
+  if (mode == 'abort_fft') then
+    ! No ierr, collective: every rank prints "dgampi: error 2 ...:
+    ! dgampi_fft_plan_create_f: the q-grid [2, 0, 2] has an empty axis ..." and aborts.
+    call abort_fft()
     write (*, '(a)') 'NOT ABORTED'
     call MPI_Finalize()
     stop
@@ -158,6 +168,11 @@ contains
     block = 1
     call dgampi_exchange_and_map_irrbz_fullbz(irr, full, [0, 5, 1], block, out)
   end subroutine abort_bzmap
+
+  subroutine abort_fft()
+    type(dgampi_fft_plan) :: plan
+    call dgampi_fft_plan_create(plan, MPI_COMM_WORLD, [2, 0, 2], [integer ::], DGAMPI_DTYPE_COMPLEX128)
+  end subroutine abort_fft
 
   !> The Brillouin-zone maps and the frequency re-layout: bad maps, transform
   !> and split arrays fail on every rank with the function named.
