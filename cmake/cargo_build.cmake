@@ -72,7 +72,8 @@ foreach(_line IN LISTS _lines)
     endforeach()
   endif()
 endforeach()
-list(APPEND _libs gcc_s util rt pthread m dl c)
+# fftw-sys links FFTW through #[link] attributes, which build scripts do not report.
+list(APPEND _libs fftw3 fftw3f gcc_s util rt pthread m dl c)
 list(REMOVE_DUPLICATES _libs)
 list(REMOVE_DUPLICATES _dirs)
 

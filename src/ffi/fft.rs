@@ -278,14 +278,16 @@ pub unsafe extern "C" fn dgampi_get_pencil_indices(
         non_null(count, "count")?;
         let rank = usize::try_from(rank).map_err(|_| Error::invalid(format!("rank = {rank} is negative")))?;
         let size = usize::try_from(size).ok().filter(|&s| s > 0).ok_or_else(|| Error::invalid(format!("size = {size} must be positive")))?;
-        let idx = fft::pencil_indices(rank, size, nq_from_c(nq)?, Layout::from_code(layout)?)?;
-        *count = idx.len();
+        let (nq, layout) = (nq_from_c(nq)?, Layout::from_code(layout)?);
+        let n = fft::pencil_count(rank, size, nq, layout)?;
+        *count = n;
         if out.is_null() {
             return Ok(());
         }
-        if capacity < idx.len() {
-            return Err(Error::out_of_range(format!("out has room for {capacity} indices but rank {rank} owns {}", idx.len())));
+        if capacity < n {
+            return Err(Error::out_of_range(format!("out has room for {capacity} indices but rank {rank} owns {n}")));
         }
+        let idx = fft::pencil_indices(rank, size, nq, layout)?;
         for (k, q) in idx.into_iter().enumerate() {
             *out.add(k) = q as i64;
         }

@@ -96,6 +96,15 @@ pub fn pencil_indices(rank: usize, size: usize, nq: [usize; 3], layout: Layout) 
     Ok(own.indices(rank).collect())
 }
 
+/// The number of q indices rank `rank` of `size` owns in `layout` (O(1) in
+/// the grid size; what [`pencil_indices`] would return the length of).
+pub fn pencil_count(rank: usize, size: usize, nq: [usize; 3], layout: Layout) -> Result<usize> {
+    if rank >= size {
+        return Err(Error::out_of_range(format!("rank {rank} is outside a communicator of {size} ranks")));
+    }
+    Ok(Ownership::of_layout(Grid::new(nq)?, size, layout)?.count(rank))
+}
+
 /// How the ranks own the grid points, and how each rank stores its points:
 /// as a C-ordered local box (see [`Ownership::local_box`]).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,7 +16,7 @@ pub mod grid;
 pub mod strategy;
 
 pub use fftw::{export_wisdom, import_wisdom, Precision, Rigor};
-pub use grid::{pencil_indices, Grid, Layout};
+pub use grid::{pencil_count, pencil_indices, Grid, Layout};
 pub use strategy::{choose, estimated_cost, Strategy};
 
 use crate::buffer::RawArray;
@@ -186,8 +186,9 @@ impl FftPlan {
                 .try_fold(1usize, |a, &n| a.checked_mul(n))
                 .filter(|w| grid.len().checked_mul(*w).and_then(|t| t.checked_mul(dtype.size())).is_some_and(|b| b <= isize::MAX as usize))
                 .ok_or_else(|| Error::out_of_range(format!("the batch {batch:?} on a {nq:?} grid is too large to address")))?;
-            if batch.len() > crate::buffer::MAX_NDIM - 1 {
-                return Err(Error::invalid(format!("the batch has {} axes; at most {}", batch.len(), crate::buffer::MAX_NDIM - 1)));
+            // The agreement header carries nq and the batch shape in MAX_NDIM slots.
+            if batch.len() > crate::buffer::MAX_NDIM - 3 {
+                return Err(Error::invalid(format!("the batch has {} axes; at most {}", batch.len(), crate::buffer::MAX_NDIM - 3)));
             }
             Ok((grid, width, resolve_limit(options.limit)?))
         })();
