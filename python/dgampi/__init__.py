@@ -17,6 +17,13 @@ The Brillouin-zone routines of the original module are here too:
 full BZ, with the optional per-k orbital transform), ``get_node_aware_v_dist``
 and ``gather_full_ibz_for_vslice`` (frequency re-layout of a vertex).
 
+The distributed 3-D FFT over the BZ grid: :class:`FftPlan` (plan once,
+``execute`` many times, in place on each rank's flat block
+``[my_q, batch...]``), the one-shot ``execute_distributed_fft``,
+``get_pencil_indices`` (the flat / pencil layouts) and FFTW wisdom
+(``export_fft_wisdom`` / ``import_fft_wisdom``). Sign and scaling follow
+``numpy.fft.fftn`` / ``ifftn``.
+
 ``MAX_MPI_BYTES`` is the message-size limit every chunking call passes to the
 library, read at call time: set ``dgampi.MAX_MPI_BYTES = 16`` to force every
 chunked path. It starts as the library's process-wide limit, so the
@@ -54,6 +61,19 @@ from ._bzmap import (
     get_node_aware_v_dist,
     map_irrbz_fullbz,
 )
+from ._fft import (
+    FFT_BACKWARD,
+    FFT_FORWARD,
+    FFT_LAYOUTS,
+    FFT_NORMS,
+    FFT_RIGORS,
+    FFT_STRATEGIES,
+    FftPlan,
+    execute_distributed_fft,
+    export_fft_wisdom,
+    get_pencil_indices,
+    import_fft_wisdom,
+)
 
 __version__ = "0.1.0"
 
@@ -89,6 +109,17 @@ __all__ = [
     "map_irrbz_fullbz",
     "get_node_aware_v_dist",
     "gather_full_ibz_for_vslice",
+    "FftPlan",
+    "execute_distributed_fft",
+    "get_pencil_indices",
+    "export_fft_wisdom",
+    "import_fft_wisdom",
+    "FFT_FORWARD",
+    "FFT_BACKWARD",
+    "FFT_LAYOUTS",
+    "FFT_STRATEGIES",
+    "FFT_NORMS",
+    "FFT_RIGORS",
     "chunk_step",
     "row_chunks",
     "byte_chunks",

@@ -121,7 +121,19 @@ class OrbitalTransform(ctypes.Structure):
     ]
 
 
-Handle = c_void_p  # dgampi_distributor *
+class FftOptions(ctypes.Structure):
+    """``struct dgampi_fft_options``."""
+
+    _fields_ = [
+        ("direction", c_int32),
+        ("normalization", c_int32),
+        ("strategy", c_int32),
+        ("rigor", c_int32),
+        ("limit", c_size_t),
+    ]
+
+
+Handle = c_void_p  # dgampi_distributor *, dgampi_fft_plan *
 P = ctypes.POINTER
 PArray = P(Array)
 POwned = P(OwnedArray)
@@ -191,6 +203,17 @@ _PROTOTYPES = {
     "dgampi_gather_full_ibz_for_vslice": [
         Handle, Handle, P(c_int64), c_size_t, P(c_int64), P(c_int64), PArray, PTransform, c_size_t, POwned, P(c_int),
     ],
+    # distributed 3-D FFT
+    "dgampi_fft_options_default": [P(FftOptions)],
+    "dgampi_fft_plan_create_f": [MPI_Fint, P(c_int64), c_int32, P(c_int64), c_int32, P(FftOptions), P(Handle)],
+    "dgampi_fft_execute": [Handle, PArray],
+    "dgampi_fft_plan_destroy": [P(Handle)],
+    "dgampi_fft_plan_strategy": [Handle, P(c_int32)],
+    "dgampi_fft_plan_local": [Handle, P(c_int64), P(c_int64)],
+    "dgampi_execute_distributed_fft_f": [MPI_Fint, P(c_int64), PArray, P(FftOptions)],
+    "dgampi_get_pencil_indices": [c_int32, c_int32, P(c_int64), c_int32, P(c_int64), c_size_t, P(c_size_t)],
+    "dgampi_fft_export_wisdom": [c_int32, c_char_p, c_size_t, P(c_size_t)],
+    "dgampi_fft_import_wisdom": [c_int32, c_char_p],
 }
 
 
