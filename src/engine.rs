@@ -43,6 +43,25 @@ struct PeerRows {
     /// `targets[starts[k]..starts[k + 1]]`.
     starts: Vec<usize>,
     targets: Vec<usize>,
+    /// Lengths (in rows, wire order) of the runs of the send stream that are
+    /// consecutive both here and at the peer; the peer's `recv_segments` for
+    /// this rank are the same. None: unknown (cut by size only).
+    send_segments: Option<Vec<usize>>,
+    /// The same for the receive stream.
+    recv_segments: Option<Vec<usize>>,
+}
+
+/// Lengths of the maximal runs over which both `a` and `b` grow by one.
+fn runs_of(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let mut out = Vec::new();
+    for k in 0..a.len() {
+        if k > 0 && a[k] == a[k - 1] + 1 && b[k] == b[k - 1] + 1 {
+            *out.last_mut().expect("a run is open") += 1;
+        } else {
+            out.push(1);
+        }
+    }
+    out
 }
 
 impl PeerRows {
@@ -115,9 +134,11 @@ impl RowPlan {
         O: Fn(usize) -> Result<(usize, usize)>,
     {
         let mut peers = vec![PeerRows::default(); nranks];
-        // Receive side: my destination rows grouped by the rank owning their source.
+        // Receive side: my destination rows grouped by the rank owning their
+        // source, and that rank's local index of each distinct source row.
         let mut slot: HashMap<usize, usize> = HashMap::new();
         let mut by_peer: Vec<Vec<Vec<usize>>> = vec![Vec::new(); nranks];
+        let mut src_locals: Vec<Vec<usize>> = vec![Vec::new(); nranks];
         let mut count = 0;
         for (d, g) in needs(rank).into_iter().enumerate() {
             let (owner, local) = src_owner(g)?;
@@ -127,6 +148,7 @@ impl RowPlan {
             let lists = &mut by_peer[owner];
             let k = *slot.entry(g).or_insert_with(|| {
                 lists.push(Vec::new());
+                src_locals[owner].push(local);
                 lists.len() - 1
             });
             lists[k].push(d);
@@ -138,21 +160,28 @@ impl RowPlan {
         for (p, lists) in by_peer.into_iter().enumerate() {
             let peer = &mut peers[p];
             peer.starts.push(0);
+            let mut firsts = Vec::with_capacity(lists.len());
             for targets in lists {
+                firsts.push(targets[0]);
                 peer.targets.extend(targets);
                 peer.starts.push(peer.targets.len());
             }
+            peer.recv_segments = Some(runs_of(&src_locals[p], &firsts));
         }
-        // Send side: for each peer, my distinct source rows it needs, first use first.
+        // Send side: for each peer, my distinct source rows it needs, first
+        // use first, and the first destination row each one fills there.
         let mut mark = vec![usize::MAX; nsrc];
         for (p, peer) in peers.iter_mut().enumerate() {
-            for g in needs(p) {
+            let mut firsts = Vec::new();
+            for (d, g) in needs(p).into_iter().enumerate() {
                 let (owner, local) = src_owner(g)?;
                 if owner == rank && mark[local] != p {
                     mark[local] = p;
                     peer.send.push(local);
+                    firsts.push(d);
                 }
             }
+            peer.send_segments = Some(runs_of(&peer.send, &firsts));
         }
         Ok(RowPlan { rank, nsrc, ndst, peers })
     }
@@ -161,8 +190,11 @@ impl RowPlan {
     /// are known in closed form: `send[p]` are the local source rows sent to
     /// rank `p` in wire order, `recv[p]` the destination row of each row
     /// received from `p` (one each, no replication). Sender and receiver
-    /// lists must agree across ranks; the caller guarantees it.
-    pub fn from_lists(rank: usize, nsrc: usize, ndst: usize, send: Vec<Vec<usize>>, recv: Vec<Vec<usize>>) -> Result<RowPlan> {
+    /// lists must agree across ranks; the caller guarantees it. With
+    /// `row_segments` every row is its own run (for sides whose rows are
+    /// contiguous but not adjacent, such as column windows), so wide rows
+    /// travel in place; otherwise the streams are cut by size only.
+    pub fn from_lists(rank: usize, nsrc: usize, ndst: usize, send: Vec<Vec<usize>>, recv: Vec<Vec<usize>>, row_segments: bool) -> Result<RowPlan> {
         if send.len() != recv.len() || rank >= send.len() {
             return Err(Error::invalid("one send and one receive list per rank are needed"));
         }
@@ -175,7 +207,13 @@ impl RowPlan {
         let peers = send
             .into_iter()
             .zip(recv)
-            .map(|(send, targets)| PeerRows { send, starts: (0..=targets.len()).collect(), targets })
+            .map(|(send, targets)| PeerRows {
+                send_segments: row_segments.then(|| vec![1; send.len()]),
+                recv_segments: row_segments.then(|| vec![1; targets.len()]),
+                starts: (0..=targets.len()).collect(),
+                send,
+                targets,
+            })
             .collect();
         Ok(RowPlan { rank, nsrc, ndst, peers })
     }
@@ -433,14 +471,66 @@ impl<'a> RowCopier<'a> {
     }
 }
 
+/// Smallest average run (bytes) for which a stream is cut at its runs.
+const RUN_MIN_BYTES: usize = 64 << 10;
+
+/// The messages of one stream: its rows cut by size, or, when its runs of
+/// consecutive rows (consecutive at both ends) average at least
+/// `RUN_MIN_BYTES`, each run cut by size, so that no message crosses a run
+/// and every message travels in place at both ends. Both ends derive the
+/// same schedule from the same runs.
+enum Schedule {
+    Plain(RowChunks),
+    Runs(Vec<Chunk>),
+}
+
+impl Schedule {
+    fn new(nrows: usize, row_bytes: usize, chunk: usize, runs: Option<&[usize]>) -> Result<Schedule> {
+        let plain = RowChunks::new(nrows, row_bytes, chunk)?;
+        let Some(runs) = runs.filter(|r| !r.is_empty() && plain.total_bytes() / r.len() >= RUN_MIN_BYTES) else {
+            return Ok(Schedule::Plain(plain));
+        };
+        let mut chunks = Vec::new();
+        let mut first = 0;
+        for &len in runs {
+            let part = RowChunks::new(len, row_bytes, chunk)?;
+            for i in 0..part.count() {
+                let c = part.get(i);
+                chunks.push(Chunk {
+                    row_start: c.row_start + first,
+                    row_stop: c.row_stop + first,
+                    byte_offset: c.byte_offset + first * row_bytes,
+                    byte_len: c.byte_len,
+                });
+            }
+            first += len;
+        }
+        Ok(Schedule::Runs(chunks))
+    }
+
+    fn count(&self) -> usize {
+        match self {
+            Schedule::Plain(p) => p.count(),
+            Schedule::Runs(c) => c.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Chunk {
+        match self {
+            Schedule::Plain(p) => p.get(i),
+            Schedule::Runs(c) => c[i],
+        }
+    }
+}
+
 /// The chunk schedule of one peer's send and receive streams, and the views
 /// of the source and destination that peer exchanges with.
 struct Stream {
     peer: usize,
     src: RawArray,
     dst: RawArray,
-    send_plan: RowChunks,
-    recv_plan: RowChunks,
+    send_plan: Schedule,
+    recv_plan: Schedule,
     next_send: Cursor,
     next_recv: Cursor,
 }
@@ -449,8 +539,8 @@ impl Stream {
     fn new(peer: usize, rows: &PeerRows, src: RawArray, dst: RawArray, chunk: usize) -> Result<Stream> {
         Ok(Stream {
             peer,
-            send_plan: RowChunks::new(rows.send.len(), src.row_bytes(), chunk)?,
-            recv_plan: RowChunks::new(rows.nrecv(), dst.row_bytes(), chunk)?,
+            send_plan: Schedule::new(rows.send.len(), src.row_bytes(), chunk, rows.send_segments.as_deref())?,
+            recv_plan: Schedule::new(rows.nrecv(), dst.row_bytes(), chunk, rows.recv_segments.as_deref())?,
             src,
             dst,
             next_send: Cursor(0),
@@ -463,7 +553,7 @@ impl Stream {
 struct Cursor(usize);
 
 impl Cursor {
-    fn take_next(&mut self, plan: &RowChunks) -> Option<Chunk> {
+    fn take_next(&mut self, plan: &Schedule) -> Option<Chunk> {
         (self.0 < plan.count()).then(|| {
             self.0 += 1;
             plan.get(self.0 - 1)
@@ -499,6 +589,12 @@ fn consecutive(rows: impl Iterator<Item = usize>) -> bool {
 fn send_in_place(src: &RawArray, rows: &[usize], c: &Chunk) -> Option<*const u8> {
     let row_bytes = src.row_bytes();
     let (k0, k1) = (c.byte_offset / row_bytes, (c.byte_offset + c.byte_len - 1) / row_bytes);
+    if k0 == k1 {
+        if let Some(p) = src.row_ptr(rows[k0]) {
+            // SAFETY: the chunk lies inside this one row.
+            return Some(unsafe { p.add(c.byte_offset % row_bytes) } as *const u8);
+        }
+    }
     if consecutive(rows[k0..=k1].iter().copied()) {
         return src.contiguous_ptr(rows[k0] * row_bytes + c.byte_offset % row_bytes).map(|p| p as *const u8);
     }
@@ -515,6 +611,12 @@ fn pack_chunk(src: &RawArray, rows: &[usize], c: &Chunk, buf: &mut [u8]) {
 fn recv_target(dst: &RawArray, rows: &PeerRows, c: &Chunk) -> Option<*mut u8> {
     let row_bytes = dst.row_bytes();
     let (k0, k1) = (c.byte_offset / row_bytes, (c.byte_offset + c.byte_len - 1) / row_bytes);
+    if k0 == k1 {
+        if let Some(p) = dst.row_ptr(rows.targets_of(k0)[0]) {
+            // SAFETY: the chunk lies inside this one row.
+            return Some(unsafe { p.add(c.byte_offset % row_bytes) });
+        }
+    }
     if consecutive((k0..=k1).map(|k| rows.targets_of(k)[0])) {
         return dst.contiguous_ptr(rows.targets_of(k0)[0] * row_bytes + c.byte_offset % row_bytes);
     }
@@ -554,6 +656,22 @@ fn irecv(comm: MPI_Comm, ptr: *mut u8, len: usize, peer: usize) -> Result<MPI_Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_and_run_schedules() {
+        assert_eq!(runs_of(&[0, 1, 2, 5, 6], &[3, 4, 5, 6, 7]), vec![3, 2]);
+        assert_eq!(runs_of(&[0, 1, 2], &[0, 2, 3]), vec![1, 2]);
+        // Two runs of 20 and 12 rows of 4 KiB, messages of at most 40 KiB:
+        // no message crosses the run boundary at row 20.
+        let s = Schedule::new(32, 4096, 40 << 10, Some(&[20, 12])).unwrap();
+        let chunks: Vec<Chunk> = (0..s.count()).map(|i| s.get(i)).collect();
+        assert!(matches!(s, Schedule::Runs(_)));
+        assert_eq!(chunks.iter().map(|c| c.byte_len).sum::<usize>(), 32 * 4096);
+        assert!(chunks.iter().all(|c| c.row_stop <= 20 || c.row_start >= 20));
+        assert!(chunks.windows(2).all(|w| w[0].byte_offset + w[0].byte_len == w[1].byte_offset));
+        // Short runs: cut by size only.
+        assert!(matches!(Schedule::new(32, 64, 1024, Some(&[1; 32])).unwrap(), Schedule::Plain(_)));
+    }
 
     /// 2x2 lattice map [0, 1, 1, 2]: 3 irreducible rows on 2 ranks ([1, 2]),
     /// 4 full rows on 2 ranks ([2, 2]).

@@ -164,6 +164,18 @@ fn case_small_batches_and_empty_ranks(world: &SimpleCommunicator) -> Result<(), 
     Ok(())
 }
 
+/// Rows wide enough (4 KiB) and slab runs long enough (>= 64 KiB) that the
+/// engine cuts its streams at runs and moves every message in place.
+fn case_long_runs(world: &SimpleCommunicator) -> Result<(), String> {
+    if limit_in_force() < 16 {
+        return Ok(()); // a 2 MiB array in 3-byte messages takes minutes on 2 cores
+    }
+    for s in [Strategy::Slab, Strategy::BatchTranspose] {
+        round_trip::<Complex64>(world, [8, 8, 8], &[256], s)?;
+    }
+    Ok(())
+}
+
 /// One plan executed on several arrays gives each one's transform; the
 /// normalizations scale as numpy's.
 fn case_plan_reuse_and_normalization(world: &SimpleCommunicator) -> Result<(), String> {
@@ -297,6 +309,7 @@ fn main() {
         ("every_strategy_complex128", case_every_strategy_complex128),
         ("every_strategy_complex64", case_every_strategy_complex64),
         ("small_batches_and_empty_ranks", case_small_batches_and_empty_ranks),
+        ("long_runs", case_long_runs),
         ("plan_reuse_and_normalization", case_plan_reuse_and_normalization),
         ("one_shot", case_one_shot),
         ("pencil_indices", case_pencil_indices),

@@ -439,13 +439,13 @@ impl Builder {
                 let mine = self.flat_blocks.sizes()[rank];
                 let send = (0..size).map(|_| (0..mine).collect()).collect();
                 let recv = (0..size).map(|p| self.flat_blocks.range(p).collect()).collect();
-                RowPlan::from_lists(rank, mine, self.grid.len(), send, recv)
+                RowPlan::from_lists(rank, mine, self.grid.len(), send, recv, true)
             }
             (None, Some(_)) => {
                 let mine = self.flat_blocks.sizes()[rank];
                 let send = (0..size).map(|p| self.flat_blocks.range(p).collect()).collect();
                 let recv = (0..size).map(|_| (0..mine).collect()).collect();
-                RowPlan::from_lists(rank, self.grid.len(), mine, send, recv)
+                RowPlan::from_lists(rank, self.grid.len(), mine, send, recv, true)
             }
             (None, None) => Err(Error::invalid("no movement between two batch-transposed ownerships")),
         }
