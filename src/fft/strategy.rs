@@ -76,10 +76,13 @@ pub(crate) fn phases(strategy: Strategy, grid: Grid, nranks: usize) -> Result<Ve
 
 /// Estimated cost of a strategy, in units of "one pass over the local data":
 /// each data movement between different ownerships counts its off-rank share
-/// (1 - 1/P), and each phase's transform counts its share of the FFT work
-/// (log of the transformed length over log N) times the load imbalance of
-/// that phase (largest local size over the average). A small per-pass term
-/// prefers fewer passes when the data are tiny.
+/// (1 - 1/P), doubled when its messages must be packed and unpacked (pencil
+/// movements, whose runs of consecutive rows are short, and batch transposes
+/// whose per-rank batch slice is narrower than a run the engine sends in
+/// place, 4096 elements); each phase's transform counts its share of the
+/// FFT work (log of the transformed length over log N) times the load
+/// imbalance of that phase (largest local size over the average). A small
+/// per-pass term prefers fewer passes when the data are tiny.
 pub fn estimated_cost(strategy: Strategy, nq: [usize; 3], batch: usize, nranks: usize) -> Result<f64> {
     let grid = Grid::new(nq)?;
     let p = nranks as f64;
@@ -88,11 +91,17 @@ pub fn estimated_cost(strategy: Strategy, nq: [usize; 3], batch: usize, nranks: 
     let flat = Ownership::of_layout(grid, nranks, Layout::Flat)?;
     let total = (grid.len() * batch.max(1)) as f64;
     let mut cost = 0.0;
+    let staged = |o: Option<&Ownership>| match o {
+        Some(Ownership::Pencil { .. }) => true,
+        Some(_) => false,
+        None => batch.div_ceil(nranks) < RUN_ELEMS,
+    };
     let mut current: Option<&Ownership> = Some(&flat);
     let phases = phases(strategy, grid, nranks)?;
     for phase in &phases {
         if !same_ownership(current, phase.own.as_ref(), nranks) {
-            cost += moved + 0.01;
+            let packing = staged(current) || staged(phase.own.as_ref());
+            cost += moved * if packing { 2.0 } else { 1.0 } + 0.01;
         }
         let largest = match &phase.own {
             None => (grid.len() * batch.max(1).div_ceil(nranks)) as f64,
@@ -104,7 +113,7 @@ pub fn estimated_cost(strategy: Strategy, nq: [usize; 3], batch: usize, nranks: 
         current = phase.own.as_ref();
     }
     if !same_ownership(current, Some(&flat), nranks) {
-        cost += moved + 0.01;
+        cost += moved * if staged(current) { 2.0 } else { 1.0 } + 0.01;
     }
     Ok(cost)
 }
@@ -117,6 +126,10 @@ fn same_ownership(a: Option<&Ownership>, b: Option<&Ownership>, nranks: usize) -
         _ => nranks == 1,
     }
 }
+
+/// Batch elements per rank from which a batch transpose's rows (complex128)
+/// reach the engine's in-place run size (64 KiB).
+const RUN_ELEMS: usize = 4096;
 
 /// The strategy the cost model picks (ties go to the earlier of batch
 /// transpose, slab, pencil).
@@ -137,14 +150,14 @@ mod tests {
 
     #[test]
     fn cost_model_picks_sensible_strategies() {
-        // A batch at least the rank count: two passes with perfect balance.
-        assert_eq!(choose([16, 16, 16], 2048, 2).unwrap(), Strategy::BatchTranspose);
-        assert_eq!(choose([13, 7, 5], 4096, 3).unwrap(), Strategy::BatchTranspose);
+        // Flat blocks of whole x-planes: slab's two movements go in place.
+        assert_eq!(choose([16, 16, 16], 2048, 2).unwrap(), Strategy::Slab);
+        assert_eq!(choose([24, 24, 24], 256, 3).unwrap(), Strategy::Slab);
+        // A wide batch on an odd grid: two movements of 64 KiB rows.
+        assert_eq!(choose([13, 7, 5], 16384, 2).unwrap(), Strategy::BatchTranspose);
         // One batch element on 4 ranks, x-planes aligned with the flat split: slab.
         assert_eq!(choose([8, 8, 8], 1, 4).unwrap(), Strategy::Slab);
         // One rank: nothing moves; every strategy is local.
         assert_eq!(choose([4, 4, 4], 1, 1).unwrap(), Strategy::BatchTranspose);
-        // Pencils when neither batch nor x-planes can be split evenly.
-        assert_eq!(choose([2, 16, 16], 1, 4).unwrap(), Strategy::Pencil);
     }
 }
