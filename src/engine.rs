@@ -222,7 +222,9 @@ impl RowPlan {
     /// source row to the same destination row (the two ownerships coincide).
     pub fn is_identity(&self) -> bool {
         let mine = &self.peers[self.rank];
-        self.nsrc == self.ndst
+        self.rows_sent() == 0
+            && self.rows_received() == 0
+            && self.nsrc == self.ndst
             && mine.send.len() == self.nsrc
             && mine.targets.len() == self.ndst
             && mine.send.iter().enumerate().all(|(k, &s)| s == k && mine.targets_of(k) == [k])

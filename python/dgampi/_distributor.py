@@ -9,7 +9,7 @@ import numpy as np
 from mpi4py import MPI
 
 from . import _lib
-from ._lib import as_array, call, desc, fn, resolve_limit, take_bytes, take_owned
+from ._lib import HandleOwner, as_array, call, desc, fn, resolve_limit, take_bytes, take_owned
 
 __all__ = ["MpiDistributor"]
 
@@ -53,7 +53,7 @@ def _rank_arg(value, what="root"):
         raise TypeError(f"{what} must be an integer rank, not {value!r}") from None
 
 
-class MpiDistributor:
+class MpiDistributor(HandleOwner):
     """Splits ``ntasks`` tasks (typically irreducible q-points) into contiguous
     per-rank blocks, the excess going to the last ranks (7 tasks on 3 ranks:
     sizes 2, 2, 3), and moves the blocks between ranks.
@@ -154,33 +154,11 @@ class MpiDistributor:
             comm = MPI.COMM_WORLD
         return MpiDistributor(ntasks=ntasks, comm=comm, name=name, output_path=output_path)
 
+    _destroy = "distributor_destroy"
+
     def close(self):
         """Destroys the library distributor (collective; idempotent)."""
-        handle = getattr(self, "_handle", None)
-        if handle is None or not handle.value:
-            return
-        call("distributor_destroy", _byref(handle))
-
-    @property
-    def closed(self):
-        """True once :meth:`close` ran."""
-        return not self._handle.value
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc_value, traceback):
-        self.close()
-
-    def __del__(self):
-        handle = getattr(self, "_handle", None)
-        if handle is None or not handle.value:
-            return
-        try:
-            if MPI.Is_initialized() and not MPI.Is_finalized():
-                fn.distributor_destroy(_byref(handle))
-        except Exception:  # interpreter shutdown: modules may already be gone
-            pass
+        HandleOwner.close(self)
 
     def __repr__(self):
         state = "closed" if self.closed else f"rank {self._my_rank}/{self._mpi_size}"

@@ -24,7 +24,7 @@ import numpy as np
 from mpi4py import MPI
 
 from . import _lib
-from ._lib import DgampiError, as_array, call, fn, resolve_limit
+from ._lib import DgampiError, HandleOwner, as_array, call, fn, resolve_limit
 
 __all__ = [
     "FftPlan",
@@ -166,7 +166,7 @@ def _block(arr, what, dtype=None):
 # ---------------------------------------------------------------- plan
 
 
-class FftPlan:
+class FftPlan(HandleOwner):
     """A distributed 3-D FFT of an ``nq = (nx, ny, nz)`` grid whose points
     carry a batch of shape ``batch_shape`` (``()``: one value per q), made
     once and executed any number of times.
@@ -229,32 +229,11 @@ class FftPlan:
 
     # ------------------------------------------------------------ lifetime
 
+    _destroy = "fft_plan_destroy"
+
     def close(self):
         """Frees the plan (idempotent); call it on every rank."""
-        handle = getattr(self, "_handle", None)
-        if handle is None or not handle.value:
-            return
-        call("fft_plan_destroy", _byref(handle))
-
-    @property
-    def closed(self):
-        return not self._handle.value
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc_value, traceback):
-        self.close()
-
-    def __del__(self):
-        handle = getattr(self, "_handle", None)
-        if handle is None or not handle.value:
-            return
-        try:
-            if MPI.Is_initialized() and not MPI.Is_finalized():
-                fn.fft_plan_destroy(_byref(handle))
-        except Exception:  # interpreter shutdown: modules may already be gone
-            pass
+        HandleOwner.close(self)
 
     def __repr__(self):
         state = "closed" if self.closed else f"q {self._offset}:{self._offset + self._my_q}"

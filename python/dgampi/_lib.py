@@ -477,6 +477,43 @@ def byte_buffer(data, what="data"):
     return view.ctypes.data, view.size, view
 
 
+class HandleOwner:
+    """Lifetime of an object owning one library handle ``self._handle``
+    (a ``ctypes.c_void_p``), released by the entry point named ``_destroy``:
+    ``close()`` (idempotent), ``closed``, ``with`` blocks, and ``__del__``
+    as a safety net while MPI is still running."""
+
+    _destroy = None
+
+    def close(self):
+        """Releases the handle (idempotent)."""
+        handle = getattr(self, "_handle", None)
+        if handle is None or not handle.value:
+            return
+        call(self._destroy, ctypes.byref(handle))
+
+    @property
+    def closed(self):
+        """True once :meth:`close` ran."""
+        return not self._handle.value
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        self.close()
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle is None or not handle.value:
+            return
+        try:
+            if MPI.Is_initialized() and not MPI.Is_finalized():
+                getattr(fn, self._destroy)(ctypes.byref(handle))
+        except Exception:  # interpreter shutdown: modules may already be gone
+            pass
+
+
 def fint(comm, what="comm"):
     """The Fortran handle of an mpi4py communicator."""
     if not isinstance(comm, MPI.Comm):
