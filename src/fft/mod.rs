@@ -496,9 +496,9 @@ impl Builder {
         for (k, phase) in phases.iter().enumerate() {
             let plan = self.move_plan(at.1, phase.own.as_ref())?;
             let shape = self.shape(phase.own.as_ref());
-            let buf = if plan.is_identity() && at.0 == Buf::User && phase.own.is_some() {
-                Buf::User
-            } else if plan.is_identity() && at.0 == Buf::User && self.size == 1 {
+            // Where this rank's data already sit in the phase's ownership, the
+            // transform runs on the caller's array (every peer sees no traffic).
+            let buf = if plan.is_identity() && at.0 == Buf::User {
                 Buf::User
             } else {
                 let next = match at.0 {
@@ -529,14 +529,14 @@ impl Builder {
             let to = Shape { split_columns: at.1.is_none(), ..user_shape };
             steps.push((Step::Move { plan, from: (at.0, self.shape(at.1)), to: (Buf::User, to) }, None));
         }
-        // Work buffers; FFTW plans on them (the caller's array gets plans made
-        // on a work buffer large enough, one aligned and one unaligned).
+        // Work buffers; FFTW plans on them. Transforms of the caller's array
+        // get two plans (aligned and unaligned) made on the first work buffer,
+        // or on a buffer that lives only while planning when that one is smaller.
         let user_bytes = user_shape.rows * user_shape.width * elem;
         let on_user = steps.iter().any(|(s, _)| matches!(s, Step::Transform { buf: Buf::User, .. }));
-        if on_user && work_bytes[0] < user_bytes {
-            work_bytes[0] = user_bytes;
-        }
         let work = [AlignedBuf::zeroed(work_bytes[0])?, AlignedBuf::zeroed(work_bytes[1])?];
+        let planning = if on_user && work_bytes[0] < user_bytes { Some(AlignedBuf::zeroed(user_bytes)?) } else { None };
+        let user_stand_in = planning.as_ref().unwrap_or(&work[0]).ptr();
         let mut out = Vec::with_capacity(steps.len());
         for (step, phase) in steps {
             let step = match (step, phase) {
@@ -544,7 +544,7 @@ impl Builder {
                     let own = phases[k].own.as_ref();
                     let axes = &phases[k].axes;
                     let target = match buf {
-                        Buf::User => work[0].ptr(),
+                        Buf::User => user_stand_in,
                         Buf::Work(i) => work[i].ptr(),
                     };
                     // SAFETY: the work buffer holds at least this phase's box.
