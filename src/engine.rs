@@ -13,11 +13,17 @@
 //! most `limit` bytes; in each step every rank posts, per peer and direction,
 //! chunks worth up to `window / (2 * ranks)` bytes (at least one; nonblocking,
 //! one tag on the given communicator, order preserved by MPI's non-overtaking
-//! rule) and waits. Sender and receiver group chunks into steps the same way. Consecutive source rows
-//! are sent in place; received rows go straight into the destination when their
-//! first destination rows are consecutive, and through a staging arena
-//! otherwise; the arenas are sized once per step and reused by every step,
-//! so staging memory is bounded by the window.
+//! rule) and waits. Sender and receiver group chunks into steps the same way.
+//! When a stream's runs of rows consecutive at both ends are long (64 KiB on
+//! average), chunks are cut at the runs too, so every chunk travels in place.
+//! Otherwise consecutive source rows are sent in place; received rows go
+//! straight into the destination when their first destination rows are
+//! consecutive, and through a staging arena otherwise; the arenas are sized
+//! once per step and reused by every step (and across executions through a
+//! [`Scratch`]), so staging memory is bounded by the window.
+//!
+//! A [`Side`] may show each peer a different column window of a 2-D array:
+//! the FFT's batch transpose moves, for every q, each rank's slice of the batch.
 
 use crate::buffer::RawArray;
 use crate::bounds::{Chunk, RowChunks};

@@ -128,7 +128,6 @@ impl GuruPlan {
             }
         };
         if null {
-            std::mem::forget(raw);
             return Err(Error::new(Status::Internal, "FFTW could not plan the transform"));
         }
         Ok(GuruPlan { raw, alignment: alignment_of(precision, buf) })
