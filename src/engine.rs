@@ -112,6 +112,10 @@ impl<'a> Side<'a> {
 pub struct Scratch {
     send_arena: Vec<u8>,
     recv_arena: Vec<u8>,
+    /// One step's messages: (stream, chunk, where) per send and receive, and their requests.
+    sends: Vec<(usize, Chunk, Place<*const u8>)>,
+    recvs: Vec<(usize, Chunk, Place<*mut u8>)>,
+    requests: Vec<MPI_Request>,
 }
 
 /// A reusable plan moving rows between two ownerships of the same ranks.
@@ -336,10 +340,7 @@ impl RowPlan {
     /// Runs the chunked nonblocking exchange, `budget` bytes per peer and direction per step.
     fn exchange(&self, comm: MPI_Comm, streams: &mut [Stream], budget: usize, scratch: &mut Scratch) -> Result<()> {
         // Staging for chunks that cannot go in place, reused by every step.
-        let Scratch { send_arena, recv_arena } = scratch;
-        let mut sends: Vec<(usize, Chunk, Place<*const u8>)> = Vec::new();
-        let mut recvs: Vec<(usize, Chunk, Place<*mut u8>)> = Vec::new();
-        let mut requests: Vec<MPI_Request> = Vec::new();
+        let Scratch { send_arena, recv_arena, sends, recvs, requests } = scratch;
         loop {
             // Choose this step's chunks: up to `budget` bytes (at least one chunk)
             // per peer and direction, each in place or at an offset in an arena.
@@ -351,14 +352,14 @@ impl RowPlan {
                 let rows = &self.peers[s.peer];
                 let mut sent = 0;
                 while sent < budget {
-                    let Some(c) = s.next_send.take_next(&s.send_plan) else { break };
+                    let Some(c) = s.send_plan.take_next()? else { break };
                     sent += c.byte_len.max(1);
                     let place = Place::new(send_in_place(&s.src, &rows.send, &c), &mut send_staged, c.byte_len);
                     sends.push((i, c, place));
                 }
                 let mut received = 0;
                 while received < budget {
-                    let Some(c) = s.next_recv.take_next(&s.recv_plan) else { break };
+                    let Some(c) = s.recv_plan.take_next()? else { break };
                     received += c.byte_len.max(1);
                     let place = Place::new(recv_target(&s.dst, rows, &c), &mut recv_staged, c.byte_len);
                     recvs.push((i, c, place));
@@ -374,7 +375,7 @@ impl RowPlan {
             if recv_arena.len() < recv_staged {
                 recv_arena.resize(recv_staged, 0);
             }
-            for (i, c, place) in &sends {
+            for (i, c, place) in sends.iter() {
                 let s = &streams[*i];
                 let ptr = match *place {
                     Place::InPlace(p) => p,
@@ -386,7 +387,7 @@ impl RowPlan {
                 };
                 requests.push(isend(comm, ptr, c.byte_len, s.peer)?);
             }
-            for (i, c, place) in &recvs {
+            for (i, c, place) in recvs.iter() {
                 let ptr = match *place {
                     Place::InPlace(p) => p,
                     Place::Staged(at) => recv_arena[at..].as_mut_ptr(),
@@ -399,7 +400,7 @@ impl RowPlan {
                 unsafe { mpi::ffi::MPI_Waitall(count, requests.as_mut_ptr(), mpi::ffi::RSMPI_STATUSES_IGNORE) },
                 "MPI_Waitall (row exchange)",
             )?;
-            for (i, c, place) in &recvs {
+            for (i, c, place) in recvs.iter() {
                 if let Place::Staged(at) = *place {
                     let s = &streams[*i];
                     unpack_received(&s.dst, &self.peers[s.peer], c, &recv_arena[at..at + c.byte_len]);
@@ -425,7 +426,7 @@ fn replicate(rows: &PeerRows, dst: &RawArray) -> Result<()> {
 }
 
 /// Where a chunk's bytes are sent from or received into.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Place<P> {
     /// Straight from / into the array.
     InPlace(P),
@@ -482,89 +483,79 @@ impl<'a> RowCopier<'a> {
 /// Smallest average run (bytes) for which a stream is cut at its runs.
 const RUN_MIN_BYTES: usize = 64 << 10;
 
-/// The messages of one stream: its rows cut by size, or, when its runs of
-/// consecutive rows (consecutive at both ends) average at least
-/// `RUN_MIN_BYTES`, each run cut by size, so that no message crosses a run
-/// and every message travels in place at both ends. Both ends derive the
-/// same schedule from the same runs.
-enum Schedule {
-    Plain(RowChunks),
-    Runs(Vec<Chunk>),
+/// The messages of one stream, produced in order without a list: its rows
+/// cut by size, or, when its runs of consecutive rows (consecutive at both
+/// ends) average at least `RUN_MIN_BYTES`, each run cut by size, so that no
+/// message crosses a run and every message travels in place at both ends.
+/// Both ends derive the same messages from the same runs.
+struct Schedule<'a> {
+    row_bytes: usize,
+    chunk: usize,
+    /// The runs, when cutting at them (None: one run of every row).
+    runs: Option<&'a [usize]>,
+    /// Index of the current run and its first row.
+    run: usize,
+    first: usize,
+    /// The current run's chunks and the next one to hand out.
+    part: RowChunks,
+    next: usize,
 }
 
-impl Schedule {
-    fn new(nrows: usize, row_bytes: usize, chunk: usize, runs: Option<&[usize]>) -> Result<Schedule> {
+impl<'a> Schedule<'a> {
+    fn new(nrows: usize, row_bytes: usize, chunk: usize, runs: Option<&'a [usize]>) -> Result<Schedule<'a>> {
         let plain = RowChunks::new(nrows, row_bytes, chunk)?;
-        let Some(runs) = runs.filter(|r| !r.is_empty() && plain.total_bytes() / r.len() >= RUN_MIN_BYTES) else {
-            return Ok(Schedule::Plain(plain));
+        let runs = runs.filter(|r| !r.is_empty() && plain.total_bytes() / r.len() >= RUN_MIN_BYTES);
+        let part = match runs {
+            Some(r) => RowChunks::new(r[0], row_bytes, chunk)?,
+            None => plain,
         };
-        let mut chunks = Vec::new();
-        let mut first = 0;
-        for &len in runs {
-            let part = RowChunks::new(len, row_bytes, chunk)?;
-            for i in 0..part.count() {
-                let c = part.get(i);
-                chunks.push(Chunk {
-                    row_start: c.row_start + first,
-                    row_stop: c.row_stop + first,
-                    byte_offset: c.byte_offset + first * row_bytes,
-                    byte_len: c.byte_len,
-                });
-            }
-            first += len;
-        }
-        Ok(Schedule::Runs(chunks))
+        Ok(Schedule { row_bytes, chunk, runs, run: 0, first: 0, part, next: 0 })
     }
 
-    fn count(&self) -> usize {
-        match self {
-            Schedule::Plain(p) => p.count(),
-            Schedule::Runs(c) => c.len(),
+    /// The next message, or None at the end of the stream.
+    fn take_next(&mut self) -> Result<Option<Chunk>> {
+        while self.next == self.part.count() {
+            let Some(runs) = self.runs.filter(|r| self.run + 1 < r.len()) else { return Ok(None) };
+            self.first += runs[self.run];
+            self.run += 1;
+            self.part = RowChunks::new(runs[self.run], self.row_bytes, self.chunk)?;
+            self.next = 0;
         }
+        let c = self.part.get(self.next);
+        self.next += 1;
+        Ok(Some(Chunk {
+            row_start: c.row_start + self.first,
+            row_stop: c.row_stop + self.first,
+            byte_offset: c.byte_offset + self.first * self.row_bytes,
+            byte_len: c.byte_len,
+        }))
     }
 
-    fn get(&self, i: usize) -> Chunk {
-        match self {
-            Schedule::Plain(p) => p.get(i),
-            Schedule::Runs(c) => c[i],
-        }
+    /// True when cutting at runs.
+    #[cfg(test)]
+    fn at_runs(&self) -> bool {
+        self.runs.is_some()
     }
 }
 
-/// The chunk schedule of one peer's send and receive streams, and the views
-/// of the source and destination that peer exchanges with.
-struct Stream {
+/// One peer's send and receive streams, and the views of the source and
+/// destination that peer exchanges with.
+struct Stream<'a> {
     peer: usize,
     src: RawArray,
     dst: RawArray,
-    send_plan: Schedule,
-    recv_plan: Schedule,
-    next_send: Cursor,
-    next_recv: Cursor,
+    send_plan: Schedule<'a>,
+    recv_plan: Schedule<'a>,
 }
 
-impl Stream {
-    fn new(peer: usize, rows: &PeerRows, src: RawArray, dst: RawArray, chunk: usize) -> Result<Stream> {
+impl<'a> Stream<'a> {
+    fn new(peer: usize, rows: &'a PeerRows, src: RawArray, dst: RawArray, chunk: usize) -> Result<Stream<'a>> {
         Ok(Stream {
             peer,
             send_plan: Schedule::new(rows.send.len(), src.row_bytes(), chunk, rows.send_segments.as_deref())?,
             recv_plan: Schedule::new(rows.nrecv(), dst.row_bytes(), chunk, rows.recv_segments.as_deref())?,
             src,
             dst,
-            next_send: Cursor(0),
-            next_recv: Cursor(0),
-        })
-    }
-}
-
-/// Index of the next chunk of a stream.
-struct Cursor(usize);
-
-impl Cursor {
-    fn take_next(&mut self, plan: &Schedule) -> Option<Chunk> {
-        (self.0 < plan.count()).then(|| {
-            self.0 += 1;
-            plan.get(self.0 - 1)
         })
     }
 }
@@ -671,14 +662,17 @@ mod tests {
         assert_eq!(runs_of(&[0, 1, 2], &[0, 2, 3]), vec![1, 2]);
         // Two runs of 20 and 12 rows of 4 KiB, messages of at most 40 KiB:
         // no message crosses the run boundary at row 20.
-        let s = Schedule::new(32, 4096, 40 << 10, Some(&[20, 12])).unwrap();
-        let chunks: Vec<Chunk> = (0..s.count()).map(|i| s.get(i)).collect();
-        assert!(matches!(s, Schedule::Runs(_)));
+        let mut s = Schedule::new(32, 4096, 40 << 10, Some(&[20, 12])).unwrap();
+        assert!(s.at_runs());
+        let mut chunks = Vec::new();
+        while let Some(c) = s.take_next().unwrap() {
+            chunks.push(c);
+        }
         assert_eq!(chunks.iter().map(|c| c.byte_len).sum::<usize>(), 32 * 4096);
         assert!(chunks.iter().all(|c| c.row_stop <= 20 || c.row_start >= 20));
         assert!(chunks.windows(2).all(|w| w[0].byte_offset + w[0].byte_len == w[1].byte_offset));
         // Short runs: cut by size only.
-        assert!(matches!(Schedule::new(32, 64, 1024, Some(&[1; 32])).unwrap(), Schedule::Plain(_)));
+        assert!(!Schedule::new(32, 64, 1024, Some(&[1; 32])).unwrap().at_runs());
     }
 
     /// 2x2 lattice map [0, 1, 1, 2]: 3 irreducible rows on 2 ranks ([1, 2]),
