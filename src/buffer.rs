@@ -131,6 +131,11 @@ impl RawArray {
         Some(unsafe { self.ptr.offset(r as isize * self.strides[0]) })
     }
 
+    /// Byte distance between consecutive rows.
+    pub fn row_stride(&self) -> isize {
+        self.strides[0]
+    }
+
     /// Length in bytes of the innermost contiguous run and the axes outside it.
     fn runs(&self) -> (usize, usize) {
         let mut run = self.dtype.size();

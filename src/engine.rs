@@ -454,28 +454,33 @@ struct RowCopier<'a> {
     src: &'a RawArray,
     dst: &'a RawArray,
     row_bytes: usize,
-    direct: bool,
+    /// First row and row stride of each side, when rows are contiguous runs.
+    direct: Option<((*const u8, isize), (*mut u8, isize))>,
 }
 
 impl<'a> RowCopier<'a> {
     fn new(src: &'a RawArray, dst: &'a RawArray) -> RowCopier<'a> {
-        let direct = src.nrows() == 0 || dst.nrows() == 0 || (src.row_ptr(0).is_some() && dst.row_ptr(0).is_some());
+        let direct = match (src.row_ptr(0), dst.row_ptr(0)) {
+            (Some(s), Some(d)) => Some(((s as *const u8, src.row_stride()), (d, dst.row_stride()))),
+            _ => None,
+        };
         RowCopier { src, dst, row_bytes: src.row_bytes(), direct }
     }
 
     /// Copies source row `s` into destination row `d`.
     fn row(&self, s: usize, d: usize) -> Result<()> {
-        if self.direct {
-            let (Some(from), Some(to)) = (self.src.row_ptr(s), self.dst.row_ptr(d)) else {
-                return Err(Error::out_of_range(format!("row {s} or {d} is outside its array")));
-            };
-            // SAFETY: both rows lie inside their arrays and are contiguous
-            // runs of row_bytes; rows s and d of one array are distinct when
-            // replicating, so the spans do not overlap.
-            unsafe { std::ptr::copy(from, to, self.row_bytes) };
-            Ok(())
-        } else {
-            self.dst.rows(d, d + 1).copy_from(&self.src.rows(s, s + 1), 1 << 20)
+        if s >= self.src.nrows() || d >= self.dst.nrows() {
+            return Err(Error::out_of_range(format!("row {s} or {d} is outside its array")));
+        }
+        match self.direct {
+            Some(((from, from_stride), (to, to_stride))) => {
+                // SAFETY: both rows lie inside their arrays (checked above) and
+                // are contiguous runs of row_bytes; rows s and d of one array
+                // are distinct when replicating, so the spans do not overlap.
+                unsafe { std::ptr::copy(from.offset(s as isize * from_stride), to.offset(d as isize * to_stride), self.row_bytes) };
+                Ok(())
+            }
+            None => self.dst.rows(d, d + 1).copy_from(&self.src.rows(s, s + 1), 1 << 20),
         }
     }
 }
