@@ -39,13 +39,6 @@ impl Precision {
         }
     }
 
-    /// Bytes per complex element.
-    pub fn elem_bytes(self) -> usize {
-        match self {
-            Precision::Double => 16,
-            Precision::Single => 8,
-        }
-    }
 }
 
 /// How hard FFTW searches for a fast plan.

@@ -116,8 +116,6 @@ pub(crate) enum Ownership {
     Pencil { grid: Grid, axis: usize, lines: BlockLayout },
     /// The planes across `axis` split in `planes`; stored in grid order.
     Slab { grid: Grid, axis: usize, planes: BlockLayout },
-    /// Every rank holds every point (for a slice of the batch).
-    Whole { grid: Grid, nranks: usize },
 }
 
 impl Ownership {
@@ -143,7 +141,7 @@ impl Ownership {
 
     fn grid(&self) -> Grid {
         match self {
-            Ownership::Flat { grid, .. } | Ownership::Pencil { grid, .. } | Ownership::Slab { grid, .. } | Ownership::Whole { grid, .. } => *grid,
+            Ownership::Flat { grid, .. } | Ownership::Pencil { grid, .. } | Ownership::Slab { grid, .. } => *grid,
         }
     }
 
@@ -167,7 +165,6 @@ impl Ownership {
             Ownership::Slab { grid, axis, planes } => (0..3)
                 .map(|a| if a == *axis { (planes.sizes()[rank], None) } else { (grid.n[a], Some(a)) })
                 .collect(),
-            Ownership::Whole { grid, .. } => (0..3).map(|a| (grid.n[a], Some(a))).collect(),
         }
     }
 
@@ -196,12 +193,10 @@ impl Ownership {
                     grid.index(c)
                 }))
             }
-            Ownership::Whole { .. } => Box::new(0..grid.len()),
         }
     }
 
-    /// The rank storing flat index `q` and its position there (for `Whole`,
-    /// rank 0's copy).
+    /// The rank storing flat index `q` and its position there.
     pub(crate) fn owner(&self, q: usize) -> (usize, usize) {
         let grid = self.grid();
         match self {
@@ -219,7 +214,6 @@ impl Ownership {
                 extent[*axis] = planes.sizes()[rank];
                 (rank, (c[0] * extent[1] + c[1]) * extent[2] + c[2])
             }
-            Ownership::Whole { .. } => (0, q),
         }
     }
 }

@@ -396,6 +396,7 @@ fn scale(dtype: DType, ptr: *mut u8, len: usize, factor: f64) {
 struct Builder {
     grid: Grid,
     width: usize,
+    dtype: DType,
     precision: Precision,
     options: FftOptions,
     rank: usize,
@@ -411,6 +412,7 @@ impl Builder {
         Ok(Builder {
             grid,
             width,
+            dtype,
             precision: Precision::of(dtype)?,
             options,
             rank,
@@ -458,7 +460,8 @@ impl Builder {
     unsafe fn transform(&self, own: Option<&Ownership>, axes: &[usize], buf: *mut u8, unaligned: bool) -> Result<Option<GuruPlan>> {
         let (boxed, width) = match own {
             Some(o) => (o.local_box(self.rank), self.width),
-            None => (Ownership::Whole { grid: self.grid, nranks: self.size }.local_box(self.rank), self.batch_split.sizes()[self.rank]),
+            // Batch-transposed: the whole grid, for this rank's batch slice.
+            None => ((0..3).map(|a| (self.grid.n[a], Some(a))).collect(), self.batch_split.sizes()[self.rank]),
         };
         if width == 0 || boxed.iter().any(|(n, _)| *n == 0) {
             return Ok(None);
@@ -486,7 +489,7 @@ impl Builder {
     /// All steps of `strategy`, the work buffers, the flat split and the batch split.
     fn build(self, strategy: Strategy) -> Result<(Vec<Step>, [AlignedBuf; 2], BlockLayout, BlockLayout)> {
         let phases = strategy::phases(strategy, self.grid, self.size)?;
-        let elem = self.precision.elem_bytes();
+        let elem = self.dtype.size();
         let user_shape = Shape { rows: self.flat_blocks.sizes()[self.rank], width: self.width, split_columns: false };
         // First pass: the moves and where each phase's data live.
         let mut steps: Vec<(Step, Option<usize>)> = Vec::new(); // transform steps carry their phase index
