@@ -447,6 +447,9 @@ impl<P> Place<P> {
     }
 }
 
+/// A side's first row and its row stride in bytes.
+type RowStart<P> = (P, isize);
+
 /// Copies single rows between two arrays of the same row type: a plain
 /// memcpy when each row of both is one contiguous run (contiguous arrays,
 /// column windows), else through the strided views.
@@ -455,7 +458,7 @@ struct RowCopier<'a> {
     dst: &'a RawArray,
     row_bytes: usize,
     /// First row and row stride of each side, when rows are contiguous runs.
-    direct: Option<((*const u8, isize), (*mut u8, isize))>,
+    direct: Option<(RowStart<*const u8>, RowStart<*mut u8>)>,
 }
 
 impl<'a> RowCopier<'a> {

@@ -38,7 +38,6 @@ impl Precision {
             ))),
         }
     }
-
 }
 
 /// How hard FFTW searches for a fast plan.
