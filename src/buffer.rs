@@ -53,7 +53,81 @@ impl RawArray {
             }
             None => contiguous_strides(&shape, dtype.size()),
         };
-        Ok(RawArray { ptr, dtype, shape, strides })
+        let a = RawArray { ptr, dtype, shape, strides };
+        a.byte_extent()?;
+        Ok(a)
+    }
+
+    /// The byte offsets `(lowest, highest + 1)` relative to the data pointer
+    /// that the array touches (`(0, 0)` when empty), in checked arithmetic:
+    /// strides whose extent overflows the address space are an error.
+    pub fn byte_extent(&self) -> Result<(isize, isize)> {
+        if self.shape.contains(&0) {
+            return Ok((0, 0));
+        }
+        let overflow = || Error::out_of_range(format!("strides {:?} of a {:?} array overflow the address space", self.strides, self.shape));
+        let (mut lo, mut hi) = (0isize, 0isize);
+        for (&n, &s) in self.shape.iter().zip(&self.strides) {
+            let last = isize::try_from(n - 1).ok().and_then(|m| m.checked_mul(s)).ok_or_else(overflow)?;
+            if last < 0 {
+                lo = lo.checked_add(last).ok_or_else(overflow)?;
+            } else {
+                hi = hi.checked_add(last).ok_or_else(overflow)?;
+            }
+        }
+        let end = hi.checked_add(self.dtype.size() as isize).ok_or_else(overflow)?;
+        // The touched addresses must exist: ptr + lo and ptr + end must not wrap.
+        let base = self.ptr as usize;
+        let low_ok = if lo < 0 { base.checked_sub(lo.unsigned_abs()).is_some() } else { true };
+        if !low_ok || base.checked_add(end as usize).is_none() {
+            return Err(overflow());
+        }
+        Ok((lo, end))
+    }
+
+    /// The address range the array touches (empty for an empty array).
+    pub fn address_range(&self) -> std::ops::Range<usize> {
+        let (lo, hi) = self.byte_extent().unwrap_or((0, 0));
+        let base = self.ptr as usize;
+        base.wrapping_add_signed(lo)..base.wrapping_add_signed(hi)
+    }
+
+    /// True when the two arrays may share a byte (their address ranges intersect).
+    pub fn overlaps(&self, other: &RawArray) -> bool {
+        let (a, b) = (self.address_range(), other.address_range());
+        !a.is_empty() && !b.is_empty() && a.start < b.end && b.start < a.end
+    }
+
+    /// True when the two arrays describe exactly the same elements (pointer,
+    /// dtype, shape and strides of the non-trivial axes agree).
+    pub fn same_elements(&self, other: &RawArray) -> bool {
+        self.ptr == other.ptr
+            && self.dtype == other.dtype
+            && self.shape == other.shape
+            && self.shape.iter().zip(self.strides.iter().zip(&other.strides)).all(|(&n, (a, b))| n <= 1 || a == b)
+    }
+
+    /// True unless the layout provably gives every element its own bytes:
+    /// sorted by stride, each axis of length > 1 must step past the whole
+    /// extent of the axes inside it. Stride-0 rows and overlapping rows fail;
+    /// so do interleaved axes (possible only with hand-made strides), which
+    /// outputs must not use.
+    pub fn has_aliased_elements(&self) -> bool {
+        // Sort the non-trivial axes by |stride|; each must clear the extent of the ones inside it.
+        let mut axes: Vec<(usize, usize)> =
+            self.shape.iter().zip(&self.strides).filter(|(&n, _)| n > 1).map(|(&n, &s)| (s.unsigned_abs(), n)).collect();
+        if self.shape.contains(&0) {
+            return false;
+        }
+        axes.sort_unstable();
+        let mut inner = self.dtype.size();
+        for (stride, n) in axes {
+            if stride < inner {
+                return true;
+            }
+            inner = stride.saturating_mul(n - 1).saturating_add(inner);
+        }
+        false
     }
 
     /// Describes an ndarray view (read-only use).
