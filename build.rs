@@ -1,5 +1,7 @@
-//! Generates `include/dgampi.h` with cbindgen (rewritten only when it changes)
-//! and gives the shared library its soname.
+//! Generates `include/dgampi.h` with cbindgen (rewritten only when it changes),
+//! gives the shared library its soname, and compiles the small C shim that
+//! reads constants such as `MPI_IN_PLACE` from the MPI library's own `mpi.h`
+//! (with `$MPICC`, default `mpicc`, the compiler rsmpi's build also honours).
 
 use std::path::PathBuf;
 
@@ -9,6 +11,10 @@ fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libdgampi.so.{major}");
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-env-changed=MPICC");
+
+    let mpicc = std::env::var("MPICC").unwrap_or_else(|_| "mpicc".to_string());
+    cc::Build::new().compiler(&mpicc).file(crate_dir.join("src").join("mpi_shim.c")).compile("dgampi_mpi_shim");
 
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let bindings = cbindgen::Builder::new()

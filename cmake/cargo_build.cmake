@@ -73,7 +73,7 @@ foreach(_line IN LISTS _lines)
   endif()
 endforeach()
 # fftw-sys links FFTW through #[link] attributes, which build scripts do not report.
-list(APPEND _libs fftw3 fftw3f gcc_s util rt pthread m dl c)
+list(APPEND _libs fftw3_threads fftw3f_threads fftw3 fftw3f gcc_s util rt pthread m dl c)
 list(REMOVE_DUPLICATES _libs)
 list(REMOVE_DUPLICATES _dirs)
 

@@ -83,6 +83,11 @@ enum dgampi_status
    A handle is null, already destroyed, or otherwise unusable.
    */
   DGAMPI_STATUS_INVALID_HANDLE = 12,
+  /*
+   The object is unusable: an earlier call failed after its ranks had
+   started moving data (the message names that first failure).
+   */
+  DGAMPI_STATUS_POISONED = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -437,6 +442,11 @@ typedef struct dgampi_fft_options {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/*
+ `MPI_IN_PLACE` as the MPI library's `mpi.h` defines it (src/mpi_shim.c).
+ */
+extern void *rsdgampi_mpi_in_place(void);
 
 /*
  Collective: unfolds this rank's `[my_irr, ...]` `block` to its
@@ -1145,6 +1155,10 @@ dgampi_status dgampi_recv_bytes_f(MPI_Fint comm,
                                   int base_tag,
                                   void **data,
                                   size_t *len);
+
+extern void fftw_make_planner_thread_safe(void);
+
+extern void fftwf_make_planner_thread_safe(void);
 
 #ifdef __cplusplus
 }  // extern "C"

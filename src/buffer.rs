@@ -6,7 +6,7 @@
 //! larger than one message.
 
 use crate::element::{DType, Element};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Status};
 use ndarray::{ArrayBase, Data, DataMut, Dimension};
 
 /// Largest number of dimensions accepted (numpy's historical limit).
@@ -205,6 +205,11 @@ impl RawArray {
         Some(unsafe { self.ptr.offset(r as isize * self.strides[0]) })
     }
 
+    /// Byte strides, one per axis.
+    pub fn byte_strides(&self) -> &[isize] {
+        &self.strides
+    }
+
     /// Byte distance between consecutive rows.
     pub fn row_stride(&self) -> isize {
         self.strides[0]
@@ -359,20 +364,30 @@ pub fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
 
 /// `n` zero elements whose memory is not written here (calloc-style zeroed
 /// pages, with huge-page advice): a destination that MPI fills anyway.
-pub fn zeroed_vec<T: Element>(n: usize) -> Vec<T> {
+/// Failing allocations are `AllocationFailed`, never an abort.
+pub fn zeroed_vec<T: Element>(n: usize) -> Result<Vec<T>> {
     if n == 0 || std::mem::size_of::<T>() == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    let layout = std::alloc::Layout::array::<T>(n).expect("array size overflows");
+    let too_big = || Error::new(Status::AllocationFailed, format!("cannot allocate {n} elements of {}", T::DTYPE.name()));
+    let layout = std::alloc::Layout::array::<T>(n).map_err(|_| too_big())?;
     // SAFETY: non-zero layout; Element types are valid when all bits are zero.
     unsafe {
         let p = std::alloc::alloc_zeroed(layout) as *mut T;
         if p.is_null() {
-            std::alloc::handle_alloc_error(layout);
+            return Err(too_big());
         }
         advise_huge_pages(p as *mut u8, layout.size());
-        Vec::from_raw_parts(p, n, n)
+        Ok(Vec::from_raw_parts(p, n, n))
     }
+}
+
+/// A zeroed byte vector of `n` bytes, or `AllocationFailed`.
+pub fn try_bytes(n: usize, what: &str) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Error::new(Status::AllocationFailed, format!("cannot allocate {n} bytes for {what}")))?;
+    v.resize(n, 0);
+    Ok(v)
 }
 
 /// C-order byte strides of `shape` with elements of `elem` bytes.

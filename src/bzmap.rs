@@ -13,13 +13,13 @@
 //! the root, unfold there, scatter. Both apply the optional per-k orbital
 //! transform ([`OrbitalTransform`]) to the unfolded rows.
 
-use crate::buffer::RawArray;
+use crate::buffer::{try_bytes, RawArray};
 use crate::comm::{agree, check_mpi};
 use crate::distributor::Distributor;
 use crate::engine::RowPlan;
 use crate::orbital::OrbitalTransform;
 use crate::error::{Error, Result};
-use crate::primitives::{ArrayHeader, Destination};
+use crate::primitives::{check_disjoint, ArrayHeader, Destination};
 
 /// `irrk_inv` of the n x n x 1 square lattice under x/y inversion and the x<->y
 /// swap (the map of the W-MAP benchmark): q = i*n + j goes to its
@@ -42,7 +42,7 @@ pub fn square_lattice_irrk_inv(n: usize) -> Vec<usize> {
 pub(crate) fn check_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize]) -> Result<()> {
     let mut result = 0;
     // SAFETY: both handles are valid communicators owned by the distributors.
-    check_mpi(unsafe { mpi::ffi::MPI_Comm_compare(irr.raw_comm(), full.raw_comm(), &mut result) }, "MPI_Comm_compare")?;
+    check_mpi(unsafe { mpi::ffi::MPI_Comm_compare(irr.lib_comm(), full.lib_comm(), &mut result) }, "MPI_Comm_compare")?;
     if result != mpi::ffi::MPI_IDENT as i32 && result != mpi::ffi::MPI_CONGRUENT as i32 {
         return Err(Error::mismatch("the irreducible and full distributors are on different communicators"));
     }
@@ -59,6 +59,27 @@ pub(crate) fn check_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize
     Ok(())
 }
 
+/// The distributor whose private communicator carries a map's traffic: the
+/// older of the two, so that every rank picks the same one even when a rank
+/// passed them in the other order (which the agreement then reports).
+pub(crate) fn coordinator<'a>(irr: &'a Distributor, full: &'a Distributor) -> &'a Distributor {
+    if irr.id() < full.id() {
+        irr
+    } else {
+        full
+    }
+}
+
+/// The values a map's ranks must agree on: which distributor is which, and
+/// the fingerprint of the replicated inputs.
+pub(crate) fn map_values(irr: &Distributor, full: &Distributor, fingerprint: u64) -> [(&'static str, u64); 3] {
+    [
+        ("the irreducible distributor (argument order)", irr.id()),
+        ("the full-BZ distributor (argument order)", full.id()),
+        ("irrk_inv (or the frequency split)", fingerprint),
+    ]
+}
+
 /// A 64-bit FNV-1a fingerprint of `irrk_inv` and `extra`, so ranks can check
 /// cheaply that they were given the same replicated inputs.
 pub(crate) fn map_fingerprint(irrk_inv: &[usize], extra: &[usize]) -> u64 {
@@ -69,16 +90,6 @@ pub(crate) fn map_fingerprint(irrk_inv: &[usize], extra: &[usize]) -> u64 {
         }
     }
     h
-}
-
-/// Fails unless the root's fingerprint (carried in the header flags) is ours.
-pub(crate) fn check_fingerprint(root: &ArrayHeader, mine: u64) -> Result<()> {
-    if root.flags != mine {
-        return Err(Error::mismatch(
-            "irrk_inv (or the frequency split) differs from rank 0's: the replicated inputs must be equal on every rank",
-        ));
-    }
-    Ok(())
 }
 
 /// The engine plan of the map for this rank.
@@ -95,47 +106,63 @@ pub fn plan_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize]) -> Re
 }
 
 /// What [`prepare`] agreed on.
-struct Prepared {
+struct Prepared<'a> {
+    /// The distributor whose private communicator carries the map.
+    coord: &'a Distributor,
     limit: usize,
     full_header: ArrayHeader,
     dst: RawArray,
     /// First row of the transform's inputs for this rank's block.
     transform_first: usize,
+    /// On the root of [`map_irrbz_fullbz`]: room for the gathered and the unfolded array.
+    root_staging: Vec<u8>,
 }
 
 /// Agrees on the arguments, the row type and the transform's inputs, and
-/// resolves this rank's output.
-fn prepare(
-    irr: &Distributor,
-    full: &Distributor,
+/// resolves this rank's output (and, with `root_staging`, reserves the
+/// root's two whole arrays before the agreement, so a failed allocation is
+/// reported on every rank).
+#[allow(clippy::too_many_arguments)]
+fn prepare<'a>(
+    irr: &'a Distributor,
+    full: &'a Distributor,
     irrk_inv: &[usize],
     block: &RawArray,
     out: &mut Destination,
     transform: Option<&OrbitalTransform>,
     limit: usize,
-) -> Result<Prepared> {
-    let limit = full.begin(0, limit, || check_map(irr, full, irrk_inv))?;
+    root_staging: bool,
+) -> Result<Prepared<'a>> {
+    let coord = coordinator(irr, full);
     let fingerprint = map_fingerprint(irrk_inv, &[]);
-    let mine = full.is_root().then(|| {
+    let limit = coord.begin_with(0, limit, &map_values(irr, full, fingerprint), || check_map(irr, full, irrk_inv))?;
+    let mine = coord.is_root().then(|| {
         let mut h = ArrayHeader::of(block, limit);
         h.shape[0] = irr.ntasks();
-        h.flags = fingerprint;
         h
     });
-    let irr_header = full.share_header(0, mine, limit)?;
+    let irr_header = coord.share_header(0, mine, limit)?;
     let mut full_header = irr_header.clone();
     full_header.shape[0] = full.ntasks();
-    let local = check_fingerprint(&irr_header, fingerprint).and_then(|()| irr.check_block(block, &irr_header, "the irreducible block")).and_then(|()| {
+    let local = irr.check_block(block, &irr_header, "the irreducible block").and_then(|()| {
         let first = match transform {
             Some(t) => t.check(&full_header.shape[1..], full_header.dtype, full.my_size(), full.my_offset(), full.ntasks())?,
             None => 0,
         };
         let dst = out.resolve(&full.block_header(&full_header, full.my_rank()), "the full-BZ output")?;
-        Ok((dst, first))
+        check_disjoint(block, &dst, None, "the full-BZ output", "the irreducible block")?;
+        let staging = if root_staging && coord.is_root() {
+            let rows = irr.ntasks().checked_add(full.ntasks());
+            let bytes = rows.and_then(|r| r.checked_mul(full_header.row_bytes()));
+            try_bytes(bytes.ok_or_else(|| Error::out_of_range("the whole arrays are too large to address"))?, "the root's whole arrays")?
+        } else {
+            Vec::new()
+        };
+        Ok((dst, first, staging))
     });
-    full.confirm(&irr_header, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
-    let (dst, transform_first) = local?;
-    Ok(Prepared { limit, full_header, dst, transform_first })
+    coord.confirm(&irr_header, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
+    let (dst, transform_first, root_staging) = local?;
+    Ok(Prepared { coord, limit, full_header, dst, transform_first, root_staging })
 }
 
 /// Applies the optional transform to the unfolded block.
@@ -159,10 +186,11 @@ pub fn exchange_and_map_irrbz_fullbz(
     transform: Option<&OrbitalTransform>,
     limit: usize,
 ) -> Result<RawArray> {
-    let p = prepare(irr, full, irrk_inv, block, &mut out, transform, limit)?;
+    let p = prepare(irr, full, irrk_inv, block, &mut out, transform, limit, false)?;
     let plan = plan_map(irr, full, irrk_inv);
-    agree(full.raw_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone))?;
-    plan?.execute(full.raw_comm(), block, &p.dst, p.limit)?;
+    let coord = p.coord;
+    agree(coord.lib_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone))?;
+    coord.poison().guard(|| plan?.execute(coord.lib_comm(), block, &p.dst, p.limit))?;
     finish(p, transform)
 }
 
@@ -178,21 +206,20 @@ pub fn map_irrbz_fullbz(
     transform: Option<&OrbitalTransform>,
     limit: usize,
 ) -> Result<RawArray> {
-    let p = prepare(irr, full, irrk_inv, block, &mut out, transform, limit)?;
+    let mut p = prepare(irr, full, irrk_inv, block, &mut out, transform, limit, true)?;
     let (limit, full_header) = (p.limit, p.full_header.clone());
-    let mut gathered: Vec<u8> = Vec::new();
-    let mut unfolded: Vec<u8> = Vec::new();
     let row_bytes = full_header.row_bytes();
+    let mut staging = std::mem::take(&mut p.root_staging);
+    let cut = (irr.ntasks() * row_bytes).min(staging.len());
+    let (gathered, unfolded) = staging.split_at_mut(cut);
     let mut alloc_irr = |h: &ArrayHeader| -> Result<RawArray> {
-        gathered.resize(h.shape[0] * row_bytes, 0);
-        // SAFETY: gathered holds the whole irreducible array.
+        // SAFETY: gathered holds the whole irreducible array (reserved in prepare).
         unsafe { RawArray::new(gathered.as_mut_ptr(), h.dtype, h.shape.clone(), None) }
     };
     let irr_all = irr.gather_raw(block, Destination::Alloc(&mut alloc_irr), 0, limit)?;
     let full_all = match irr_all {
         Some(irr_all) => {
-            unfolded.resize(full.ntasks() * row_bytes, 0);
-            // SAFETY: unfolded holds the whole full-BZ array.
+            // SAFETY: unfolded holds the whole full-BZ array (reserved in prepare).
             let f = unsafe { RawArray::new(unfolded.as_mut_ptr(), full_header.dtype, full_header.shape.clone(), None)? };
             for (q, &k) in irrk_inv.iter().enumerate() {
                 f.rows(q, q + 1).copy_from(&irr_all.rows(k, k + 1), usize::MAX)?;

@@ -133,39 +133,78 @@ pub fn agree(comm: MPI_Comm, local: Result<()>) -> Result<()> {
 }
 
 /// Like [`agree`], and also tells whether any rank raised `flag`.
-///
-/// One byte travels (status * 2 + flag, reduced with MAX), so the agreement
-/// obeys even a 1-byte message limit; when every status is OK, the low bit of
-/// the maximum is the OR of the flags.
 pub fn agree_flag(comm: MPI_Comm, local: Result<()>, flag: bool) -> Result<bool> {
+    agree_values(comm, local, flag, usize::MAX, &[])
+}
+
+/// Bytes per value in the record of [`agree_values`]: the value and its complement.
+const VALUE_BYTES: usize = 16;
+
+/// The one agreement every collective opens with: the outcome of each rank's
+/// local checks, an optional flag (OR over ranks), and `values` that must be
+/// equal on every rank (roots, limits, sizes, fingerprints), each with a name
+/// for the error message.
+///
+/// First one byte travels (status in bits 2.., the flag in bit 1, and in bit 0
+/// whether this rank's `limit` is below the record size), reduced with MAX, so
+/// the agreement obeys even a 1-byte message limit and every rank learns any
+/// rank's error. When all succeeded and there are values, their record (each
+/// value's big-endian bytes and their complements, reduced bytewise with MAX,
+/// which yields the maximum and the minimum of every byte) travels in one
+/// allreduce, or in 1-byte pieces when some rank's limit is below its size.
+/// A value that differs between ranks is a `Mismatch` on every rank.
+pub fn agree_values(comm: MPI_Comm, local: Result<()>, flag: bool, limit: usize, values: &[(&str, u64)]) -> Result<bool> {
     let status = match &local {
         Ok(()) => 0u8,
         Err(e) => e.status as i32 as u8,
     };
-    let mine: u8 = (status << 1) | u8::from(flag);
+    let record_len = values.len() * VALUE_BYTES;
+    let small = !values.is_empty() && limit < record_len;
+    let mut mine: u8 = (status << 2) | (u8::from(flag) << 1) | u8::from(small);
     let mut worst: u8 = 0;
-    // SAFETY: one byte, predefined MAX op, valid communicator.
-    check_mpi(
-        unsafe {
-            mpi::ffi::MPI_Allreduce(
-                (&mine) as *const u8 as *const c_void,
-                (&mut worst) as *mut u8 as *mut c_void,
-                1,
-                mpi::ffi::RSMPI_UINT8_T,
-                mpi::ffi::RSMPI_MAX,
-                comm,
-            )
-        },
-        "MPI_Allreduce (status agreement)",
-    )?;
+    allreduce_max_bytes(comm, std::slice::from_mut(&mut mine), std::slice::from_mut(&mut worst), 1, "status agreement")?;
     local?;
-    if worst >> 1 != 0 {
+    if worst >> 2 != 0 {
         return Err(Error::new(
             Status::RemoteError,
-            format!("another rank failed with status {:?}; no data was moved", Status::from_code((worst >> 1) as i32)),
+            format!("another rank failed with status {:?}; no data was moved", Status::from_code((worst >> 2) as i32)),
         ));
     }
-    Ok(worst & 1 == 1)
+    if !values.is_empty() {
+        let mut record: Vec<u8> = values.iter().flat_map(|(_, v)| v.to_be_bytes().into_iter().chain((!v).to_be_bytes())).collect();
+        let mut reduced = vec![0u8; record_len];
+        let piece = if worst & 1 == 1 { 1 } else { record_len };
+        allreduce_max_bytes(comm, &mut record, &mut reduced, piece, "argument agreement")?;
+        for ((name, _), r) in values.iter().zip(reduced.chunks_exact(VALUE_BYTES)) {
+            let max = u64::from_be_bytes(r[..8].try_into().expect("8 bytes"));
+            let min = !u64::from_be_bytes(r[8..].try_into().expect("8 bytes"));
+            if max != min {
+                return Err(Error::mismatch(format!("{name} differs between ranks (values from {min} to {max}); it must be equal on every rank")));
+            }
+        }
+    }
+    Ok(worst & 2 == 2)
+}
+
+/// Bytewise MAX allreduce of `mine` into `out`, in pieces of `piece` bytes.
+pub(crate) fn allreduce_max_bytes(comm: MPI_Comm, mine: &mut [u8], out: &mut [u8], piece: usize, what: &str) -> Result<()> {
+    for (m, o) in mine.chunks(piece).zip(out.chunks_mut(piece)) {
+        // SAFETY: m and o hold the same number of bytes; predefined MAX op on a valid communicator.
+        check_mpi(
+            unsafe {
+                mpi::ffi::MPI_Allreduce(
+                    m.as_ptr() as *const c_void,
+                    o.as_mut_ptr() as *mut c_void,
+                    m.len() as c_int,
+                    mpi::ffi::RSMPI_UINT8_T,
+                    mpi::ffi::RSMPI_MAX,
+                    comm,
+                )
+            },
+            &format!("MPI_Allreduce ({what})"),
+        )?;
+    }
+    Ok(())
 }
 
 /// The byte datatype used for every chunked transfer.
@@ -174,31 +213,16 @@ pub fn byte_type() -> MPI_Datatype {
     unsafe { mpi::ffi::RSMPI_UINT8_T }
 }
 
-/// The value of `MPI_IN_PLACE` for the MPI library in use, when known.
-///
-/// `mpi-sys` does not export the constant; Open MPI defines it as `(void*)1`
-/// and the MPICH family (MPICH, Intel MPI, MVAPICH, Cray MPICH) as
-/// `(void*)-1`. Other libraries get `None` and callers take a copying path.
-pub fn in_place() -> Option<*mut c_void> {
-    static VALUE: std::sync::OnceLock<isize> = std::sync::OnceLock::new();
-    let v = *VALUE.get_or_init(|| {
-        let mut buf = vec![0 as std::os::raw::c_char; 8192];
-        let mut len: c_int = 0;
-        // SAFETY: buf holds MPI_MAX_LIBRARY_VERSION_STRING (<= 8192) chars; callable any time.
-        if unsafe { mpi::ffi::MPI_Get_library_version(buf.as_mut_ptr(), &mut len) } != 0 {
-            return 0;
-        }
-        // SAFETY: MPI wrote a NUL-terminated string.
-        let text = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().to_string();
-        if text.contains("Open MPI") {
-            1
-        } else if ["MPICH", "Intel(R) MPI", "MVAPICH", "CRAY MPICH"].iter().any(|m| text.contains(m)) {
-            -1
-        } else {
-            0
-        }
-    });
-    (v != 0).then_some(v as *mut c_void)
+extern "C" {
+    /// `MPI_IN_PLACE` as the MPI library's `mpi.h` defines it (src/mpi_shim.c).
+    fn rsdgampi_mpi_in_place() -> *mut c_void;
+}
+
+/// The value of `MPI_IN_PLACE` of the MPI library dgampi was built against,
+/// read from its `mpi.h` by a C shim (Open MPI and MPICH define it differently).
+pub fn in_place() -> *mut c_void {
+    // SAFETY: the shim returns a constant.
+    unsafe { rsdgampi_mpi_in_place() }
 }
 
 /// A communicator dgampi duplicated for itself and frees when dropped.

@@ -10,17 +10,18 @@
 //! and gather go through the row-movement engine and allgather through chunked
 //! per-rank broadcasts.
 
-use crate::buffer::RawArray;
+use crate::buffer::{try_bytes, RawArray};
 use crate::bounds::RowChunks;
-use crate::comm::{self, agree, agree_flag, check_mpi, check_peer, check_tag_range, in_place, to_int, OwnedComm, RowType};
+use crate::comm::{self, agree, agree_flag, agree_values, check_mpi, check_peer, check_tag_range, in_place, to_int, OwnedComm, RowType};
+use crate::failure::Poison;
 use crate::element::{DType, Element};
 use crate::error::{Error, Result};
 use crate::engine::RowPlan;
 use crate::layout::BlockLayout;
 use crate::limit::resolve_limit;
 use crate::primitives::{
-    allocate_typed, bcast_body, bcast_header, bcast_rows_raw, recv_bytes_raw, recv_rows_into_raw, send_bytes_raw,
-    send_rows_raw, ArrayHeader, Destination, HEADER_WORDS,
+    allocate_typed, bcast_body, check_disjoint, check_output, bcast_header, bcast_rows_in, bcast_rows_into_in, recv_bytes_raw, recv_rows_into_raw, send_bytes_raw,
+    recv_rows_with, send_rows_raw, ArrayHeader, Destination, HEADER_WORDS,
 };
 use crate::spill::SpillFile;
 use mpi::ffi::MPI_Comm;
@@ -31,6 +32,7 @@ use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::os::raw::c_void;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Header flag: the root's array is not C-contiguous (forces the chunked path).
 const ROOT_STRIDED: u64 = 1;
@@ -40,20 +42,36 @@ pub const NPOINT_ARRAY_TAG_OFFSET: i32 = 500;
 
 /// Splits `ntasks` over the ranks of a duplicate of the caller's communicator
 /// and runs chunked collectives on it. See the module documentation.
+///
+/// It holds two duplicates of the caller's communicator: a private one for
+/// the library's own traffic (agreements, collectives, the row-movement
+/// engine), which no user message can reach, and the one it hands to users
+/// ([`Distributor::comm`]) and uses for [`Distributor::send_to_rank`] /
+/// [`Distributor::recv_from_rank`] with user tags.
 pub struct Distributor {
+    /// Library traffic only.
     comm: OwnedComm,
+    /// Handed to users; carries send_to_rank / recv_from_rank.
+    user: OwnedComm,
+    /// Equal on every rank of the distributor and different for every
+    /// distributor a rank holds (orders the pair of a map, see `coordinator`).
+    id: u64,
     layout: BlockLayout,
     rank: usize,
     spill: Option<SpillFile>,
+    poison: Poison,
 }
 
-// SAFETY: the raw handle is our own duplicate, valid for the distributor's life.
+// SAFETY: the raw handle is our own duplicate (the user-facing one), valid for the distributor's life.
 unsafe impl AsRaw for Distributor {
     type Raw = MPI_Comm;
     fn as_raw(&self) -> MPI_Comm {
-        self.comm.raw()
+        self.user.raw()
     }
 }
+
+/// Identity of the next distributor this process creates (see `Distributor::id`).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Distributor {
     /// Creates a distributor over a duplicate of `comm` (collective). With an
@@ -72,19 +90,16 @@ impl Distributor {
     /// bad: the duplicate is made on every rank, then every rank learns of any
     /// rank's error, and `ntasks` is checked to be equal everywhere.
     pub(crate) fn create(comm: MPI_Comm, args: Result<(usize, &str, Option<&Path>)>) -> Result<Distributor> {
-        let comm = OwnedComm::dup(comm)?;
-        let raw = comm.raw();
-        agree(raw, args.as_ref().map(|_| ()).map_err(Clone::clone))?;
-        let (ntasks, name, output_path) = args?;
+        let lib = OwnedComm::dup(comm)?;
+        let raw = lib.raw();
+        let user = OwnedComm::dup(raw);
+        let limit = resolve_limit(0);
+        let local = args.as_ref().map(|_| ()).map_err(Clone::clone).and(user.as_ref().map(|_| ()).map_err(Clone::clone)).and(limit.clone().map(|_| ()));
+        let ntasks = args.as_ref().map_or(0, |a| a.0);
+        agree_values(raw, local, false, *limit.as_ref().unwrap_or(&1), &[("ntasks", ntasks as u64)])?;
+        let ((ntasks, name, output_path), user) = (args?, user?);
         let (rank, size) = (comm::rank(raw)? as usize, comm::size(raw)? as usize);
-        let mine = ArrayHeader { dtype: DType::U8, shape: vec![ntasks], limit: 0, flags: 0 };
-        let root = bcast_header(raw, 0, (rank == 0).then_some(&mine), resolve_limit(0)?)?;
-        let same = if root.shape[0] == ntasks {
-            Ok(())
-        } else {
-            Err(Error::mismatch(format!("rank {rank} asks for {ntasks} tasks but rank 0 for {}", root.shape[0])))
-        };
-        agree(raw, same)?;
+        let id = agreed_id(raw)?;
         let layout = BlockLayout::new(ntasks, size)?;
         let mut spill = output_path.map(|dir| SpillFile::new(SpillFile::path_for(dir, name, rank as i32)));
         let opened = match spill.as_mut() {
@@ -92,7 +107,7 @@ impl Distributor {
             None => Ok(()),
         };
         agree(raw, opened)?;
-        Ok(Distributor { comm, layout, rank, spill })
+        Ok(Distributor { comm: lib, user, id, layout, rank, spill, poison: Poison::default() })
     }
 
     /// Number of tasks split over the ranks.
@@ -135,14 +150,21 @@ impl Distributor {
     pub fn layout(&self) -> &BlockLayout {
         &self.layout
     }
-    /// The distributor's private communicator, borrowed: do not free it, and do
-    /// not let it outlive the distributor.
+    /// The distributor's user communicator (a duplicate of the caller's, the
+    /// one [`Distributor::send_to_rank`] uses), borrowed: do not free it, and
+    /// do not let it outlive the distributor. The library's own traffic runs
+    /// on another, private duplicate that users never see.
     pub fn comm(&self) -> ManuallyDrop<SimpleCommunicator> {
         // SAFETY: wrapped in ManuallyDrop, so rsmpi never frees our handle.
-        ManuallyDrop::new(unsafe { SimpleCommunicator::from_raw(self.comm.raw()) })
+        ManuallyDrop::new(unsafe { SimpleCommunicator::from_raw(self.user.raw()) })
     }
-    /// The raw handle of the private communicator (borrowed).
+    /// The raw handle of the user communicator (borrowed).
     pub fn raw_comm(&self) -> MPI_Comm {
+        self.user.raw()
+    }
+
+    /// The private communicator of the library's traffic (borrowed).
+    pub(crate) fn lib_comm(&self) -> MPI_Comm {
         self.comm.raw()
     }
 
@@ -150,24 +172,46 @@ impl Distributor {
         self.comm.raw()
     }
 
+    /// The identity shared by this distributor's ranks (see `NEXT_ID`).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The object's failure record (see [`crate::failure`]).
+    pub(crate) fn poison(&self) -> &Poison {
+        &self.poison
+    }
+
     /// Blocks until every rank arrives.
     pub fn barrier(&self) -> Result<()> {
+        self.poison.check("distributor")?;
         // SAFETY: valid communicator.
         check_mpi(unsafe { mpi::ffi::MPI_Barrier(self.raw()) }, "MPI_Barrier")
     }
 
     // ------------------------------------------------------------ agreement
 
-    /// Step 1 of every collective: validates the root and limit plus `extra`,
-    /// and agrees on the outcome. Returns the resolved limit.
+    /// Step 1 of every collective: validates the root and limit plus `extra`
+    /// (and that the object is usable), and agrees on the outcome, on the
+    /// root and the limit, and on `values`, in one agreement. Returns the
+    /// resolved limit.
     pub(crate) fn begin(&self, root: i32, limit: usize, extra: impl FnOnce() -> Result<()>) -> Result<usize> {
+        self.begin_with(root, limit, &[], extra)
+    }
+
+    /// [`Distributor::begin`] with more values that must match across ranks.
+    pub(crate) fn begin_with(&self, root: i32, limit: usize, values: &[(&str, u64)], extra: impl FnOnce() -> Result<()>) -> Result<usize> {
         let checked = (|| {
+            self.poison.check("distributor")?;
             check_peer(root, self.mpi_size() as i32, "root")?;
             let limit = resolve_limit(limit)?;
             extra()?;
             Ok(limit)
         })();
-        agree(self.raw(), checked.clone().map(|_| ()))?;
+        let resolved = *checked.as_ref().unwrap_or(&1);
+        let mut all = vec![("the root", root as u64), ("the message limit", resolved as u64)];
+        all.extend_from_slice(values);
+        agree_values(self.raw(), checked.clone().map(|_| ()), false, resolved, &all)?;
         checked
     }
 
@@ -270,41 +314,58 @@ impl Distributor {
             h
         });
         let header = self.share_header(root, mine, limit)?;
-        let dst = out.resolve(&self.block_header(&header, self.rank), "scatter output");
+        let dst = out.resolve(&self.block_header(&header, self.rank), "scatter output").and_then(|dst| {
+            let in_place = match send.filter(|_| is_root) {
+                Some(a) => {
+                    let slot = a.rows(self.my_offset(), self.my_offset() + self.my_size());
+                    check_disjoint(a, &dst, Some((&slot, &dst)), "the scatter output", "the array to scatter")?
+                }
+                None => false,
+            };
+            Ok((dst, in_place))
+        });
         self.confirm(&header, limit, dst.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
-        let dst = dst?;
+        let (dst, in_place) = dst?;
         let row_bytes = header.row_bytes();
         if self.ntasks() == 0 || row_bytes == 0 {
             return Ok(dst);
         }
-        if self.blocks_fit(row_bytes, limit) && header.flags & ROOT_STRIDED == 0 {
-            let row = RowType::new(row_bytes)?;
-            let (counts, displs) = self.counts_and_displs()?;
-            let sendbuf = send.filter(|_| is_root).map_or(std::ptr::null_mut(), |a| a.contiguous_ptr(0).expect("contiguous"));
-            with_contiguous_out(&dst, |recv| {
-                // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
-                check_mpi(
-                    unsafe {
-                        mpi::ffi::MPI_Scatterv(
-                            sendbuf as *const c_void,
-                            counts.as_ptr(),
-                            displs.as_ptr(),
-                            row.raw(),
-                            recv as *mut c_void,
-                            counts[self.rank],
-                            row.raw(),
-                            root,
-                            self.raw(),
-                        )
-                    },
-                    "MPI_Scatterv",
-                )
-            })?;
-        } else {
-            // Through the row-movement engine: root's rows to every block.
-            let src = send.filter(|_| is_root).cloned().unwrap_or_else(|| dst.rows(0, 0));
-            self.root_plan(root as usize, true)?.execute(self.raw(), &src, &dst, limit)?;
-        }
+        self.poison.guard(|| {
+            if self.blocks_fit(row_bytes, limit) && header.flags & ROOT_STRIDED == 0 {
+                let row = RowType::new(row_bytes)?;
+                let (counts, displs) = self.counts_and_displs()?;
+                let sendbuf = send.filter(|_| is_root).map_or(std::ptr::null_mut(), |a| a.contiguous_ptr(0).expect("contiguous"));
+                let scatterv = |recv: *mut u8| {
+                    // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
+                    check_mpi(
+                        unsafe {
+                            mpi::ffi::MPI_Scatterv(
+                                sendbuf as *const c_void,
+                                counts.as_ptr(),
+                                displs.as_ptr(),
+                                row.raw(),
+                                recv as *mut c_void,
+                                counts[self.rank],
+                                row.raw(),
+                                root,
+                                self.raw(),
+                            )
+                        },
+                        "MPI_Scatterv",
+                    )
+                };
+                if in_place {
+                    scatterv(comm::in_place() as *mut u8)
+                } else {
+                    with_contiguous_out(&dst, scatterv)
+                }
+            } else {
+                // Through the row-movement engine: root's rows to every block
+                // (the root's own rows are copied onto themselves when in place).
+                let src = send.filter(|_| is_root).cloned().unwrap_or_else(|| dst.rows(0, 0));
+                self.root_plan(root as usize, true)?.execute(self.raw(), &src, &dst, limit)
+            }
+        })?;
         Ok(dst)
     }
 
@@ -358,48 +419,60 @@ impl Distributor {
         });
         let full = self.share_header(root, mine, limit)?;
         let local = self.check_block(block, &full, "the block to gather").and_then(|()| {
-            if is_root {
-                out.resolve(&full, "gather output").map(Some)
-            } else {
-                Ok(None)
+            if !is_root {
+                return Ok(None);
             }
+            let dst = out.resolve(&full, "gather output")?;
+            let slot = dst.rows(self.my_offset(), self.my_offset() + self.my_size());
+            let in_place = check_disjoint(block, &dst, Some((&slot, block)), "the gather output", "the block to gather")?;
+            Ok(Some((dst, in_place)))
         });
-        let root_strided = local.as_ref().ok().and_then(|d| d.as_ref()).is_some_and(|d| !d.is_contiguous());
+        let root_strided = local.as_ref().ok().and_then(|d| d.as_ref()).is_some_and(|d| !d.0.is_contiguous());
         // Only the root can raise the flag, so it means "the root's output is strided".
         let root_out_strided = self.confirm(&full, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), root_strided)?;
-        let dst = local?;
+        let (dst, in_place) = match local? {
+            Some((d, in_place)) => (Some(d), in_place),
+            None => (None, false),
+        };
         let row_bytes = full.row_bytes();
         if self.ntasks() == 0 || row_bytes == 0 {
             return Ok(dst);
         }
-        if self.blocks_fit(row_bytes, limit) && !root_out_strided {
-            let row = RowType::new(row_bytes)?;
-            let (counts, displs) = self.counts_and_displs()?;
-            let recvbuf = dst.as_ref().map_or(std::ptr::null_mut(), |d| d.contiguous_ptr(0).expect("contiguous"));
-            with_contiguous_in(block, |send| {
-                // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
-                check_mpi(
-                    unsafe {
-                        mpi::ffi::MPI_Gatherv(
-                            send as *const c_void,
-                            counts[self.rank],
-                            row.raw(),
-                            recvbuf as *mut c_void,
-                            counts.as_ptr(),
-                            displs.as_ptr(),
-                            row.raw(),
-                            root,
-                            self.raw(),
-                        )
-                    },
-                    "MPI_Gatherv",
-                )
-            })?;
-        } else {
-            // Through the row-movement engine: every block to the root's rows.
-            let target = dst.clone().unwrap_or_else(|| block.rows(0, 0));
-            self.root_plan(root as usize, false)?.execute(self.raw(), block, &target, limit)?;
-        }
+        self.poison.guard(|| {
+            if self.blocks_fit(row_bytes, limit) && !root_out_strided {
+                let row = RowType::new(row_bytes)?;
+                let (counts, displs) = self.counts_and_displs()?;
+                let recvbuf = dst.as_ref().map_or(std::ptr::null_mut(), |d| d.contiguous_ptr(0).expect("contiguous"));
+                let gatherv = |send: *const u8| {
+                    // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
+                    check_mpi(
+                        unsafe {
+                            mpi::ffi::MPI_Gatherv(
+                                send as *const c_void,
+                                counts[self.rank],
+                                row.raw(),
+                                recvbuf as *mut c_void,
+                                counts.as_ptr(),
+                                displs.as_ptr(),
+                                row.raw(),
+                                root,
+                                self.raw(),
+                            )
+                        },
+                        "MPI_Gatherv",
+                    )
+                };
+                if in_place {
+                    gatherv(comm::in_place() as *const u8)
+                } else {
+                    with_contiguous_in(block, gatherv)
+                }
+            } else {
+                // Through the row-movement engine: every block to the root's rows.
+                let target = dst.clone().unwrap_or_else(|| block.rows(0, 0));
+                self.root_plan(root as usize, false)?.execute(self.raw(), block, &target, limit)
+            }
+        })?;
         Ok(dst)
     }
 
@@ -457,44 +530,62 @@ impl Distributor {
             h
         });
         let full = self.share_header(0, mine, limit)?;
-        let local = self.check_block(block, &full, "the block to allgather").and_then(|()| out.resolve(&full, "allgather output"));
-        let strided_out = local.as_ref().is_ok_and(|d| !d.is_contiguous());
+        let local = self.check_block(block, &full, "the block to allgather").and_then(|()| out.resolve(&full, "allgather output")).and_then(|dst| {
+            let slot = dst.rows(self.my_offset(), self.my_offset() + self.my_size());
+            let in_place = check_disjoint(block, &dst, Some((&slot, block)), "the allgather output", "the block to allgather")?;
+            Ok((dst, in_place))
+        });
+        let strided_out = local.as_ref().is_ok_and(|d| !d.0.is_contiguous());
         let any_strided = self.confirm(&full, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), strided_out)?;
-        let dst = local?;
+        let (dst, in_place) = local?;
         let row_bytes = full.row_bytes();
         if self.ntasks() == 0 || row_bytes == 0 {
             return Ok(dst);
         }
-        if self.blocks_fit(row_bytes, limit) && !any_strided {
-            let row = RowType::new(row_bytes)?;
-            let (counts, displs) = self.counts_and_displs()?;
-            let recvbuf = dst.contiguous_ptr(0).expect("contiguous");
-            with_contiguous_in(block, |send| {
-                // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
-                check_mpi(
-                    unsafe {
-                        mpi::ffi::MPI_Allgatherv(
-                            send as *const c_void,
-                            counts[self.rank],
-                            row.raw(),
-                            recvbuf as *mut c_void,
-                            counts.as_ptr(),
-                            displs.as_ptr(),
-                            row.raw(),
-                            self.raw(),
-                        )
-                    },
-                    "MPI_Allgatherv",
-                )
-            })?;
-        } else {
-            let mine = self.my_tasks();
-            dst.rows(mine.start, mine.end).copy_from(block, limit)?;
-            for r in 0..self.mpi_size() {
-                let range = self.layout.range(r);
-                bcast_body(self.raw(), &dst.rows(range.start, range.end), r as i32, r == self.rank, limit)?;
+        self.poison.guard(|| {
+            // MPI_Allgatherv may merge blocks into one message (Open MPI's
+            // neighbour exchange sends two, Bruck and recursive doubling up to
+            // half the array), so it is used only when the whole array fits
+            // the limit; otherwise every block is broadcast in chunks.
+            if full.shape[0].saturating_mul(row_bytes) <= limit && !any_strided {
+                let row = RowType::new(row_bytes)?;
+                let (counts, displs) = self.counts_and_displs()?;
+                let recvbuf = dst.contiguous_ptr(0).expect("contiguous");
+                let allgatherv = |send: *const u8| {
+                    // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
+                    check_mpi(
+                        unsafe {
+                            mpi::ffi::MPI_Allgatherv(
+                                send as *const c_void,
+                                counts[self.rank],
+                                row.raw(),
+                                recvbuf as *mut c_void,
+                                counts.as_ptr(),
+                                displs.as_ptr(),
+                                row.raw(),
+                                self.raw(),
+                            )
+                        },
+                        "MPI_Allgatherv",
+                    )
+                };
+                if in_place {
+                    allgatherv(comm::in_place() as *const u8)
+                } else {
+                    with_contiguous_in(block, allgatherv)
+                }
+            } else {
+                let mine = self.my_tasks();
+                if !in_place {
+                    dst.rows(mine.start, mine.end).copy_from(block, limit)?;
+                }
+                for r in 0..self.mpi_size() {
+                    let range = self.layout.range(r);
+                    bcast_body(self.raw(), &dst.rows(range.start, range.end), r as i32, r == self.rank, limit)?;
+                }
+                Ok(())
             }
-        }
+        })?;
         Ok(dst)
     }
 
@@ -533,7 +624,9 @@ impl Distributor {
     pub fn allreduce_raw(&self, a: &RawArray, limit: usize) -> Result<()> {
         let limit = self.begin(0, limit, || Ok(()))?;
         let header = self.share_header(0, self.is_root().then(|| ArrayHeader::of(a, limit)), limit)?;
-        let local = if header.dtype != a.dtype() || header.shape != a.shape() {
+        let local = if let Err(e) = check_output(a, "the array to reduce") {
+            Err(e)
+        } else if header.dtype != a.dtype() || header.shape != a.shape() {
             Err(Error::mismatch(format!(
                 "rank {} reduces a {:?} {} array but rank 0 reduces a {:?} {} array",
                 self.rank,
@@ -551,33 +644,23 @@ impl Distributor {
         if total == 0 {
             return Ok(());
         }
-        if elem <= limit {
-            self.allreduce_chunks(a, limit / elem * elem)
-        } else {
-            self.allreduce_bytewise(a, limit)
-        }
+        self.poison.guard(|| if elem <= limit { self.allreduce_chunks(a, limit / elem * elem) } else { self.allreduce_bytewise(a, limit) })
     }
 
-    /// Reduces in chunks of `chunk` bytes (whole elements) with MPI_Allreduce.
+    /// Reduces in chunks of `chunk` bytes (whole elements) with MPI_Allreduce,
+    /// in place for a contiguous array, through two staging chunks otherwise.
     fn allreduce_chunks(&self, a: &RawArray, chunk: usize) -> Result<()> {
         let (dtype, total) = (a.dtype(), a.total_bytes());
         let contiguous = a.is_contiguous();
-        let place = if contiguous { in_place() } else { None };
-        let staging_len = if place.is_some() { 0 } else { chunk.min(total) };
-        let mut send = vec![0u8; staging_len];
-        let mut recv = vec![0u8; if contiguous { 0 } else { staging_len }];
+        let staging_len = if contiguous { 0 } else { chunk.min(total) };
+        let (mut send, mut recv) = (try_bytes(staging_len, "allreduce staging")?, try_bytes(staging_len, "allreduce staging")?);
         let mut off = 0;
         while off < total {
             let n = chunk.min(total - off);
             let count = to_int(n / dtype.size(), "elements per reduction chunk")?;
-            let (src, dst): (*const c_void, *mut c_void) = match (place, a.contiguous_ptr(off)) {
-                (Some(p), Some(d)) => (p as *const c_void, d as *mut c_void),
-                (None, Some(d)) => {
-                    // SAFETY: d spans n bytes of the array.
-                    send[..n].copy_from_slice(unsafe { std::slice::from_raw_parts(d, n) });
-                    (send.as_ptr() as *const c_void, d as *mut c_void)
-                }
-                (_, None) => {
+            let (src, dst): (*const c_void, *mut c_void) = match a.contiguous_ptr(off) {
+                Some(d) => (in_place() as *const c_void, d as *mut c_void),
+                None => {
                     a.pack(off, &mut send[..n]);
                     (send.as_ptr() as *const c_void, recv.as_mut_ptr() as *mut c_void)
                 }
@@ -601,8 +684,8 @@ impl Distributor {
         let (dtype, total) = (a.dtype(), a.total_bytes());
         // At most 16 KiB per block keeps the byte-chunk tags below 32767 (MPI's minimum TAG_UB).
         let block = (16384 / dtype.size()).max(1) * dtype.size();
-        let mut mine = vec![0u8; block.min(total)];
-        let mut theirs = vec![0u8; block.min(total)];
+        let mut mine = try_bytes(block.min(total), "allreduce staging")?;
+        let mut theirs = try_bytes(block.min(total), "allreduce staging")?;
         let mut off = 0;
         while off < total {
             let n = block.min(total - off);
@@ -643,12 +726,11 @@ impl Distributor {
         // SAFETY: the view covers data's initialized bytes, read on the root only.
         let mine = unsafe { RawArray::bytes(data.as_mut_ptr(), data.len()) };
         let mut alloc = |h: &ArrayHeader| -> Result<RawArray> {
-            data.clear();
-            data.resize(h.shape[0], 0);
+            *data = try_bytes(h.shape[0], "the broadcast bytes")?;
             // SAFETY: data now holds h.shape[0] bytes.
             Ok(unsafe { RawArray::bytes(data.as_mut_ptr(), data.len()) })
         };
-        bcast_rows_raw(self.raw(), Ok(is_root.then_some(&mine)), root, limit, &mut alloc)?;
+        bcast_rows_in(self.raw(), Ok(is_root.then_some(&mine)), root, limit, &mut alloc, Some(&self.poison))?;
         Ok(())
     }
 
@@ -661,7 +743,13 @@ impl Distributor {
         limit: usize,
         alloc: &mut dyn FnMut(&ArrayHeader) -> Result<RawArray>,
     ) -> Result<ArrayHeader> {
-        bcast_rows_raw(self.raw(), Ok(data), root, limit, alloc)
+        bcast_rows_in(self.raw(), Ok(data), root, limit, alloc, Some(&self.poison))
+    }
+
+    /// Broadcasts the root's `data` into every rank's `data` (raw form of
+    /// [`Distributor::bcast_chunked_into`]; shapes must match the root's).
+    pub fn bcast_chunked_into_raw(&self, data: Result<&RawArray>, root: i32, limit: usize) -> Result<()> {
+        bcast_rows_into_in(self.raw(), data, root, limit, Some(&self.poison))
     }
 
     /// Broadcasts the root's array; other ranks get a new array (`Some`), the
@@ -672,7 +760,11 @@ impl Distributor {
         S: Data<Elem = T>,
         D: Dimension,
     {
-        crate::primitives::bcast_rows(self, data, root, limit)
+        let raw = data.map(RawArray::from_ndarray).transpose()?;
+        let mut received: Option<ArrayD<T>> = None;
+        let mut alloc = |h: &ArrayHeader| allocate_typed(&mut received, h);
+        self.bcast_chunked_raw(raw.as_ref(), root, limit, &mut alloc)?;
+        Ok(received)
     }
 
     /// Broadcasts the root's `data` into `data` on every rank (shapes must match).
@@ -682,7 +774,7 @@ impl Distributor {
         S: DataMut<Elem = T>,
         D: Dimension,
     {
-        crate::primitives::bcast_rows_into(self, data, root, limit)
+        self.bcast_chunked_into_raw(RawArray::from_ndarray_mut(data).as_ref().map_err(Clone::clone), root, limit)
     }
 
     /// Broadcasts an N-point object: the metadata blob `meta` and the array
@@ -728,42 +820,46 @@ impl Distributor {
     /// `InvalidArgument`: the blocking sends would deadlock (the free-standing
     /// primitives allow it, and deadlock like `MPI_Send` above the eager size).
     pub fn send_to_rank_raw(&self, meta: &[u8], mat: &RawArray, dest: i32, base_tag: i32, limit: usize) -> Result<()> {
+        self.poison.check("distributor")?;
         self.check_not_self(dest, "send_to_rank destination")?;
         let limit = resolve_limit(limit)?;
         let array_tag = npoint_array_tag(base_tag)?;
         let mut blob = ArrayHeader::of(mat, limit).to_bytes();
+        blob.try_reserve(meta.len()).map_err(|_| Error::new(crate::Status::AllocationFailed, format!("cannot allocate {} bytes of metadata", meta.len())))?;
         blob.extend_from_slice(meta);
-        // Check both tag ranges before anything is sent.
-        check_tag_range(self.raw(), base_tag, blob.len().div_ceil(limit) + 1)?;
-        check_tag_range(self.raw(), array_tag, RowChunks::new(mat.nrows(), mat.row_bytes(), limit)?.count())?;
-        send_bytes_raw(self.raw(), &blob, dest, base_tag, limit)?;
-        send_rows_raw(self.raw(), mat, dest, array_tag, limit)
+        // Check both tag ranges before anything is sent (the header piece, then
+        // the chunks, of the blob and of the array).
+        let user = self.user.raw();
+        check_tag_range(user, base_tag, blob.len().div_ceil(limit) + 1)?;
+        check_tag_range(user, array_tag, RowChunks::new(mat.nrows(), mat.row_bytes(), limit)?.count() + 1)?;
+        send_bytes_raw(user, &blob, dest, base_tag, limit)?;
+        send_rows_raw(user, mat, dest, array_tag, limit)
     }
 
     /// Receives an N-point object sent by [`Distributor::send_to_rank_raw`];
     /// returns the metadata and the array written into `out`. When `out`
     /// rejects the array, its chunks are drained so they cannot match later.
     pub fn recv_from_rank_raw(&self, source: i32, base_tag: i32, mut out: Destination) -> Result<(Vec<u8>, RawArray)> {
+        self.poison.check("distributor")?;
         self.check_not_self(source, "recv_from_rank source")?;
         let array_tag = npoint_array_tag(base_tag)?;
-        check_tag_range(self.raw(), array_tag, 1)?;
+        let user = self.user.raw();
+        check_tag_range(user, array_tag, 1)?;
         let mut blob = Vec::new();
-        recv_bytes_raw(self.raw(), source, base_tag, &mut |n| {
-            blob.resize(n, 0);
+        recv_bytes_raw(user, source, base_tag, &mut |n| {
+            blob = try_bytes(n, "the N-point metadata")?;
             Ok(blob.as_mut_ptr())
         })?;
-        let header = ArrayHeader::from_bytes(&blob)?;
-        let meta = blob.split_off(HEADER_WORDS * 8);
-        match out.resolve(&header, "recv_from_rank output") {
-            Ok(dst) => {
-                recv_rows_into_raw(self.raw(), &dst, source, array_tag, header.limit)?;
-                Ok((meta, dst))
-            }
+        let header = match ArrayHeader::from_bytes(&blob) {
+            Ok(h) => h,
             Err(e) => {
-                crate::primitives::drain_rows(self.raw(), &header, source, array_tag)?;
-                Err(e)
+                crate::primitives::drain_rows(user, source, array_tag)?;
+                return Err(e);
             }
-        }
+        };
+        let meta = blob.split_off(HEADER_WORDS * 8);
+        let dst = recv_rows_with(user, source, array_tag, || out.resolve(&header, "recv_from_rank output"))?;
+        Ok((meta, dst))
     }
 
     /// Sends an N-point object (`meta` blob + `mat` array) to `dest`.
@@ -851,6 +947,19 @@ fn with_contiguous_out(a: &RawArray, f: impl FnOnce(*mut u8) -> Result<()>) -> R
             Ok(())
         }
     }
+}
+
+/// An identity equal on every rank of `comm` and larger than every identity
+/// this process handed out before: the bytewise maximum of the ranks' next
+/// identities (big-endian, in 1-byte pieces so any limit holds), which is at
+/// least their numeric maximum.
+fn agreed_id(comm: MPI_Comm) -> Result<u64> {
+    let mut mine = NEXT_ID.load(Ordering::Relaxed).to_be_bytes();
+    let mut max = [0u8; 8];
+    comm::allreduce_max_bytes(comm, &mut mine, &mut max, 1, "distributor identity")?;
+    let id = u64::from_be_bytes(max);
+    NEXT_ID.fetch_max(id + 1, Ordering::Relaxed);
+    Ok(id)
 }
 
 /// `acc[i] += x[i]` element-wise for byte buffers holding `dtype` elements.

@@ -29,7 +29,9 @@ use crate::buffer::RawArray;
 use crate::bounds::{Chunk, RowChunks};
 use crate::comm::{check_mpi, to_int};
 use crate::error::{Error, Result};
+use crate::failure::abort_stranded;
 use crate::layout::BlockLayout;
+use crate::requests::InFlight;
 use mpi::ffi::{MPI_Comm, MPI_Request};
 use std::collections::HashMap;
 use std::os::raw::c_void;
@@ -37,7 +39,9 @@ use std::os::raw::c_void;
 /// Bytes of staging the engine may hold in flight per execution (64 MiB).
 pub const WINDOW_BYTES: usize = 64 << 20;
 
-/// The tag every engine message uses (order is kept per peer by MPI).
+/// The tag every engine message uses (order is kept per peer by MPI). Callers
+/// run the engine on a communicator that carries no other traffic (the
+/// private duplicate of a distributor or plan), so it never meets user tags.
 pub const ENGINE_TAG: i32 = 7;
 
 /// The rows one rank exchanges with one peer.
@@ -375,6 +379,9 @@ impl RowPlan {
             if recv_arena.len() < recv_staged {
                 recv_arena.resize(recv_staged, 0);
             }
+            // Every request joins `in_flight` as it is posted: an error or a
+            // panic from here on waits for the posted ones before returning.
+            let mut in_flight = InFlight::new(requests);
             for (i, c, place) in sends.iter() {
                 let s = &streams[*i];
                 let ptr = match *place {
@@ -385,21 +392,19 @@ impl RowPlan {
                         buf.as_ptr()
                     }
                 };
-                requests.push(isend(comm, ptr, c.byte_len, s.peer)?);
+                let posted = in_flight.post(|req| isend(comm, ptr, c.byte_len, s.peer, req));
+                posted.unwrap_or_else(|e| abort_stranded(comm, &e));
             }
             for (i, c, place) in recvs.iter() {
                 let ptr = match *place {
                     Place::InPlace(p) => p,
                     Place::Staged(at) => recv_arena[at..].as_mut_ptr(),
                 };
-                requests.push(irecv(comm, ptr, c.byte_len, streams[*i].peer)?);
+                let posted = in_flight.post(|req| irecv(comm, ptr, c.byte_len, streams[*i].peer, req));
+                posted.unwrap_or_else(|e| abort_stranded(comm, &e));
             }
-            let count = to_int(requests.len(), "requests in flight")?;
-            // SAFETY: every request refers to array memory or an arena, both alive and unmoved until the wait ends.
-            check_mpi(
-                unsafe { mpi::ffi::MPI_Waitall(count, requests.as_mut_ptr(), mpi::ffi::RSMPI_STATUSES_IGNORE) },
-                "MPI_Waitall (row exchange)",
-            )?;
+            in_flight.wait_all("MPI_Waitall (row exchange)")?;
+            drop(in_flight);
             for (i, c, place) in recvs.iter() {
                 if let Place::Staged(at) = *place {
                     let s = &streams[*i];
@@ -636,28 +641,22 @@ fn unpack_received(dst: &RawArray, rows: &PeerRows, c: &Chunk, buf: &[u8]) {
     for_each_piece(row_bytes, c, |k, within, n, at| dst.unpack(rows.targets_of(k)[0] * row_bytes + within, &buf[at..at + n]));
 }
 
-fn isend(comm: MPI_Comm, ptr: *const u8, len: usize, peer: usize) -> Result<MPI_Request> {
-    // SAFETY: reading rsmpi's extern constant; MPI fills the request.
-    let mut req = unsafe { mpi::ffi::RSMPI_REQUEST_NULL };
+fn isend(comm: MPI_Comm, ptr: *const u8, len: usize, peer: usize, req: &mut MPI_Request) -> Result<()> {
     let count = to_int(len, "chunk length")?;
-    // SAFETY: ptr spans len bytes that stay alive until the wait.
+    // SAFETY: ptr spans len bytes that stay alive until the request set is done.
     check_mpi(
-        unsafe { mpi::ffi::MPI_Isend(ptr as *const c_void, count, crate::comm::byte_type(), peer as i32, ENGINE_TAG, comm, &mut req) },
+        unsafe { mpi::ffi::MPI_Isend(ptr as *const c_void, count, crate::comm::byte_type(), peer as i32, ENGINE_TAG, comm, req) },
         "MPI_Isend (row exchange)",
-    )?;
-    Ok(req)
+    )
 }
 
-fn irecv(comm: MPI_Comm, ptr: *mut u8, len: usize, peer: usize) -> Result<MPI_Request> {
-    // SAFETY: reading rsmpi's extern constant; MPI fills the request.
-    let mut req = unsafe { mpi::ffi::RSMPI_REQUEST_NULL };
+fn irecv(comm: MPI_Comm, ptr: *mut u8, len: usize, peer: usize, req: &mut MPI_Request) -> Result<()> {
     let count = to_int(len, "chunk length")?;
-    // SAFETY: ptr has room for len bytes that stay alive until the wait.
+    // SAFETY: ptr has room for len bytes that stay alive until the request set is done.
     check_mpi(
-        unsafe { mpi::ffi::MPI_Irecv(ptr as *mut c_void, count, crate::comm::byte_type(), peer as i32, ENGINE_TAG, comm, &mut req) },
+        unsafe { mpi::ffi::MPI_Irecv(ptr as *mut c_void, count, crate::comm::byte_type(), peer as i32, ENGINE_TAG, comm, req) },
         "MPI_Irecv (row exchange)",
-    )?;
-    Ok(req)
+    )
 }
 
 #[cfg(test)]

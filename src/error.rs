@@ -32,6 +32,9 @@ pub enum Status {
     NotFound = 11,
     /// A handle is null, already destroyed, or otherwise unusable.
     InvalidHandle = 12,
+    /// The object is unusable: an earlier call failed after its ranks had
+    /// started moving data (the message names that first failure).
+    Poisoned = 13,
 }
 
 impl Status {
@@ -50,6 +53,7 @@ impl Status {
             10 => Status::Hdf5Error,
             11 => Status::NotFound,
             12 => Status::InvalidHandle,
+            13 => Status::Poisoned,
             _ => Status::Internal,
         }
     }

@@ -2,14 +2,15 @@
 //! `gather_full_ibz_for_vslice`, which turns a vertex distributed over
 //! irreducible q into all (unfolded) q for each rank's slice of frequencies.
 
-use crate::buffer::RawArray;
-use crate::bzmap::{check_fingerprint, check_map, map_fingerprint};
-use crate::comm::{agree, check_mpi};
+use crate::buffer::{try_bytes, RawArray};
+use crate::bzmap::{check_map, coordinator, map_fingerprint, map_values};
+use crate::comm::{agree, agree_values, check_mpi};
 use crate::distributor::Distributor;
 use crate::engine::RowPlan;
 use crate::error::{Error, Result};
 use crate::orbital::OrbitalTransform;
-use crate::primitives::{ArrayHeader, Destination};
+use crate::limit::resolve_limit;
+use crate::primitives::{check_disjoint, ArrayHeader, Destination};
 use mpi::ffi::MPI_Comm;
 use std::ops::Range;
 
@@ -81,7 +82,7 @@ pub fn node_aware_split_with_nodes(n: usize, nodes: &[i64]) -> Result<FreqSplit>
 /// Node labels of every rank of `comm`: the lowest rank sharing the node
 /// (`MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`), exchanged with a chunked allgather.
 pub fn node_labels(d: &Distributor) -> Result<Vec<i64>> {
-    let comm = d.raw_comm();
+    let comm = d.lib_comm();
     // SAFETY: reading rsmpi's extern constant.
     let mut node: MPI_Comm = unsafe { mpi::ffi::RSMPI_COMM_NULL };
     // SAFETY: valid communicator; MPI creates the node communicator.
@@ -126,9 +127,10 @@ fn lowest_rank_of_node(comm: MPI_Comm, node: MPI_Comm) -> Result<i64> {
 /// The node-aware split of `n` frequencies over the ranks of `d`, with the
 /// nodes found by `MPI_Comm_split_type` (collective).
 pub fn node_aware_split(d: &Distributor, n: usize) -> Result<FreqSplit> {
-    // Opens with the status agreement every collective starts with, so a rank
-    // that failed before the call (the C ABI) is heard instead of awaited.
-    agree(d.raw_comm(), Ok(()))?;
+    // Opens with the agreement every collective starts with, so a rank that
+    // failed before the call (the C ABI) is heard instead of awaited, and
+    // ranks asking for different frequency counts fail together.
+    agree_values(d.lib_comm(), d.poison().check("distributor"), false, resolve_limit(0).unwrap_or(1), &[("n_nu", n as u64)])?;
     node_aware_split_with_nodes(n, &node_labels(d)?)
 }
 
@@ -150,7 +152,9 @@ pub fn gather_full_ibz_for_vslice(
     limit: usize,
 ) -> Result<RawArray> {
     let rank = full.my_rank();
-    let limit = full.begin(0, limit, || {
+    let coord = coordinator(irr, full);
+    let fingerprint = map_fingerprint(irrk_inv, &[split.sizes.as_slice(), split.offsets.as_slice()].concat());
+    let limit = coord.begin_with(0, limit, &map_values(irr, full, fingerprint), || {
         check_map(irr, full, irrk_inv)?;
         if split.sizes.len() != full.mpi_size() {
             return Err(Error::mismatch(format!("the frequency split has {} ranks, the communicator {}", split.sizes.len(), full.mpi_size())));
@@ -160,35 +164,39 @@ pub fn gather_full_ibz_for_vslice(
         }
         Ok(())
     })?;
-    let fingerprint = map_fingerprint(irrk_inv, &[split.sizes.as_slice(), split.offsets.as_slice()].concat());
-    let mine = full.is_root().then(|| {
+    let mine = coord.is_root().then(|| {
         let mut h = ArrayHeader::of(block, limit);
         h.shape[0] = irr.ntasks();
-        h.flags = fingerprint;
         h
     });
-    let irr_header = full.share_header(0, mine, limit)?;
+    let irr_header = coord.share_header(0, mine, limit)?;
     let nd = irr_header.shape.len();
     let n_nu = irr_header.shape[nd - 2];
     let n_orb: usize = irr_header.shape[1..nd - 2].iter().product();
+    let row_len = irr_header.shape[nd - 1];
     let out_shape: Vec<usize> = std::iter::once(full.ntasks())
         .chain(irr_header.shape[1..nd - 2].iter().copied())
         .chain([split.sizes[rank], irr_header.shape[nd - 1]])
         .collect();
-    let local = check_fingerprint(&irr_header, fingerprint).and_then(|()| irr.check_block(block, &irr_header, "the vertex block")).and_then(|()| {
+    let local = irr.check_block(block, &irr_header, "the vertex block").and_then(|()| {
         split.check(n_nu)?;
         let first = match transform {
             Some(t) => t.check(&out_shape[1..], irr_header.dtype, full.ntasks(), 0, full.ntasks())?,
             None => 0,
         };
         let h = ArrayHeader { dtype: irr_header.dtype, shape: out_shape.clone(), limit, flags: 0 };
-        Ok((out.resolve(&h, "the vslice output")?, first))
+        let dst = out.resolve(&h, "the vslice output")?;
+        check_disjoint(block, &dst, None, "the vslice output", "the vertex block")?;
+        // Strided sides are staged through C-ordered copies, reserved now.
+        let src_rows = contiguous_rows(block, irr.my_size() * n_orb * n_nu, row_len)?;
+        let dst_rows = contiguous_rows(&dst, full.ntasks() * n_orb * split.sizes[rank], row_len)?;
+        Ok((dst, first, src_rows, dst_rows))
     });
-    full.confirm(&irr_header, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
-    let (dst, first) = local?;
+    coord.confirm(&irr_header, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
+    let (dst, first, src_rows, dst_rows) = local?;
 
     // Rows of nu' elements: source (q_irr, orb, nu), destination (q_full, orb, my nu).
-    let (irr_layout, row_len) = (irr.layout(), irr_header.shape[nd - 1]);
+    let irr_layout = irr.layout();
     let plan = RowPlan::build(
         full.mpi_size(),
         rank,
@@ -207,11 +215,11 @@ pub fn gather_full_ibz_for_vslice(
             Ok((owner, local * n_orb * n_nu + rest))
         },
     );
-    agree(full.raw_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone))?;
-    let src_rows = contiguous_rows(block, irr.my_size() * n_orb * n_nu, row_len)?;
-    let dst_rows = contiguous_rows(&dst, full.ntasks() * n_orb * split.sizes[rank], row_len)?;
-    plan?.execute(full.raw_comm(), &src_rows.view, &dst_rows.view, limit)?;
-    dst_rows.write_back(&dst, limit)?;
+    agree(coord.lib_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone))?;
+    coord.poison().guard(|| {
+        plan?.execute(coord.lib_comm(), &src_rows.view, &dst_rows.view, limit)?;
+        dst_rows.write_back(&dst, limit)
+    })?;
     if let Some(t) = transform {
         t.apply(&dst, first)?;
     }
@@ -242,7 +250,7 @@ fn contiguous_rows(a: &RawArray, nrows: usize, row_len: usize) -> Result<RowsVie
         // SAFETY: a contiguous array of nrows * row_len elements, viewed 2-D.
         Some(p) => Ok(RowsView { view: unsafe { RawArray::new(p, a.dtype(), shape, None)? }, copy: None }),
         None => {
-            let mut copy = vec![0u8; a.total_bytes()];
+            let mut copy = try_bytes(a.total_bytes(), "a C-ordered copy of a strided vertex")?;
             a.pack(0, &mut copy);
             // SAFETY: copy holds the array in C order.
             let view = unsafe { RawArray::new(copy.as_mut_ptr(), a.dtype(), shape, None)? };

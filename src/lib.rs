@@ -16,6 +16,7 @@ pub mod distributor;
 pub mod element;
 pub mod engine;
 pub mod error;
+pub mod failure;
 pub mod ffi;
 pub mod fft;
 pub mod freq;
@@ -23,6 +24,7 @@ pub mod layout;
 pub mod limit;
 pub mod orbital;
 pub mod primitives;
+pub mod requests;
 pub mod spill;
 
 pub use bounds::{chunk_step, row_chunks, Chunk, RowChunks};

@@ -1,10 +1,14 @@
 //! Chunked message primitives: no message ever exceeds the limit in force.
 //!
 //! Rows (axis-0 slices) travel in chunks of at most `limit` bytes (0 = the
-//! process-wide value, see [`crate::limit`]); chunk `i` of a row transfer uses
-//! tag `base_tag + i`. A row larger than the limit is cut at byte level. Byte
-//! blobs ([`send_bytes`]) send their length at `base_tag` and chunk `i` at
-//! `base_tag + 1 + i`. Point-to-point calls use the caller's communicator and
+//! process-wide value, see [`crate::limit`]). A row transfer first sends a
+//! small header (row count, row size, the sender's limit) at `base_tag`, cut
+//! into pieces below the limit, then chunk `i` at `base_tag + 1 + i`; the
+//! receiver checks the header against its buffer and, on a mismatch, drains
+//! every chunk of the transfer before reporting it, so nothing is left queued.
+//! A row larger than the limit is cut at byte level. Byte blobs
+//! ([`send_bytes`]) send their length the same way at `base_tag` and chunk `i`
+//! at `base_tag + 1 + i`. Point-to-point calls use the caller's communicator and
 //! tags; the tag range is checked against `MPI_TAG_UB` before anything is sent.
 //!
 //! The functions here take rsmpi communicators and ndarray arrays; the
@@ -12,9 +16,10 @@
 
 use crate::bounds::{Chunk, RowChunks};
 use crate::buffer::{RawArray, MAX_NDIM};
-use crate::comm::{self, agree, byte_type, check_mpi, check_peer, check_tag_range, ensure_initialized, to_int};
+use crate::comm::{self, agree, agree_values, byte_type, check_mpi, check_peer, check_tag_range, ensure_initialized, to_int};
 use crate::element::{DType, Element};
 use crate::error::{Error, Result};
+use crate::failure::Poison;
 use crate::limit::resolve_limit;
 use mpi::ffi::{MPI_Comm, MPI_Message, MPI_Status};
 use mpi::raw::AsRaw;
@@ -104,34 +109,181 @@ fn tag_of(base_tag: i32, i: usize) -> i32 {
     base_tag + i as i32
 }
 
-/// Sends the rows of `a` to `dest` (raw form of [`send_rows`]).
-pub fn send_rows_raw(comm: MPI_Comm, a: &RawArray, dest: i32, base_tag: i32, limit: usize) -> Result<()> {
-    let (_, size) = prologue(comm)?;
-    check_peer(dest, size, "destination")?;
-    let plan = RowChunks::new(a.nrows(), a.row_bytes(), resolve_limit(limit)?)?;
-    check_tag_range(comm, base_tag, plan.count())?;
-    let mut staging = Staging(Vec::new());
-    for (i, c) in plan.iter().enumerate() {
-        let ptr = chunk_source(a, &c, &mut staging);
-        mpi_send(comm, ptr, c.byte_len, dest, tag_of(base_tag, i))?;
+/// Sends `words` at `tag` in pieces of at most `limit` bytes (the header of a
+/// row or byte transfer).
+fn send_words(comm: MPI_Comm, words: &[u64], dest: i32, tag: i32, limit: usize) -> Result<()> {
+    // SAFETY: viewing the u64 slice as bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(words.as_ptr() as *const u8, std::mem::size_of_val(words)) };
+    for piece in bytes.chunks(limit) {
+        mpi_send(comm, piece.as_ptr(), piece.len(), dest, tag)?;
     }
     Ok(())
 }
 
+/// Receives the words [`send_words`] sent at `tag`, whatever the sender's
+/// piece size. A message that overruns them is received (so its sender is
+/// not left blocked) and reported as a mismatch.
+fn recv_words(comm: MPI_Comm, source: i32, tag: i32, words: &mut [u64], what: &str) -> Result<()> {
+    let total = std::mem::size_of_val(words);
+    let ptr = words.as_mut_ptr() as *mut u8;
+    let mut got = 0;
+    while got < total {
+        let (msg, len) = mpi_probe(comm, source, tag)?;
+        if got + len > total {
+            let mut sink = vec![0u8; len];
+            mpi_mrecv(msg, sink.as_mut_ptr(), len)?;
+            return Err(Error::mismatch(format!(
+                "the {what} header from rank {source} at tag {tag} has a {len}-byte piece beyond its {total} bytes; \
+                 the message was not sent by the matching dgampi call"
+            )));
+        }
+        // SAFETY: words has room for total bytes.
+        mpi_mrecv(msg, unsafe { ptr.add(got) }, len)?;
+        got += len;
+    }
+    Ok(())
+}
+
+/// Sends the rows of `a` to `dest` (raw form of [`send_rows`]).
+pub fn send_rows_raw(comm: MPI_Comm, a: &RawArray, dest: i32, base_tag: i32, limit: usize) -> Result<()> {
+    let (_, size) = prologue(comm)?;
+    check_peer(dest, size, "destination")?;
+    let limit = resolve_limit(limit)?;
+    let plan = RowChunks::new(a.nrows(), a.row_bytes(), limit)?;
+    check_tag_range(comm, base_tag, plan.count() + 1)?;
+    send_words(comm, &[a.nrows() as u64, a.row_bytes() as u64, limit as u64], dest, base_tag, limit)?;
+    let mut staging = Staging(Vec::new());
+    for (i, c) in plan.iter().enumerate() {
+        let ptr = chunk_source(a, &c, &mut staging);
+        mpi_send(comm, ptr, c.byte_len, dest, tag_of(base_tag, i + 1))?;
+    }
+    Ok(())
+}
+
+/// The schedule of a row transfer announced by its header: row count, row bytes, and the sender's chunks.
+struct RowTransfer {
+    nrows: usize,
+    row_bytes: usize,
+    plan: RowChunks,
+}
+
+/// Receives the header of a row transfer at `base_tag` and checks its tag range.
+fn recv_row_header(comm: MPI_Comm, source: i32, base_tag: i32) -> Result<RowTransfer> {
+    check_tag_range(comm, base_tag, 1)?;
+    let mut words = [0u64; 3];
+    recv_words(comm, source, base_tag, &mut words, "row transfer")?;
+    let (nrows, row_bytes, limit) = (words[0] as usize, words[1] as usize, words[2] as usize);
+    let plan = RowChunks::new(nrows, row_bytes, limit.max(1))?;
+    check_tag_range(comm, base_tag, plan.count() + 1)?;
+    Ok(RowTransfer { nrows, row_bytes, plan })
+}
+
+/// Receives and discards the chunks of an announced transfer, one chunk of
+/// memory at a time, so that a rejected transfer cannot match a later receive.
+fn drain_chunks(comm: MPI_Comm, t: &RowTransfer, source: i32, base_tag: i32) -> Result<()> {
+    let mut sink = Staging(Vec::new());
+    for i in 0..t.plan.count() {
+        let (msg, len) = mpi_probe(comm, source, tag_of(base_tag, i + 1))?;
+        mpi_mrecv(msg, sink.get(len).as_mut_ptr(), len)?;
+    }
+    Ok(())
+}
+
+/// Receives and discards a whole row transfer (header and chunks) sent by
+/// [`send_rows_raw`] at `base_tag`.
+pub(crate) fn drain_rows(comm: MPI_Comm, source: i32, base_tag: i32) -> Result<()> {
+    let t = recv_row_header(comm, source, base_tag)?;
+    drain_chunks(comm, &t, source, base_tag)
+}
+
+/// Fails unless `a` can be written without two elements sharing memory.
+pub(crate) fn check_output(a: &RawArray, what: &str) -> Result<()> {
+    if a.has_aliased_elements() {
+        return Err(Error::invalid(format!(
+            "{what} has strides {:?} under which different elements share memory (a stride-0 or overlapping axis)",
+            a.byte_strides()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks that `output` shares no byte with `input`, except in the exact
+/// in-place case `slot`: a pair (this rank's slot of the whole array, this
+/// rank's block) that a collective copies into each other, when they are the
+/// same elements. Then the call runs in place (`MPI_IN_PLACE`, or the local
+/// copy skipped) and `true` is returned. Any other overlap is an error.
+pub(crate) fn check_disjoint(
+    input: &RawArray,
+    output: &RawArray,
+    slot: Option<(&RawArray, &RawArray)>,
+    out_what: &str,
+    in_what: &str,
+) -> Result<bool> {
+    if slot.is_some_and(|(whole_slot, block)| whole_slot.same_elements(block)) {
+        return Ok(true);
+    }
+    if input.overlaps(output) {
+        return Err(Error::invalid(format!(
+            "{out_what} overlaps {in_what} (bytes {:#x?} and {:#x?}); an output may only be the input's own slot exactly",
+            output.address_range(),
+            input.address_range()
+        )));
+    }
+    Ok(false)
+}
+
 /// Receives rows from `source` into `a` (raw form of [`recv_rows_into`]).
+///
+/// The header sent ahead of the rows names their count and size and the
+/// sender's limit, whose chunk schedule is used (the receiver's `limit` only
+/// bounds the tag range checked before anything is received). A buffer of
+/// another row count or row size gets every chunk of the transfer drained
+/// and a mismatch.
 pub fn recv_rows_into_raw(comm: MPI_Comm, a: &RawArray, source: i32, base_tag: i32, limit: usize) -> Result<()> {
     let (_, size) = prologue(comm)?;
     check_peer(source, size, "source")?;
-    let plan = RowChunks::new(a.nrows(), a.row_bytes(), resolve_limit(limit)?)?;
-    check_tag_range(comm, base_tag, plan.count())?;
+    let limit = resolve_limit(limit)?;
+    check_output(a, "the receive buffer")?;
+    // The tags this buffer needs under the receiver's limit are checked before
+    // anything is received; the sender's schedule is checked once announced.
+    check_tag_range(comm, base_tag, RowChunks::new(a.nrows(), a.row_bytes(), limit)?.count() + 1)?;
+    recv_rows_announced(comm, Ok(a), source, base_tag)
+}
+
+/// Receives a row transfer into `a` once its header has been checked; when
+/// `a` is an error (the buffer could not be made), the transfer is drained
+/// and the error returned.
+fn recv_rows_announced(comm: MPI_Comm, a: Result<&RawArray>, source: i32, base_tag: i32) -> Result<()> {
+    let t = recv_row_header(comm, source, base_tag)?;
+    let a = match a {
+        Ok(a) if a.nrows() == t.nrows && a.row_bytes() == t.row_bytes => a,
+        Ok(a) => {
+            drain_chunks(comm, &t, source, base_tag)?;
+            return Err(Error::mismatch(format!(
+                "rank {source} sent {} rows of {} bytes (tag {base_tag}) but the receive buffer holds {} rows of {} bytes \
+                 ({:?} {}); the transfer was drained",
+                t.nrows,
+                t.row_bytes,
+                a.nrows(),
+                a.row_bytes(),
+                a.shape(),
+                a.dtype().name()
+            )));
+        }
+        Err(e) => {
+            drain_chunks(comm, &t, source, base_tag)?;
+            return Err(e);
+        }
+    };
     let mut staging = Staging(Vec::new());
-    for (i, c) in plan.iter().enumerate() {
+    for (i, c) in t.plan.iter().enumerate() {
         let what = || format!("chunk {i} (rows {}..{}) of a {:?} {} array", c.row_start, c.row_stop, a.shape(), a.dtype().name());
+        let tag = tag_of(base_tag, i + 1);
         match a.contiguous_ptr(c.byte_offset) {
-            Some(dst) => recv_exact(comm, source, tag_of(base_tag, i), dst, c.byte_len, &what)?,
+            Some(dst) => recv_exact(comm, source, tag, dst, c.byte_len, &what)?,
             None => {
                 let buf = staging.get(c.byte_len);
-                recv_exact(comm, source, tag_of(base_tag, i), buf.as_mut_ptr(), c.byte_len, &what)?;
+                recv_exact(comm, source, tag, buf.as_mut_ptr(), c.byte_len, &what)?;
                 a.unpack(c.byte_offset, buf);
             }
         }
@@ -139,17 +291,14 @@ pub fn recv_rows_into_raw(comm: MPI_Comm, a: &RawArray, source: i32, base_tag: i
     Ok(())
 }
 
-/// Receives and discards the chunks of an array described by `header` (sent
-/// with [`send_rows_raw`] at `base_tag`), one chunk of memory at a time, so
-/// that a rejected transfer cannot match a later receive.
-pub(crate) fn drain_rows(comm: MPI_Comm, header: &ArrayHeader, source: i32, base_tag: i32) -> Result<()> {
-    let plan = RowChunks::new(header.shape[0], header.row_bytes(), header.limit)?;
-    let mut sink = Staging(Vec::new());
-    for i in 0..plan.count() {
-        let (msg, len) = mpi_probe(comm, source, tag_of(base_tag, i))?;
-        mpi_mrecv(msg, sink.get(len).as_mut_ptr(), len)?;
-    }
-    Ok(())
+/// Receives a row transfer into storage `make` provides (called after the
+/// header arrived; an error from it drains the transfer).
+pub(crate) fn recv_rows_with(comm: MPI_Comm, source: i32, base_tag: i32, make: impl FnOnce() -> Result<RawArray>) -> Result<RawArray> {
+    let (_, size) = prologue(comm)?;
+    check_peer(source, size, "source")?;
+    let a = make();
+    recv_rows_announced(comm, a.as_ref().map_err(Clone::clone), source, base_tag)?;
+    a
 }
 
 /// Fixed-size header describing an array: dtype, ndim, limit, flags, shape.
@@ -233,6 +382,7 @@ impl Destination<'_> {
     pub fn resolve(&mut self, expected: &ArrayHeader, what: &str) -> Result<RawArray> {
         match self {
             Destination::Into(a) => {
+                check_output(a, what)?;
                 if a.dtype() != expected.dtype || a.shape() != expected.shape.as_slice() {
                     return Err(Error::mismatch(format!(
                         "{what} needs a {:?} {} array but the buffer given is {:?} {}",
@@ -252,8 +402,8 @@ pub(crate) fn allocate_typed<T: Element>(slot: &mut Option<ArrayD<T>>, h: &Array
     if h.dtype != T::DTYPE {
         return Err(Error::mismatch(format!("the data is {} but this rank expects {}", h.dtype.name(), T::DTYPE.name())));
     }
-    let n = h.shape.iter().product();
-    let data = crate::buffer::zeroed_vec::<T>(n);
+    let n = h.shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| Error::out_of_range(format!("shape {:?} is too large", h.shape)))?;
+    let data = crate::buffer::zeroed_vec::<T>(n)?;
     let arr = slot.insert(ArrayD::from_shape_vec(IxDyn(&h.shape), data).expect("the shape matches the length"));
     RawArray::from_ndarray_mut(arr)
 }
@@ -322,33 +472,54 @@ pub(crate) fn bcast_body(comm: MPI_Comm, a: &RawArray, root: i32, is_root: bool,
     Ok(())
 }
 
+/// The opening agreement of a broadcast: this rank's checks (`checked`, the
+/// resolved limit), the root and the limit, equal on every rank.
+fn agree_bcast(comm: MPI_Comm, checked: &Result<usize>, root: i32) -> Result<usize> {
+    let limit = *checked.as_ref().unwrap_or(&1);
+    let values = [("the root", root as u64), ("the message limit", limit as u64)];
+    agree_values(comm, checked.clone().map(|_| ()), false, limit, &values)?;
+    checked.clone()
+}
+
+/// Runs a broadcast's data phase, poisoning `poison`'s object when it fails.
+fn body_phase(poison: Option<&Poison>, phase: impl FnOnce() -> Result<()>) -> Result<()> {
+    match poison {
+        Some(p) => p.guard(phase),
+        None => phase(),
+    }
+}
+
 /// Broadcasts the root's `a` into every rank's `a` (raw form of [`bcast_rows_into`]).
 ///
-/// Collective: dtype and shape must match the root's on every rank, and the
-/// limit must be the same everywhere; a mismatch is reported on every rank.
+/// Collective: the root, the limit, dtype and shape must match the root's on
+/// every rank; a mismatch is reported on every rank.
 pub fn bcast_rows_into_raw(comm: MPI_Comm, a: Result<&RawArray>, root: i32, limit: usize) -> Result<()> {
+    bcast_rows_into_in(comm, a, root, limit, None)
+}
+
+/// [`bcast_rows_into_raw`] for an object whose failures `poison` records.
+pub(crate) fn bcast_rows_into_in(comm: MPI_Comm, a: Result<&RawArray>, root: i32, limit: usize, poison: Option<&Poison>) -> Result<()> {
     let (rank, size) = prologue(comm)?;
     let checked = (|| {
+        poison.map_or(Ok(()), |p| p.check("distributor"))?;
         check_peer(root, size, "root")?;
         let limit = resolve_limit(limit)?;
-        a.clone()?;
+        check_output(a.clone()?, "the broadcast buffer")?;
         Ok(limit)
     })();
-    agree(comm, checked.clone().map(|_| ()))?;
-    let (limit, a) = (checked?, a?);
+    let limit = agree_bcast(comm, &checked, root)?;
+    let a = a?;
     let header = bcast_header(comm, root, Some(&ArrayHeader::of(a, limit)), limit)?;
     let consistent = if header.dtype != a.dtype() || header.shape != a.shape() {
         Err(Error::mismatch(format!(
             "rank {rank} holds a {:?} {} array but the root broadcasts a {:?} {} array",
             a.shape(), a.dtype().name(), header.shape, header.dtype.name()
         )))
-    } else if header.limit != limit {
-        Err(Error::mismatch(format!("rank {rank} uses limit {limit} but the root uses {}", header.limit)))
     } else {
         Ok(())
     };
     agree(comm, consistent)?;
-    bcast_body(comm, a, root, rank == root, limit)
+    body_phase(poison, || bcast_body(comm, a, root, rank == root, limit))
 }
 
 /// Broadcasts the root's array to ranks that allocate their own copy (raw form of [`bcast_rows`]).
@@ -362,8 +533,21 @@ pub fn bcast_rows_raw(
     limit: usize,
     alloc: &mut dyn FnMut(&ArrayHeader) -> Result<RawArray>,
 ) -> Result<ArrayHeader> {
+    bcast_rows_in(comm, a, root, limit, alloc, None)
+}
+
+/// [`bcast_rows_raw`] for an object whose failures `poison` records.
+pub(crate) fn bcast_rows_in(
+    comm: MPI_Comm,
+    a: Result<Option<&RawArray>>,
+    root: i32,
+    limit: usize,
+    alloc: &mut dyn FnMut(&ArrayHeader) -> Result<RawArray>,
+    poison: Option<&Poison>,
+) -> Result<ArrayHeader> {
     let (rank, size) = prologue(comm)?;
     let checked = (|| {
+        poison.map_or(Ok(()), |p| p.check("distributor"))?;
         check_peer(root, size, "root")?;
         let limit = resolve_limit(limit)?;
         let mine = a.clone()?;
@@ -372,22 +556,15 @@ pub fn bcast_rows_raw(
         }
         Ok(limit)
     })();
-    agree(comm, checked.clone().map(|_| ()))?;
-    let limit = checked?;
+    let limit = agree_bcast(comm, &checked, root)?;
     let a = if rank == root { a? } else { None };
     let header = bcast_header(comm, root, a.map(|a| ArrayHeader::of(a, limit)).as_ref(), limit)?;
-    let local = if header.limit != limit {
-        Err(Error::mismatch(format!("rank {rank} uses limit {limit} but the root uses {}", header.limit)))
-    } else if rank == root {
-        Ok(None)
-    } else {
-        alloc(&header).map(Some)
-    };
+    let local = if rank == root { Ok(None) } else { alloc(&header).map(Some) };
     agree(comm, local.as_ref().map(|_| ()).map_err(Clone::clone))?;
-    match local? {
-        Some(dst) => bcast_body(comm, &dst, root, false, limit)?,
-        None => bcast_body(comm, a.expect("root has its array"), root, true, limit)?,
-    }
+    body_phase(poison, || match local? {
+        Some(dst) => bcast_body(comm, &dst, root, false, limit),
+        None => bcast_body(comm, a.expect("root has its array"), root, true, limit),
+    })?;
     Ok(header)
 }
 
@@ -398,12 +575,7 @@ pub fn send_bytes_raw(comm: MPI_Comm, bytes: &[u8], dest: i32, base_tag: i32, li
     let limit = resolve_limit(limit)?;
     let count = bytes.len().div_ceil(limit);
     check_tag_range(comm, base_tag, count + 1)?;
-    let header: [u64; 2] = [bytes.len() as u64, limit as u64];
-    // SAFETY: viewing two u64 as 16 bytes.
-    let header_bytes = unsafe { std::slice::from_raw_parts(header.as_ptr() as *const u8, 16) };
-    for piece in header_bytes.chunks(limit) {
-        mpi_send(comm, piece.as_ptr(), piece.len(), dest, base_tag)?;
-    }
+    send_words(comm, &[bytes.len() as u64, limit as u64], dest, base_tag, limit)?;
     for (i, piece) in bytes.chunks(limit).enumerate() {
         mpi_send(comm, piece.as_ptr(), piece.len(), dest, tag_of(base_tag, i + 1))?;
     }
@@ -412,36 +584,29 @@ pub fn send_bytes_raw(comm: MPI_Comm, bytes: &[u8], dest: i32, base_tag: i32, li
 
 /// Receives a byte blob sent by [`send_bytes_raw`] into storage from `alloc(len)`.
 ///
-/// The sender's limit travels in the length message, so the receiver needs none.
+/// The sender's limit travels in the length message, so the receiver needs
+/// none. When `alloc` fails, the blob's chunks are drained before the error
+/// is returned.
 pub fn recv_bytes_raw(comm: MPI_Comm, source: i32, base_tag: i32, alloc: &mut dyn FnMut(usize) -> Result<*mut u8>) -> Result<usize> {
     let (_, size) = prologue(comm)?;
     check_peer(source, size, "source")?;
     check_tag_range(comm, base_tag, 1)?;
     let mut header = [0u64; 2];
-    let header_ptr = header.as_mut_ptr() as *mut u8;
-    let mut got = 0;
-    while got < 16 {
-        let (msg, len) = mpi_probe(comm, source, base_tag)?;
-        if got + len > 16 {
-            // Receive the stray message so its sender is not left blocked.
-            let mut sink = vec![0u8; len];
-            mpi_mrecv(msg, sink.as_mut_ptr(), len)?;
-            return Err(Error::mismatch(format!(
-                "the length message from rank {source} at tag {base_tag} is {len} bytes; \
-                 it was not sent by send_bytes"
-            )));
-        }
-        // SAFETY: header has room for 16 bytes.
-        mpi_mrecv(msg, unsafe { header_ptr.add(got) }, len)?;
-        got += len;
-    }
+    recv_words(comm, source, base_tag, &mut header, "byte blob")?;
     let (total, chunk) = (header[0] as usize, header[1] as usize);
     if chunk == 0 {
         return Err(Error::mismatch(format!("rank {source} sent a byte blob header with a zero limit")));
     }
     let count = total.div_ceil(chunk);
     check_tag_range(comm, base_tag, count + 1)?;
-    let dst = alloc(total)?;
+    let dst = match alloc(total) {
+        Ok(p) => p,
+        Err(e) => {
+            let t = RowTransfer { nrows: total, row_bytes: 1, plan: RowChunks::new(total, 1, chunk)? };
+            drain_chunks(comm, &t, source, base_tag)?;
+            return Err(e);
+        }
+    };
     for i in 0..count {
         let off = i * chunk;
         let len = chunk.min(total - off);
@@ -485,7 +650,8 @@ where
     recv_rows_into_raw(comm.as_raw(), &RawArray::from_ndarray_mut(out)?, source, base_tag, limit)
 }
 
-/// Receives rows sent by [`send_rows`] into a newly allocated array of `shape`.
+/// Receives rows sent by [`send_rows`] into a newly allocated array of `shape`
+/// (a failed allocation drains the transfer and returns `AllocationFailed`).
 pub fn recv_rows_alloc<T: Element, C: AsRaw<Raw = MPI_Comm>>(
     comm: &C,
     shape: &[usize],
@@ -493,10 +659,11 @@ pub fn recv_rows_alloc<T: Element, C: AsRaw<Raw = MPI_Comm>>(
     base_tag: i32,
     limit: usize,
 ) -> Result<ArrayD<T>> {
-    let data = crate::buffer::zeroed_vec::<T>(shape.iter().product());
-    let mut out = ArrayD::from_shape_vec(IxDyn(shape), data).expect("the shape matches the length");
-    recv_rows_into(comm, &mut out, source, base_tag, limit)?;
-    Ok(out)
+    resolve_limit(limit)?;
+    let mut slot: Option<ArrayD<T>> = None;
+    let header = ArrayHeader { dtype: T::DTYPE, shape: shape.to_vec(), limit: 0, flags: 0 };
+    recv_rows_with(comm.as_raw(), source, base_tag, || allocate_typed(&mut slot, &header))?;
+    Ok(slot.expect("recv_rows_alloc allocated its output"))
 }
 
 /// Broadcasts the root's `data` into `out` on every rank (root's `out` is the source).

@@ -24,10 +24,12 @@ The distributed 3-D FFT over the BZ grid: :class:`FftPlan` (plan once,
 (``export_fft_wisdom`` / ``import_fft_wisdom``). Sign and scaling follow
 ``numpy.fft.fftn`` / ``ifftn``.
 
-``MAX_MPI_BYTES`` is the message-size limit every chunking call passes to the
-library, read at call time: set ``dgampi.MAX_MPI_BYTES = 16`` to force every
-chunked path. It starts as the library's process-wide limit, so the
-``DGAMPI_MAX_MESSAGE_BYTES`` environment variable still applies.
+``MAX_MPI_BYTES`` is the library's process-wide message-size limit itself
+(one source, as in C and Fortran): reading it asks the library, setting it
+(``dgampi.MAX_MPI_BYTES = 16`` forces every chunked path) sets the library's
+limit, which the next call of any binding sees; ``set_max_message_bytes``
+is the same setter. It starts from the ``DGAMPI_MAX_MESSAGE_BYTES``
+environment variable when set.
 
 Errors: library failures raise :class:`DgampiError` (a RuntimeError with
 ``.status``, ``.status_name`` and ``.message``); bad Python arguments raise
@@ -77,9 +79,24 @@ from ._fft import (
 
 __version__ = "0.1.0"
 
-#: Message-size limit (bytes) passed to the library by every chunking call,
-#: read at call time. Initialized from ``dgampi_max_message_bytes()``.
-MAX_MPI_BYTES = max_message_bytes()
+
+
+class _DgampiModule(type(_lib)):
+    """The module's type: ``MAX_MPI_BYTES`` reads and sets the library's limit."""
+
+    @property
+    def MAX_MPI_BYTES(self):
+        """Message-size limit in bytes (the library's process-wide value)."""
+        return max_message_bytes()
+
+    @MAX_MPI_BYTES.setter
+    def MAX_MPI_BYTES(self, nbytes):
+        set_max_message_bytes(_lib.resolve_limit(nbytes))
+
+
+import sys as _sys
+
+_sys.modules[__name__].__class__ = _DgampiModule
 
 #: Tag offset of an N-point object's array chunks (metadata at ``base_tag``).
 NPOINT_ARRAY_TAG_OFFSET = _lib.NPOINT_ARRAY_TAG_OFFSET

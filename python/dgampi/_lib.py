@@ -252,6 +252,7 @@ STATUS_NAMES = {
     10: "HDF5_ERROR",
     11: "NOT_FOUND",
     12: "INVALID_HANDLE",
+    13: "POISONED",
 }
 
 
@@ -297,7 +298,8 @@ def call_status(name, *args):
 
 
 def resolve_limit(limit):
-    """The explicit limit for a call: ``limit``, or ``dgampi.MAX_MPI_BYTES`` read now.
+    """The explicit limit for a call: ``limit``, or ``dgampi.MAX_MPI_BYTES``
+    (the library's process-wide limit) read now.
 
     Values above 2**31-1 (the MPI int-count limit, the largest the library
     accepts) are clamped to it; zero or negative values are a ValueError.

@@ -236,9 +236,8 @@ def recv_bytes(comm, source, base_tag=0, limit=None):
 
 
 def max_message_bytes():
-    """The library's process-wide limit (``DGAMPI_MAX_MESSAGE_BYTES`` or 2**31-1).
-
-    The Python functions pass ``dgampi.MAX_MPI_BYTES`` explicitly instead."""
+    """The library's process-wide limit (``DGAMPI_MAX_MESSAGE_BYTES`` or 2**31-1),
+    the value ``dgampi.MAX_MPI_BYTES`` reads."""
     out = _lib.c_size_t()
     call("max_message_bytes", ctypes.byref(out))
     return out.value
@@ -246,8 +245,7 @@ def max_message_bytes():
 
 def set_max_message_bytes(nbytes):
     """Sets the library's process-wide limit (1 ..= 2**31-1), which C and
-    Fortran callers of the same process see. Does not change
-    ``dgampi.MAX_MPI_BYTES``."""
+    Fortran callers of the same process see, and ``dgampi.MAX_MPI_BYTES`` too."""
     call("set_max_message_bytes", _nonneg(nbytes, "nbytes"))
 
 

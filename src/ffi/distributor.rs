@@ -261,7 +261,7 @@ pub(crate) fn collective<A>(d: &Distributor, args: Result<A>, op: impl FnOnce(A)
     match args {
         Ok(a) => op(a),
         Err(e) => {
-            let _ = crate::comm::agree(d.raw_comm(), Err(e.clone()));
+            let _ = crate::comm::agree(d.lib_comm(), Err(e.clone()));
             Err(e)
         }
     }
@@ -467,7 +467,7 @@ pub unsafe extern "C" fn dgampi_distributor_bcast_chunked(
 pub unsafe extern "C" fn dgampi_distributor_bcast_chunked_into(h: *mut dgampi_distributor, a: *const dgampi_array, root: c_int, limit: usize) -> Status {
     guard("dgampi_distributor_bcast_chunked_into", || {
         let d = handle(h)?;
-        crate::primitives::bcast_rows_into_raw(d.raw_comm(), raw_from_c(a, "a").as_ref().map_err(Clone::clone), root, limit)
+        d.bcast_chunked_into_raw(raw_from_c(a, "a").as_ref().map_err(Clone::clone), root, limit)
     })
 }
 

@@ -6,7 +6,8 @@ use crate::error::Result;
 use crate::ffi::array::{dgampi_array, dgampi_owned_array, fill_owned, raw_from_c, shape_from_c};
 use crate::ffi::core::{guard, malloc_for_caller, non_null};
 use crate::ffi::{CommArg, MPI_Fint};
-use crate::primitives::{bcast_rows_into_raw, bcast_rows_raw, recv_bytes_raw, recv_rows_into_raw, send_bytes_raw, send_rows_raw};
+use crate::limit::resolve_limit;
+use crate::primitives::{bcast_rows_into_raw, bcast_rows_raw, recv_bytes_raw, recv_rows_into_raw, recv_rows_with, send_bytes_raw, send_rows_raw};
 use crate::Status;
 use mpi::ffi::MPI_Comm;
 use std::os::raw::{c_int, c_void};
@@ -65,10 +66,17 @@ unsafe fn recv_rows_alloc(
     let shape = shape_from_c(ndim, shape)?;
     let bytes = shape.iter().try_fold(dtype.size(), |acc, &n| acc.checked_mul(n));
     let bytes = bytes.ok_or_else(|| crate::Error::out_of_range(format!("shape {shape:?} is too large")))?;
-    let buf = malloc_for_caller(bytes)?;
-    let received = RawArray::new(buf, dtype, shape, None).and_then(|a| recv_rows_into_raw(comm, &a, source, base_tag, limit));
+    // The buffer is made once the sender's header arrived; a failed
+    // allocation drains the transfer, so nothing stays queued.
+    let mut buf: *mut u8 = std::ptr::null_mut();
+    let received = resolve_limit(limit).and_then(|_| {
+        recv_rows_with(comm, source, base_tag, || {
+            buf = malloc_for_caller(bytes)?;
+            RawArray::new(buf, dtype, shape, None)
+        })
+    });
     match received {
-        Ok(()) => {
+        Ok(_) => {
             *data = buf as *mut c_void;
             Ok(())
         }

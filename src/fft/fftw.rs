@@ -1,8 +1,11 @@
 //! The slice of FFTW dgampi uses: guru (strided, batched, in-place) complex
 //! plans in double and single precision, aligned work buffers, and wisdom.
 //!
-//! FFTW's planner is not thread-safe, so planning, destroying plans and
-//! wisdom calls hold one process-wide lock; executing a plan does not.
+//! FFTW's planner is not thread-safe, and a host program may plan too: before
+//! its first planner call dgampi calls `fftw_make_planner_thread_safe` (and
+//! the single-precision twin), so FFTW itself serializes every planner call
+//! in the process, the host's included. dgampi's own calls also hold one
+//! process-wide lock; executing a plan holds none.
 
 use crate::element::DType;
 use crate::error::{Error, Result, Status};
@@ -13,7 +16,23 @@ use std::sync::Mutex;
 /// Serializes every call into FFTW's planner.
 static PLANNER: Mutex<()> = Mutex::new(());
 
+#[link(name = "fftw3_threads")]
+extern "C" {
+    fn fftw_make_planner_thread_safe();
+}
+
+#[link(name = "fftw3f_threads")]
+extern "C" {
+    fn fftwf_make_planner_thread_safe();
+}
+
 fn planner() -> std::sync::MutexGuard<'static, ()> {
+    static THREAD_SAFE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: FFTW's documented call, made once before dgampi's first planner call.
+    THREAD_SAFE.call_once(|| unsafe {
+        fftw_make_planner_thread_safe();
+        fftwf_make_planner_thread_safe();
+    });
     PLANNER.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -21,6 +21,7 @@ pub use strategy::{choose, estimated_cost, Strategy};
 
 use crate::buffer::RawArray;
 use crate::comm::{self, agree, OwnedComm};
+use crate::failure::Poison;
 use crate::element::{DType, Element};
 use crate::engine::{RowPlan, Scratch, Side};
 use crate::error::{Error, Result};
@@ -154,6 +155,8 @@ pub struct FftPlan {
     steps: Vec<Step>,
     work: [AlignedBuf; 2],
     scratch: Scratch,
+    /// The first failure while moving data, after which the plan refuses to run.
+    poison: Poison,
 }
 
 impl std::fmt::Debug for FftPlan {
@@ -236,6 +239,7 @@ impl FftPlan {
             steps,
             work,
             scratch: Scratch::default(),
+            poison: Poison::default(),
         })
     }
 
@@ -306,19 +310,27 @@ impl FftPlan {
     /// Transforms this rank's block in place (collective over the plan's
     /// ranks; a bad block on any rank is reported on every rank and nothing moves).
     pub fn execute_raw(&mut self, block: &RawArray) -> Result<()> {
-        let local = self.check_block(block);
+        let local = self.poison.check("FFT plan").and_then(|()| self.check_block(block));
         agree(self.comm.raw(), local)?;
         let width = self.batch.iter().product::<usize>();
         let user = block.reshaped(vec![block.nrows(), width])?;
+        let poison = std::mem::take(&mut self.poison);
+        let outcome = poison.guard(|| self.run_steps(&user));
+        self.poison = poison;
+        outcome
+    }
+
+    /// Runs the plan's movements and transforms on the caller's block `user`.
+    fn run_steps(&mut self, user: &RawArray) -> Result<()> {
         for step in &self.steps {
             match step {
                 Step::Move { plan, from, to } => {
-                    let (src, dst) = (self.view(&user, *from)?, self.view(&user, *to)?);
+                    let (src, dst) = (self.view(user, *from)?, self.view(user, *to)?);
                     let side = |a, s: &Shape| Side { array: a, columns: s.split_columns.then_some(&self.batch_split) };
                     plan.execute_with(self.comm.raw(), side(&src, &from.1), side(&dst, &to.1), self.limit, &mut self.scratch)?;
                 }
                 Step::Transform { buf, plan, unaligned } => {
-                    let ptr = self.ptr(&user, *buf);
+                    let ptr = self.ptr(user, *buf);
                     let chosen = match (plan, unaligned) {
                         (Some(p), _) if p.fits(ptr) => Some(p),
                         (_, Some(u)) => Some(u),
@@ -329,7 +341,7 @@ impl FftPlan {
                         unsafe { p.execute(ptr) };
                     }
                 }
-                Step::Scale { buf, len, factor } => scale(self.dtype, self.ptr(&user, *buf), *len, *factor),
+                Step::Scale { buf, len, factor } => scale(self.dtype, self.ptr(user, *buf), *len, *factor),
             }
         }
         Ok(())
