@@ -256,10 +256,14 @@ static void test_tags(void) {
     CHECK_STATUS(dgampi_recv_rows_into(MPI_COMM_WORLD, &b, prev_rank, -5, 0), S_RANGE, "dgampi_recv_rows_into");
     CHECK_STATUS(dgampi_send_bytes(MPI_COMM_WORLD, mine, 8, next_rank, -1, 0), S_RANGE, "dgampi_send_bytes");
     CHECK_STATUS(dgampi_recv_bytes(MPI_COMM_WORLD, prev_rank, INT_MIN, &data, &len), S_RANGE, "dgampi_recv_bytes");
-    /* the last valid range works: tags tag_ub-2 ..= tag_ub */
+    /* rows: a header at base_tag and 3 chunks need 4 tags; the range starting
+     * at tag_ub - 2 is refused by the sender and by the receiver */
+    CHECK_STATUS(dgampi_send_rows(MPI_COMM_WORLD, &a, next_rank, tag_ub - 2, 8), S_RANGE, "dgampi_send_rows");
+    CHECK_STATUS(dgampi_recv_rows_into(MPI_COMM_WORLD, &b, prev_rank, tag_ub - 2, 8), S_RANGE, "dgampi_recv_rows_into");
+    /* the last valid range works: tags tag_ub-3 ..= tag_ub */
     memset(got, 0, sizeof got);
-    RING_EXCHANGE(rank, CHECK_OK(dgampi_send_rows(MPI_COMM_WORLD, &a, next_rank, tag_ub - 2, 8)),
-                  CHECK_OK(dgampi_recv_rows_into(MPI_COMM_WORLD, &b, prev_rank, tag_ub - 2, 8)));
+    RING_EXCHANGE(rank, CHECK_OK(dgampi_send_rows(MPI_COMM_WORLD, &a, next_rank, tag_ub - 3, 8)),
+                  CHECK_OK(dgampi_recv_rows_into(MPI_COMM_WORLD, &b, prev_rank, tag_ub - 3, 8)));
     CHECK_PATTERN(DGAMPI_DTYPE_F64, got, 3, prev_rank, "rows at the top of the tag range");
     data = NULL;
     RING_EXCHANGE(rank, CHECK_OK(dgampi_send_bytes(MPI_COMM_WORLD, mine, 16, next_rank, tag_ub - 2, 8)),

@@ -50,6 +50,7 @@ static const char *status_name(int s) {
     case DGAMPI_STATUS_HDF5_ERROR: return "HDF5_ERROR";
     case DGAMPI_STATUS_NOT_FOUND: return "NOT_FOUND";
     case DGAMPI_STATUS_INVALID_HANDLE: return "INVALID_HANDLE";
+    case DGAMPI_STATUS_POISONED: return "POISONED";
     default: return "(other status)";
     }
 }

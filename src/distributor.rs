@@ -21,7 +21,7 @@ use crate::layout::BlockLayout;
 use crate::limit::resolve_limit;
 use crate::primitives::{
     allocate_typed, bcast_body, check_disjoint, check_output, bcast_header, bcast_rows_in, bcast_rows_into_in, recv_bytes_raw, recv_rows_into_raw, send_bytes_raw,
-    recv_rows_with, send_rows_raw, ArrayHeader, Destination, HEADER_WORDS,
+    recv_rows_or_drain, send_rows_raw, ArrayHeader, Destination, HEADER_WORDS,
 };
 use crate::spill::SpillFile;
 use mpi::ffi::MPI_Comm;
@@ -858,7 +858,7 @@ impl Distributor {
             }
         };
         let meta = blob.split_off(HEADER_WORDS * 8);
-        let dst = recv_rows_with(user, source, array_tag, || out.resolve(&header, "recv_from_rank output"))?;
+        let dst = recv_rows_or_drain(user, out.resolve(&header, "recv_from_rank output"), source, array_tag)?;
         Ok((meta, dst))
     }
 

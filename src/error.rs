@@ -3,6 +3,17 @@
 use std::fmt;
 
 /// Outcome of a dgampi call; `Ok` is 0. Exported to C as `dgampi_status`.
+///
+/// Collective calls agree on their arguments before moving data, so an error
+/// found on one rank is returned there and as `RemoteError` on the others. A
+/// failure after that agreement, while data moves, cannot be agreed: every
+/// pending request is waited for before the call returns, and the object
+/// (distributor, FFT plan) becomes unusable: its later calls return
+/// `Poisoned` on that rank and `RemoteError` on the others, so no rank waits.
+/// A rank that could not post a message its peers wait for prints the error
+/// and calls `MPI_Abort` on the object's communicator instead of leaving the
+/// job hanging. Not detectable: a NULL or stale handle, or `MPI_COMM_NULL`,
+/// on only one rank of a collective leaves the others waiting.
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Status {

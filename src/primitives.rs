@@ -242,11 +242,8 @@ pub(crate) fn check_disjoint(
 pub fn recv_rows_into_raw(comm: MPI_Comm, a: &RawArray, source: i32, base_tag: i32, limit: usize) -> Result<()> {
     let (_, size) = prologue(comm)?;
     check_peer(source, size, "source")?;
-    let limit = resolve_limit(limit)?;
     check_output(a, "the receive buffer")?;
-    // The tags this buffer needs under the receiver's limit are checked before
-    // anything is received; the sender's schedule is checked once announced.
-    check_tag_range(comm, base_tag, RowChunks::new(a.nrows(), a.row_bytes(), limit)?.count() + 1)?;
+    check_receive_tags(comm, a.nrows(), a.row_bytes(), limit, base_tag)?;
     recv_rows_announced(comm, Ok(a), source, base_tag)
 }
 
@@ -291,14 +288,40 @@ fn recv_rows_announced(comm: MPI_Comm, a: Result<&RawArray>, source: i32, base_t
     Ok(())
 }
 
-/// Receives a row transfer into storage `make` provides (called after the
-/// header arrived; an error from it drains the transfer).
-pub(crate) fn recv_rows_with(comm: MPI_Comm, source: i32, base_tag: i32, make: impl FnOnce() -> Result<RawArray>) -> Result<RawArray> {
+/// Checks, before anything is received, the tags that `nrows` rows of
+/// `row_bytes` need under the receiver's `limit` (the sender's schedule is
+/// checked again once its header arrived).
+fn check_receive_tags(comm: MPI_Comm, nrows: usize, row_bytes: usize, limit: usize, base_tag: i32) -> Result<()> {
+    let limit = resolve_limit(limit)?;
+    check_tag_range(comm, base_tag, RowChunks::new(nrows, row_bytes, limit)?.count() + 1)
+}
+
+/// Receives a row transfer of `expected` = (rows, row bytes) under the
+/// receiver's `limit` into storage `make` provides. `make` runs before
+/// anything is received: when it fails (an allocation), the call returns its
+/// error and the transfer stays queued for a later receive.
+pub(crate) fn recv_rows_with(
+    comm: MPI_Comm,
+    source: i32,
+    base_tag: i32,
+    expected: (usize, usize),
+    limit: usize,
+    make: impl FnOnce() -> Result<RawArray>,
+) -> Result<RawArray> {
     let (_, size) = prologue(comm)?;
     check_peer(source, size, "source")?;
-    let a = make();
-    recv_rows_announced(comm, a.as_ref().map_err(Clone::clone), source, base_tag)?;
-    a
+    let a = make()?;
+    check_receive_tags(comm, expected.0, expected.1, limit, base_tag)?;
+    recv_rows_announced(comm, Ok(&a), source, base_tag)?;
+    Ok(a)
+}
+
+/// Receives a row transfer whose destination `dst` was resolved after the
+/// sender announced it elsewhere (an N-point object's header): when `dst` is
+/// an error, the whole transfer is drained and the error returned.
+pub(crate) fn recv_rows_or_drain(comm: MPI_Comm, dst: Result<RawArray>, source: i32, base_tag: i32) -> Result<RawArray> {
+    recv_rows_announced(comm, dst.as_ref().map_err(Clone::clone), source, base_tag)?;
+    dst
 }
 
 /// Fixed-size header describing an array: dtype, ndim, limit, flags, shape.
@@ -659,10 +682,12 @@ pub fn recv_rows_alloc<T: Element, C: AsRaw<Raw = MPI_Comm>>(
     base_tag: i32,
     limit: usize,
 ) -> Result<ArrayD<T>> {
-    resolve_limit(limit)?;
     let mut slot: Option<ArrayD<T>> = None;
     let header = ArrayHeader { dtype: T::DTYPE, shape: shape.to_vec(), limit: 0, flags: 0 };
-    recv_rows_with(comm.as_raw(), source, base_tag, || allocate_typed(&mut slot, &header))?;
+    let row_bytes = shape.get(1..).unwrap_or(&[]).iter().try_fold(T::DTYPE.size(), |acc, &n| acc.checked_mul(n));
+    let row_bytes = row_bytes.ok_or_else(|| Error::out_of_range(format!("shape {shape:?} is too large")))?;
+    let nrows = shape.first().copied().ok_or_else(|| Error::invalid("the shape needs at least one axis"))?;
+    recv_rows_with(comm.as_raw(), source, base_tag, (nrows, row_bytes), limit, || allocate_typed(&mut slot, &header))?;
     Ok(slot.expect("recv_rows_alloc allocated its output"))
 }
 

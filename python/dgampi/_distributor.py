@@ -58,8 +58,10 @@ class MpiDistributor(HandleOwner):
     per-rank blocks, the excess going to the last ranks (7 tasks on 3 ranks:
     sizes 2, 2, 3), and moves the blocks between ranks.
 
-    The distributor works on its own duplicate of ``comm`` (``MPI.COMM_WORLD``
-    when None), so its messages never match the caller's. With
+    The distributor works on two duplicates of ``comm`` (``MPI.COMM_WORLD``
+    when None): a private one for its collectives and maps, which no user
+    message can reach, and the one :attr:`comm` returns, which
+    :meth:`send_to_rank` / :meth:`recv_from_rank` use with your tags. With
     ``output_path`` each rank owns the HDF5 spill file
     ``{output_path}/{name}_Rank{rank:05d}.hdf5``, created (never truncated) on
     construction and left open.
@@ -83,8 +85,9 @@ class MpiDistributor(HandleOwner):
     Differences from the original (pure mpi4py) module: the context manager
     closes the distributor instead of returning an h5py file (the library owns
     the spill file; use the ``spill_*`` methods, or close the file with
-    :meth:`close_file` before opening it with h5py); ``comm`` is the private
-    duplicate rather than the communicator passed in.
+    :meth:`close_file` before opening it with h5py); ``comm`` is a duplicate
+    of the communicator passed in (the one user traffic runs on), not the
+    communicator itself.
     """
 
     # ------------------------------------------------------------ lifetime
@@ -168,9 +171,12 @@ class MpiDistributor(HandleOwner):
 
     @property
     def comm(self):
-        """The distributor's private communicator (an ``mpi4py.MPI.Intracomm``
-        over the library's duplicate; borrowed: do not ``Free()`` it; invalid
-        after :meth:`close`). Its error handler is ``MPI_ERRORS_RETURN``."""
+        """The distributor's user communicator (an ``mpi4py.MPI.Intracomm``
+        over a duplicate of the caller's, the one :meth:`send_to_rank` uses;
+        borrowed: do not ``Free()`` it; invalid after :meth:`close`). The
+        library's collectives run on another, private duplicate, so your
+        messages on this one never meet them. Its error handler is
+        ``MPI_ERRORS_RETURN``."""
         return self._comm_obj
 
     @property

@@ -6,7 +6,6 @@ use crate::error::Result;
 use crate::ffi::array::{dgampi_array, dgampi_owned_array, fill_owned, raw_from_c, shape_from_c};
 use crate::ffi::core::{guard, malloc_for_caller, non_null};
 use crate::ffi::{CommArg, MPI_Fint};
-use crate::limit::resolve_limit;
 use crate::primitives::{bcast_rows_into_raw, bcast_rows_raw, recv_bytes_raw, recv_rows_into_raw, recv_rows_with, send_bytes_raw, send_rows_raw};
 use crate::Status;
 use mpi::ffi::MPI_Comm;
@@ -69,11 +68,11 @@ unsafe fn recv_rows_alloc(
     // The buffer is made once the sender's header arrived; a failed
     // allocation drains the transfer, so nothing stays queued.
     let mut buf: *mut u8 = std::ptr::null_mut();
-    let received = resolve_limit(limit).and_then(|_| {
-        recv_rows_with(comm, source, base_tag, || {
-            buf = malloc_for_caller(bytes)?;
-            RawArray::new(buf, dtype, shape, None)
-        })
+    let nrows = shape[0];
+    let row_bytes = if nrows == 0 { shape[1..].iter().try_fold(dtype.size(), |acc, &n| acc.checked_mul(n)).unwrap_or(usize::MAX) } else { bytes / nrows };
+    let received = recv_rows_with(comm, source, base_tag, (nrows, row_bytes), limit, || {
+        buf = malloc_for_caller(bytes)?;
+        RawArray::new(buf, dtype, shape, None)
     });
     match received {
         Ok(_) => {

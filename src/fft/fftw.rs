@@ -4,7 +4,9 @@
 //! FFTW's planner is not thread-safe, and a host program may plan too: before
 //! its first planner call dgampi calls `fftw_make_planner_thread_safe` (and
 //! the single-precision twin), so FFTW itself serializes every planner call
-//! in the process, the host's included. dgampi's own calls also hold one
+//! in the process from then on, the host's included (a host that plans from
+//! several threads before dgampi's first plan calls it itself, as FFTW's
+//! manual asks). dgampi's own calls also hold one
 //! process-wide lock; executing a plan holds none.
 
 use crate::element::DType;
@@ -26,13 +28,19 @@ extern "C" {
     fn fftwf_make_planner_thread_safe();
 }
 
-fn planner() -> std::sync::MutexGuard<'static, ()> {
+/// Makes FFTW's planner thread-safe (once per process): from then on FFTW
+/// serializes every planner call, a host program's included.
+pub fn planner_is_thread_safe() {
     static THREAD_SAFE: std::sync::Once = std::sync::Once::new();
     // SAFETY: FFTW's documented call, made once before dgampi's first planner call.
     THREAD_SAFE.call_once(|| unsafe {
         fftw_make_planner_thread_safe();
         fftwf_make_planner_thread_safe();
     });
+}
+
+fn planner() -> std::sync::MutexGuard<'static, ()> {
+    planner_is_thread_safe();
     PLANNER.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -275,4 +283,50 @@ pub fn import_wisdom(precision: Precision, text: &str) -> Result<()> {
         return Err(Error::invalid("FFTW rejected the wisdom text (wrong precision or not FFTW wisdom)"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host program planning from its own threads, without dgampi's lock,
+    /// while dgampi plans: FFTW's planner must be thread-safe (dgampi made it
+    /// so before its first plan) and every plan must transform correctly.
+    #[test]
+    fn host_threads_may_plan_beside_dgampi() {
+        // what dgampi's first plan does (a plan made here would do it too)
+        planner_is_thread_safe();
+        let n = 16usize;
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        let buf = AlignedBuf::zeroed(n * 16).unwrap();
+                        if t % 2 == 0 {
+                            // dgampi's planner
+                            let plan = unsafe {
+                                GuruPlan::new(Precision::Double, &[Dim { n, stride: 1 }], &[], -1, buf.ptr(), Rigor::Estimate, false)
+                            }
+                            .unwrap();
+                            // a delta at 0 transforms to all ones
+                            unsafe { *(buf.ptr() as *mut f64) = 1.0 };
+                            unsafe { plan.execute(buf.ptr()) };
+                            let out = unsafe { std::slice::from_raw_parts(buf.ptr() as *const f64, 2 * n) };
+                            assert!(out.chunks(2).all(|c| c[0] == 1.0 && c[1] == 0.0));
+                        } else {
+                            // the host's planner, straight through FFTW
+                            unsafe {
+                                let p = ffi::fftw_plan_dft_1d(n as i32, buf.ptr() as *mut _, buf.ptr() as *mut _, -1, ffi::FFTW_ESTIMATE);
+                                assert!(!p.is_null());
+                                ffi::fftw_destroy_plan(p);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
 }
