@@ -608,7 +608,8 @@ dgampi_status dgampi_distributor_create_f(MPI_Fint comm,
 /*
  Collective: destroys the distributor `*handle` (closing its spill file and
  freeing its communicator) and sets `*handle` to NULL. A NULL `*handle` is a
- no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`.
+ no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`. Works after
+ `MPI_Finalize` too (the communicator is then left to MPI).
  */
 dgampi_status dgampi_distributor_destroy(struct dgampi_distributor **handle);
 

@@ -27,25 +27,27 @@ pub struct dgampi_distributor {
     inner: Distributor,
 }
 
-/// Addresses of the live handles.
+/// The live handles.
 static LIVE: LiveHandles = LiveHandles::new();
 
-/// Fails unless `h` is a live handle.
-fn check_live(h: *mut dgampi_distributor) -> Result<()> {
-    LIVE.check(h, "distributor")
+/// The distributor behind a live handle, for calls that reach MPI: fails with
+/// `DGAMPI_STATUS_MPI_NOT_INITIALIZED` once MPI is finalized (before looking
+/// at the handle), so no call on a distributor reaches a finalized MPI.
+pub(crate) unsafe fn handle<'a>(h: *mut dgampi_distributor) -> Result<&'a mut Distributor> {
+    crate::comm::ensure_initialized()?;
+    local_handle(h)
 }
 
-/// The distributor behind a handle, if the handle is live.
-pub(crate) unsafe fn handle<'a>(h: *mut dgampi_distributor) -> Result<&'a mut Distributor> {
-    check_live(h)?;
-    Ok(&mut (*h).inner)
+/// The distributor behind a live handle, for calls that never reach MPI
+/// (accessors, spill file), which keep working after `MPI_Finalize`.
+unsafe fn local_handle<'a>(h: *mut dgampi_distributor) -> Result<&'a mut Distributor> {
+    Ok(&mut (*LIVE.get(h, "distributor")?).inner)
 }
 
 /// Shared access to the distributor behind a live handle (for calls taking
-/// two handles, which may be the same).
+/// two handles, which may be the same); checks MPI like [`handle`].
 pub(crate) unsafe fn handle_ref<'a>(h: *mut dgampi_distributor) -> Result<&'a Distributor> {
-    check_live(h)?;
-    Ok(&(*h).inner)
+    handle(h).map(|d| &*d)
 }
 
 unsafe fn opt_str<'a>(s: *const c_char, what: &str) -> Result<Option<&'a str>> {
@@ -97,9 +99,7 @@ unsafe fn create(comm: CommArg, ntasks: i64, name: *const c_char, output_path: *
         Ok((ntasks, name, path))
     })();
     let inner = Distributor::create(comm, args)?;
-    let h = Box::into_raw(Box::new(dgampi_distributor { inner }));
-    LIVE.insert(h);
-    *out = h;
+    *out = LIVE.insert(Box::new(dgampi_distributor { inner }));
     Ok(())
 }
 
@@ -132,7 +132,8 @@ pub unsafe extern "C" fn dgampi_distributor_create_f(
 
 /// Collective: destroys the distributor `*handle` (closing its spill file and
 /// freeing its communicator) and sets `*handle` to NULL. A NULL `*handle` is a
-/// no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`.
+/// no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`. Works after
+/// `MPI_Finalize` too (the communicator is then left to MPI).
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_destroy(handle: *mut *mut dgampi_distributor) -> Status {
     guard("dgampi_distributor_destroy", || {
@@ -141,9 +142,7 @@ pub unsafe extern "C" fn dgampi_distributor_destroy(handle: *mut *mut dgampi_dis
         if h.is_null() {
             return Ok(());
         }
-        self::handle(h)?;
-        LIVE.remove(h);
-        drop(Box::from_raw(h));
+        drop(LIVE.remove(h, "distributor")?);
         *handle = std::ptr::null_mut();
         Ok(())
     })
@@ -153,7 +152,7 @@ pub unsafe extern "C" fn dgampi_distributor_destroy(handle: *mut *mut dgampi_dis
 
 /// Runs an accessor: validates the handle and `out`, stores `value(d)`.
 unsafe fn access<T>(h: *mut dgampi_distributor, out: *mut T, value: impl FnOnce(&Distributor) -> T) -> Result<()> {
-    let d = handle(h)?;
+    let d = local_handle(h)?;
     non_null(out, "out")?;
     *out = value(d);
     Ok(())
@@ -206,11 +205,14 @@ pub unsafe extern "C" fn dgampi_distributor_comm(h: *mut dgampi_distributor, out
 /// Fortran-handle form of `dgampi_distributor_comm`.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_comm_f(h: *mut dgampi_distributor, out: *mut MPI_Fint) -> Status {
-    guard("dgampi_distributor_comm_f", || access(h, out, |d| crate::comm::comm_to_fortran(d.raw_comm())))
+    guard("dgampi_distributor_comm_f", || {
+        crate::comm::ensure_initialized()?;
+        access(h, out, |d| crate::comm::comm_to_fortran(d.raw_comm()))
+    })
 }
 
 unsafe fn per_rank(h: *mut dgampi_distributor, out: *mut i64, len: usize, pick: fn(&Distributor) -> &[usize]) -> Result<()> {
-    let d = handle(h)?;
+    let d = local_handle(h)?;
     non_null(out, "out")?;
     let values = pick(d);
     if len < values.len() {
@@ -589,19 +591,19 @@ pub unsafe extern "C" fn dgampi_distributor_recv_from_rank_into(
 /// Opens (creating if absent, never truncating) this rank's spill file.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_open_file(h: *mut dgampi_distributor) -> Status {
-    guard("dgampi_distributor_open_file", || handle(h)?.spill()?.open())
+    guard("dgampi_distributor_open_file", || local_handle(h)?.spill()?.open())
 }
 
 /// Closes this rank's spill file (safe when closed or absent).
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_close_file(h: *mut dgampi_distributor) -> Status {
-    guard("dgampi_distributor_close_file", || handle(h)?.spill()?.close())
+    guard("dgampi_distributor_close_file", || local_handle(h)?.spill()?.close())
 }
 
 /// Closes and deletes this rank's spill file (safe when absent).
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_delete_file(h: *mut dgampi_distributor) -> Status {
-    guard("dgampi_distributor_delete_file", || handle(h)?.spill()?.delete())
+    guard("dgampi_distributor_delete_file", || local_handle(h)?.spill()?.delete())
 }
 
 /// Writes `a` as dataset `name` (group paths like "gamma/q0" allowed; an
@@ -619,7 +621,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_write(h: *mut dgampi_distribut
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_read_into(h: *mut dgampi_distributor, name: *const c_char, a: *const dgampi_array) -> Status {
     guard("dgampi_distributor_spill_read_into", || {
-        let d = handle(h)?;
+        let d = local_handle(h)?;
         let (name, a) = (name_arg(name)?, raw_from_c(a, "a")?);
         d.spill()?.read_into(name, &a)
     })
@@ -629,7 +631,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_read_into(h: *mut dgampi_distr
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_read(h: *mut dgampi_distributor, name: *const c_char, out: *mut dgampi_owned_array) -> Status {
     guard("dgampi_distributor_spill_read", || {
-        let d = handle(h)?;
+        let d = local_handle(h)?;
         let name = name_arg(name)?;
         non_null(out, "out")?;
         let file = d.spill()?;
@@ -652,7 +654,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_shape(
     shape: *mut i64,
 ) -> Status {
     guard("dgampi_distributor_spill_shape", || {
-        let d = handle(h)?;
+        let d = local_handle(h)?;
         let name = name_arg(name)?;
         non_null(dtype, "dtype")?;
         non_null(ndim, "ndim")?;
@@ -673,7 +675,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_shape(
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_list(h: *mut dgampi_distributor, names: *mut *mut c_char, count: *mut usize) -> Status {
     guard("dgampi_distributor_spill_list", || {
-        let d = handle(h)?;
+        let d = local_handle(h)?;
         non_null(names, "names")?;
         non_null(count, "count")?;
         let list = d.spill()?.list()?;
@@ -693,7 +695,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_list(h: *mut dgampi_distributo
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_remove(h: *mut dgampi_distributor, name: *const c_char) -> Status {
     guard("dgampi_distributor_spill_remove", || {
-        let d = handle(h)?;
+        let d = local_handle(h)?;
         let name = name_arg(name)?;
         d.spill()?.remove(name)
     })
@@ -707,7 +709,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_remove(h: *mut dgampi_distribu
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_path(h: *mut dgampi_distributor, buf: *mut c_char, len: usize, needed: *mut usize) -> Status {
     guard("dgampi_distributor_spill_path", || {
-        let d = handle(h)?;
+        let d = local_handle(h)?;
         let path = d
             .spill_path()
             .ok_or_else(|| Error::invalid("this distributor has no output_path, so it has no spill file"))?;

@@ -88,12 +88,19 @@ unsafe fn nq_from_c(nq: *const i64) -> Result<[usize; 3]> {
     Ok(out)
 }
 
-/// Addresses of the live plans.
+/// The live plans.
 static LIVE: LiveHandles = LiveHandles::new();
 
+/// The plan behind a live handle (calls that never reach MPI).
 unsafe fn plan_ref<'a>(h: *mut dgampi_fft_plan) -> Result<&'a mut FftPlan> {
-    LIVE.check(h, "FFT plan")?;
-    Ok(&mut (*h).inner)
+    Ok(&mut (*LIVE.get(h, "FFT plan")?).inner)
+}
+
+/// The plan behind a live handle, for calls that reach MPI: fails with
+/// `DGAMPI_STATUS_MPI_NOT_INITIALIZED` once MPI is finalized.
+unsafe fn plan_for_mpi<'a>(h: *mut dgampi_fft_plan) -> Result<&'a mut FftPlan> {
+    crate::comm::ensure_initialized()?;
+    plan_ref(h)
 }
 
 /// Stores the built-in defaults in `*opts`: forward, normalization backward,
@@ -129,9 +136,7 @@ unsafe fn create(comm: CommArg, nq: *const i64, batch_ndim: i32, batch_shape: *c
         Ok((nq, batch, dtype, options)) => FftPlan::from_raw(comm, nq, &batch, dtype, options)?,
         Err(e) => return Err(FftPlan::fail_collectively(comm, e)),
     };
-    let h = Box::into_raw(Box::new(dgampi_fft_plan { inner }));
-    LIVE.insert(h);
-    *out = h;
+    *out = LIVE.insert(Box::new(dgampi_fft_plan { inner }));
     Ok(())
 }
 
@@ -174,7 +179,7 @@ pub unsafe extern "C" fn dgampi_fft_plan_create_f(
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_fft_execute(plan: *mut dgampi_fft_plan, block: *const dgampi_array) -> Status {
     guard("dgampi_fft_execute", || {
-        let plan = plan_ref(plan)?;
+        let plan = plan_for_mpi(plan)?;
         match raw_from_c(block, "block") {
             Ok(b) => plan.execute_raw(&b),
             Err(e) => Err(plan.fail_execute(e)),
@@ -192,9 +197,7 @@ pub unsafe extern "C" fn dgampi_fft_plan_destroy(plan: *mut *mut dgampi_fft_plan
         if h.is_null() {
             return Ok(());
         }
-        LIVE.check(h, "FFT plan")?;
-        LIVE.remove(h);
-        drop(Box::from_raw(h));
+        drop(LIVE.remove(h, "FFT plan")?);
         *plan = std::ptr::null_mut();
         Ok(())
     })
