@@ -588,7 +588,9 @@ dgampi_status dgampi_row_chunks(size_t nrows,
  Collective: creates a distributor of `ntasks` tasks over a duplicate of
  `comm` and stores its handle in `*out`. `name` (may be NULL = "") and
  `output_path` (NULL = no spill file) name the rank's spill file
- `{output_path}/{name}_Rank{rank:05d}.hdf5`, created if absent.
+ `{output_path}/{name}_Rank{rank:05d}.hdf5`, created if absent. `comm`
+ must be an intracommunicator (an intercommunicator is
+ `DGAMPI_STATUS_INVALID_ARGUMENT` on every rank).
  */
 dgampi_status dgampi_distributor_create(MPI_Comm comm,
                                         int64_t ntasks,
@@ -915,7 +917,7 @@ dgampi_status dgampi_fft_options_default(struct dgampi_fft_options *opts);
  values; 0 axes = one element per q) of `dtype` (complex64 or complex128),
  over a duplicate of `comm`, with `opts` (NULL = defaults). Every rank must
  pass the same arguments; a bad argument on any rank fails on every rank.
- Stores the handle in `*out`.
+ `comm` must be an intracommunicator. Stores the handle in `*out`.
  */
 dgampi_status dgampi_fft_plan_create(MPI_Comm comm,
                                      const int64_t *nq,
@@ -963,7 +965,8 @@ dgampi_status dgampi_fft_plan_local(struct dgampi_fft_plan *plan, int64_t *my_q,
 /*
  Collective one-shot FFT: plans for this block's trailing shape and dtype,
  transforms this rank's flat block `[my_q, batch...]` of the `nq` grid in
- place, and frees the plan. `opts` NULL = defaults (forward).
+ place, and frees the plan. `opts` NULL = defaults (forward). `comm` must
+ be an intracommunicator.
  */
 dgampi_status dgampi_execute_distributed_fft(MPI_Comm comm,
                                              const int64_t *nq,
@@ -1075,6 +1078,7 @@ dgampi_status dgampi_recv_rows_alloc_f(MPI_Fint comm,
 /*
  Collective: broadcasts the root's `a` into `a` on every rank; shape and
  dtype must match the root's everywhere (a mismatch fails on every rank).
+ `comm` must be an intracommunicator.
  */
 dgampi_status dgampi_bcast_rows_into(MPI_Comm comm,
                                      const struct dgampi_array *a,
@@ -1093,7 +1097,7 @@ dgampi_status dgampi_bcast_rows_into_f(MPI_Fint comm,
  Collective: broadcasts the root's `a` (ignored elsewhere, may be NULL);
  every non-root rank receives a newly allocated copy in `*out` (release
  `out->data` with `dgampi_free`). On the root, `*out` describes the array
- with `data` NULL.
+ with `data` NULL. `comm` must be an intracommunicator.
  */
 dgampi_status dgampi_bcast_rows(MPI_Comm comm,
                                 const struct dgampi_array *a,

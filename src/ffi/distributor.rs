@@ -88,7 +88,7 @@ fn to_i64(n: usize) -> i64 {
 // ---------------------------------------------------------------- lifetime
 
 unsafe fn create(comm: CommArg, ntasks: i64, name: *const c_char, output_path: *const c_char, out: *mut *mut dgampi_distributor) -> Result<()> {
-    let comm = comm.resolve()?;
+    let comm = comm.resolve_intra()?;
     // Argument errors travel through the collective creation, so no rank waits.
     let args = (|| {
         non_null(out, "out")?;
@@ -106,7 +106,9 @@ unsafe fn create(comm: CommArg, ntasks: i64, name: *const c_char, output_path: *
 /// Collective: creates a distributor of `ntasks` tasks over a duplicate of
 /// `comm` and stores its handle in `*out`. `name` (may be NULL = "") and
 /// `output_path` (NULL = no spill file) name the rank's spill file
-/// `{output_path}/{name}_Rank{rank:05d}.hdf5`, created if absent.
+/// `{output_path}/{name}_Rank{rank:05d}.hdf5`, created if absent. `comm`
+/// must be an intracommunicator (an intercommunicator is
+/// `DGAMPI_STATUS_INVALID_ARGUMENT` on every rank).
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_create(
     comm: MPI_Comm,
@@ -611,7 +613,7 @@ pub unsafe extern "C" fn dgampi_distributor_delete_file(h: *mut dgampi_distribut
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_write(h: *mut dgampi_distributor, name: *const c_char, a: *const dgampi_array) -> Status {
     guard("dgampi_distributor_spill_write", || {
-        let d = handle(h)?;
+        let d = local_handle(h)?;
         let (name, a) = (name_arg(name)?, raw_from_c(a, "a")?);
         d.spill()?.write(name, &a)
     })

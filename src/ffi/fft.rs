@@ -103,6 +103,12 @@ unsafe fn plan_for_mpi<'a>(h: *mut dgampi_fft_plan) -> Result<&'a mut FftPlan> {
     plan_ref(h)
 }
 
+/// The communicator, or, when it is unusable (no collective can run on it),
+/// the argument error if there is one, else the communicator's error.
+fn first_error<A>(comm: Result<MPI_Comm>, args: &Result<A>) -> Result<MPI_Comm> {
+    comm.map_err(|e| args.as_ref().err().cloned().unwrap_or(e))
+}
+
 /// Stores the built-in defaults in `*opts`: forward, normalization backward,
 /// strategy auto, rigor estimate, limit 0.
 #[no_mangle]
@@ -116,7 +122,8 @@ pub unsafe extern "C" fn dgampi_fft_options_default(opts: *mut dgampi_fft_option
 
 #[allow(clippy::too_many_arguments)]
 unsafe fn create(comm: CommArg, nq: *const i64, batch_ndim: i32, batch_shape: *const i64, dtype: i32, opts: *const dgampi_fft_options, out: *mut *mut dgampi_fft_plan) -> Result<()> {
-    let comm = comm.resolve()?;
+    crate::comm::ensure_initialized()?;
+    let comm = comm.resolve_intra();
     // Argument errors join the creation's agreement, so every rank fails.
     let args = (|| {
         non_null(out, "out")?;
@@ -132,6 +139,7 @@ unsafe fn create(comm: CommArg, nq: *const i64, batch_ndim: i32, batch_shape: *c
         }
         Ok((nq, batch, DType::from_code(dtype)?, options_from_c(opts)?))
     })();
+    let comm = first_error(comm, &args)?;
     let inner = match args {
         Ok((nq, batch, dtype, options)) => FftPlan::from_raw(comm, nq, &batch, dtype, options)?,
         Err(e) => return Err(FftPlan::fail_collectively(comm, e)),
@@ -145,7 +153,7 @@ unsafe fn create(comm: CommArg, nq: *const i64, batch_ndim: i32, batch_shape: *c
 /// values; 0 axes = one element per q) of `dtype` (complex64 or complex128),
 /// over a duplicate of `comm`, with `opts` (NULL = defaults). Every rank must
 /// pass the same arguments; a bad argument on any rank fails on every rank.
-/// Stores the handle in `*out`.
+/// `comm` must be an intracommunicator. Stores the handle in `*out`.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_fft_plan_create(
     comm: MPI_Comm,
@@ -230,8 +238,10 @@ pub unsafe extern "C" fn dgampi_fft_plan_local(plan: *mut dgampi_fft_plan, my_q:
 }
 
 unsafe fn one_shot(comm: CommArg, nq: *const i64, block: *const dgampi_array, opts: *const dgampi_fft_options) -> Result<()> {
-    let comm = comm.resolve()?;
+    crate::comm::ensure_initialized()?;
+    let comm = comm.resolve_intra();
     let args = (|| Ok((nq_from_c(nq)?, raw_from_c(block, "block")?, options_from_c(opts)?)))();
+    let comm = first_error(comm, &args)?;
     match args {
         Ok((nq, block, options)) => fft::execute_distributed_fft_raw(comm, nq, &block, options),
         Err(e) => Err(FftPlan::fail_collectively(comm, e)),
@@ -240,7 +250,8 @@ unsafe fn one_shot(comm: CommArg, nq: *const i64, block: *const dgampi_array, op
 
 /// Collective one-shot FFT: plans for this block's trailing shape and dtype,
 /// transforms this rank's flat block `[my_q, batch...]` of the `nq` grid in
-/// place, and frees the plan. `opts` NULL = defaults (forward).
+/// place, and frees the plan. `opts` NULL = defaults (forward). `comm` must
+/// be an intracommunicator.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_execute_distributed_fft(
     comm: MPI_Comm,

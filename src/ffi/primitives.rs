@@ -112,13 +112,14 @@ pub unsafe extern "C" fn dgampi_recv_rows_alloc_f(
 }
 
 unsafe fn bcast_rows_into(comm: CommArg, a: *const dgampi_array, root: c_int, limit: usize) -> Result<()> {
-    let comm = comm.resolve()?;
+    let comm = comm.resolve_intra()?;
     let a = raw_from_c(a, "array");
     bcast_rows_into_raw(comm, a.as_ref().map_err(Clone::clone), root, limit)
 }
 
 /// Collective: broadcasts the root's `a` into `a` on every rank; shape and
 /// dtype must match the root's everywhere (a mismatch fails on every rank).
+/// `comm` must be an intracommunicator.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_bcast_rows_into(comm: MPI_Comm, a: *const dgampi_array, root: c_int, limit: usize) -> Status {
     guard("dgampi_bcast_rows_into", || bcast_rows_into(CommArg::C(comm), a, root, limit))
@@ -131,8 +132,7 @@ pub unsafe extern "C" fn dgampi_bcast_rows_into_f(comm: MPI_Fint, a: *const dgam
 }
 
 unsafe fn bcast_rows(comm: CommArg, a: *const dgampi_array, root: c_int, limit: usize, out: *mut dgampi_owned_array) -> Result<()> {
-    let comm = comm.resolve()?;
-    crate::comm::check_comm(comm)?;
+    let comm = comm.resolve_intra()?;
     let is_root = crate::comm::rank(comm)? == root;
     // A null `out` is reported through the collective agreement, so no rank hangs.
     let mine = non_null(out, "out").and_then(|()| if is_root { raw_from_c(a, "array").map(Some) } else { Ok(None) });
@@ -158,7 +158,7 @@ unsafe fn bcast_rows(comm: CommArg, a: *const dgampi_array, root: c_int, limit: 
 /// Collective: broadcasts the root's `a` (ignored elsewhere, may be NULL);
 /// every non-root rank receives a newly allocated copy in `*out` (release
 /// `out->data` with `dgampi_free`). On the root, `*out` describes the array
-/// with `data` NULL.
+/// with `data` NULL. `comm` must be an intracommunicator.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_bcast_rows(comm: MPI_Comm, a: *const dgampi_array, root: c_int, limit: usize, out: *mut dgampi_owned_array) -> Status {
     guard("dgampi_bcast_rows", || bcast_rows(CommArg::C(comm), a, root, limit, out))
