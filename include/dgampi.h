@@ -940,7 +940,8 @@ dgampi_status dgampi_fft_plan_create_f(MPI_Fint comm,
 
 /*
  Collective: transforms this rank's block `[my_q, batch...]` in place
- (C-contiguous, the plan's dtype; `my_q` from `dgampi_fft_plan_local`). A
+ (C-contiguous, the plan's dtype, aligned to its elements: 8 bytes for
+ complex128, 4 for complex64; `my_q` from `dgampi_fft_plan_local`). A
  wrong block on any rank fails on every rank and nothing moves.
  */
 dgampi_status dgampi_fft_execute(struct dgampi_fft_plan *plan, const struct dgampi_array *block);

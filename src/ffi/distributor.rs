@@ -61,13 +61,28 @@ unsafe fn name_arg<'a>(s: *const c_char) -> Result<&'a str> {
     opt_str(s, "name")?.ok_or_else(|| Error::null("name is NULL"))
 }
 
-/// A byte blob argument: `len` bytes at `data` (NULL allowed when `len` is 0).
-unsafe fn bytes_arg<'a>(data: *const c_void, len: usize, what: &str) -> Result<&'a [u8]> {
+/// A byte blob argument: `len` bytes at `data` (NULL allowed when `len` is 0);
+/// a length no object can have (above `PTRDIFF_MAX`) is `OutOfRange`.
+pub(crate) unsafe fn bytes_arg<'a>(data: *const c_void, len: usize, what: &str) -> Result<&'a [u8]> {
     if len == 0 {
         return Ok(&[]);
     }
+    if len > isize::MAX as usize {
+        return Err(Error::out_of_range(format!("{what} has {len} bytes, more than any object can hold (PTRDIFF_MAX)")));
+    }
     non_null(data, what)?;
     Ok(std::slice::from_raw_parts(data as *const u8, len))
+}
+
+/// A copy of a byte blob argument, allocated fallibly (`AllocationFailed`
+/// instead of an abort).
+unsafe fn bytes_copy(data: *const c_void, len: usize, what: &str) -> Result<Vec<u8>> {
+    let bytes = bytes_arg(data, len, what)?;
+    let mut copy = Vec::new();
+    copy.try_reserve_exact(bytes.len())
+        .map_err(|_| Error::new(Status::AllocationFailed, format!("cannot allocate {len} bytes to copy {what}")))?;
+    copy.extend_from_slice(bytes);
+    Ok(copy)
 }
 
 /// Hands `bytes` to the caller as a malloc'ed buffer (NULL when empty).
@@ -429,7 +444,7 @@ pub unsafe extern "C" fn dgampi_distributor_bcast_bytes(
         let args = (|| {
             non_null(out, "out")?;
             non_null(out_len, "out_len")?;
-            Ok(if is_root { bytes_arg(data, len, "data")?.to_vec() } else { Vec::new() })
+            Ok(if is_root { bytes_copy(data, len, "data")? } else { Vec::new() })
         })();
         let mut blob = Vec::new();
         collective(d, args, |mut mine| {
@@ -500,7 +515,7 @@ pub unsafe extern "C" fn dgampi_distributor_bcast_npoint(
             non_null(out_meta, "out_meta")?;
             non_null(out_meta_len, "out_meta_len")?;
             non_null(out_mat, "out_mat")?;
-            let blob = if is_root { bytes_arg(meta, meta_len, "meta")?.to_vec() } else { Vec::new() };
+            let blob = if is_root { bytes_copy(meta, meta_len, "meta")? } else { Vec::new() };
             Ok((blob, root_array(d, mat, root, "mat")?))
         })();
         let mut meta_out = Vec::new();

@@ -182,7 +182,8 @@ pub unsafe extern "C" fn dgampi_fft_plan_create_f(
 }
 
 /// Collective: transforms this rank's block `[my_q, batch...]` in place
-/// (C-contiguous, the plan's dtype; `my_q` from `dgampi_fft_plan_local`). A
+/// (C-contiguous, the plan's dtype, aligned to its elements: 8 bytes for
+/// complex128, 4 for complex64; `my_q` from `dgampi_fft_plan_local`). A
 /// wrong block on any rank fails on every rank and nothing moves.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_fft_execute(plan: *mut dgampi_fft_plan, block: *const dgampi_array) -> Status {

@@ -63,7 +63,7 @@ unsafe fn recv_rows_alloc(
     non_null(data, "data")?;
     let dtype = DType::from_code(dtype)?;
     let shape = shape_from_c(ndim, shape)?;
-    let bytes = shape.iter().try_fold(dtype.size(), |acc, &n| acc.checked_mul(n));
+    let bytes = shape.iter().try_fold(dtype.size(), |acc, &n| acc.checked_mul(n)).filter(|&b| b <= isize::MAX as usize);
     let bytes = bytes.ok_or_else(|| crate::Error::out_of_range(format!("shape {shape:?} is too large")))?;
     let buf = malloc_for_caller(bytes)?;
     let received = RawArray::new(buf, dtype, shape, None).and_then(|a| recv_rows_into_raw(comm, &a, source, base_tag, limit));
@@ -138,8 +138,7 @@ unsafe fn bcast_rows(comm: CommArg, a: *const dgampi_array, root: c_int, limit: 
     let mine = non_null(out, "out").and_then(|()| if is_root { raw_from_c(a, "array").map(Some) } else { Ok(None) });
     let mut allocated: *mut u8 = std::ptr::null_mut();
     let mut alloc = |h: &crate::primitives::ArrayHeader| -> Result<RawArray> {
-        let bytes = h.shape.iter().product::<usize>() * h.dtype.size();
-        allocated = malloc_for_caller(bytes)?;
+        allocated = malloc_for_caller(crate::ffi::array::header_bytes(h)?)?;
         RawArray::new(allocated, h.dtype, h.shape.clone(), None)
     };
     let result = bcast_rows_raw(comm, mine.as_ref().map(|o| o.as_ref()).map_err(Clone::clone), root, limit, &mut alloc);
@@ -172,11 +171,7 @@ pub unsafe extern "C" fn dgampi_bcast_rows_f(comm: MPI_Fint, a: *const dgampi_ar
 
 unsafe fn send_bytes(comm: CommArg, data: *const c_void, len: usize, dest: c_int, base_tag: c_int, limit: usize) -> Result<()> {
     let comm = comm.resolve()?;
-    if len > 0 {
-        non_null(data, "data")?;
-    }
-    let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(data as *const u8, len) };
-    send_bytes_raw(comm, bytes, dest, base_tag, limit)
+    send_bytes_raw(comm, crate::ffi::distributor::bytes_arg(data, len, "data")?, dest, base_tag, limit)
 }
 
 /// Sends `len` bytes to `dest`: a length message at `base_tag`, then chunks of
