@@ -542,7 +542,8 @@ dgampi_status dgampi_gather_full_ibz_for_vslice(struct dgampi_distributor *irr,
 
 /*
  Copies the calling thread's last error message (empty after a success) into
- `buf` (`len` bytes, always NUL-terminated, truncated if needed).
+ `buf` (`len` bytes, always NUL-terminated; a longer message is truncated at
+ a UTF-8 character boundary).
  */
 dgampi_status dgampi_last_error_message(char *buf, size_t len);
 
@@ -562,7 +563,11 @@ dgampi_status dgampi_free(void *ptr);
 dgampi_status dgampi_set_max_message_bytes(size_t bytes);
 
 /*
- Stores the process-wide message limit in `*bytes`.
+ Stores the process-wide message limit in `*bytes`. Fails (with the status
+ of the value: `DGAMPI_STATUS_INVALID_ARGUMENT` for text that is not an
+ integer, `DGAMPI_STATUS_OUT_OF_RANGE` for 0 or above 2^31-1) while the
+ environment's `DGAMPI_MAX_MESSAGE_BYTES` is invalid and no limit was set,
+ like every call that uses the process-wide limit.
  */
 dgampi_status dgampi_max_message_bytes(size_t *bytes);
 
@@ -822,8 +827,9 @@ dgampi_status dgampi_distributor_recv_from_rank(struct dgampi_distributor *h,
 
 /*
  Like `dgampi_distributor_recv_from_rank`, with the array received into the
- caller's `mat`, whose dtype and shape must match the sender's (a mismatch
- is reported after the array's chunks are drained).
+ caller's `mat`, whose dtype and shape must match the sender's and whose
+ elements must not alias (a mismatch or an aliased `mat` is reported after
+ the object is drained).
  */
 dgampi_status dgampi_distributor_recv_from_rank_into(struct dgampi_distributor *h,
                                                      int source,
@@ -1033,7 +1039,9 @@ dgampi_status dgampi_send_rows_f(MPI_Fint comm,
 
 /*
  Receives rows sent by `dgampi_send_rows` directly into `a`, whose shape and
- dtype must match the sender's (a mismatch is reported, not a crash).
+ dtype must match the sender's (a mismatch is reported, not a crash). An
+ `a` whose elements alias (stride-0 rows) is `DGAMPI_STATUS_INVALID_ARGUMENT`,
+ reported after the transfer is received and discarded.
  */
 dgampi_status dgampi_recv_rows_into(MPI_Comm comm,
                                     const struct dgampi_array *a,

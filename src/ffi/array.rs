@@ -75,6 +75,26 @@ pub(crate) unsafe fn raw_from_c(a: *const dgampi_array, what: &str) -> Result<Ra
         .map_err(|e| Error::new(e.status, format!("{what}: {}", e.message)))
 }
 
+/// Fails with `InvalidArgument` when the elements of output `a` alias
+/// (stride-0 rows, overlapping axes): every result needs its own bytes.
+pub(crate) fn check_output(a: &RawArray, what: &str) -> Result<()> {
+    if a.has_aliased_elements() {
+        return Err(Error::invalid(format!(
+            "{what}: the elements of the {:?} output overlap (row stride {} bytes; stride-0 rows alias), so the results cannot be stored",
+            a.shape(),
+            a.row_stride()
+        )));
+    }
+    Ok(())
+}
+
+/// Converts an output descriptor: [`raw_from_c`], then [`check_output`].
+pub(crate) unsafe fn out_from_c(a: *const dgampi_array, what: &str) -> Result<RawArray> {
+    let out = raw_from_c(a, what)?;
+    check_output(&out, what)?;
+    Ok(out)
+}
+
 /// Fills an owned-array record.
 pub(crate) fn fill_owned(out: &mut dgampi_owned_array, data: *mut u8, dtype: DType, shape: &[usize]) {
     out.data = data as *mut c_void;

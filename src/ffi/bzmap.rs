@@ -4,7 +4,7 @@
 use crate::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz};
 use crate::distributor::Distributor;
 use crate::error::{Error, Result};
-use crate::ffi::array::{dgampi_array, dgampi_owned_array, raw_from_c};
+use crate::ffi::array::{dgampi_array, dgampi_owned_array, out_from_c, raw_from_c};
 use crate::ffi::core::{guard, non_null};
 use crate::ffi::distributor::{collective, dgampi_distributor, handle_ref, into_owned};
 use crate::freq::{gather_full_ibz_for_vslice, node_aware_split, node_aware_split_with_nodes, FreqSplit};
@@ -127,7 +127,7 @@ unsafe fn run_map(
         let map = map_from_c(irrk_inv, n_full)?;
         let block = raw_from_c(block, "block")?;
         let t = transform_from_c(transform)?;
-        let into = if out_into.is_null() { None } else { Some(raw_from_c(out_into, "out")?) };
+        let into = if out_into.is_null() { None } else { Some(out_from_c(out_into, "out")?) };
         Ok((irr, map, block, t, into))
     })();
     collective(full, args, |(irr, map, block, t, into)| {

@@ -2,7 +2,7 @@
 
 use crate::bounds::{chunk_step, Chunk, RowChunks};
 use crate::error::{Error, Result, Status};
-use crate::limit::{max_message_bytes, resolve_limit, set_max_message_bytes};
+use crate::limit::{resolve_limit, set_max_message_bytes};
 use std::cell::RefCell;
 use std::os::raw::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -98,7 +98,8 @@ pub(crate) fn non_null<T>(p: *const T, what: &str) -> Result<()> {
 }
 
 /// Copies the calling thread's last error message (empty after a success) into
-/// `buf` (`len` bytes, always NUL-terminated, truncated if needed).
+/// `buf` (`len` bytes, always NUL-terminated; a longer message is truncated at
+/// a UTF-8 character boundary).
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_last_error_message(buf: *mut c_char, len: usize) -> Status {
     if buf.is_null() || len == 0 {
@@ -106,7 +107,11 @@ pub unsafe extern "C" fn dgampi_last_error_message(buf: *mut c_char, len: usize)
     }
     LAST_ERROR.with(|last| {
         let last = last.borrow();
-        let n = last.len().min(len - 1);
+        // Cut at a character boundary, so the copy is valid UTF-8.
+        let mut n = last.len().min(len - 1);
+        while !last.is_char_boundary(n) {
+            n -= 1;
+        }
         std::ptr::copy_nonoverlapping(last.as_ptr() as *const c_char, buf, n);
         *buf.add(n) = 0;
     });
@@ -154,12 +159,16 @@ pub extern "C" fn dgampi_set_max_message_bytes(bytes: usize) -> Status {
     guard("dgampi_set_max_message_bytes", || set_max_message_bytes(bytes))
 }
 
-/// Stores the process-wide message limit in `*bytes`.
+/// Stores the process-wide message limit in `*bytes`. Fails (with the status
+/// of the value: `DGAMPI_STATUS_INVALID_ARGUMENT` for text that is not an
+/// integer, `DGAMPI_STATUS_OUT_OF_RANGE` for 0 or above 2^31-1) while the
+/// environment's `DGAMPI_MAX_MESSAGE_BYTES` is invalid and no limit was set,
+/// like every call that uses the process-wide limit.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_max_message_bytes(bytes: *mut usize) -> Status {
     guard("dgampi_max_message_bytes", || {
         non_null(bytes, "bytes")?;
-        *bytes = max_message_bytes();
+        *bytes = resolve_limit(0)?;
         Ok(())
     })
 }

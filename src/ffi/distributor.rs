@@ -12,7 +12,7 @@ use crate::buffer::RawArray;
 use crate::distributor::Distributor;
 use crate::element::DType;
 use crate::error::{Error, Result, Status};
-use crate::ffi::array::{dgampi_array, dgampi_owned_array, raw_from_c, OwnedAlloc, DGAMPI_MAX_NDIM};
+use crate::ffi::array::{check_output, dgampi_array, dgampi_owned_array, out_from_c, raw_from_c, OwnedAlloc, DGAMPI_MAX_NDIM};
 use crate::ffi::core::{guard, malloc_for_caller, non_null, LiveHandles};
 use crate::ffi::{CommArg, MPI_Fint};
 use crate::primitives::{ArrayHeader, Destination};
@@ -111,6 +111,8 @@ unsafe fn create(comm: CommArg, ntasks: i64, name: *const c_char, output_path: *
         let ntasks = usize::try_from(ntasks).map_err(|_| Error::invalid(format!("ntasks = {ntasks} is negative")))?;
         let name = opt_str(name, "name")?.unwrap_or("");
         let path = opt_str(output_path, "output_path")?.map(Path::new);
+        // An invalid DGAMPI_MAX_MESSAGE_BYTES is reported here, on every rank.
+        crate::limit::resolve_limit(0)?;
         Ok((ntasks, name, path))
     })();
     let inner = Distributor::create(comm, args)?;
@@ -295,6 +297,15 @@ unsafe fn root_array(d: &Distributor, a: *const dgampi_array, root: c_int, what:
     }
 }
 
+/// The root's output argument ([`out_from_c`] on the root, ignored elsewhere).
+unsafe fn root_output(d: &Distributor, a: *const dgampi_array, root: c_int, what: &str) -> Result<Option<RawArray>> {
+    if d.my_rank() as c_int == root {
+        out_from_c(a, what).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Collective: scatters the root's `[ntasks, ...]` array `send` (ignored on
 /// other ranks, may be NULL there) into a new `[my_size, ...]` array `*out` on
 /// every rank (release `out->data` with `dgampi_free`). Non-root ranks learn
@@ -331,7 +342,7 @@ pub unsafe extern "C" fn dgampi_distributor_scatter_into(
 ) -> Status {
     guard("dgampi_distributor_scatter_into", || {
         let d = handle(h)?;
-        let args = root_array(d, send, root, "send").and_then(|send| Ok((send, raw_from_c(out, "out")?)));
+        let args = root_array(d, send, root, "send").and_then(|send| Ok((send, out_from_c(out, "out")?)));
         collective(d, args, |(send, out)| d.scatter_raw(send.as_ref(), Destination::Into(&out), root, limit).map(|_| ()))
     })
 }
@@ -368,7 +379,7 @@ pub unsafe extern "C" fn dgampi_distributor_gather_into(
 ) -> Status {
     guard("dgampi_distributor_gather_into", || {
         let d = handle(h)?;
-        let args = raw_from_c(block, "block").and_then(|b| Ok((b, root_array(d, out, root, "out")?)));
+        let args = raw_from_c(block, "block").and_then(|b| Ok((b, root_output(d, out, root, "out")?)));
         collective(d, args, |(block, out)| match out {
             Some(o) => d.gather_raw(&block, Destination::Into(&o), root, limit).map(|_| ()),
             None => {
@@ -409,7 +420,7 @@ pub unsafe extern "C" fn dgampi_distributor_allgather_into(
 ) -> Status {
     guard("dgampi_distributor_allgather_into", || {
         let d = handle(h)?;
-        let args = raw_from_c(block, "block").and_then(|b| Ok((b, raw_from_c(out, "out")?)));
+        let args = raw_from_c(block, "block").and_then(|b| Ok((b, out_from_c(out, "out")?)));
         collective(d, args, |(block, out)| d.allgather_raw(&block, Destination::Into(&out), limit).map(|_| ()))
     })
 }
@@ -420,7 +431,7 @@ pub unsafe extern "C" fn dgampi_distributor_allgather_into(
 pub unsafe extern "C" fn dgampi_distributor_allreduce(h: *mut dgampi_distributor, a: *const dgampi_array, limit: usize) -> Status {
     guard("dgampi_distributor_allreduce", || {
         let d = handle(h)?;
-        collective(d, raw_from_c(a, "a"), |a| d.allreduce_raw(&a, limit))
+        collective(d, out_from_c(a, "a"), |a| d.allreduce_raw(&a, limit))
     })
 }
 
@@ -486,7 +497,7 @@ pub unsafe extern "C" fn dgampi_distributor_bcast_chunked(
 pub unsafe extern "C" fn dgampi_distributor_bcast_chunked_into(h: *mut dgampi_distributor, a: *const dgampi_array, root: c_int, limit: usize) -> Status {
     guard("dgampi_distributor_bcast_chunked_into", || {
         let d = handle(h)?;
-        crate::primitives::bcast_rows_into_raw(d.raw_comm(), raw_from_c(a, "a").as_ref().map_err(Clone::clone), root, limit)
+        crate::primitives::bcast_rows_into_raw(d.raw_comm(), out_from_c(a, "a").as_ref().map_err(Clone::clone), root, limit)
     })
 }
 
@@ -582,8 +593,9 @@ pub unsafe extern "C" fn dgampi_distributor_recv_from_rank(
 }
 
 /// Like `dgampi_distributor_recv_from_rank`, with the array received into the
-/// caller's `mat`, whose dtype and shape must match the sender's (a mismatch
-/// is reported after the array's chunks are drained).
+/// caller's `mat`, whose dtype and shape must match the sender's and whose
+/// elements must not alias (a mismatch or an aliased `mat` is reported after
+/// the object is drained).
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_recv_from_rank_into(
     h: *mut dgampi_distributor,
@@ -598,7 +610,14 @@ pub unsafe extern "C" fn dgampi_distributor_recv_from_rank_into(
         non_null(meta, "meta")?;
         non_null(meta_len, "meta_len")?;
         let mat = raw_from_c(mat, "mat")?;
-        let (blob, _) = d.recv_from_rank_raw(source, base_tag, Destination::Into(&mat))?;
+        let (blob, _) = match check_output(&mat, "mat") {
+            Ok(()) => d.recv_from_rank_raw(source, base_tag, Destination::Into(&mat))?,
+            // An aliased output refuses the object, which is then drained.
+            Err(aliased) => {
+                let mut refuse = |_: &ArrayHeader| -> Result<RawArray> { Err(aliased.clone()) };
+                d.recv_from_rank_raw(source, base_tag, Destination::Alloc(&mut refuse))?
+            }
+        };
         give_bytes(&blob, meta, meta_len)
     })
 }
@@ -639,7 +658,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_write(h: *mut dgampi_distribut
 pub unsafe extern "C" fn dgampi_distributor_spill_read_into(h: *mut dgampi_distributor, name: *const c_char, a: *const dgampi_array) -> Status {
     guard("dgampi_distributor_spill_read_into", || {
         let d = local_handle(h)?;
-        let (name, a) = (name_arg(name)?, raw_from_c(a, "a")?);
+        let (name, a) = (name_arg(name)?, out_from_c(a, "a")?);
         d.spill()?.read_into(name, &a)
     })
 }

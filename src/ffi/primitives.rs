@@ -2,11 +2,11 @@
 
 use crate::buffer::RawArray;
 use crate::element::DType;
-use crate::error::Result;
-use crate::ffi::array::{dgampi_array, dgampi_owned_array, fill_owned, raw_from_c, shape_from_c};
+use crate::error::{Error, Result};
+use crate::ffi::array::{check_output, dgampi_array, dgampi_owned_array, fill_owned, out_from_c, raw_from_c, shape_from_c};
 use crate::ffi::core::{guard, malloc_for_caller, non_null};
 use crate::ffi::{CommArg, MPI_Fint};
-use crate::primitives::{bcast_rows_into_raw, bcast_rows_raw, recv_bytes_raw, recv_rows_into_raw, send_bytes_raw, send_rows_raw};
+use crate::primitives::{ArrayHeader, bcast_rows_into_raw, bcast_rows_raw, recv_bytes_raw, recv_rows_into_raw, send_bytes_raw, send_rows_raw};
 use crate::Status;
 use mpi::ffi::MPI_Comm;
 use std::os::raw::{c_int, c_void};
@@ -32,11 +32,37 @@ pub unsafe extern "C" fn dgampi_send_rows_f(comm: MPI_Fint, a: *const dgampi_arr
 
 unsafe fn recv_rows_into(comm: CommArg, a: *const dgampi_array, source: c_int, base_tag: c_int, limit: usize) -> Result<()> {
     let comm = comm.resolve()?;
-    recv_rows_into_raw(comm, &raw_from_c(a, "array")?, source, base_tag, limit)
+    let a = raw_from_c(a, "array")?;
+    if let Err(aliased) = check_output(&a, "array") {
+        return Err(reject_aliased_receive(comm, &a, source, base_tag, limit, aliased));
+    }
+    recv_rows_into_raw(comm, &a, source, base_tag, limit)
+}
+
+/// Rejects a receive into an array whose elements alias (`aliased`, from
+/// [`check_output`]): the transfer the call would have received is drained
+/// first (when source, tags and limit are valid), so the sender is not left
+/// blocked and no chunk stays queued to match a later receive. Returns the
+/// error to report.
+fn reject_aliased_receive(comm: MPI_Comm, a: &RawArray, source: c_int, base_tag: c_int, limit: usize, aliased: Error) -> Error {
+    let drained = (|| {
+        crate::comm::check_peer(source, crate::comm::size(comm)?, "source")?;
+        let limit = crate::limit::resolve_limit(limit)?;
+        let count = crate::bounds::RowChunks::new(a.nrows(), a.row_bytes(), limit)?.count();
+        crate::comm::check_tag_range(comm, base_tag, count)?;
+        let header = ArrayHeader { dtype: a.dtype(), shape: a.shape().to_vec(), limit, flags: 0 };
+        crate::primitives::drain_rows(comm, &header, source, base_tag)
+    })();
+    match drained {
+        Ok(()) => Error::invalid(format!("{}; the sender's chunks were received and discarded", aliased.message)),
+        Err(e) => Error::invalid(format!("{}; nothing was received ({})", aliased.message, e.message)),
+    }
 }
 
 /// Receives rows sent by `dgampi_send_rows` directly into `a`, whose shape and
-/// dtype must match the sender's (a mismatch is reported, not a crash).
+/// dtype must match the sender's (a mismatch is reported, not a crash). An
+/// `a` whose elements alias (stride-0 rows) is `DGAMPI_STATUS_INVALID_ARGUMENT`,
+/// reported after the transfer is received and discarded.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_recv_rows_into(comm: MPI_Comm, a: *const dgampi_array, source: c_int, base_tag: c_int, limit: usize) -> Status {
     guard("dgampi_recv_rows_into", || recv_rows_into(CommArg::C(comm), a, source, base_tag, limit))
@@ -113,7 +139,7 @@ pub unsafe extern "C" fn dgampi_recv_rows_alloc_f(
 
 unsafe fn bcast_rows_into(comm: CommArg, a: *const dgampi_array, root: c_int, limit: usize) -> Result<()> {
     let comm = comm.resolve_intra()?;
-    let a = raw_from_c(a, "array");
+    let a = out_from_c(a, "array");
     bcast_rows_into_raw(comm, a.as_ref().map_err(Clone::clone), root, limit)
 }
 
