@@ -160,8 +160,10 @@ static void every_comm_entry_point(MPI_Comm c, MPI_Fint f, int use_f, int want) 
 static void invalid_fortran_handle(void) {
     const MPI_Fint bad[] = {123456, -1, 1 << 30, MPI_Comm_c2f(MPI_COMM_NULL)};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) every_comm_entry_point(MPI_COMM_NULL, bad[k], 1, S_INVALID);
-    /* and the C twins with MPI_COMM_NULL */
+    /* and the C twins with MPI_COMM_NULL, and with a zero handle (a NULL
+     * pointer in Open MPI, an invalid handle kind in MPICH) */
     every_comm_entry_point(MPI_COMM_NULL, 0, 0, S_INVALID);
+    every_comm_entry_point((MPI_Comm)0, 0, 0, S_INVALID);
     /* the world's error handler is still the caller's (not changed behind its back) */
     MPI_Errhandler eh;
     MPI_Comm_get_errhandler(MPI_COMM_WORLD, &eh);
