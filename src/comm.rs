@@ -234,10 +234,13 @@ pub fn in_place() -> *mut c_void {
 pub struct OwnedComm(MPI_Comm);
 
 impl OwnedComm {
-    /// Duplicates `comm` (collective over `comm`).
+    /// Duplicates `comm` (collective over `comm`), which must be an
+    /// intracommunicator: every long-lived object runs collectives on it
+    /// (refused at once on every rank, since all ranks see the same kind).
     pub fn dup(comm: MPI_Comm) -> Result<OwnedComm> {
         ensure_initialized()?;
         check_comm(comm)?;
+        check_intracomm(comm)?;
         // SAFETY: reading rsmpi's extern constant.
         let mut dup = unsafe { mpi::ffi::RSMPI_COMM_NULL };
         // SAFETY: comm is a valid communicator; dup receives a new handle.
@@ -303,4 +306,71 @@ impl Drop for RowType {
 pub fn comm_to_fortran(comm: MPI_Comm) -> MpiFint {
     // SAFETY: MPI_Comm_c2f is a pure handle conversion.
     unsafe { mpi::ffi::RSMPI_Comm_c2f(comm) }
+}
+
+/// How the value inside `MPI_Comm` is represented (a pointer in Open MPI, an `int`
+/// in the MPICH family), and what can be told about it without calling MPI.
+trait CommHandle: Copy {
+    /// False when the value is certainly no communicator.
+    fn may_be_valid(self) -> bool;
+}
+
+impl<T> CommHandle for *mut T {
+    /// Open MPI: `MPI_Comm_f2c` returns NULL for a Fortran index that names no
+    /// communicator (out of range, or a freed slot); any other value it
+    /// returns is a live communicator. A C caller's NULL is no handle either.
+    fn may_be_valid(self) -> bool {
+        !self.is_null()
+    }
+}
+
+impl CommHandle for c_int {
+    /// MPICH family: a communicator handle has a nonzero kind (bits 30-31)
+    /// and the communicator object type 1 (bits 26-29), e.g.
+    /// `MPI_COMM_WORLD` = 0x44000000. A value of that form may still name a
+    /// freed or never created communicator, which MPI then reports.
+    fn may_be_valid(self) -> bool {
+        let bits = self as u32;
+        bits >> 30 != 0 && (bits >> 26) & 0xF == 1
+    }
+}
+
+/// Fails with `InvalidArgument` when `comm` is `MPI_COMM_NULL` or a value
+/// that is certainly no communicator (see [`comm_from_fortran_checked`]);
+/// `what` describes the handle in the message. Calls no MPI function, so an
+/// invalid handle never reaches MPI's error handler (fatal by default).
+pub fn check_comm_handle(comm: MPI_Comm, what: &str) -> Result<()> {
+    check_comm(comm).map_err(|e| Error::invalid(format!("{what}: {}", e.message)))?;
+    if !comm.0.may_be_valid() {
+        return Err(Error::invalid(format!("{what} is not a valid communicator handle")));
+    }
+    Ok(())
+}
+
+/// Converts a Fortran communicator handle to a C handle (borrowed), failing
+/// with `InvalidArgument` for a handle that names no communicator: with
+/// Open MPI every invalid Fortran handle is detected (`MPI_Comm_f2c` gives
+/// NULL); with the MPICH family only values outside the communicator
+/// encoding are, and a well-formed value naming no communicator goes to
+/// MPI's error handler.
+pub fn comm_from_fortran_checked(fcomm: MpiFint) -> Result<MPI_Comm> {
+    let comm = comm_from_fortran(fcomm);
+    check_comm_handle(comm, &format!("the Fortran communicator handle {fcomm}"))?;
+    Ok(comm)
+}
+
+/// Fails with `InvalidArgument` when `comm` is an intercommunicator: the
+/// collectives of dgampi (agreements, broadcasts, all-to-alls) need every
+/// rank in one group, and on an intercommunicator they would wait forever.
+pub fn check_intracomm(comm: MPI_Comm) -> Result<()> {
+    let mut inter: c_int = 0;
+    // SAFETY: comm is a valid communicator handle.
+    check_mpi(unsafe { mpi::ffi::MPI_Comm_test_inter(comm, &mut inter) }, "MPI_Comm_test_inter")?;
+    if inter != 0 {
+        return Err(Error::invalid(
+            "the communicator is an intercommunicator; dgampi's collectives need an intracommunicator \
+             (merge the groups with MPI_Intercomm_merge)",
+        ));
+    }
+    Ok(())
 }

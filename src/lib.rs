@@ -33,7 +33,7 @@ pub use element::{DType, Element};
 pub use error::{Error, Result, Status};
 pub use fft::{execute_distributed_fft, pencil_indices, FftOptions, FftPlan};
 pub use layout::BlockLayout;
-pub use limit::{max_message_bytes, set_max_message_bytes};
+pub use limit::{max_message_bytes, process_limit, set_max_message_bytes};
 pub use primitives::{bcast_rows, bcast_rows_into, recv_bytes, recv_rows_alloc, recv_rows_into, send_bytes, send_rows};
 pub use spill::SpillFile;
 

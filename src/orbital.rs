@@ -41,7 +41,8 @@ impl OrbitalTransform<'_> {
     /// the inputs to use.
     pub fn check(&self, row_shape: &[usize], dtype: DType, nlocal: usize, offset: usize, ntotal: usize) -> Result<usize> {
         let n = self.rows();
-        if self.conj.len() != n || self.u.len() != n * self.nb * self.nb {
+        let expected = self.nb.checked_mul(self.nb).and_then(|m| m.checked_mul(n));
+        if self.conj.len() != n || Some(self.u.len()) != expected {
             return Err(Error::mismatch(format!(
                 "U has {} values, sigma {} and conj {} entries: expected n*nb*nb, n and n with nb = {}",
                 self.u.len(),

@@ -200,7 +200,8 @@ pub(crate) fn drain_rows(comm: MPI_Comm, source: i32, base_tag: i32) -> Result<(
 pub(crate) fn check_output(a: &RawArray, what: &str) -> Result<()> {
     if a.has_aliased_elements() {
         return Err(Error::invalid(format!(
-            "{what} has strides {:?} under which different elements share memory (a stride-0 or overlapping axis)",
+            "{what}: the elements of the {:?} output overlap (byte strides {:?}; stride-0 rows alias), so the results cannot be stored",
+            a.shape(),
             a.byte_strides()
         )));
     }
@@ -238,13 +239,16 @@ pub(crate) fn check_disjoint(
 /// sender's limit, whose chunk schedule is used (the receiver's `limit` only
 /// bounds the tag range checked before anything is received). A buffer of
 /// another row count or row size gets every chunk of the transfer drained
-/// and a mismatch.
+/// and a mismatch; one whose elements share memory (stride-0 rows) is
+/// drained too and `InvalidArgument`.
 pub fn recv_rows_into_raw(comm: MPI_Comm, a: &RawArray, source: i32, base_tag: i32, limit: usize) -> Result<()> {
     let (_, size) = prologue(comm)?;
     check_peer(source, size, "source")?;
-    check_output(a, "the receive buffer")?;
     check_receive_tags(comm, a.nrows(), a.row_bytes(), limit, base_tag)?;
-    recv_rows_announced(comm, Ok(a), source, base_tag)
+    // An output whose elements share memory is refused after the transfer is
+    // drained, so the sender is not left blocked and nothing stays queued.
+    let a = check_output(a, "the receive buffer").map(|()| a);
+    recv_rows_announced(comm, a, source, base_tag)
 }
 
 /// Receives a row transfer into `a` once its header has been checked; when

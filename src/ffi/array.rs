@@ -66,10 +66,21 @@ pub(crate) unsafe fn raw_from_c(a: *const dgampi_array, what: &str) -> Result<Ra
     let strides = if a.strides.is_null() {
         None
     } else {
-        Some(std::slice::from_raw_parts(a.strides, shape.len()).iter().map(|&s| s as isize).collect())
+        let strides = std::slice::from_raw_parts(a.strides, shape.len()).iter().enumerate().map(|(k, &s)| {
+            isize::try_from(s).map_err(|_| Error::out_of_range(format!("{what}: strides[{k}] = {s} does not fit the address space")))
+        });
+        Some(strides.collect::<Result<Vec<isize>>>()?)
     };
     RawArray::new(a.data as *mut u8, dtype, shape, strides)
         .map_err(|e| Error::new(e.status, format!("{what}: {}", e.message)))
+}
+
+/// Converts an output descriptor: [`raw_from_c`], then
+/// [`crate::primitives::check_output`] (no two elements may share memory).
+pub(crate) unsafe fn out_from_c(a: *const dgampi_array, what: &str) -> Result<RawArray> {
+    let out = raw_from_c(a, what)?;
+    crate::primitives::check_output(&out, what)?;
+    Ok(out)
 }
 
 /// Fills an owned-array record.
@@ -81,6 +92,16 @@ pub(crate) fn fill_owned(out: &mut dgampi_owned_array, data: *mut u8, dtype: DTy
     for (k, n) in shape.iter().enumerate() {
         out.shape[k] = *n as i64;
     }
+}
+
+/// Bytes of a C-contiguous array described by a header (checked product:
+/// the header may come from another rank).
+pub(crate) fn header_bytes(h: &crate::primitives::ArrayHeader) -> Result<usize> {
+    h.shape
+        .iter()
+        .try_fold(h.dtype.size(), |acc, &n| acc.checked_mul(n))
+        .filter(|&b| b <= isize::MAX as usize)
+        .ok_or_else(|| Error::out_of_range(format!("a {:?} {} array is too large to address", h.shape, h.dtype.name())))
 }
 
 /// Library-allocated output arrays handed to the caller as `dgampi_owned_array`.
@@ -96,7 +117,7 @@ pub(crate) struct OwnedAlloc {
 impl OwnedAlloc {
     /// Allocates C-contiguous storage for `h` and describes it.
     pub(crate) fn alloc(&mut self, h: &crate::primitives::ArrayHeader) -> Result<RawArray> {
-        let bytes = h.shape.iter().product::<usize>() * h.dtype.size();
+        let bytes = header_bytes(h)?;
         self.release();
         self.data = crate::ffi::core::malloc_for_caller(bytes)?;
         self.header = Some((h.dtype, h.shape.clone()));

@@ -4,7 +4,7 @@
 use crate::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz};
 use crate::distributor::Distributor;
 use crate::error::{Error, Result};
-use crate::ffi::array::{dgampi_array, dgampi_owned_array, raw_from_c};
+use crate::ffi::array::{dgampi_array, dgampi_owned_array, out_from_c, raw_from_c};
 use crate::ffi::core::{guard, non_null};
 use crate::ffi::distributor::{collective, dgampi_distributor, handle_ref, into_owned};
 use crate::freq::{gather_full_ibz_for_vslice, node_aware_split, node_aware_split_with_nodes, FreqSplit};
@@ -59,14 +59,21 @@ unsafe fn transform_from_c(t: *const dgampi_orbital_transform) -> Result<Option<
     let n = usize::try_from(t.n).map_err(|_| Error::invalid(format!("transform n = {} is negative", t.n)))?;
     let nb = usize::try_from(t.nb).map_err(|_| Error::invalid(format!("transform nb = {} is negative", t.nb)))?;
     let axes = usize::try_from(t.axes).map_err(|_| Error::invalid(format!("transform axes = {} is negative", t.axes)))?;
-    let count = n.checked_mul(nb * nb).ok_or_else(|| Error::out_of_range("transform size overflows"))?;
+    // Every size below is a product of caller values: checked, and each
+    // array must fit the address space before a slice is formed over it.
+    let too_large = || Error::out_of_range(format!("transform n = {n} with nb = {nb}: U (n * nb * nb complex128 values) is too large to address"));
+    let count = nb.checked_mul(nb).and_then(|m| m.checked_mul(n)).ok_or_else(too_large)?;
+    let doubles = count.checked_mul(2).filter(|d| d.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize)).ok_or_else(too_large)?;
+    if n.checked_mul(8).is_none_or(|b| b > isize::MAX as usize) {
+        return Err(Error::out_of_range(format!("transform n = {n}: sigma (n doubles) is too large to address")));
+    }
     if n > 0 {
         non_null(t.u, "transform u")?;
         non_null(t.sigma, "transform sigma")?;
         non_null(t.conj, "transform conj")?;
     }
     let slice = |p: *const f64, len: usize| if len == 0 { &[][..] } else { std::slice::from_raw_parts(p, len) };
-    let u = slice(t.u as *const f64, 2 * count).chunks_exact(2).map(|z| Complex64::new(z[0], z[1])).collect();
+    let u = slice(t.u as *const f64, doubles).chunks_exact(2).map(|z| Complex64::new(z[0], z[1])).collect();
     let sigma = slice(t.sigma, n).to_vec();
     let conj = if n == 0 { Vec::new() } else { std::slice::from_raw_parts(t.conj, n).iter().map(|&c| c != 0).collect() };
     Ok(Some(TransformArgs { u, nb, axes, sigma, conj }))
@@ -76,6 +83,9 @@ unsafe fn transform_from_c(t: *const dgampi_orbital_transform) -> Result<Option<
 unsafe fn map_from_c(irrk_inv: *const i64, n_full: usize) -> Result<Vec<usize>> {
     if n_full == 0 {
         return Ok(Vec::new());
+    }
+    if n_full > isize::MAX as usize / 8 {
+        return Err(Error::out_of_range(format!("n_full = {n_full}: irrk_inv (n_full int64 values) is too large to address")));
     }
     non_null(irrk_inv, "irrk_inv")?;
     std::slice::from_raw_parts(irrk_inv, n_full)
@@ -117,7 +127,7 @@ unsafe fn run_map(
         let map = map_from_c(irrk_inv, n_full)?;
         let block = raw_from_c(block, "block")?;
         let t = transform_from_c(transform)?;
-        let into = if out_into.is_null() { None } else { Some(raw_from_c(out_into, "out")?) };
+        let into = if out_into.is_null() { None } else { Some(out_from_c(out_into, "out")?) };
         Ok((irr, map, block, t, into))
     })();
     collective(full, args, |(irr, map, block, t, into)| {
@@ -259,6 +269,9 @@ pub unsafe extern "C" fn dgampi_node_aware_split_nodes(n_nu: i64, nodes: *const 
         let n = usize::try_from(n_nu).map_err(|_| Error::invalid(format!("n_nu = {n_nu} is negative")))?;
         if nranks == 0 {
             return Err(Error::invalid("nranks is 0"));
+        }
+        if nranks > isize::MAX as usize / 8 {
+            return Err(Error::out_of_range(format!("nranks = {nranks}: nodes (nranks int64 values) is too large to address")));
         }
         non_null(nodes, "nodes")?;
         let split = node_aware_split_with_nodes(n, std::slice::from_raw_parts(nodes, nranks))?;

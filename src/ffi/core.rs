@@ -2,47 +2,61 @@
 
 use crate::bounds::{chunk_step, Chunk, RowChunks};
 use crate::error::{Error, Result, Status};
-use crate::limit::{max_message_bytes, resolve_limit, set_max_message_bytes};
+use crate::limit::{resolve_limit, set_max_message_bytes};
 use std::cell::RefCell;
 use std::os::raw::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// The addresses of the live handles of one opaque type, so that a stale or
-/// foreign pointer is reported as `DGAMPI_STATUS_INVALID_HANDLE` instead of
+/// Source of handle values, shared by every handle type: each object handed
+/// to C gets a number never given out before, so a destroyed handle stays
+/// invalid even when the allocator reuses its object's address, and a handle
+/// of one type is never a live handle of another.
+static NEXT_HANDLE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// The live handles of one opaque type: the value C holds is an id from a
+/// monotonic counter, mapped here to the boxed object, so a NULL, stale or
+/// foreign value is reported as `DGAMPI_STATUS_INVALID_HANDLE` instead of
 /// being dereferenced.
-pub(crate) struct LiveHandles(std::sync::Mutex<Option<std::collections::HashSet<usize>>>);
+pub(crate) struct LiveHandles(std::sync::Mutex<Option<std::collections::HashMap<usize, usize>>>);
 
 impl LiveHandles {
-    /// An empty set.
+    /// An empty registry.
     pub(crate) const fn new() -> LiveHandles {
         LiveHandles(std::sync::Mutex::new(None))
     }
 
-    fn set(&self) -> std::sync::MutexGuard<'_, Option<std::collections::HashSet<usize>>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, Option<std::collections::HashMap<usize, usize>>> {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Records a new handle.
-    pub(crate) fn insert<T>(&self, h: *mut T) {
-        self.set().get_or_insert_with(Default::default).insert(h as usize);
+    /// Takes ownership of `object` and returns the new handle value for C.
+    pub(crate) fn insert<T>(&self, object: Box<T>) -> *mut T {
+        let id = NEXT_HANDLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.map().get_or_insert_with(Default::default).insert(id, Box::into_raw(object) as usize);
+        id as *mut T
     }
 
-    /// Forgets a handle.
-    pub(crate) fn remove<T>(&self, h: *mut T) {
-        if let Some(set) = self.set().as_mut() {
-            set.remove(&(h as usize));
-        }
-    }
-
-    /// Fails unless `h` is live; `kind` names the handle type in the message.
-    pub(crate) fn check<T>(&self, h: *mut T, kind: &str) -> Result<()> {
+    /// The object behind handle `h`; `kind` names the handle type in the message.
+    pub(crate) fn get<T>(&self, h: *mut T, kind: &str) -> Result<*mut T> {
         if h.is_null() {
             return Err(Error::new(Status::InvalidHandle, format!("the {kind} handle is NULL")));
         }
-        if !self.set().as_ref().is_some_and(|set| set.contains(&(h as usize))) {
-            return Err(Error::new(Status::InvalidHandle, format!("{h:p} is not a live {kind} (destroyed, or never created)")));
+        match self.map().as_ref().and_then(|m| m.get(&(h as usize))) {
+            Some(&object) => Ok(object as *mut T),
+            None => Err(Error::new(Status::InvalidHandle, format!("{h:p} is not a live {kind} (destroyed, or never created)"))),
         }
-        Ok(())
+    }
+
+    /// Forgets handle `h` and gives its object back (to be dropped).
+    pub(crate) fn remove<T>(&self, h: *mut T, kind: &str) -> Result<Box<T>> {
+        if h.is_null() {
+            return Err(Error::new(Status::InvalidHandle, format!("the {kind} handle is NULL")));
+        }
+        let object = self.map().as_mut().and_then(|m| m.remove(&(h as usize))).ok_or_else(|| {
+            Error::new(Status::InvalidHandle, format!("{h:p} is not a live {kind} (destroyed, or never created)"))
+        })?;
+        // SAFETY: `object` came from Box::into_raw in `insert` and was just unregistered.
+        Ok(unsafe { Box::from_raw(object as *mut T) })
     }
 }
 
@@ -84,7 +98,8 @@ pub(crate) fn non_null<T>(p: *const T, what: &str) -> Result<()> {
 }
 
 /// Copies the calling thread's last error message (empty after a success) into
-/// `buf` (`len` bytes, always NUL-terminated, truncated if needed).
+/// `buf` (`len` bytes, always NUL-terminated; a longer message is truncated at
+/// a UTF-8 character boundary).
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_last_error_message(buf: *mut c_char, len: usize) -> Status {
     if buf.is_null() || len == 0 {
@@ -92,7 +107,11 @@ pub unsafe extern "C" fn dgampi_last_error_message(buf: *mut c_char, len: usize)
     }
     LAST_ERROR.with(|last| {
         let last = last.borrow();
-        let n = last.len().min(len - 1);
+        // Cut at a character boundary, so the copy is valid UTF-8.
+        let mut n = last.len().min(len - 1);
+        while !last.is_char_boundary(n) {
+            n -= 1;
+        }
         std::ptr::copy_nonoverlapping(last.as_ptr() as *const c_char, buf, n);
         *buf.add(n) = 0;
     });
@@ -140,12 +159,16 @@ pub extern "C" fn dgampi_set_max_message_bytes(bytes: usize) -> Status {
     guard("dgampi_set_max_message_bytes", || set_max_message_bytes(bytes))
 }
 
-/// Stores the process-wide message limit in `*bytes`.
+/// Stores the process-wide message limit in `*bytes`. Fails (with the status
+/// of the value: `DGAMPI_STATUS_INVALID_ARGUMENT` for text that is not an
+/// integer, `DGAMPI_STATUS_OUT_OF_RANGE` for 0 or above 2^31-1) while the
+/// environment's `DGAMPI_MAX_MESSAGE_BYTES` is invalid and no limit was set,
+/// like every call that uses the process-wide limit.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_max_message_bytes(bytes: *mut usize) -> Status {
     guard("dgampi_max_message_bytes", || {
         non_null(bytes, "bytes")?;
-        *bytes = max_message_bytes();
+        *bytes = resolve_limit(0)?;
         Ok(())
     })
 }

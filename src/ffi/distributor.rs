@@ -12,7 +12,7 @@ use crate::buffer::RawArray;
 use crate::distributor::Distributor;
 use crate::element::DType;
 use crate::error::{Error, Result, Status};
-use crate::ffi::array::{dgampi_array, dgampi_owned_array, raw_from_c, OwnedAlloc, DGAMPI_MAX_NDIM};
+use crate::ffi::array::{dgampi_array, dgampi_owned_array, out_from_c, raw_from_c, OwnedAlloc, DGAMPI_MAX_NDIM};
 use crate::ffi::core::{guard, malloc_for_caller, non_null, LiveHandles};
 use crate::ffi::{CommArg, MPI_Fint};
 use crate::primitives::{ArrayHeader, Destination};
@@ -27,25 +27,27 @@ pub struct dgampi_distributor {
     inner: Distributor,
 }
 
-/// Addresses of the live handles.
+/// The live handles.
 static LIVE: LiveHandles = LiveHandles::new();
 
-/// Fails unless `h` is a live handle.
-fn check_live(h: *mut dgampi_distributor) -> Result<()> {
-    LIVE.check(h, "distributor")
+/// The distributor behind a live handle, for calls that reach MPI: fails with
+/// `DGAMPI_STATUS_MPI_NOT_INITIALIZED` once MPI is finalized (before looking
+/// at the handle), so no call on a distributor reaches a finalized MPI.
+pub(crate) unsafe fn handle<'a>(h: *mut dgampi_distributor) -> Result<&'a mut Distributor> {
+    crate::comm::ensure_initialized()?;
+    local_handle(h)
 }
 
-/// The distributor behind a handle, if the handle is live.
-pub(crate) unsafe fn handle<'a>(h: *mut dgampi_distributor) -> Result<&'a mut Distributor> {
-    check_live(h)?;
-    Ok(&mut (*h).inner)
+/// The distributor behind a live handle, for calls that never reach MPI
+/// (accessors, spill file), which keep working after `MPI_Finalize`.
+unsafe fn local_handle<'a>(h: *mut dgampi_distributor) -> Result<&'a mut Distributor> {
+    Ok(&mut (*LIVE.get(h, "distributor")?).inner)
 }
 
 /// Shared access to the distributor behind a live handle (for calls taking
-/// two handles, which may be the same).
+/// two handles, which may be the same); checks MPI like [`handle`].
 pub(crate) unsafe fn handle_ref<'a>(h: *mut dgampi_distributor) -> Result<&'a Distributor> {
-    check_live(h)?;
-    Ok(&(*h).inner)
+    handle(h).map(|d| &*d)
 }
 
 unsafe fn opt_str<'a>(s: *const c_char, what: &str) -> Result<Option<&'a str>> {
@@ -59,13 +61,28 @@ unsafe fn name_arg<'a>(s: *const c_char) -> Result<&'a str> {
     opt_str(s, "name")?.ok_or_else(|| Error::null("name is NULL"))
 }
 
-/// A byte blob argument: `len` bytes at `data` (NULL allowed when `len` is 0).
-unsafe fn bytes_arg<'a>(data: *const c_void, len: usize, what: &str) -> Result<&'a [u8]> {
+/// A byte blob argument: `len` bytes at `data` (NULL allowed when `len` is 0);
+/// a length no object can have (above `PTRDIFF_MAX`) is `OutOfRange`.
+pub(crate) unsafe fn bytes_arg<'a>(data: *const c_void, len: usize, what: &str) -> Result<&'a [u8]> {
     if len == 0 {
         return Ok(&[]);
     }
+    if len > isize::MAX as usize {
+        return Err(Error::out_of_range(format!("{what} has {len} bytes, more than any object can hold (PTRDIFF_MAX)")));
+    }
     non_null(data, what)?;
     Ok(std::slice::from_raw_parts(data as *const u8, len))
+}
+
+/// A copy of a byte blob argument, allocated fallibly (`AllocationFailed`
+/// instead of an abort).
+unsafe fn bytes_copy(data: *const c_void, len: usize, what: &str) -> Result<Vec<u8>> {
+    let bytes = bytes_arg(data, len, what)?;
+    let mut copy = Vec::new();
+    copy.try_reserve_exact(bytes.len())
+        .map_err(|_| Error::new(Status::AllocationFailed, format!("cannot allocate {len} bytes to copy {what}")))?;
+    copy.extend_from_slice(bytes);
+    Ok(copy)
 }
 
 /// Hands `bytes` to the caller as a malloc'ed buffer (NULL when empty).
@@ -86,7 +103,7 @@ fn to_i64(n: usize) -> i64 {
 // ---------------------------------------------------------------- lifetime
 
 unsafe fn create(comm: CommArg, ntasks: i64, name: *const c_char, output_path: *const c_char, out: *mut *mut dgampi_distributor) -> Result<()> {
-    let comm = comm.resolve()?;
+    let comm = comm.resolve_intra()?;
     // Argument errors travel through the collective creation, so no rank waits.
     let args = (|| {
         non_null(out, "out")?;
@@ -94,19 +111,21 @@ unsafe fn create(comm: CommArg, ntasks: i64, name: *const c_char, output_path: *
         let ntasks = usize::try_from(ntasks).map_err(|_| Error::invalid(format!("ntasks = {ntasks} is negative")))?;
         let name = opt_str(name, "name")?.unwrap_or("");
         let path = opt_str(output_path, "output_path")?.map(Path::new);
+        // An invalid DGAMPI_MAX_MESSAGE_BYTES is reported here, on every rank.
+        crate::limit::resolve_limit(0)?;
         Ok((ntasks, name, path))
     })();
     let inner = Distributor::create(comm, args)?;
-    let h = Box::into_raw(Box::new(dgampi_distributor { inner }));
-    LIVE.insert(h);
-    *out = h;
+    *out = LIVE.insert(Box::new(dgampi_distributor { inner }));
     Ok(())
 }
 
 /// Collective: creates a distributor of `ntasks` tasks over a duplicate of
 /// `comm` and stores its handle in `*out`. `name` (may be NULL = "") and
 /// `output_path` (NULL = no spill file) name the rank's spill file
-/// `{output_path}/{name}_Rank{rank:05d}.hdf5`, created if absent.
+/// `{output_path}/{name}_Rank{rank:05d}.hdf5`, created if absent. `comm`
+/// must be an intracommunicator (an intercommunicator is
+/// `DGAMPI_STATUS_INVALID_ARGUMENT` on every rank).
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_create(
     comm: MPI_Comm,
@@ -132,7 +151,8 @@ pub unsafe extern "C" fn dgampi_distributor_create_f(
 
 /// Collective: destroys the distributor `*handle` (closing its spill file and
 /// freeing its communicator) and sets `*handle` to NULL. A NULL `*handle` is a
-/// no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`.
+/// no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`. Works after
+/// `MPI_Finalize` too (the communicator is then left to MPI).
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_destroy(handle: *mut *mut dgampi_distributor) -> Status {
     guard("dgampi_distributor_destroy", || {
@@ -141,9 +161,7 @@ pub unsafe extern "C" fn dgampi_distributor_destroy(handle: *mut *mut dgampi_dis
         if h.is_null() {
             return Ok(());
         }
-        self::handle(h)?;
-        LIVE.remove(h);
-        drop(Box::from_raw(h));
+        drop(LIVE.remove(h, "distributor")?);
         *handle = std::ptr::null_mut();
         Ok(())
     })
@@ -153,7 +171,7 @@ pub unsafe extern "C" fn dgampi_distributor_destroy(handle: *mut *mut dgampi_dis
 
 /// Runs an accessor: validates the handle and `out`, stores `value(d)`.
 unsafe fn access<T>(h: *mut dgampi_distributor, out: *mut T, value: impl FnOnce(&Distributor) -> T) -> Result<()> {
-    let d = handle(h)?;
+    let d = local_handle(h)?;
     non_null(out, "out")?;
     *out = value(d);
     Ok(())
@@ -206,11 +224,14 @@ pub unsafe extern "C" fn dgampi_distributor_comm(h: *mut dgampi_distributor, out
 /// Fortran-handle form of `dgampi_distributor_comm`.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_comm_f(h: *mut dgampi_distributor, out: *mut MPI_Fint) -> Status {
-    guard("dgampi_distributor_comm_f", || access(h, out, |d| crate::comm::comm_to_fortran(d.raw_comm())))
+    guard("dgampi_distributor_comm_f", || {
+        crate::comm::ensure_initialized()?;
+        access(h, out, |d| crate::comm::comm_to_fortran(d.raw_comm()))
+    })
 }
 
 unsafe fn per_rank(h: *mut dgampi_distributor, out: *mut i64, len: usize, pick: fn(&Distributor) -> &[usize]) -> Result<()> {
-    let d = handle(h)?;
+    let d = local_handle(h)?;
     non_null(out, "out")?;
     let values = pick(d);
     if len < values.len() {
@@ -276,6 +297,15 @@ unsafe fn root_array(d: &Distributor, a: *const dgampi_array, root: c_int, what:
     }
 }
 
+/// The root's output argument ([`out_from_c`] on the root, ignored elsewhere).
+unsafe fn root_output(d: &Distributor, a: *const dgampi_array, root: c_int, what: &str) -> Result<Option<RawArray>> {
+    if d.my_rank() as c_int == root {
+        out_from_c(a, what).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Collective: scatters the root's `[ntasks, ...]` array `send` (ignored on
 /// other ranks, may be NULL there) into a new `[my_size, ...]` array `*out` on
 /// every rank (release `out->data` with `dgampi_free`). Non-root ranks learn
@@ -312,7 +342,7 @@ pub unsafe extern "C" fn dgampi_distributor_scatter_into(
 ) -> Status {
     guard("dgampi_distributor_scatter_into", || {
         let d = handle(h)?;
-        let args = root_array(d, send, root, "send").and_then(|send| Ok((send, raw_from_c(out, "out")?)));
+        let args = root_array(d, send, root, "send").and_then(|send| Ok((send, out_from_c(out, "out")?)));
         collective(d, args, |(send, out)| d.scatter_raw(send.as_ref(), Destination::Into(&out), root, limit).map(|_| ()))
     })
 }
@@ -349,7 +379,7 @@ pub unsafe extern "C" fn dgampi_distributor_gather_into(
 ) -> Status {
     guard("dgampi_distributor_gather_into", || {
         let d = handle(h)?;
-        let args = raw_from_c(block, "block").and_then(|b| Ok((b, root_array(d, out, root, "out")?)));
+        let args = raw_from_c(block, "block").and_then(|b| Ok((b, root_output(d, out, root, "out")?)));
         collective(d, args, |(block, out)| match out {
             Some(o) => d.gather_raw(&block, Destination::Into(&o), root, limit).map(|_| ()),
             None => {
@@ -390,7 +420,7 @@ pub unsafe extern "C" fn dgampi_distributor_allgather_into(
 ) -> Status {
     guard("dgampi_distributor_allgather_into", || {
         let d = handle(h)?;
-        let args = raw_from_c(block, "block").and_then(|b| Ok((b, raw_from_c(out, "out")?)));
+        let args = raw_from_c(block, "block").and_then(|b| Ok((b, out_from_c(out, "out")?)));
         collective(d, args, |(block, out)| d.allgather_raw(&block, Destination::Into(&out), limit).map(|_| ()))
     })
 }
@@ -401,7 +431,7 @@ pub unsafe extern "C" fn dgampi_distributor_allgather_into(
 pub unsafe extern "C" fn dgampi_distributor_allreduce(h: *mut dgampi_distributor, a: *const dgampi_array, limit: usize) -> Status {
     guard("dgampi_distributor_allreduce", || {
         let d = handle(h)?;
-        collective(d, raw_from_c(a, "a"), |a| d.allreduce_raw(&a, limit))
+        collective(d, out_from_c(a, "a"), |a| d.allreduce_raw(&a, limit))
     })
 }
 
@@ -425,7 +455,7 @@ pub unsafe extern "C" fn dgampi_distributor_bcast_bytes(
         let args = (|| {
             non_null(out, "out")?;
             non_null(out_len, "out_len")?;
-            Ok(if is_root { bytes_arg(data, len, "data")?.to_vec() } else { Vec::new() })
+            Ok(if is_root { bytes_copy(data, len, "data")? } else { Vec::new() })
         })();
         let mut blob = Vec::new();
         collective(d, args, |mut mine| {
@@ -467,7 +497,7 @@ pub unsafe extern "C" fn dgampi_distributor_bcast_chunked(
 pub unsafe extern "C" fn dgampi_distributor_bcast_chunked_into(h: *mut dgampi_distributor, a: *const dgampi_array, root: c_int, limit: usize) -> Status {
     guard("dgampi_distributor_bcast_chunked_into", || {
         let d = handle(h)?;
-        d.bcast_chunked_into_raw(raw_from_c(a, "a").as_ref().map_err(Clone::clone), root, limit)
+        d.bcast_chunked_into_raw(out_from_c(a, "a").as_ref().map_err(Clone::clone), root, limit)
     })
 }
 
@@ -496,7 +526,7 @@ pub unsafe extern "C" fn dgampi_distributor_bcast_npoint(
             non_null(out_meta, "out_meta")?;
             non_null(out_meta_len, "out_meta_len")?;
             non_null(out_mat, "out_mat")?;
-            let blob = if is_root { bytes_arg(meta, meta_len, "meta")?.to_vec() } else { Vec::new() };
+            let blob = if is_root { bytes_copy(meta, meta_len, "meta")? } else { Vec::new() };
             Ok((blob, root_array(d, mat, root, "mat")?))
         })();
         let mut meta_out = Vec::new();
@@ -563,8 +593,9 @@ pub unsafe extern "C" fn dgampi_distributor_recv_from_rank(
 }
 
 /// Like `dgampi_distributor_recv_from_rank`, with the array received into the
-/// caller's `mat`, whose dtype and shape must match the sender's (a mismatch
-/// is reported after the array's chunks are drained).
+/// caller's `mat`, whose dtype and shape must match the sender's and whose
+/// elements must not alias (a mismatch or an aliased `mat` is reported after
+/// the object is drained).
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_recv_from_rank_into(
     h: *mut dgampi_distributor,
@@ -579,6 +610,7 @@ pub unsafe extern "C" fn dgampi_distributor_recv_from_rank_into(
         non_null(meta, "meta")?;
         non_null(meta_len, "meta_len")?;
         let mat = raw_from_c(mat, "mat")?;
+        // An output whose elements alias refuses the object, which is then drained.
         let (blob, _) = d.recv_from_rank_raw(source, base_tag, Destination::Into(&mat))?;
         give_bytes(&blob, meta, meta_len)
     })
@@ -589,19 +621,19 @@ pub unsafe extern "C" fn dgampi_distributor_recv_from_rank_into(
 /// Opens (creating if absent, never truncating) this rank's spill file.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_open_file(h: *mut dgampi_distributor) -> Status {
-    guard("dgampi_distributor_open_file", || handle(h)?.spill()?.open())
+    guard("dgampi_distributor_open_file", || local_handle(h)?.spill()?.open())
 }
 
 /// Closes this rank's spill file (safe when closed or absent).
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_close_file(h: *mut dgampi_distributor) -> Status {
-    guard("dgampi_distributor_close_file", || handle(h)?.spill()?.close())
+    guard("dgampi_distributor_close_file", || local_handle(h)?.spill()?.close())
 }
 
 /// Closes and deletes this rank's spill file (safe when absent).
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_delete_file(h: *mut dgampi_distributor) -> Status {
-    guard("dgampi_distributor_delete_file", || handle(h)?.spill()?.delete())
+    guard("dgampi_distributor_delete_file", || local_handle(h)?.spill()?.delete())
 }
 
 /// Writes `a` as dataset `name` (group paths like "gamma/q0" allowed; an
@@ -609,7 +641,7 @@ pub unsafe extern "C" fn dgampi_distributor_delete_file(h: *mut dgampi_distribut
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_write(h: *mut dgampi_distributor, name: *const c_char, a: *const dgampi_array) -> Status {
     guard("dgampi_distributor_spill_write", || {
-        let d = handle(h)?;
+        let d = local_handle(h)?;
         let (name, a) = (name_arg(name)?, raw_from_c(a, "a")?);
         d.spill()?.write(name, &a)
     })
@@ -619,8 +651,8 @@ pub unsafe extern "C" fn dgampi_distributor_spill_write(h: *mut dgampi_distribut
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_read_into(h: *mut dgampi_distributor, name: *const c_char, a: *const dgampi_array) -> Status {
     guard("dgampi_distributor_spill_read_into", || {
-        let d = handle(h)?;
-        let (name, a) = (name_arg(name)?, raw_from_c(a, "a")?);
+        let d = local_handle(h)?;
+        let (name, a) = (name_arg(name)?, out_from_c(a, "a")?);
         d.spill()?.read_into(name, &a)
     })
 }
@@ -629,7 +661,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_read_into(h: *mut dgampi_distr
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_read(h: *mut dgampi_distributor, name: *const c_char, out: *mut dgampi_owned_array) -> Status {
     guard("dgampi_distributor_spill_read", || {
-        let d = handle(h)?;
+        let d = local_handle(h)?;
         let name = name_arg(name)?;
         non_null(out, "out")?;
         let file = d.spill()?;
@@ -652,7 +684,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_shape(
     shape: *mut i64,
 ) -> Status {
     guard("dgampi_distributor_spill_shape", || {
-        let d = handle(h)?;
+        let d = local_handle(h)?;
         let name = name_arg(name)?;
         non_null(dtype, "dtype")?;
         non_null(ndim, "ndim")?;
@@ -673,7 +705,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_shape(
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_list(h: *mut dgampi_distributor, names: *mut *mut c_char, count: *mut usize) -> Status {
     guard("dgampi_distributor_spill_list", || {
-        let d = handle(h)?;
+        let d = local_handle(h)?;
         non_null(names, "names")?;
         non_null(count, "count")?;
         let list = d.spill()?.list()?;
@@ -693,7 +725,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_list(h: *mut dgampi_distributo
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_remove(h: *mut dgampi_distributor, name: *const c_char) -> Status {
     guard("dgampi_distributor_spill_remove", || {
-        let d = handle(h)?;
+        let d = local_handle(h)?;
         let name = name_arg(name)?;
         d.spill()?.remove(name)
     })
@@ -707,7 +739,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_remove(h: *mut dgampi_distribu
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_path(h: *mut dgampi_distributor, buf: *mut c_char, len: usize, needed: *mut usize) -> Status {
     guard("dgampi_distributor_spill_path", || {
-        let d = handle(h)?;
+        let d = local_handle(h)?;
         let path = d
             .spill_path()
             .ok_or_else(|| Error::invalid("this distributor has no output_path, so it has no spill file"))?;

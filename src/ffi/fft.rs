@@ -88,12 +88,25 @@ unsafe fn nq_from_c(nq: *const i64) -> Result<[usize; 3]> {
     Ok(out)
 }
 
-/// Addresses of the live plans.
+/// The live plans.
 static LIVE: LiveHandles = LiveHandles::new();
 
+/// The plan behind a live handle (calls that never reach MPI).
 unsafe fn plan_ref<'a>(h: *mut dgampi_fft_plan) -> Result<&'a mut FftPlan> {
-    LIVE.check(h, "FFT plan")?;
-    Ok(&mut (*h).inner)
+    Ok(&mut (*LIVE.get(h, "FFT plan")?).inner)
+}
+
+/// The plan behind a live handle, for calls that reach MPI: fails with
+/// `DGAMPI_STATUS_MPI_NOT_INITIALIZED` once MPI is finalized.
+unsafe fn plan_for_mpi<'a>(h: *mut dgampi_fft_plan) -> Result<&'a mut FftPlan> {
+    crate::comm::ensure_initialized()?;
+    plan_ref(h)
+}
+
+/// The communicator, or, when it is unusable (no collective can run on it),
+/// the argument error if there is one, else the communicator's error.
+fn first_error<A>(comm: Result<MPI_Comm>, args: &Result<A>) -> Result<MPI_Comm> {
+    comm.map_err(|e| args.as_ref().err().cloned().unwrap_or(e))
 }
 
 /// Stores the built-in defaults in `*opts`: forward, normalization backward,
@@ -109,7 +122,8 @@ pub unsafe extern "C" fn dgampi_fft_options_default(opts: *mut dgampi_fft_option
 
 #[allow(clippy::too_many_arguments)]
 unsafe fn create(comm: CommArg, nq: *const i64, batch_ndim: i32, batch_shape: *const i64, dtype: i32, opts: *const dgampi_fft_options, out: *mut *mut dgampi_fft_plan) -> Result<()> {
-    let comm = comm.resolve()?;
+    crate::comm::ensure_initialized()?;
+    let comm = comm.resolve_intra();
     // Argument errors join the creation's agreement, so every rank fails.
     let args = (|| {
         non_null(out, "out")?;
@@ -125,13 +139,12 @@ unsafe fn create(comm: CommArg, nq: *const i64, batch_ndim: i32, batch_shape: *c
         }
         Ok((nq, batch, DType::from_code(dtype)?, options_from_c(opts)?))
     })();
+    let comm = first_error(comm, &args)?;
     let inner = match args {
         Ok((nq, batch, dtype, options)) => FftPlan::from_raw(comm, nq, &batch, dtype, options)?,
         Err(e) => return Err(FftPlan::fail_collectively(comm, e)),
     };
-    let h = Box::into_raw(Box::new(dgampi_fft_plan { inner }));
-    LIVE.insert(h);
-    *out = h;
+    *out = LIVE.insert(Box::new(dgampi_fft_plan { inner }));
     Ok(())
 }
 
@@ -140,7 +153,7 @@ unsafe fn create(comm: CommArg, nq: *const i64, batch_ndim: i32, batch_shape: *c
 /// values; 0 axes = one element per q) of `dtype` (complex64 or complex128),
 /// over a duplicate of `comm`, with `opts` (NULL = defaults). Every rank must
 /// pass the same arguments; a bad argument on any rank fails on every rank.
-/// Stores the handle in `*out`.
+/// `comm` must be an intracommunicator. Stores the handle in `*out`.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_fft_plan_create(
     comm: MPI_Comm,
@@ -169,12 +182,13 @@ pub unsafe extern "C" fn dgampi_fft_plan_create_f(
 }
 
 /// Collective: transforms this rank's block `[my_q, batch...]` in place
-/// (C-contiguous, the plan's dtype; `my_q` from `dgampi_fft_plan_local`). A
+/// (C-contiguous, the plan's dtype, aligned to its elements: 8 bytes for
+/// complex128, 4 for complex64; `my_q` from `dgampi_fft_plan_local`). A
 /// wrong block on any rank fails on every rank and nothing moves.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_fft_execute(plan: *mut dgampi_fft_plan, block: *const dgampi_array) -> Status {
     guard("dgampi_fft_execute", || {
-        let plan = plan_ref(plan)?;
+        let plan = plan_for_mpi(plan)?;
         match raw_from_c(block, "block") {
             Ok(b) => plan.execute_raw(&b),
             Err(e) => Err(plan.fail_execute(e)),
@@ -192,9 +206,7 @@ pub unsafe extern "C" fn dgampi_fft_plan_destroy(plan: *mut *mut dgampi_fft_plan
         if h.is_null() {
             return Ok(());
         }
-        LIVE.check(h, "FFT plan")?;
-        LIVE.remove(h);
-        drop(Box::from_raw(h));
+        drop(LIVE.remove(h, "FFT plan")?);
         *plan = std::ptr::null_mut();
         Ok(())
     })
@@ -227,8 +239,10 @@ pub unsafe extern "C" fn dgampi_fft_plan_local(plan: *mut dgampi_fft_plan, my_q:
 }
 
 unsafe fn one_shot(comm: CommArg, nq: *const i64, block: *const dgampi_array, opts: *const dgampi_fft_options) -> Result<()> {
-    let comm = comm.resolve()?;
+    crate::comm::ensure_initialized()?;
+    let comm = comm.resolve_intra();
     let args = (|| Ok((nq_from_c(nq)?, raw_from_c(block, "block")?, options_from_c(opts)?)))();
+    let comm = first_error(comm, &args)?;
     match args {
         Ok((nq, block, options)) => fft::execute_distributed_fft_raw(comm, nq, &block, options),
         Err(e) => Err(FftPlan::fail_collectively(comm, e)),
@@ -237,7 +251,8 @@ unsafe fn one_shot(comm: CommArg, nq: *const i64, block: *const dgampi_array, op
 
 /// Collective one-shot FFT: plans for this block's trailing shape and dtype,
 /// transforms this rank's flat block `[my_q, batch...]` of the `nq` grid in
-/// place, and frees the plan. `opts` NULL = defaults (forward).
+/// place, and frees the plan. `opts` NULL = defaults (forward). `comm` must
+/// be an intracommunicator.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_execute_distributed_fft(
     comm: MPI_Comm,

@@ -19,7 +19,7 @@ pub mod distributor;
 pub mod fft;
 pub mod primitives;
 
-use crate::comm::{comm_from_fortran, ensure_initialized};
+use crate::comm::{check_comm_handle, check_intracomm, comm_from_fortran_checked, ensure_initialized};
 use crate::error::Result;
 use mpi::ffi::MPI_Comm;
 
@@ -37,12 +37,23 @@ pub(crate) enum CommArg {
 }
 
 impl CommArg {
-    /// The C handle, after checking that MPI is initialized.
+    /// The C handle, after checking that MPI is initialized and that the
+    /// handle is not `MPI_COMM_NULL` nor a value that names no communicator
+    /// (`DGAMPI_STATUS_INVALID_ARGUMENT`; see `comm::check_comm_handle`).
     pub(crate) fn resolve(self) -> Result<MPI_Comm> {
         ensure_initialized()?;
-        Ok(match self {
-            CommArg::C(c) => c,
-            CommArg::F(f) => comm_from_fortran(f),
-        })
+        match self {
+            CommArg::C(c) => check_comm_handle(c, "the communicator").map(|()| c),
+            CommArg::F(f) => comm_from_fortran_checked(f),
+        }
+    }
+
+    /// [`CommArg::resolve`] for collectives: also rejects intercommunicators
+    /// (every rank of an intercommunicator gets the same answer, so no rank
+    /// is left waiting).
+    pub(crate) fn resolve_intra(self) -> Result<MPI_Comm> {
+        let comm = self.resolve()?;
+        check_intracomm(comm)?;
+        Ok(comm)
     }
 }

@@ -3,7 +3,7 @@
 use crate::buffer::RawArray;
 use crate::element::DType;
 use crate::error::Result;
-use crate::ffi::array::{dgampi_array, dgampi_owned_array, fill_owned, raw_from_c, shape_from_c};
+use crate::ffi::array::{dgampi_array, dgampi_owned_array, fill_owned, out_from_c, raw_from_c, shape_from_c};
 use crate::ffi::core::{guard, malloc_for_caller, non_null};
 use crate::ffi::{CommArg, MPI_Fint};
 use crate::primitives::{bcast_rows_into_raw, bcast_rows_raw, recv_bytes_raw, recv_rows_into_raw, recv_rows_with, send_bytes_raw, send_rows_raw};
@@ -31,12 +31,13 @@ pub unsafe extern "C" fn dgampi_send_rows_f(comm: MPI_Fint, a: *const dgampi_arr
 }
 
 unsafe fn recv_rows_into(comm: CommArg, a: *const dgampi_array, source: c_int, base_tag: c_int, limit: usize) -> Result<()> {
-    let comm = comm.resolve()?;
-    recv_rows_into_raw(comm, &raw_from_c(a, "array")?, source, base_tag, limit)
+    recv_rows_into_raw(comm.resolve()?, &raw_from_c(a, "array")?, source, base_tag, limit)
 }
 
 /// Receives rows sent by `dgampi_send_rows` directly into `a`, whose shape and
-/// dtype must match the sender's (a mismatch is reported, not a crash).
+/// dtype must match the sender's (a mismatch is reported, not a crash). An
+/// `a` whose elements alias (stride-0 rows) is `DGAMPI_STATUS_INVALID_ARGUMENT`,
+/// reported after the transfer is received and discarded.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_recv_rows_into(comm: MPI_Comm, a: *const dgampi_array, source: c_int, base_tag: c_int, limit: usize) -> Status {
     guard("dgampi_recv_rows_into", || recv_rows_into(CommArg::C(comm), a, source, base_tag, limit))
@@ -63,10 +64,10 @@ unsafe fn recv_rows_alloc(
     non_null(data, "data")?;
     let dtype = DType::from_code(dtype)?;
     let shape = shape_from_c(ndim, shape)?;
-    let bytes = shape.iter().try_fold(dtype.size(), |acc, &n| acc.checked_mul(n));
+    let bytes = shape.iter().try_fold(dtype.size(), |acc, &n| acc.checked_mul(n)).filter(|&b| b <= isize::MAX as usize);
     let bytes = bytes.ok_or_else(|| crate::Error::out_of_range(format!("shape {shape:?} is too large")))?;
-    // The buffer is made once the sender's header arrived; a failed
-    // allocation drains the transfer, so nothing stays queued.
+    // The buffer is made before anything is received: a failed allocation
+    // leaves the transfer queued for a later receive.
     let mut buf: *mut u8 = std::ptr::null_mut();
     let nrows = shape[0];
     let row_bytes = if nrows == 0 { shape[1..].iter().try_fold(dtype.size(), |acc, &n| acc.checked_mul(n)).unwrap_or(usize::MAX) } else { bytes / nrows };
@@ -119,13 +120,14 @@ pub unsafe extern "C" fn dgampi_recv_rows_alloc_f(
 }
 
 unsafe fn bcast_rows_into(comm: CommArg, a: *const dgampi_array, root: c_int, limit: usize) -> Result<()> {
-    let comm = comm.resolve()?;
-    let a = raw_from_c(a, "array");
+    let comm = comm.resolve_intra()?;
+    let a = out_from_c(a, "array");
     bcast_rows_into_raw(comm, a.as_ref().map_err(Clone::clone), root, limit)
 }
 
 /// Collective: broadcasts the root's `a` into `a` on every rank; shape and
 /// dtype must match the root's everywhere (a mismatch fails on every rank).
+/// `comm` must be an intracommunicator.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_bcast_rows_into(comm: MPI_Comm, a: *const dgampi_array, root: c_int, limit: usize) -> Status {
     guard("dgampi_bcast_rows_into", || bcast_rows_into(CommArg::C(comm), a, root, limit))
@@ -138,15 +140,13 @@ pub unsafe extern "C" fn dgampi_bcast_rows_into_f(comm: MPI_Fint, a: *const dgam
 }
 
 unsafe fn bcast_rows(comm: CommArg, a: *const dgampi_array, root: c_int, limit: usize, out: *mut dgampi_owned_array) -> Result<()> {
-    let comm = comm.resolve()?;
-    crate::comm::check_comm(comm)?;
+    let comm = comm.resolve_intra()?;
     let is_root = crate::comm::rank(comm)? == root;
     // A null `out` is reported through the collective agreement, so no rank hangs.
     let mine = non_null(out, "out").and_then(|()| if is_root { raw_from_c(a, "array").map(Some) } else { Ok(None) });
     let mut allocated: *mut u8 = std::ptr::null_mut();
     let mut alloc = |h: &crate::primitives::ArrayHeader| -> Result<RawArray> {
-        let bytes = h.shape.iter().product::<usize>() * h.dtype.size();
-        allocated = malloc_for_caller(bytes)?;
+        allocated = malloc_for_caller(crate::ffi::array::header_bytes(h)?)?;
         RawArray::new(allocated, h.dtype, h.shape.clone(), None)
     };
     let result = bcast_rows_raw(comm, mine.as_ref().map(|o| o.as_ref()).map_err(Clone::clone), root, limit, &mut alloc);
@@ -165,7 +165,7 @@ unsafe fn bcast_rows(comm: CommArg, a: *const dgampi_array, root: c_int, limit: 
 /// Collective: broadcasts the root's `a` (ignored elsewhere, may be NULL);
 /// every non-root rank receives a newly allocated copy in `*out` (release
 /// `out->data` with `dgampi_free`). On the root, `*out` describes the array
-/// with `data` NULL.
+/// with `data` NULL. `comm` must be an intracommunicator.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_bcast_rows(comm: MPI_Comm, a: *const dgampi_array, root: c_int, limit: usize, out: *mut dgampi_owned_array) -> Status {
     guard("dgampi_bcast_rows", || bcast_rows(CommArg::C(comm), a, root, limit, out))
@@ -179,11 +179,7 @@ pub unsafe extern "C" fn dgampi_bcast_rows_f(comm: MPI_Fint, a: *const dgampi_ar
 
 unsafe fn send_bytes(comm: CommArg, data: *const c_void, len: usize, dest: c_int, base_tag: c_int, limit: usize) -> Result<()> {
     let comm = comm.resolve()?;
-    if len > 0 {
-        non_null(data, "data")?;
-    }
-    let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(data as *const u8, len) };
-    send_bytes_raw(comm, bytes, dest, base_tag, limit)
+    send_bytes_raw(comm, crate::ffi::distributor::bytes_arg(data, len, "data")?, dest, base_tag, limit)
 }
 
 /// Sends `len` bytes to `dest`: a length message at `base_tag`, then chunks of

@@ -371,6 +371,18 @@ impl FftPlan {
         if !block.is_contiguous() {
             return Err(Error::invalid("the FFT works in place on a C-contiguous block; this one is strided"));
         }
+        // The transform reads the block as typed elements (FFTW, scaling).
+        let align = match self.dtype {
+            DType::Complex128 => std::mem::align_of::<num_complex::Complex64>(),
+            _ => std::mem::align_of::<num_complex::Complex32>(),
+        };
+        if block.total_bytes() > 0 && !(block.as_ptr() as usize).is_multiple_of(align) {
+            return Err(Error::invalid(format!(
+                "the block at {:p} is not aligned to its {} elements ({align}-byte alignment needed)",
+                block.as_ptr(),
+                self.dtype.name()
+            )));
+        }
         Ok(())
     }
 
