@@ -39,22 +39,26 @@
 //! - Full disk: before HDF5 writes anything, the space it needs (the data plus
 //!   a reserve for HDF5's metadata of [`DEFAULT_RESERVE_BYTES`] or 1/64 of the
 //!   file, whichever is more; see [`SpillFile::set_reserve_bytes`]) is
-//!   allocated on disk. When that fails (`ENOSPC`, `EDQUOT`, a file-size
-//!   limit), the write returns [`Status::Hdf5Error`] naming the file and the
-//!   dataset, nothing was written, and the handle stays usable. Should HDF5
-//!   fail anyway (an I/O error), the handle stops writing to the file at once:
-//!   HDF5's descriptor is replaced by a read-only one, so neither later writes
-//!   nor the close can write half-updated metadata; every later write returns
-//!   [`Status::Hdf5Error`] naming the first failure, reads keep working, and
-//!   closing and reopening the file makes it writable again.
-//! - A new dataset that fails to write is unlinked again, so it never shows up
-//!   half-written under its name.
+//!   allocated on disk (`posix_fallocate`). When that fails (`ENOSPC`,
+//!   `EDQUOT`, a file-size limit), the write returns [`Status::Hdf5Error`]
+//!   naming the file and the dataset, nothing was written, and the handle stays
+//!   usable. Once HDF5 has placed the new dataset, the space up to its end of
+//!   allocation is made sure of again, before the data is written and before
+//!   the flush (which writes metadata in place first and would leave a damaged
+//!   file if it ran out of space half-way).
+//! - A write or removal that fails inside HDF5 (space not covered by the
+//!   reserve, an I/O error) leaves nothing of itself on disk: HDF5's descriptor
+//!   is diverted to an anonymous scratch file, HDF5's handle is closed, and the
+//!   file is reopened read-only as it is on disk — with every dataset
+//!   acknowledged before. Every later write returns [`Status::Hdf5Error`]
+//!   naming the first failure, reads keep working, and closing and reopening
+//!   the file makes it writable again.
 //! - Replacing a dataset writes the new data under a temporary sibling name
 //!   first; the old dataset is unlinked and the new one renamed only once the
 //!   new data is completely written. If the write fails, the old dataset is
-//!   still there, unchanged. (The swap itself is two metadata operations; were
-//!   the rename to fail after the unlink, the data stays under the temporary
-//!   name, which ends in [`TEMP_SUFFIX`].)
+//!   still there, unchanged. (Were the process to die between the two
+//!   operations of the swap, the data stays under the temporary name, which
+//!   ends in [`TEMP_SUFFIX`].)
 //! - Other datasets are never touched by a write, read or removal.
 //! - After every successful `write` and `remove` the file is flushed, so the
 //!   file on disk holds every acknowledged dataset even if the process dies
@@ -83,6 +87,11 @@
 //! - An I/O error in the middle of HDF5's metadata flush (not a full disk,
 //!   which the reservation catches first) can still leave the file damaged;
 //!   HDF5 has no transactional update.
+//! - Under a file-size limit (`RLIMIT_FSIZE`, not a full disk) the scratch
+//!   file of a failed write obeys the limit too: when HDF5's metadata would
+//!   reach past it, HDF5 cannot close the failed handle cleanly, and HDF5 1.10
+//!   may then crash at exit. The metadata reserve makes this need a reserve
+//!   lowered below what HDF5 uses.
 
 mod claim;
 mod host;
