@@ -37,7 +37,7 @@
 //! - A new file is flushed at once, so a process killed right after creating
 //!   it leaves a valid, empty spill file.
 //! - Full disk: before HDF5 writes anything, the space it needs (the data plus
-//!   a reserve for HDF5's metadata of [`DEFAULT_RESERVE_BYTES`] or 1/64 of the
+//!   a reserve for HDF5's metadata of [`DEFAULT_RESERVE_BYTES`] or 1/1024 of the
 //!   file, whichever is more; see [`SpillFile::set_reserve_bytes`]) is
 //!   allocated on disk (`posix_fallocate`). When that fails (`ENOSPC`,
 //!   `EDQUOT`, a file-size limit), the write returns [`Status::Hdf5Error`]
@@ -110,7 +110,7 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_STAGING_BYTES: usize = 64 << 20;
 
 /// Default disk space, in bytes, reserved for HDF5's metadata beyond the data
-/// of each write (1 MiB; at least 1/64 of the file is reserved in any case).
+/// of each write (1 MiB; at least 1/1024 of the file is reserved in any case).
 pub const DEFAULT_RESERVE_BYTES: u64 = 1 << 20;
 
 /// Suffix of the temporary name a replacement is written under before the swap.
@@ -224,7 +224,7 @@ impl SpillFile {
         self.reserve_bytes
     }
 
-    /// Sets the metadata reserve (default [`DEFAULT_RESERVE_BYTES`]; 1/64 of
+    /// Sets the metadata reserve (default [`DEFAULT_RESERVE_BYTES`]; 1/1024 of
     /// the file is reserved when that is more). Tests lower it to let a full
     /// disk reach HDF5 itself.
     pub fn set_reserve_bytes(&mut self, bytes: u64) {
@@ -614,7 +614,7 @@ impl SpillFile {
     fn reserve(&self, data: u64, doing: &str) -> Result<()> {
         let claim = &self.open.as_ref().expect("callers open the file first").claim;
         let len = claim.len().map_err(|e| self.io_error("cannot size", e))?;
-        let need = data.saturating_add(self.reserve_bytes.max(len / 64));
+        let need = data.saturating_add(self.reserve_bytes.max(len / 1024));
         claim.reserve(need).map_err(|e| {
             Error::new(
                 Status::Hdf5Error,
