@@ -19,7 +19,7 @@
 //! # One open handle per file
 //! The file is private to its handle: HDF5's own file locking is off
 //! (`H5Pset_file_locking(fapl, false, true)`), and dgampi holds an advisory
-//! lock of its own while the file is open ([`claim`]): exclusive when open
+//! lock of its own while the file is open (`claim.rs`): exclusive when open
 //! read/write, shared when open read-only. A second handle on the same file —
 //! two distributors with the same name and output path on different
 //! communicators (`MPI_COMM_WORLD` and `MPI_COMM_SELF`), in one process or
@@ -70,7 +70,7 @@
 //!
 //! # The host program's HDF5
 //! dgampi never changes the host's HDF5 error printing or at-exit behaviour
-//! (see [`host`]): its own HDF5 calls run with error printing off (failures
+//! (see `host.rs`): its own HDF5 calls run with error printing off (failures
 //! come back as statuses carrying HDF5's message) and the calling thread's
 //! handler is restored afterwards, and HDF5 keeps closing the host's open
 //! files at exit even when dgampi is the first to use HDF5.
@@ -258,8 +258,9 @@ impl SpillFile {
     }
 
     /// Flushes and closes the file. Safe when already closed or when the file
-    /// does not exist. After a failed write the file is closed without writing
-    /// (it holds everything acknowledged before the failure), and `Ok` is returned.
+    /// does not exist. After a failed write (the handle is read-only then,
+    /// and the file holds everything acknowledged before the failure) this
+    /// closes it and returns `Ok`: the failure was reported by the write.
     pub fn close(&mut self) -> Result<()> {
         host::scoped(|| self.close_inner())
     }
@@ -288,7 +289,7 @@ impl SpillFile {
                 {
                     return closed
                 }
-                // Unreadable: nobody can have it open to write through dgampi either.
+                // Unreadable, so not lockable by us: removed without the lock.
                 Err(ClaimError::Io(e)) if e.kind() == std::io::ErrorKind::PermissionDenied => None,
                 Err(ClaimError::Io(e)) => return Err(self.io_error("cannot remove", e)),
             };
