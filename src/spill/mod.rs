@@ -56,9 +56,11 @@
 //! - Replacing a dataset writes the new data under a temporary sibling name
 //!   first; the old dataset is unlinked and the new one renamed only once the
 //!   new data is completely written. If the write fails, the old dataset is
-//!   still there, unchanged. (Were the process to die between the two
-//!   operations of the swap, the data stays under the temporary name, which
-//!   ends in [`TEMP_SUFFIX`].)
+//!   still there, unchanged. The swap reaches the disk with the flush that
+//!   ends the write, so a process that dies during a replacement leaves the
+//!   old dataset. (A temporary left over by an interrupted replacement ends
+//!   in [`TEMP_SUFFIX`], is not listed, and is removed by the next write of
+//!   that name.)
 //! - Other datasets are never touched by a write, read or removal.
 //! - After every successful `write` and `remove` the file is flushed, so the
 //!   file on disk holds every acknowledged dataset even if the process dies
