@@ -1029,6 +1029,10 @@ static void test_spill(const char *dir) {
     CHECK(ro == 1, "spill_read_only after open_file_read_only: %d", ro);
     CHECK_STATUS(dgampi_distributor_spill_read_only(d, NULL), DGAMPI_STATUS_NULL_ARGUMENT,
                  "dgampi_distributor_spill_read_only");
+    CHECK_STATUS(dgampi_distributor_spill_read_only(NULL, &ro), DGAMPI_STATUS_INVALID_HANDLE,
+                 "dgampi_distributor_spill_read_only");
+    CHECK_STATUS(dgampi_distributor_open_file_read_only(NULL), DGAMPI_STATUS_INVALID_HANDLE,
+                 "dgampi_distributor_open_file_read_only");
     check_list(d, four, 4, "read-only");
     memset(g_q, 0, sizeof g_q);
     CHECK_OK(dgampi_distributor_spill_read_into(d, "gamma/q0", &r_q));
