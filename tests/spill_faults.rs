@@ -410,6 +410,32 @@ mod host {
 
     pub const MARK: usize = 0x5eed;
 
+    pub static CALLS_V1: AtomicUsize = AtomicUsize::new(0);
+
+    /// The host's error handler of the old (v1) API.
+    pub unsafe extern "C" fn count_v1(_data: *mut c_void) -> i32 {
+        CALLS_V1.fetch_add(1, Ordering::SeqCst);
+        0
+    }
+
+    /// Installs `count_v1` through the old API.
+    #[allow(deprecated)]
+    pub fn install_v1() {
+        // SAFETY: HDF5 C API with valid arguments.
+        let r = unsafe { hdf5_sys::h5e::H5Eset_auto1(Some(count_v1), (MARK + 1) as *mut c_void) };
+        assert!(r >= 0, "H5Eset_auto1");
+    }
+
+    /// The v1 handler and client data in force now.
+    #[allow(deprecated)]
+    pub fn current_v1() -> (usize, usize) {
+        let mut func: hdf5_sys::h5e::H5E_auto1_t = None;
+        let mut data: *mut c_void = std::ptr::null_mut();
+        // SAFETY: valid out pointers.
+        unsafe { hdf5_sys::h5e::H5Eget_auto1(&mut func, &mut data) };
+        (func.map_or(0, |f| f as usize), data as usize)
+    }
+
     pub fn install() {
         // SAFETY: HDF5 C API with valid arguments.
         let r = unsafe { hdf5_sys::h5e::H5Eset_auto2(hdf5_sys::h5e::H5E_DEFAULT, Some(count), MARK as *mut c_void) };
@@ -463,6 +489,19 @@ fn child_host_errors(dir: &str) {
     assert_eq!(host::current(), installed, "dgampi changed the host's HDF5 error handler");
     assert!(host::failing_open(dir) < 0);
     assert!(host::CALLS.load(Ordering::SeqCst) >= 1, "the host's handler no longer sees the host's errors");
+
+    // The same with a handler of the old API.
+    host::install_v1();
+    let installed = host::current_v1();
+    assert!(installed.0 != 0 && installed.1 == host::MARK + 1, "the v1 handler was not installed");
+    let mut s = SpillFile::new(Path::new(dir).join("e1_Rank00000.hdf5"));
+    s.write("a", &raw(&values(1, 4))).unwrap();
+    assert_eq!(SpillFile::new(Path::new(dir).join("garbage_Rank00000.hdf5")).open().unwrap_err().status, Status::Hdf5Error);
+    s.close().unwrap();
+    assert_eq!(host::CALLS_V1.load(Ordering::SeqCst), 0, "dgampi's own HDF5 errors went to the host's v1 handler");
+    assert_eq!(host::current_v1(), installed, "dgampi changed the host's v1 HDF5 error handler");
+    assert!(host::failing_open(dir) < 0);
+    assert!(host::CALLS_V1.load(Ordering::SeqCst) >= 1, "the host's v1 handler no longer sees the host's errors");
     say("host errors ok".into());
 }
 
