@@ -85,7 +85,10 @@
 //!   `.` / `..` components and without NUL; a leading `/` is accepted and
 //!   ignored. Names ending in [`TEMP_SUFFIX`] are reserved.
 //! - Unix only (POSIX descriptors, `posix_fallocate`, advisory locks). On a
-//!   file system without lock support a second handle is not detected.
+//!   file system without lock support a second handle is not detected. On one
+//!   without native `fallocate` (NFSv3, for one) the C library reserves space
+//!   by writing a byte per block, which costs about one more pass over each
+//!   dataset's blocks.
 //! - An I/O error in the middle of HDF5's metadata flush (not a full disk,
 //!   which the reservation catches first) can still leave the file damaged;
 //!   HDF5 has no transactional update.
