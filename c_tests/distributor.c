@@ -1019,6 +1019,55 @@ static void test_spill(const char *dir) {
     check_owned(&out, DGAMPI_DTYPE_F64, 2, s_small, 0, seed + 10, "sigma after close and open");
     CHECK_OK(dgampi_free(out.data));
 
+    /* explicit read-only open: reads work, writes and removals are refused */
+    check_section = "open_file_read_only";
+    int32_t ro = -1;
+    CHECK_OK(dgampi_distributor_spill_read_only(d, &ro));
+    CHECK(ro == 0, "spill_read_only of a read/write file: %d", ro);
+    CHECK_OK(dgampi_distributor_open_file_read_only(d));
+    CHECK_OK(dgampi_distributor_spill_read_only(d, &ro));
+    CHECK(ro == 1, "spill_read_only after open_file_read_only: %d", ro);
+    CHECK_STATUS(dgampi_distributor_spill_read_only(d, NULL), DGAMPI_STATUS_NULL_ARGUMENT,
+                 "dgampi_distributor_spill_read_only");
+    CHECK_STATUS(dgampi_distributor_spill_read_only(NULL, &ro), DGAMPI_STATUS_INVALID_HANDLE,
+                 "dgampi_distributor_spill_read_only");
+    CHECK_STATUS(dgampi_distributor_open_file_read_only(NULL), DGAMPI_STATUS_INVALID_HANDLE,
+                 "dgampi_distributor_open_file_read_only");
+    check_list(d, four, 4, "read-only");
+    memset(g_q, 0, sizeof g_q);
+    CHECK_OK(dgampi_distributor_spill_read_into(d, "gamma/q0", &r_q));
+    CHECK_PATTERN(DGAMPI_DTYPE_COMPLEX128, g_q, 4, seed + 1, "gamma/q0 read-only");
+    CHECK_STATUS(dgampi_distributor_spill_write(d, "more", &a_counts), DGAMPI_STATUS_INVALID_ARGUMENT,
+                 "dgampi_distributor_spill_write");
+    CHECK(strstr(last_error(), "read-only") != NULL, "write to a read-only file: '%s'",
+          last_error());
+    CHECK_STATUS(dgampi_distributor_spill_remove(d, "sigma"), DGAMPI_STATUS_INVALID_ARGUMENT,
+                 "dgampi_distributor_spill_remove");
+    check_list(d, four, 4, "after refused writes");
+    /* a second distributor with the same name and path: refused on every rank,
+     * on the same communicator and on MPI_COMM_SELF (whose rank-0 file is this
+     * rank's or one another process has open) */
+    check_section = "same spill file twice";
+    CHECK_OK(dgampi_distributor_open_file(d)); /* no-op: stays read-only */
+    CHECK_OK(dgampi_distributor_close_file(d));
+    CHECK_OK(dgampi_distributor_open_file(d));
+    CHECK_OK(dgampi_distributor_spill_read_only(d, &ro));
+    CHECK(ro == 0, "spill_read_only after close and open_file: %d", ro);
+    dgampi_distributor *twin = NULL;
+    int twin_s = dgampi_distributor_create(MPI_COMM_WORLD, 6, "ctest", dir, &twin);
+    CHECK(twin_s == DGAMPI_STATUS_INVALID_ARGUMENT || twin_s == DGAMPI_STATUS_REMOTE_ERROR,
+          "a second distributor on the same spill files: status %d (%s)", twin_s, status_name(twin_s));
+    CHECK(twin == NULL, "a refused create returned a handle");
+    CHECK(twin_s != DGAMPI_STATUS_INVALID_ARGUMENT || strstr(last_error(), want_path) != NULL,
+          "the refusal does not name %s: '%s'", want_path, last_error());
+    MPI_Barrier(MPI_COMM_WORLD);
+    CHECK_STATUS(dgampi_distributor_create(MPI_COMM_SELF, 6, "ctest", dir, &twin), DGAMPI_STATUS_INVALID_ARGUMENT,
+                 "dgampi_distributor_create");
+    CHECK(strstr(last_error(), "ctest_Rank00000.hdf5") != NULL, "refusal on MPI_COMM_SELF: '%s'",
+          last_error());
+    MPI_Barrier(MPI_COMM_WORLD);
+    check_list(d, four, 4, "after the refused distributors");
+
     /* delete, delete again; listing an absent file neither fails nor creates it */
     check_section = "delete_file";
     CHECK_OK(dgampi_distributor_delete_file(d));

@@ -651,9 +651,12 @@ dgampi_status dgampi_row_chunks(size_t nrows,
  Collective: creates a distributor of `ntasks` tasks over a duplicate of
  `comm` and stores its handle in `*out`. `name` (may be NULL = "") and
  `output_path` (NULL = no spill file) name the rank's spill file
- `{output_path}/{name}_Rank{rank:05d}.hdf5`, created if absent. `comm`
- must be an intracommunicator (an intercommunicator is
- `DGAMPI_STATUS_INVALID_ARGUMENT` on every rank).
+ `{output_path}/{name}_Rank{rank:05d}.hdf5`, created if absent (opened
+ read-only if it exists but cannot be written). `comm` must be an
+ intracommunicator (an intercommunicator is `DGAMPI_STATUS_INVALID_ARGUMENT`
+ on every rank). When another distributor (on any communicator, in this
+ process or another) has that file open, every rank gets
+ `DGAMPI_STATUS_INVALID_ARGUMENT` (or `DGAMPI_STATUS_REMOTE_ERROR`) naming it.
  */
 dgampi_status dgampi_distributor_create(MPI_Comm comm,
                                         int64_t ntasks,
@@ -897,9 +900,29 @@ dgampi_status dgampi_distributor_recv_from_rank_into(struct dgampi_distributor *
                                                      const struct dgampi_array *mat);
 
 /*
- Opens (creating if absent, never truncating) this rank's spill file.
+ Opens (creating if absent, never truncating) this rank's spill file; no-op
+ when open. An existing file that cannot be written (read-only file system,
+ no permission) is opened read-only (see `dgampi_distributor_spill_read_only`).
+ `DGAMPI_STATUS_INVALID_ARGUMENT` when another open handle (another
+ distributor with the same name and output path, in this process or
+ another) has the file.
  */
 dgampi_status dgampi_distributor_open_file(struct dgampi_distributor *h);
+
+/*
+ Opens this rank's existing spill file read-only (reopening it when it is
+ open read/write): reads work, writes fail with
+ `DGAMPI_STATUS_INVALID_ARGUMENT`, and other read-only handles may read the
+ file too. `DGAMPI_STATUS_NOT_FOUND` when the file does not exist.
+ */
+dgampi_status dgampi_distributor_open_file_read_only(struct dgampi_distributor *h);
+
+/*
+ Stores 1 in `*read_only` while this rank's spill file is open but takes no
+ writes (opened read-only, by request or because the file cannot be
+ written, or after a write failed inside HDF5), 0 otherwise.
+ */
+dgampi_status dgampi_distributor_spill_read_only(struct dgampi_distributor *h, int32_t *read_only);
 
 /*
  Closes this rank's spill file (safe when closed or absent).
@@ -908,6 +931,8 @@ dgampi_status dgampi_distributor_close_file(struct dgampi_distributor *h);
 
 /*
  Closes and deletes this rank's spill file (safe when absent).
+ `DGAMPI_STATUS_INVALID_ARGUMENT`, and nothing deleted, when another open
+ handle (another distributor with the same name and output path) writes it.
  */
 dgampi_status dgampi_distributor_delete_file(struct dgampi_distributor *h);
 

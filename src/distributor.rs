@@ -76,7 +76,11 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 impl Distributor {
     /// Creates a distributor over a duplicate of `comm` (collective). With an
     /// `output_path`, the rank's spill file `{name}_Rank{rank:05d}.hdf5` is
-    /// created there (never truncated if present).
+    /// created there (never truncated if present; opened read-only if it
+    /// exists but cannot be written). When another open handle — another
+    /// distributor with the same name and path, on any communicator, in this
+    /// process or another — has that file, every rank fails (the open is
+    /// agreed) with [`crate::Status::InvalidArgument`] naming it.
     pub fn new<C: AsRaw<Raw = MPI_Comm>>(comm: &C, ntasks: usize, name: &str, output_path: Option<&Path>) -> Result<Distributor> {
         Distributor::from_raw(comm.as_raw(), ntasks, name, output_path)
     }

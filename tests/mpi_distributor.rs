@@ -319,6 +319,45 @@ fn case_spill_round_trip(world: &SimpleCommunicator) -> Result<(), String> {
     ensure(e.status == Status::InvalidArgument, || format!("no output path: {e}"))
 }
 
+/// Two distributors with the same name and output path compute the same file
+/// name: the second one is refused on every rank (its open is agreed), on the
+/// same communicator as on `MPI_COMM_SELF`, and `delete_file` of one never
+/// unlinks the file the other writes.
+fn case_spill_same_name_twice(world: &SimpleCommunicator) -> Result<(), String> {
+    use dgampi::buffer::RawArray;
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("spill_twice_np{}", world.size()));
+    let mut first = Distributor::new(world, 4, "twin", Some(&dir)).map_err(err)?;
+    let mine = dir.join(format!("twin_Rank{:05}.hdf5", world.rank()));
+    let block = ndarray::arr1(&[world.rank() as i64, 7]);
+    first.spill().map_err(err)?.write("kept", &RawArray::from_ndarray(&block).map_err(err)?).map_err(err)?;
+    let refused = |e: Option<dgampi::Error>, what: &str| -> Result<(), String> {
+        let e = e.ok_or_else(|| format!("{what}: a second distributor on the same spill file was accepted"))?;
+        ensure(e.status == Status::InvalidArgument && e.message.contains("twin_Rank"), || format!("{what}: {e}"))
+    };
+    refused(Distributor::new(world, 4, "twin", Some(&dir)).err(), "same communicator")?;
+    // On MPI_COMM_SELF every rank is rank 0: its file is this rank's (rank 0)
+    // or rank 0's, which another process holds.
+    let self_comm = SimpleCommunicator::self_comm();
+    refused(Distributor::new(&self_comm, 4, "twin", Some(&dir)).err(), "MPI_COMM_SELF")?;
+    first.barrier().map_err(err)?;
+    if world.rank() == 0 {
+        // While `first` has its file closed, a SELF distributor takes it;
+        // then `first` may not delete it.
+        first.spill().map_err(err)?.close().map_err(err)?;
+        let mut second = Distributor::new(&self_comm, 4, "twin", Some(&dir)).map_err(err)?;
+        let e = first.spill().map_err(err)?.delete().err().ok_or("delete_file unlinked a file another distributor writes")?;
+        ensure(e.status == Status::InvalidArgument && mine.exists(), || format!("delete refused: {e}"))?;
+        ensure(second.spill().map_err(err)?.list().map_err(err)? == ["kept"], || "the other's data".into())?;
+        second.spill().map_err(err)?.close().map_err(err)?;
+    }
+    let mut back = ndarray::Array1::<i64>::zeros(2);
+    first.spill().map_err(err)?.read_into("kept", &RawArray::from_ndarray_mut(&mut back).map_err(err)?).map_err(err)?;
+    ensure(back == block, || format!("spill data after the refusals: {back:?}"))?;
+    first.spill().map_err(err)?.delete().map_err(err)?;
+    ensure(!mine.exists(), || "the spill file is deleted".into())?;
+    first.barrier().map_err(err)
+}
+
 fn main() {
     let cases: &[Case] = &[
         ("layout_accessors", case_layout_accessors),
@@ -329,6 +368,7 @@ fn main() {
         ("send_recv_npoint", case_send_recv_npoint),
         ("collective_errors", case_collective_errors),
         ("spill_round_trip", case_spill_round_trip),
+        ("spill_same_name_twice", case_spill_same_name_twice),
     ];
     common::main("mpi_distributor", cases, &[]);
 }

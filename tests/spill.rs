@@ -13,8 +13,8 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Tests that start child processes hold this for writing, all others for
 /// reading. A child forked while another test thread is inside HDF5's file open
-/// (before the descriptor is marked close-on-exec) would inherit the file's
-/// lock and make the next open of that file fail until the child exits.
+/// (before the descriptor is marked close-on-exec) would keep that descriptor
+/// open until it exits.
 static SPAWN: RwLock<()> = RwLock::new(());
 
 fn no_spawn() -> RwLockReadGuard<'static, ()> {
@@ -457,4 +457,125 @@ with h5py.File(sys.argv[1], "w") as f:
     let mut u = Array1::<u8>::zeros(5);
     s.read_into("g/u", &raw_mut(&mut u)).unwrap();
     assert_eq!(u.to_vec(), [0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn hdf5_file_locking_is_off() {
+    let _spawn = no_spawn();
+    let dir = TempDir::new("nolock");
+    let path = dir.path().join("l_Rank00000.hdf5");
+    let mut s = SpillFile::new(path.clone());
+    s.write("a", &raw(&Array1::from_vec(vec![1.0f64]))).unwrap();
+    // HDF5's own lock is a flock on its descriptor; none may be held.
+    let other = std::fs::File::open(&path).unwrap();
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: a valid descriptor.
+    let r = unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    assert_eq!(r, 0, "HDF5 holds a file lock on the spill file: {}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn a_second_handle_on_the_same_file_is_refused() {
+    let _spawn = no_spawn();
+    let dir = TempDir::new("second");
+    let path = SpillFile::path_for(dir.path(), "same", 0);
+    let a = Array1::from_vec(vec![1.0f64, 2.0]);
+    let mut first = SpillFile::new(path.clone());
+    first.write("first", &raw(&a)).unwrap();
+    let mut second = SpillFile::new(path.clone());
+    for e in [
+        second.open().unwrap_err(),
+        second.write("second", &raw(&a)).unwrap_err(),
+        second.list().unwrap_err(),
+        second.open_read_only().unwrap_err(),
+        second.delete().unwrap_err(),
+    ] {
+        assert_eq!(e.status, Status::InvalidArgument, "{e}");
+        assert!(e.message.contains(path.to_str().unwrap()) && e.message.contains("another open handle"), "{e}");
+    }
+    assert!(!second.is_open() && path.exists());
+    // The first handle is untouched and keeps writing.
+    first.write("more", &raw(&a)).unwrap();
+    assert_eq!(first.list().unwrap(), ["first", "more"]);
+    // Once it is closed the second may open; now the first is refused.
+    first.close().unwrap();
+    assert_eq!(second.list().unwrap(), ["first", "more"]);
+    assert_eq!(first.open().unwrap_err().status, Status::InvalidArgument);
+    second.close().unwrap();
+
+    // Readers share the file; a writer is refused while one reads, and a
+    // reader's delete is refused while a writer has it.
+    first.open_read_only().unwrap();
+    second.open_read_only().unwrap();
+    assert!(first.is_read_only() && second.is_read_only());
+    let mut writer = SpillFile::new(path.clone());
+    assert_eq!(writer.open().unwrap_err().status, Status::InvalidArgument);
+    first.close().unwrap();
+    second.close().unwrap();
+    writer.open().unwrap();
+    assert_eq!(first.delete().unwrap_err().status, Status::InvalidArgument);
+    assert!(path.exists());
+    // The writer's own delete removes it.
+    writer.delete().unwrap();
+    assert!(!path.exists());
+    first.delete().unwrap();
+}
+
+#[test]
+fn explicit_read_only_open() {
+    let _spawn = no_spawn();
+    let dir = TempDir::new("ro");
+    let path = dir.path().join("ro_Rank00000.hdf5");
+    let mut s = SpillFile::new(path.clone());
+    assert_eq!(s.open_read_only().unwrap_err().status, Status::NotFound);
+    assert!(!path.exists());
+    let a = Array1::from_vec(vec![3i32, 4, 5]);
+    s.write("a", &raw(&a)).unwrap();
+    assert!(!s.is_read_only());
+    // Reopened read-only from read/write.
+    s.open_read_only().unwrap();
+    assert!(s.is_open() && s.is_read_only());
+    let bytes = std::fs::read(&path).unwrap();
+    let e = s.write("b", &raw(&a)).unwrap_err();
+    assert_eq!(e.status, Status::InvalidArgument);
+    assert!(e.message.contains("read-only") && e.message.contains(path.to_str().unwrap()), "{e}");
+    assert_eq!(s.remove("a").unwrap_err().status, Status::InvalidArgument);
+    let mut back = Array1::<i32>::zeros(3);
+    s.read_into("a", &raw_mut(&mut back)).unwrap();
+    assert_eq!(back, a);
+    assert_eq!(s.list().unwrap(), ["a"]);
+    // open() keeps the read-only handle; close, then open() writes again.
+    s.open().unwrap();
+    assert!(s.is_read_only());
+    s.close().unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "a read-only handle changed the file");
+    s.open().unwrap();
+    assert!(!s.is_read_only());
+    s.write("b", &raw(&a)).unwrap();
+    assert_eq!(s.list().unwrap(), ["a", "b"]);
+}
+
+#[test]
+fn empty_files_are_created_afresh_and_damaged_ones_named() {
+    let _spawn = no_spawn();
+    let dir = TempDir::new("damaged");
+    // An empty file (its creator died before HDF5 wrote anything).
+    let empty = dir.path().join("e_Rank00000.hdf5");
+    std::fs::write(&empty, b"").unwrap();
+    let mut s = SpillFile::new(empty.clone());
+    s.write("a", &raw(&Array1::from_vec(vec![1u8, 2]))).unwrap();
+    assert_eq!(s.list().unwrap(), ["a"]);
+    s.close().unwrap();
+    // A truncated HDF5 file: refused with a message naming it and the way out.
+    let bytes = std::fs::read(&empty).unwrap();
+    let damaged = dir.path().join("d_Rank00000.hdf5");
+    std::fs::write(&damaged, &bytes[..bytes.len() / 2]).unwrap();
+    let mut d = SpillFile::new(damaged.clone());
+    let e = d.open().unwrap_err();
+    assert_eq!(e.status, Status::Hdf5Error);
+    assert!(e.message.contains(damaged.to_str().unwrap()) && e.message.contains("delete it"), "{e}");
+    assert_eq!(std::fs::read(&damaged).unwrap(), &bytes[..bytes.len() / 2], "a damaged file was changed");
+    d.delete().unwrap();
+    d.write("b", &raw(&Array1::from_vec(vec![3u8]))).unwrap();
+    assert_eq!(d.list().unwrap(), ["b"]);
 }

@@ -160,6 +160,7 @@ module dgampi
   public :: dgampi_distributor_bcast_bytes
   public :: dgampi_distributor_send_to_rank, dgampi_distributor_recv_from_rank_into
   public :: dgampi_distributor_open_file, dgampi_distributor_close_file, dgampi_distributor_delete_file
+  public :: dgampi_distributor_open_file_read_only, dgampi_distributor_spill_read_only
   public :: dgampi_distributor_spill_write, dgampi_distributor_spill_read_into, dgampi_distributor_spill_read
   public :: dgampi_distributor_spill_shape, dgampi_distributor_spill_list
   public :: dgampi_distributor_spill_remove, dgampi_distributor_spill_path
@@ -519,6 +520,17 @@ module dgampi
     function c_distributor_open_file(h) bind(C, name='dgampi_distributor_open_file') result(st)
       import :: c_ptr, c_int32_t
       type(c_ptr), value :: h
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_open_file_read_only(h) bind(C, name='dgampi_distributor_open_file_read_only') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_spill_read_only(h, read_only) bind(C, name='dgampi_distributor_spill_read_only') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: h
+      integer(c_int32_t), intent(out) :: read_only
       integer(c_int32_t) :: st
     end function
     function c_distributor_close_file(h) bind(C, name='dgampi_distributor_close_file') result(st)
@@ -1531,6 +1543,26 @@ contains
     integer, intent(out), optional :: ierr
     call finish(c_distributor_open_file(dist%ptr), ierr)
   end subroutine dgampi_distributor_open_file
+
+  !> Opens this rank's existing spill file read-only (reopening it when open
+  !> read/write): reads work, writes fail with DGAMPI_STATUS_INVALID_ARGUMENT.
+  subroutine dgampi_distributor_open_file_read_only(dist, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    integer, intent(out), optional :: ierr
+    call finish(c_distributor_open_file_read_only(dist%ptr), ierr)
+  end subroutine dgampi_distributor_open_file_read_only
+
+  !> read_only: the spill file is open but takes no writes (opened read-only,
+  !> or after a write failed inside HDF5).
+  subroutine dgampi_distributor_spill_read_only(dist, read_only, ierr)
+    type(dgampi_distributor), intent(in) :: dist
+    logical, intent(out) :: read_only
+    integer, intent(out), optional :: ierr
+    integer(c_int32_t) :: flag
+    flag = 0
+    call finish(c_distributor_spill_read_only(dist%ptr, flag), ierr)
+    read_only = flag /= 0
+  end subroutine dgampi_distributor_spill_read_only
 
   !> Closes this rank's spill file (safe when closed or absent).
   subroutine dgampi_distributor_close_file(dist, ierr)

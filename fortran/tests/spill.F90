@@ -14,7 +14,7 @@ program spill
   character(len=600) :: expected_path
   integer :: ierr, dtype, i, j
   integer(c_int64_t), allocatable :: shp(:)
-  logical :: exists
+  logical :: exists, read_only
   real(c_float) :: r4(3, 2)
   real(c_double) :: r8(4), parent(6, 4), section(3, 4)
   real(c_double), allocatable :: r8_back(:), section_back(:, :)
@@ -148,6 +148,23 @@ program spill
   call dgampi_distributor_spill_read_into(d, 'i4', i4_back, ierr)
   call check_ok(ierr, 'read after reopening')
   call check_true(all(i4_back == i4), 'reopening lost the data')
+
+  call check_section('read-only open')
+  call dgampi_distributor_spill_read_only(d, read_only, ierr)
+  call check_ok(ierr, 'dgampi_distributor_spill_read_only')
+  call check_true(.not. read_only, 'a read/write file reported read-only')
+  call dgampi_distributor_open_file_read_only(d, ierr)
+  call check_ok(ierr, 'dgampi_distributor_open_file_read_only')
+  call dgampi_distributor_spill_read_only(d, read_only, ierr)
+  call check_true(read_only, 'open_file_read_only did not make the file read-only')
+  i4_back = 0
+  call dgampi_distributor_spill_read_into(d, 'i4', i4_back, ierr)
+  call check_ok(ierr, 'read from a read-only file')
+  call check_true(all(i4_back == i4), 'read-only read differs')
+  call dgampi_distributor_spill_write(d, 'more', i4, ierr)
+  call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_distributor_spill_write', 'write to a read-only file')
+  call dgampi_distributor_close_file(d, ierr)
+  call check_ok(ierr, 'dgampi_distributor_close_file (read-only)')
   call dgampi_distributor_delete_file(d, ierr)
   call check_ok(ierr, 'dgampi_distributor_delete_file')
   inquire (file=path, exist=exists)

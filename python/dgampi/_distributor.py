@@ -479,21 +479,50 @@ class MpiDistributor(HandleOwner):
         """This rank's spill file path, or None without ``output_path``."""
         return self._spill_path
 
-    def open_file(self):
+    def open_file(self, read_only=False):
         """Opens (creating if absent, never truncating) this rank's spill file;
-        does nothing without ``output_path``."""
+        does nothing without ``output_path`` or when the file is open. An
+        existing file that cannot be written (read-only file system, no
+        permission) is opened read-only (see :attr:`spill_read_only`).
+
+        With ``read_only=True`` the existing file is opened read-only
+        (reopened when it is open read/write): reads work, writes raise
+        ``DgampiError`` with status ``INVALID_ARGUMENT``; ``NOT_FOUND`` when the
+        file does not exist.
+
+        Another open distributor with the same name and ``output_path`` (on
+        any communicator, in this process or another) holds the file: opening
+        it raises ``DgampiError`` with status ``INVALID_ARGUMENT`` naming it."""
         if self._spill_path is not None:
-            call("distributor_open_file", self._handle)
+            if read_only:
+                call("distributor_open_file_read_only", self._handle)
+            else:
+                call("distributor_open_file", self._handle)
+
+    @property
+    def spill_read_only(self):
+        """True while this rank's spill file is open but takes no writes
+        (opened read-only, by request or because the file cannot be written,
+        or after a write failed inside HDF5); False otherwise and without
+        ``output_path``."""
+        if self._spill_path is None:
+            return False
+        flag = _lib.c_int32()
+        call("distributor_spill_read_only", self._handle, _byref(flag))
+        return bool(flag.value)
 
     def close_file(self):
         """Closes this rank's spill file (safe when closed, absent, or without
-        ``output_path``). Close it before another program (h5py) opens it:
-        HDF5 locks files while they are open."""
+        ``output_path``). Close it before another program (h5py) opens it: the
+        file is complete on disk after every write, but the library keeps
+        working on it while it is open."""
         if self._spill_path is not None:
             call("distributor_close_file", self._handle)
 
     def delete_file(self):
-        """Closes and deletes this rank's spill file (safe when absent)."""
+        """Closes and deletes this rank's spill file (safe when absent).
+        Raises ``DgampiError`` (``INVALID_ARGUMENT``), deleting nothing, while
+        another distributor with the same name and ``output_path`` writes it."""
         if self._spill_path is not None:
             call("distributor_delete_file", self._handle)
 

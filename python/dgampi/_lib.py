@@ -182,6 +182,8 @@ _PROTOTYPES = {
     "dgampi_distributor_recv_from_rank": [Handle, c_int, c_int, P(c_void_p), P(c_size_t), POwned],
     "dgampi_distributor_recv_from_rank_into": [Handle, c_int, c_int, P(c_void_p), P(c_size_t), PArray],
     "dgampi_distributor_open_file": [Handle],
+    "dgampi_distributor_open_file_read_only": [Handle],
+    "dgampi_distributor_spill_read_only": [Handle, P(c_int32)],
     "dgampi_distributor_close_file": [Handle],
     "dgampi_distributor_delete_file": [Handle],
     "dgampi_distributor_spill_write": [Handle, c_char_p, PArray],

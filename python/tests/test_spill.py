@@ -141,3 +141,67 @@ def test_unusable_output_path_fails_everywhere(comm, shared_dir):
         for entry in os.listdir(shared_dir):
             if entry.startswith("blocked_"):
                 os.remove(os.path.join(shared_dir, entry))
+
+
+def test_open_file_read_only(dist):
+    """An explicit read-only open: reads work, writes are refused, the file is unchanged."""
+    dist.spill_write("keep", np.arange(6, dtype=np.int64))
+    assert dist.spill_read_only is False
+    dist.open_file(read_only=True)  # reopens the read/write file read-only
+    assert dist.spill_read_only is True
+    with open(dist.spill_path, "rb") as f:
+        before = f.read()
+    with pytest.raises(dgampi.DgampiError) as err:
+        dist.spill_write("more", np.zeros(2))
+    assert err.value.status == dgampi.STATUS_INVALID_ARGUMENT
+    assert "read-only" in err.value.message and dist.spill_path in err.value.message
+    with pytest.raises(dgampi.DgampiError) as err:
+        dist.spill_remove("keep")
+    assert err.value.status == dgampi.STATUS_INVALID_ARGUMENT
+    assert np.array_equal(dist.spill_read("keep"), np.arange(6))
+    assert dist.spill_list() == ["keep"]
+    dist.open_file()  # already open: stays read-only
+    assert dist.spill_read_only is True
+    dist.close_file()
+    with open(dist.spill_path, "rb") as f:
+        assert f.read() == before
+    assert dist.spill_read_only is False
+    dist.open_file()
+    assert dist.spill_read_only is False
+    dist.spill_write("more", np.zeros(2))
+    assert dist.spill_list() == ["keep", "more"]
+    dist.delete_file()
+    with pytest.raises(dgampi.DgampiError) as err:
+        dist.open_file(read_only=True)
+    assert err.value.status == dgampi.STATUS_NOT_FOUND
+
+
+def test_same_name_on_two_communicators_is_refused(comm, shared_dir):
+    """Two distributors with the same name and output_path compute the same
+    file names: the second is refused on every rank (also on COMM_SELF, whose
+    rank-0 file is this rank's or one another process holds), and delete_file
+    of one never unlinks the file another writes."""
+    from mpi4py import MPI
+
+    with MpiDistributor(4, comm, name="twin", output_path=shared_dir) as first:
+        first.spill_write("kept", np.array([comm.Get_rank(), 7]))
+        with pytest.raises(dgampi.DgampiError) as err:
+            MpiDistributor(4, comm, name="twin", output_path=shared_dir)
+        assert err.value.status in (dgampi.STATUS_INVALID_ARGUMENT, dgampi.STATUS_REMOTE_ERROR)
+        with pytest.raises(dgampi.DgampiError) as err:
+            MpiDistributor(4, MPI.COMM_SELF, name="twin", output_path=shared_dir)
+        assert err.value.status == dgampi.STATUS_INVALID_ARGUMENT
+        assert "twin_Rank00000.hdf5" in err.value.message
+        comm.Barrier()
+        if comm.Get_rank() == 0:
+            first.close_file()
+            with MpiDistributor(4, MPI.COMM_SELF, name="twin", output_path=shared_dir) as second:
+                with pytest.raises(dgampi.DgampiError) as err:
+                    first.delete_file()
+                assert err.value.status == dgampi.STATUS_INVALID_ARGUMENT
+                assert os.path.exists(first.spill_path)
+                assert second.spill_list() == ["kept"]
+        comm.Barrier()
+        assert np.array_equal(first.spill_read("kept"), [comm.Get_rank(), 7])
+        first.delete_file()
+        assert not os.path.exists(first.spill_path)
