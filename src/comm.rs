@@ -145,35 +145,41 @@ const VALUE_BYTES: usize = 16;
 /// equal on every rank (roots, limits, sizes, fingerprints), each with a name
 /// for the error message.
 ///
-/// First one byte travels (status in bits 2.., the flag in bit 1, and in bit 0
-/// whether this rank's `limit` is below the record size), reduced with MAX, so
-/// the agreement obeys even a 1-byte message limit and every rank learns any
-/// rank's error. When all succeeded and there are values, their record (each
+/// First one byte travels, reduced with MAX, so the agreement obeys even a
+/// 1-byte message limit and every rank learns any rank's error: the status
+/// in bits 3.., the flag in bit 2, and in bits 0..2 how far this rank's
+/// `limit` is below the record size (0: not below; 1, 2, 3: at least 16, 4,
+/// 1 bytes). When all succeeded and there are values, their record (each
 /// value's big-endian bytes and their complements, reduced bytewise with MAX,
 /// which yields the maximum and the minimum of every byte) travels in one
-/// allreduce, or in 1-byte pieces when some rank's limit is below its size.
-/// A value that differs between ranks is a `Mismatch` on every rank.
+/// allreduce, or in pieces of the smallest rank's class when some rank's
+/// limit is below its size. A value that differs between ranks is a
+/// `Mismatch` on every rank.
 pub fn agree_values(comm: MPI_Comm, local: Result<()>, flag: bool, limit: usize, values: &[(&str, u64)]) -> Result<bool> {
     let status = match &local {
         Ok(()) => 0u8,
         Err(e) => e.status as i32 as u8,
     };
     let record_len = values.len() * VALUE_BYTES;
-    let small = !values.is_empty() && limit < record_len;
-    let mut mine: u8 = (status << 2) | (u8::from(flag) << 1) | u8::from(small);
+    const PIECES: [usize; 3] = [16, 4, 1];
+    let class = if values.is_empty() || limit >= record_len { 0 } else { 1 + PIECES.iter().position(|&p| limit >= p).unwrap_or(2) as u8 };
+    let mut mine: u8 = (status << 3) | (u8::from(flag) << 2) | class;
     let mut worst: u8 = 0;
     allreduce_max_bytes(comm, std::slice::from_mut(&mut mine), std::slice::from_mut(&mut worst), 1, "status agreement")?;
     local?;
-    if worst >> 2 != 0 {
+    if worst >> 3 != 0 {
         return Err(Error::new(
             Status::RemoteError,
-            format!("another rank failed with status {:?}; no data was moved", Status::from_code((worst >> 2) as i32)),
+            format!("another rank failed with status {:?}; no data was moved", Status::from_code((worst >> 3) as i32)),
         ));
     }
     if !values.is_empty() {
         let mut record: Vec<u8> = values.iter().flat_map(|(_, v)| v.to_be_bytes().into_iter().chain((!v).to_be_bytes())).collect();
         let mut reduced = vec![0u8; record_len];
-        let piece = if worst & 1 == 1 { 1 } else { record_len };
+        let piece = match worst & 3 {
+            0 => record_len,
+            c => PIECES[c as usize - 1],
+        };
         allreduce_max_bytes(comm, &mut record, &mut reduced, piece, "argument agreement")?;
         for ((name, _), r) in values.iter().zip(reduced.chunks_exact(VALUE_BYTES)) {
             let max = u64::from_be_bytes(r[..8].try_into().expect("8 bytes"));
@@ -183,7 +189,7 @@ pub fn agree_values(comm: MPI_Comm, local: Result<()>, flag: bool, limit: usize,
             }
         }
     }
-    Ok(worst & 2 == 2)
+    Ok(worst & 4 == 4)
 }
 
 /// Bytewise MAX allreduce of `mine` into `out`, in pieces of `piece` bytes.

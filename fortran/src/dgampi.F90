@@ -60,6 +60,7 @@ module dgampi
   integer, parameter, public :: DGAMPI_STATUS_HDF5_ERROR = 10
   integer, parameter, public :: DGAMPI_STATUS_NOT_FOUND = 11
   integer, parameter, public :: DGAMPI_STATUS_INVALID_HANDLE = 12
+  integer, parameter, public :: DGAMPI_STATUS_POISONED = 13
 
   integer, parameter, public :: DGAMPI_DTYPE_F32 = 1
   integer, parameter, public :: DGAMPI_DTYPE_F64 = 2

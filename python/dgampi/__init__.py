@@ -117,9 +117,11 @@ STATUS_REMOTE_ERROR = 9
 STATUS_HDF5_ERROR = 10
 STATUS_NOT_FOUND = 11
 STATUS_INVALID_HANDLE = 12
+STATUS_POISONED = 13
 
 __all__ = [
     "MAX_MPI_BYTES",
+    "STATUS_POISONED",
     "DgampiError",
     "MpiDistributor",
     "exchange_and_map_irrbz_fullbz",

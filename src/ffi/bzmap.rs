@@ -102,6 +102,17 @@ enum MapKind {
     ThroughRoot,
 }
 
+/// The distributor whose communicator carries a map's opening agreement (see
+/// `bzmap::coordinator`); `full` when the irreducible handle is unusable here
+/// (then every rank must have passed the same unusable handle for the others
+/// to hear of it, as documented for handles).
+fn map_coordinator<'a>(irr: &Result<&'a Distributor>, full: &'a Distributor) -> &'a Distributor {
+    match irr {
+        Ok(irr) => crate::bzmap::coordinator(irr, full),
+        Err(_) => full,
+    }
+}
+
 /// Shared body of the four map entry points.
 #[allow(clippy::too_many_arguments)]
 unsafe fn run_map(
@@ -116,11 +127,13 @@ unsafe fn run_map(
     out_into: *const dgampi_array,
     out_owned: *mut dgampi_owned_array,
 ) -> Result<()> {
-    // Everything but the `full` handle is checked inside the agreement on
-    // `full`'s communicator, so a bad argument on one rank fails everywhere.
+    // Everything but the `full` handle is checked inside the map's opening
+    // agreement, so a bad argument on one rank fails everywhere.
     let full = handle_ref(full)?;
+    let irr = handle_ref(irr);
+    let coord = map_coordinator(&irr, full);
     let args = (|| {
-        let irr = handle_ref(irr)?;
+        let irr = irr?;
         if out_into.is_null() {
             non_null(out_owned, "out")?;
         }
@@ -130,7 +143,7 @@ unsafe fn run_map(
         let into = if out_into.is_null() { None } else { Some(out_from_c(out_into, "out")?) };
         Ok((irr, map, block, t, into))
     })();
-    collective(full, args, |(irr, map, block, t, into)| {
+    collective(coord, args, |(irr, map, block, t, into)| {
         let f = match kind {
             MapKind::Exchange => exchange_and_map_irrbz_fullbz,
             MapKind::ThroughRoot => map_irrbz_fullbz,
@@ -304,14 +317,16 @@ pub unsafe extern "C" fn dgampi_gather_full_ibz_for_vslice(
 ) -> Status {
     guard("dgampi_gather_full_ibz_for_vslice", || {
         let full = handle_ref(full)?;
+        let irr = handle_ref(irr);
+        let coord = map_coordinator(&irr, full);
         let args = (|| {
-            let irr = handle_ref(irr)?;
+            let irr = irr?;
             non_null(out, "out")?;
             non_null(has_slice, "has_slice")?;
             let split = split_from_c(full, split_sizes, split_offsets)?;
             Ok((irr, map_from_c(irrk_inv, n_full)?, split, raw_from_c(block, "block")?, transform_from_c(transform)?))
         })();
-        collective(full, args, |(irr, map, split, block, t)| {
+        collective(coord, args, |(irr, map, split, block, t)| {
             let mine = split.sizes[full.my_rank()];
             let view = t.as_ref().map(TransformArgs::view);
             into_owned(out, |owned| {
