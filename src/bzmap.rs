@@ -59,9 +59,11 @@ pub(crate) fn check_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize
     Ok(())
 }
 
-/// The distributor whose private communicator carries a map's traffic: the
-/// older of the two, so that every rank picks the same one even when a rank
-/// passed them in the other order (which the agreement then reports).
+/// The distributor whose poison records a map's failures and whose private
+/// communicator carries its traffic: the older of the two. Distributors over
+/// the same ranks share their private communicator, so the ranks meet on it
+/// even when one rank passed the two in the other order (which the agreement
+/// then reports) or has an unusable irreducible handle.
 pub(crate) fn coordinator<'a>(irr: &'a Distributor, full: &'a Distributor) -> &'a Distributor {
     if irr.id() < full.id() {
         irr

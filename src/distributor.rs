@@ -31,7 +31,9 @@ use ndarray::{ArrayBase, ArrayD, Data, DataMut, Dimension};
 use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::os::raw::c_void;
+use std::cell::RefCell;
 use std::path::Path;
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Header flag: the root's array is not C-contiguous (forces the chunked path).
@@ -49,8 +51,9 @@ pub const NPOINT_ARRAY_TAG_OFFSET: i32 = 500;
 /// ([`Distributor::comm`]) and uses for [`Distributor::send_to_rank`] /
 /// [`Distributor::recv_from_rank`] with user tags.
 pub struct Distributor {
-    /// Library traffic only.
-    comm: OwnedComm,
+    /// Library traffic only; shared by the distributors this thread created
+    /// over congruent communicators (see `library_comm`).
+    comm: Rc<OwnedComm>,
     /// Handed to users; carries send_to_rank / recv_from_rank.
     user: OwnedComm,
     /// Equal on every rank of the distributor and different for every
@@ -73,6 +76,41 @@ unsafe impl AsRaw for Distributor {
 /// Identity of the next distributor this process creates (see `Distributor::id`).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+thread_local! {
+    /// The library communicators of this thread's live distributors, oldest first.
+    static LIBRARY_COMMS: RefCell<Vec<Weak<OwnedComm>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The private communicator of a new distributor over `comm`: the oldest live
+/// one of this thread that is congruent with `comm` (same ranks, same order),
+/// when every rank has one, else a new duplicate. Distributors over the same
+/// ranks thus share one library communicator, so a map's agreement meets
+/// every rank whichever distributor a rank names first, or when one rank's
+/// other handle is unusable; their traffic cannot interleave, since every
+/// library call completes its messages before it returns. `user` (a fresh
+/// duplicate) carries the 1-byte agreement on reuse.
+fn library_comm(comm: MPI_Comm, user: MPI_Comm) -> Result<Rc<OwnedComm>> {
+    let found = LIBRARY_COMMS.with(|live| {
+        let mut live = live.borrow_mut();
+        live.retain(|w| w.strong_count() > 0);
+        live.iter().filter_map(Weak::upgrade).find(|c| {
+            let mut result = 0;
+            // SAFETY: both are valid communicators; the comparison is local.
+            let code = unsafe { mpi::ffi::MPI_Comm_compare(c.raw(), comm, &mut result) };
+            code == 0 && (result == mpi::ffi::MPI_CONGRUENT as i32 || result == mpi::ffi::MPI_IDENT as i32)
+        })
+    });
+    let mut mine = [u8::from(found.is_none())];
+    let mut any_missing = [0u8];
+    comm::allreduce_max_bytes(user, &mut mine, &mut any_missing, 1, "library communicator reuse")?;
+    if let (Some(shared), 0) = (found, any_missing[0]) {
+        return Ok(shared);
+    }
+    let fresh = Rc::new(OwnedComm::dup(comm)?);
+    LIBRARY_COMMS.with(|live| live.borrow_mut().push(Rc::downgrade(&fresh)));
+    Ok(fresh)
+}
+
 impl Distributor {
     /// Creates a distributor over a duplicate of `comm` (collective). With an
     /// `output_path`, the rank's spill file `{name}_Rank{rank:05d}.hdf5` is
@@ -94,14 +132,14 @@ impl Distributor {
     /// bad: the duplicate is made on every rank, then every rank learns of any
     /// rank's error, and `ntasks` is checked to be equal everywhere.
     pub(crate) fn create(comm: MPI_Comm, args: Result<(usize, &str, Option<&Path>)>) -> Result<Distributor> {
-        let lib = OwnedComm::dup(comm)?;
+        let user = OwnedComm::dup(comm)?;
+        let lib = library_comm(comm, user.raw())?;
         let raw = lib.raw();
-        let user = OwnedComm::dup(raw);
         let limit = resolve_limit(0);
-        let local = args.as_ref().map(|_| ()).map_err(Clone::clone).and(user.as_ref().map(|_| ()).map_err(Clone::clone)).and(limit.clone().map(|_| ()));
+        let local = args.as_ref().map(|_| ()).map_err(Clone::clone).and(limit.clone().map(|_| ()));
         let ntasks = args.as_ref().map_or(0, |a| a.0);
         agree_values(raw, local, false, *limit.as_ref().unwrap_or(&1), &[("ntasks", ntasks as u64)])?;
-        let ((ntasks, name, output_path), user) = (args?, user?);
+        let (ntasks, name, output_path) = args?;
         let (rank, size) = (comm::rank(raw)? as usize, comm::size(raw)? as usize);
         let id = agreed_id(raw)?;
         let layout = BlockLayout::new(ntasks, size)?;
