@@ -862,8 +862,8 @@ dgampi_status dgampi_distributor_bcast_npoint(struct dgampi_distributor *h,
 
 /*
  Sends an N-point object to `dest`: the `meta_len`-byte metadata blob (with
- the array's dtype and shape) at `base_tag`, then `mat` as raw chunks at
- `base_tag + 500 + i`. Both tag ranges are checked before anything is sent;
+ the array's dtype and shape) at `base_tag`, then `mat` as a row transfer
+ at `base_tag + 500` (see `dgampi_send_rows`). Both tag ranges are checked before anything is sent;
  `dest` must be another rank (`DGAMPI_STATUS_INVALID_ARGUMENT` otherwise).
  */
 dgampi_status dgampi_distributor_send_to_rank(struct dgampi_distributor *h,
@@ -1102,7 +1102,10 @@ dgampi_status dgampi_fft_import_wisdom(int32_t dtype, const char *wisdom);
 
 /*
  Sends the rows of `a` to `dest` in chunks of at most `limit` bytes (0 =
- process-wide limit); chunk `i` uses tag `base_tag + i`. Sends are blocking
+ process-wide limit): a small header (row count, row size, the limit) at
+ `base_tag`, cut below the limit, then chunk `i` at `base_tag + 1 + i`. The
+ receiver checks the header against its buffer and drains the whole
+ transfer on a mismatch. Sends are blocking
  (`MPI_Send`): a send to oneself completes only below MPI's eager size.
  */
 dgampi_status dgampi_send_rows(MPI_Comm comm,

@@ -224,11 +224,10 @@ impl Distributor {
         &self.poison
     }
 
-    /// Blocks until every rank arrives.
+    /// Blocks until every rank arrives (the status agreement synchronizes like
+    /// a barrier, and reports a poisoned distributor on every rank).
     pub fn barrier(&self) -> Result<()> {
-        self.poison.check("distributor")?;
-        // SAFETY: valid communicator.
-        check_mpi(unsafe { mpi::ffi::MPI_Barrier(self.raw()) }, "MPI_Barrier")
+        agree(self.raw(), self.poison.check("distributor"))
     }
 
     // ------------------------------------------------------------ agreement
@@ -855,14 +854,16 @@ impl Distributor {
 
     // ------------------------------------------------------------ N-point objects
 
-    /// Sends an N-point object to `dest`: the metadata blob (with the array's
-    /// header in front) as bytes at `base_tag`, then the array's raw chunks at
-    /// `base_tag + 500 + i`. Both tag ranges are checked against `MPI_TAG_UB`
+    /// Sends an N-point object to `dest` on the user communicator (a poisoned
+    /// distributor still sends: only its library traffic is suspect): the
+    /// metadata blob (with the array's header in front) as bytes at
+    /// `base_tag`, then the array as a row transfer at `base_tag + 500` (its
+    /// small header there, raw chunk `i` at `base_tag + 501 + i`). Both tag
+    /// ranges are checked against `MPI_TAG_UB`
     /// before anything is sent. Sending to oneself is refused with
     /// `InvalidArgument`: the blocking sends would deadlock (the free-standing
     /// primitives allow it, and deadlock like `MPI_Send` above the eager size).
     pub fn send_to_rank_raw(&self, meta: &[u8], mat: &RawArray, dest: i32, base_tag: i32, limit: usize) -> Result<()> {
-        self.poison.check("distributor")?;
         self.check_not_self(dest, "send_to_rank destination")?;
         let limit = resolve_limit(limit)?;
         let array_tag = npoint_array_tag(base_tag)?;
@@ -882,7 +883,6 @@ impl Distributor {
     /// returns the metadata and the array written into `out`. When `out`
     /// rejects the array, its chunks are drained so they cannot match later.
     pub fn recv_from_rank_raw(&self, source: i32, base_tag: i32, mut out: Destination) -> Result<(Vec<u8>, RawArray)> {
-        self.poison.check("distributor")?;
         self.check_not_self(source, "recv_from_rank source")?;
         let array_tag = npoint_array_tag(base_tag)?;
         let user = self.user.raw();

@@ -647,7 +647,8 @@ pub fn recv_bytes_raw(comm: MPI_Comm, source: i32, base_tag: i32, alloc: &mut dy
 // ---------------------------------------------------------------- Rust API
 
 /// Sends the rows of `data` to rank `dest` of `comm` in chunks of at most `limit` bytes
-/// (0 = process-wide limit), chunk `i` with tag `base_tag + i`.
+/// (0 = process-wide limit): a small header (row count, row size, limit) at
+/// `base_tag`, then chunk `i` with tag `base_tag + 1 + i`.
 pub fn send_rows<T, S, D, C>(comm: &C, data: &ArrayBase<S, D>, dest: i32, base_tag: i32, limit: usize) -> Result<()>
 where
     T: Element,
@@ -660,13 +661,11 @@ where
 
 /// Receives rows sent by [`send_rows`] straight into `out` (which fixes the expected shape).
 ///
-/// A chunk whose length differs from the expected one is drained and reported
-/// as a mismatch. The row protocol carries no header (chunk `i` at
-/// `base_tag + i`), so a buffer whose chunks match a prefix of the sender's
-/// chunks (same chunk sizes, fewer or more of them) cannot be detected:
-/// leftover chunks stay queued, missing ones block. Transfers whose shape the
-/// receiver does not know belong in `Distributor::send_to_rank` /
-/// `recv_from_rank`, which send a header first.
+/// The sender's header says how many rows of what size follow; a buffer of
+/// another row count or row size gets the whole transfer drained and a
+/// mismatch, so nothing stays queued. Transfers whose shape the receiver does
+/// not know belong in `Distributor::send_to_rank` / `recv_from_rank`, which
+/// send the dtype and shape first.
 pub fn recv_rows_into<T, S, D, C>(comm: &C, out: &mut ArrayBase<S, D>, source: i32, base_tag: i32, limit: usize) -> Result<()>
 where
     T: Element,

@@ -435,7 +435,8 @@ class MpiDistributor(HandleOwner):
     def send_to_rank(self, obj, dest, base_tag=0):
         """Sends an N-point object to ``dest``: the pickled object without
         ``.mat`` (metadata, with the array's dtype and shape) at ``base_tag``,
-        then ``.mat`` as raw chunks at ``base_tag + 500 + i``. The sender's
+        then ``.mat`` as a row transfer at ``base_tag + 500`` (its header
+        there, raw chunk ``i`` at ``base_tag + 501 + i``). The sender's
         ``.mat`` is restored even if pickling fails."""
         blob, mat = _detach_mat(obj)
         addr, length, _keep_blob = _lib.byte_buffer(blob)

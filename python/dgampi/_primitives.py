@@ -112,7 +112,8 @@ def _rank(value, what):
 
 def send_rows(comm, arr, dest, base_tag=0, limit=None):
     """Sends ``arr`` to ``dest`` in messages of at most ``limit`` bytes along
-    axis 0 (chunk ``i`` at tag ``base_tag + i``; a row larger than the limit
+    axis 0 (a small header at ``base_tag``, then chunk ``i`` at tag
+    ``base_tag + 1 + i``; a row larger than the limit
     is split at byte level). Non-contiguous arrays (any byte strides, negative
     included) are packed by the library one chunk at a time.
     """

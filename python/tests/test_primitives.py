@@ -167,7 +167,9 @@ def test_send_recv_rows_strided(comm, src_kind, dst_kind):
 
 def test_send_rows_messages_respect_max_mpi_bytes(comm, monkeypatch):
     """Setting dgampi.MAX_MPI_BYTES = 16 chunks the transfer: rank 1 receives
-    the raw messages with mpi4py and checks their sizes, tags and content."""
+    the raw messages with mpi4py and checks their sizes, tags and content: the
+    24-byte header (rows, row bytes, limit) in 16-byte pieces at base_tag,
+    then chunk i at base_tag + 1 + i."""
     if comm.Get_size() == 1:
         pytest.skip("needs 2 ranks")
     monkeypatch.setattr(dgampi, "MAX_MPI_BYTES", 16)
@@ -178,18 +180,23 @@ def test_send_rows_messages_respect_max_mpi_bytes(comm, monkeypatch):
         dgampi.send_rows(comm, a, 1, base_tag=100)
     elif rank == 1:
         schedule = list(dgampi.byte_chunks(5, 48, 16))
+        header = bytearray()
         status = MPI.Status()
-        for _ in schedule:
+        for _ in range(2 + len(schedule)):
             comm.Probe(source=0, tag=MPI.ANY_TAG, status=status)
             n = status.Get_count(MPI.BYTE)
             buf = bytearray(n)
             comm.Recv([buf, MPI.BYTE], source=0, tag=status.Get_tag())
             sizes.append(n)
             tags.append(status.Get_tag())
-            data += buf
-        assert sizes == [c.byte_len for c in schedule]
+            if len(tags) <= 2:
+                header += buf
+            else:
+                data += buf
+        assert sizes == [16, 8] + [c.byte_len for c in schedule]
         assert max(sizes) <= 16
-        assert tags == list(range(100, 100 + len(schedule)))
+        assert tags == [100, 100] + list(range(101, 101 + len(schedule)))
+        assert list(np.frombuffer(bytes(header), dtype=np.uint64)) == [5, 48, 16]
         assert np.array_equal(np.frombuffer(bytes(data), dtype=np.complex128).reshape(5, 3), a)
 
 

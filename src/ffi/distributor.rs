@@ -549,8 +549,8 @@ pub unsafe extern "C" fn dgampi_distributor_bcast_npoint(
 }
 
 /// Sends an N-point object to `dest`: the `meta_len`-byte metadata blob (with
-/// the array's dtype and shape) at `base_tag`, then `mat` as raw chunks at
-/// `base_tag + 500 + i`. Both tag ranges are checked before anything is sent;
+/// the array's dtype and shape) at `base_tag`, then `mat` as a row transfer
+/// at `base_tag + 500` (see `dgampi_send_rows`). Both tag ranges are checked before anything is sent;
 /// `dest` must be another rank (`DGAMPI_STATUS_INVALID_ARGUMENT` otherwise).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]

@@ -17,7 +17,10 @@ unsafe fn send_rows(comm: CommArg, a: *const dgampi_array, dest: c_int, base_tag
 }
 
 /// Sends the rows of `a` to `dest` in chunks of at most `limit` bytes (0 =
-/// process-wide limit); chunk `i` uses tag `base_tag + i`. Sends are blocking
+/// process-wide limit): a small header (row count, row size, the limit) at
+/// `base_tag`, cut below the limit, then chunk `i` at `base_tag + 1 + i`. The
+/// receiver checks the header against its buffer and drains the whole
+/// transfer on a mismatch. Sends are blocking
 /// (`MPI_Send`): a send to oneself completes only below MPI's eager size.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_send_rows(comm: MPI_Comm, a: *const dgampi_array, dest: c_int, base_tag: c_int, limit: usize) -> Status {
