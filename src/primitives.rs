@@ -451,30 +451,14 @@ fn bcast_small(comm: MPI_Comm, root: i32, bytes: &mut [u8], limit: usize) -> Res
 /// Broadcasts the root's header (`mine`, read on the root only); every rank
 /// returns the root's header.
 ///
-/// The pieces are cut at the smallest limit of all ranks (capped at 255 bytes,
-/// agreed with a 1-byte MIN allreduce), so the broadcast calls line up even
-/// when ranks disagree on the limit; callers then compare `limit` fields.
+/// The pieces are cut at `limit` (capped at 255 bytes), which callers have
+/// already agreed on in their opening agreement, so the broadcast calls line
+/// up on every rank.
 pub(crate) fn bcast_header(comm: MPI_Comm, root: i32, mine: Option<&ArrayHeader>, limit: usize) -> Result<ArrayHeader> {
-    let my_piece = limit.min(255) as u8;
-    let mut piece: u8 = 0;
-    // SAFETY: one byte each way, predefined MIN op, valid communicator.
-    check_mpi(
-        unsafe {
-            mpi::ffi::MPI_Allreduce(
-                (&my_piece) as *const u8 as *const c_void,
-                (&mut piece) as *mut u8 as *mut c_void,
-                1,
-                byte_type(),
-                mpi::ffi::RSMPI_MIN,
-                comm,
-            )
-        },
-        "MPI_Allreduce (header piece size)",
-    )?;
     let mut words = mine.map(ArrayHeader::encode).unwrap_or([0u64; HEADER_WORDS]);
     // SAFETY: viewing the u64 array as bytes.
     let bytes = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, HEADER_WORDS * 8) };
-    bcast_small(comm, root, bytes, piece.max(1) as usize)?;
+    bcast_small(comm, root, bytes, limit.clamp(1, 255))?;
     ArrayHeader::decode(&words)
 }
 

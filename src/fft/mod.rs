@@ -20,7 +20,7 @@ pub use grid::{pencil_count, pencil_indices, Grid, Layout};
 pub use strategy::{choose, estimated_cost, Strategy};
 
 use crate::buffer::RawArray;
-use crate::comm::{self, agree, OwnedComm};
+use crate::comm::{self, agree, agree_values, OwnedComm};
 use crate::failure::Poison;
 use crate::element::{DType, Element};
 use crate::engine::{RowPlan, Scratch, Side};
@@ -195,7 +195,9 @@ impl FftPlan {
             }
             Ok((grid, width, resolve_limit(options.limit)?))
         })();
-        agree(raw, local.as_ref().map(|_| ()).map_err(Clone::clone))?;
+        // The limit is agreed first: the header broadcast below is cut by it.
+        let my_limit = local.as_ref().map_or(1, |l| l.2);
+        agree_values(raw, local.as_ref().map(|_| ()).map_err(Clone::clone), false, my_limit, &[("the message limit", my_limit as u64)])?;
         let (grid, width, limit) = local?;
         let (rank, size) = (comm::rank(raw)? as usize, comm::size(raw)? as usize);
         // Every rank must have been given the same grid, batch, dtype, options and limit.
