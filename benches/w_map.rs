@@ -42,9 +42,8 @@ mod common;
 
 use dgampi::bzmap::square_lattice_irrk_inv as square_lattice_map;
 use common::{Bench, Case, Json};
-use dgampi::buffer::RawArray;
+use dgampi::{ArrayMut, ArrayRef};
 use dgampi::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz, plan_map};
-use dgampi::primitives::Destination;
 use dgampi::Distributor;
 use mpi::traits::*;
 use ndarray::Array2;
@@ -84,8 +83,6 @@ struct State {
     full_off: usize,
     input: Array2<Complex64>,
     output: Array2<Complex64>,
-    raw_in: RawArray,
-    raw_out: RawArray,
     // Alltoallv anchor: byte counts and displacements per peer, dummy buffers.
     scounts: Vec<i32>,
     sdispls: Vec<i32>,
@@ -232,9 +229,7 @@ fn main() {
     bench.param("limit_bytes", Json::int(dgampi::max_message_bytes() as u64));
 
     let input = Array2::from_shape_fn((irr.my_size(), row_elems), |(i, e)| pattern(irr.my_offset() + i, e));
-    let mut output = Array2::from_elem((full.my_size(), row_elems), POISON);
-    let raw_in = RawArray::from_ndarray(&input).expect("input view");
-    let raw_out = RawArray::from_ndarray_mut(&mut output).expect("output view");
+    let output = Array2::from_elem((full.my_size(), row_elems), POISON);
     let in_bytes = input.len() * 16;
     let out_bytes = output.len() * 16;
     let mut state = State {
@@ -243,8 +238,6 @@ fn main() {
         full_off: full.my_offset(),
         input,
         output,
-        raw_in,
-        raw_out,
         send_bytes: scounts.iter().map(|&c| c as usize).sum(),
         recv_bytes: rcounts.iter().map(|&c| c as usize).sum(),
         scounts,
@@ -263,7 +256,7 @@ fn main() {
     let (irr_r, full_r, map_r) = (&irr, &full, &irrk_inv[..]);
     let cases = vec![
         Case::new("exchange", "exchange_and_map_irrbz_fullbz into a preallocated output (Destination::Into)", both, move |s: &mut State| {
-            exchange_and_map_irrbz_fullbz(irr_r, full_r, map_r, &s.raw_in, Destination::Into(&s.raw_out), None, 0).expect("exchange_and_map_irrbz_fullbz");
+            exchange_and_map_irrbz_fullbz(irr_r, full_r, map_r, ArrayRef::new(&s.input).expect("input view"), ArrayMut::new(&mut s.output).expect("output view"), None, 0).expect("exchange_and_map_irrbz_fullbz");
         })
         .prepare(poison)
         .check(move |s: &mut State| {
@@ -272,7 +265,7 @@ fn main() {
         })
         .vs("a2av+memcpy"),
         Case::new("map", "map_irrbz_fullbz (gather to rank 0, unfold, scatter) into the same output", both, move |s: &mut State| {
-            map_irrbz_fullbz(irr_r, full_r, map_r, &s.raw_in, Destination::Into(&s.raw_out), None, 0).expect("map_irrbz_fullbz");
+            map_irrbz_fullbz(irr_r, full_r, map_r, ArrayRef::new(&s.input).expect("input view"), ArrayMut::new(&mut s.output).expect("output view"), None, 0).expect("map_irrbz_fullbz");
         })
         .prepare(poison)
         .check(move |s: &mut State| verify(s, map_r))

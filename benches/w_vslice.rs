@@ -35,10 +35,9 @@ mod common;
 
 use dgampi::bzmap::square_lattice_irrk_inv as square_lattice_map;
 use common::{Bench, Case, Json};
-use dgampi::buffer::RawArray;
+use dgampi::{ArrayMut, ArrayRef};
 use dgampi::engine::RowPlan;
 use dgampi::freq::{gather_full_ibz_for_vslice, node_aware_split, node_labels, FreqSplit};
-use dgampi::primitives::Destination;
 use dgampi::Distributor;
 use mpi::traits::*;
 use ndarray::{ArrayD, IxDyn};
@@ -71,9 +70,8 @@ fn exit_with(rank: i32, msg: &str) -> ! {
 
 struct State {
     comm: mpi::ffi::MPI_Comm,
+    input: ArrayD<Complex64>,
     output: ArrayD<Complex64>,
-    raw_in: RawArray,
-    raw_out: RawArray,
     scounts: Vec<i32>,
     sdispls: Vec<i32>,
     rcounts: Vec<i32>,
@@ -249,15 +247,12 @@ fn main() {
     // Flat C-order index k: local row k / nu' (q_irr_local, orb, nu), element k % nu'.
     let n_in: usize = in_shape.iter().product();
     let input = ArrayD::from_shape_vec(IxDyn(&in_shape), (0..n_in).map(|k| pattern(row_off + k / n_nup, k % n_nup)).collect()).expect("vertex shape");
-    let mut output = ArrayD::from_elem(IxDyn(&out_shape), POISON);
-    let raw_in = RawArray::from_ndarray(&input).expect("input view");
-    let raw_out = RawArray::from_ndarray_mut(&mut output).expect("output view");
+    let output = ArrayD::from_elem(IxDyn(&out_shape), POISON);
     let (in_bytes, out_bytes) = (input.len() * 16, output.len() * 16);
     let mut state = State {
         comm: world.as_raw(),
+        input,
         output,
-        raw_in,
-        raw_out,
         send_bytes: scounts.iter().map(|&c| c as usize).sum(),
         recv_bytes: rcounts.iter().map(|&c| c as usize).sum(),
         scounts,
@@ -275,7 +270,7 @@ fn main() {
     let (irr_r, full_r, map_r, split_r) = (&irr, &full, &irrk_inv[..], &split);
     let cases = vec![
         Case::new("vslice", "gather_full_ibz_for_vslice into a preallocated output (Destination::Into), node-aware nu split", both, move |s: &mut State| {
-            gather_full_ibz_for_vslice(irr_r, full_r, map_r, split_r, &s.raw_in, Destination::Into(&s.raw_out), None, 0).expect("gather_full_ibz_for_vslice");
+            gather_full_ibz_for_vslice(irr_r, full_r, map_r, split_r, ArrayRef::new(&s.input).expect("input view"), ArrayMut::new(&mut s.output).expect("output view"), None, 0).expect("gather_full_ibz_for_vslice");
         })
         .prepare(|s: &mut State| s.output.fill(POISON))
         .check(move |s: &mut State| {
@@ -363,6 +358,5 @@ fn main() {
         ));
     }
     drop(state);
-    drop(input);
     bench.finish();
 }

@@ -121,8 +121,8 @@ fn distributor_demo(world: &mpi::topology::SimpleCommunicator) -> bool {
     let mut back = mine.clone();
     step("spill write + read", &mut || {
         let file = d.spill().expect("spill file");
-        file.write("demo/block", &dgampi::buffer::RawArray::from_ndarray(&mine).unwrap()).expect("spill write");
-        file.read_into("demo/block", &dgampi::buffer::RawArray::from_ndarray_mut(&mut back).unwrap()).expect("spill read");
+        file.write("demo/block", dgampi::ArrayRef::new(&mine).unwrap()).expect("spill write");
+        file.read_into("demo/block", dgampi::ArrayMut::new(&mut back).unwrap()).expect("spill read");
     });
     ok &= back == mine;
     let path = d.spill_path().map(|p| p.display().to_string()).unwrap_or_default();
@@ -147,9 +147,8 @@ fn distributor_demo(world: &mpi::topology::SimpleCommunicator) -> bool {
 /// Unfolds the 64x64 square lattice (561 irreducible -> 4096 full q-points,
 /// 2048 complex128 per q) peer to peer, and through the root for comparison.
 fn map_demo(world: &mpi::topology::SimpleCommunicator) -> bool {
-    use dgampi::buffer::RawArray;
+    use dgampi::{ArrayMut, ArrayRef};
     use dgampi::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz, plan_map, square_lattice_irrk_inv};
-    use dgampi::primitives::Destination;
     let per_q = 2048;
     let irrk_inv = square_lattice_irrk_inv(64);
     let n_irr = irrk_inv.iter().max().unwrap() + 1;
@@ -159,13 +158,14 @@ fn map_demo(world: &mpi::topology::SimpleCommunicator) -> bool {
     let off = irr.my_offset();
     let block = Array2::from_shape_fn((irr.my_size(), per_q), |(i, e)| value(off + i, e));
     let mut out = Array2::<Complex64>::zeros((full.my_size(), per_q));
-    let (raw_in, raw_out) = (RawArray::from_ndarray(&block).unwrap(), RawArray::from_ndarray_mut(&mut out).unwrap());
+    let (raw_in, mut raw_out) = (ArrayRef::new(&block).unwrap(), ArrayMut::new(&mut out).unwrap());
+    type MapFn = fn(&dgampi::Distributor, &dgampi::Distributor, &[usize], ArrayRef<'_>, ArrayMut<'_>, Option<&dgampi::orbital::OrbitalTransform>, usize) -> dgampi::Result<()>;
     let mut times = Vec::new();
-    for (name, f) in [("exchange_and_map_irrbz_fullbz", exchange_and_map_irrbz_fullbz as fn(_, _, _, _, _, _, _) -> _), ("map_irrbz_fullbz (through root)", map_irrbz_fullbz)] {
+    for (name, f) in [("exchange_and_map_irrbz_fullbz", exchange_and_map_irrbz_fullbz as MapFn), ("map_irrbz_fullbz (through root)", map_irrbz_fullbz)] {
         for _ in 0..2 {
             world.barrier();
             let t0 = mpi::time();
-            f(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_out), None, 0).expect("map");
+            f(&irr, &full, &irrk_inv, raw_in.clone(), raw_out.reborrow(), None, 0).expect("map");
             world.barrier();
             times.push((name, mpi::time() - t0));
         }
@@ -192,10 +192,9 @@ fn map_demo(world: &mpi::topology::SimpleCommunicator) -> bool {
 /// the 64x64x1 square lattice with 1024 complex128 per q, checked against the
 /// unfolded start.
 fn pipeline_demo(world: &mpi::topology::SimpleCommunicator) -> bool {
-    use dgampi::buffer::RawArray;
+    use dgampi::{ArrayMut, ArrayRef};
     use dgampi::bzmap::{exchange_and_map_irrbz_fullbz, square_lattice_irrk_inv};
     use dgampi::fft::{Direction, FftOptions, FftPlan};
-    use dgampi::primitives::Destination;
     let (n, per_q) = (64, 1024);
     let nq = [n, n, 1];
     let irrk_inv = square_lattice_irrk_inv(n);
@@ -215,9 +214,9 @@ fn pipeline_demo(world: &mpi::topology::SimpleCommunicator) -> bool {
         times.push((name, mpi::time() - t0, bytes));
     };
     let total = (irrk_inv.len() * per_q * 16) as f64;
-    let (raw_in, raw_bz) = (RawArray::from_ndarray(&block).unwrap(), RawArray::from_ndarray_mut(&mut bz).unwrap());
+    let (raw_in, mut raw_bz) = (ArrayRef::new(&block).unwrap(), ArrayMut::new(&mut bz).unwrap());
     timed("IBZ -> full BZ (peer to peer)", total, &mut || {
-        exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_bz), None, 0).expect("map");
+        exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, raw_in.clone(), raw_bz.reborrow(), None, 0).expect("map");
     });
     let start = bz.clone();
     let mut plans = None;

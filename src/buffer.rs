@@ -1,13 +1,19 @@
 //! Type-erased strided arrays: the one representation every transfer works on.
 //!
-//! A [`RawArray`] is a data pointer, a dtype, a shape and byte strides. Rows are
-//! axis-0 slices. A C-contiguous array is sent and received in place; any other
-//! layout is packed/unpacked one chunk at a time through a staging buffer no
-//! larger than one message.
+//! A `RawArray` (crate-internal) is a data pointer, a dtype, a shape and byte
+//! strides. Rows are axis-0 slices. A C-contiguous array is sent and received
+//! in place; any other layout is packed/unpacked one chunk at a time through a
+//! staging buffer no larger than one message.
+//!
+//! The public API never hands out a `RawArray`: callers lend arrays through
+//! [`ArrayRef`] (read) and [`ArrayMut`] (write), views whose lifetime ties
+//! them to the borrowed memory, so safe code cannot write through a view of a
+//! dropped or shared array.
 
 use crate::element::{DType, Element};
 use crate::error::{Error, Result, Status};
 use ndarray::{ArrayBase, Data, DataMut, Dimension};
+use std::marker::PhantomData;
 
 /// Largest number of dimensions accepted (numpy's historical limit).
 pub const MAX_NDIM: usize = 32;
@@ -15,9 +21,13 @@ pub const MAX_NDIM: usize = 32;
 /// Largest staging buffer a local strided copy uses (16 MiB).
 const STAGING_CAP: usize = 1 << 24;
 
-/// A borrowed, type-erased, possibly strided array.
+/// A type-erased, possibly strided array descriptor with no lifetime: the
+/// crate-internal form every transfer works on. Whoever builds one vouches
+/// that its memory stays valid (and, for outputs, exclusively writable) while
+/// it is used; the public entry points build them only from [`ArrayRef`] and
+/// [`ArrayMut`], whose borrows guarantee that for the length of the call.
 #[derive(Clone, Debug)]
-pub struct RawArray {
+pub(crate) struct RawArray {
     ptr: *mut u8,
     dtype: DType,
     shape: Vec<usize>,
@@ -345,10 +355,151 @@ impl RawArray {
     }
 }
 
+/// A read-only view of an array lent to dgampi for `'a`: element type, shape
+/// and byte strides of memory the caller keeps alive and unchanged while the
+/// view exists. Built safely from an ndarray (or a slice), or unsafely from
+/// raw parts. Axis 0 is the row (distributed) axis.
+///
+/// The borrow is what makes the view sound: the array cannot be dropped or
+/// written while a view of it lives.
+///
+/// ```compile_fail
+/// let a = ndarray::Array2::<f64>::zeros((4, 3));
+/// let view = dgampi::ArrayRef::new(&a).unwrap();
+/// drop(a); // error[E0505]: cannot move out of `a` because it is borrowed
+/// let _ = view.shape();
+/// ```
+#[derive(Clone, Debug)]
+pub struct ArrayRef<'a> {
+    raw: RawArray,
+    _borrow: PhantomData<&'a [u8]>,
+}
+
+impl<'a> ArrayRef<'a> {
+    /// Views an ndarray (any memory order and strides).
+    pub fn new<T: Element, S: Data<Elem = T>, D: Dimension>(a: &'a ArrayBase<S, D>) -> Result<ArrayRef<'a>> {
+        Ok(ArrayRef { raw: RawArray::from_ndarray(a)?, _borrow: PhantomData })
+    }
+
+    /// Views a slice as a 1-D array (one element per row).
+    pub fn from_slice<T: Element>(s: &'a [T]) -> ArrayRef<'a> {
+        // SAFETY: the slice is valid for reads of s.len() elements for 'a.
+        let raw = unsafe { RawArray::new(s.as_ptr() as *mut u8, T::DTYPE, vec![s.len()], None) };
+        ArrayRef { raw: raw.expect("a slice is addressable"), _borrow: PhantomData }
+    }
+
+    /// Views `shape` elements of `dtype` at `ptr` with byte `strides` (`None`:
+    /// C-contiguous). Validates ndim, sizes, address arithmetic and the rule
+    /// that only an empty array may have a null pointer.
+    ///
+    /// # Safety
+    /// Every element the shape and strides reach must be valid for reads, and
+    /// must not be written by anyone, for all of `'a`.
+    pub unsafe fn from_raw_parts(ptr: *const u8, dtype: DType, shape: &[usize], strides: Option<&[isize]>) -> Result<ArrayRef<'a>> {
+        // SAFETY: forwarded to the caller's contract.
+        let raw = unsafe { RawArray::new(ptr as *mut u8, dtype, shape.to_vec(), strides.map(<[isize]>::to_vec))? };
+        Ok(ArrayRef { raw, _borrow: PhantomData })
+    }
+
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        self.raw.dtype()
+    }
+
+    /// Shape (axis 0 = rows).
+    pub fn shape(&self) -> &[usize] {
+        self.raw.shape()
+    }
+
+    /// Byte strides, one per axis.
+    pub fn byte_strides(&self) -> &[isize] {
+        self.raw.byte_strides()
+    }
+
+    /// The crate-internal descriptor (valid while `self` lives).
+    pub(crate) fn raw(&self) -> &RawArray {
+        &self.raw
+    }
+}
+
+/// A writable view of an array lent to dgampi for `'a`, exclusively: nobody
+/// else reads or writes the memory while the view exists. Built safely from
+/// a mutable ndarray (or slice), or unsafely from raw parts. Not `Clone`:
+/// use [`ArrayMut::reborrow`] to lend it to one call and keep it.
+///
+/// ```compile_fail
+/// let mut a = ndarray::Array2::<f64>::zeros((4, 3));
+/// let out = dgampi::ArrayMut::new(&mut a).unwrap();
+/// let reader = dgampi::ArrayRef::new(&a).unwrap(); // error[E0502]: `a` is also borrowed as mutable
+/// let _ = (out.shape(), reader.shape());
+/// ```
+#[derive(Debug)]
+pub struct ArrayMut<'a> {
+    raw: RawArray,
+    _borrow: PhantomData<&'a mut [u8]>,
+}
+
+impl<'a> ArrayMut<'a> {
+    /// Views a mutable ndarray (any memory order and strides).
+    pub fn new<T: Element, S: DataMut<Elem = T>, D: Dimension>(a: &'a mut ArrayBase<S, D>) -> Result<ArrayMut<'a>> {
+        Ok(ArrayMut { raw: RawArray::from_ndarray_mut(a)?, _borrow: PhantomData })
+    }
+
+    /// Views a mutable slice as a 1-D array.
+    pub fn from_slice<T: Element>(s: &'a mut [T]) -> ArrayMut<'a> {
+        // SAFETY: the slice is valid for exclusive reads and writes for 'a.
+        let raw = unsafe { RawArray::new(s.as_mut_ptr() as *mut u8, T::DTYPE, vec![s.len()], None) };
+        ArrayMut { raw: raw.expect("a slice is addressable"), _borrow: PhantomData }
+    }
+
+    /// Views `shape` elements of `dtype` at `ptr` with byte `strides` (`None`:
+    /// C-contiguous), validated as [`ArrayRef::from_raw_parts`] does.
+    ///
+    /// # Safety
+    /// Every element the shape and strides reach must be valid for reads and
+    /// writes, and must not be accessed through any other pointer, for all of
+    /// `'a`.
+    pub unsafe fn from_raw_parts(ptr: *mut u8, dtype: DType, shape: &[usize], strides: Option<&[isize]>) -> Result<ArrayMut<'a>> {
+        // SAFETY: forwarded to the caller's contract.
+        let raw = unsafe { RawArray::new(ptr, dtype, shape.to_vec(), strides.map(<[isize]>::to_vec))? };
+        Ok(ArrayMut { raw, _borrow: PhantomData })
+    }
+
+    /// A shorter-lived writable view of the same memory.
+    pub fn reborrow(&mut self) -> ArrayMut<'_> {
+        ArrayMut { raw: self.raw.clone(), _borrow: PhantomData }
+    }
+
+    /// A read-only view of the same memory, valid while it is not written.
+    pub fn as_ref(&self) -> ArrayRef<'_> {
+        ArrayRef { raw: self.raw.clone(), _borrow: PhantomData }
+    }
+
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        self.raw.dtype()
+    }
+
+    /// Shape (axis 0 = rows).
+    pub fn shape(&self) -> &[usize] {
+        self.raw.shape()
+    }
+
+    /// Byte strides, one per axis.
+    pub fn byte_strides(&self) -> &[isize] {
+        self.raw.byte_strides()
+    }
+
+    /// The crate-internal descriptor (valid, and exclusively writable, while `self` lives).
+    pub(crate) fn raw(&self) -> &RawArray {
+        &self.raw
+    }
+}
+
 /// Asks for transparent huge pages on a fresh buffer of at least 4 MiB, so
 /// that its first touch (by MPI, writing a received array) takes hundreds of
 /// times fewer page faults. Advice only: failures are ignored.
-pub fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
+pub(crate) fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
     const MIN_BYTES: usize = 4 << 20;
     const PAGE: usize = 4096;
     if bytes < MIN_BYTES {
@@ -365,7 +516,7 @@ pub fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
 /// `n` zero elements whose memory is not written here (calloc-style zeroed
 /// pages, with huge-page advice): a destination that MPI fills anyway.
 /// Failing allocations are `AllocationFailed`, never an abort.
-pub fn zeroed_vec<T: Element>(n: usize) -> Result<Vec<T>> {
+pub(crate) fn zeroed_vec<T: Element>(n: usize) -> Result<Vec<T>> {
     if n == 0 || std::mem::size_of::<T>() == 0 {
         return Ok(Vec::new());
     }
@@ -383,7 +534,7 @@ pub fn zeroed_vec<T: Element>(n: usize) -> Result<Vec<T>> {
 }
 
 /// A zeroed byte vector of `n` bytes, or `AllocationFailed`.
-pub fn try_bytes(n: usize, what: &str) -> Result<Vec<u8>> {
+pub(crate) fn try_bytes(n: usize, what: &str) -> Result<Vec<u8>> {
     let mut v = Vec::new();
     v.try_reserve_exact(n).map_err(|_| Error::new(Status::AllocationFailed, format!("cannot allocate {n} bytes for {what}")))?;
     v.resize(n, 0);
@@ -391,7 +542,7 @@ pub fn try_bytes(n: usize, what: &str) -> Result<Vec<u8>> {
 }
 
 /// C-order byte strides of `shape` with elements of `elem` bytes.
-pub fn contiguous_strides(shape: &[usize], elem: usize) -> Vec<isize> {
+pub(crate) fn contiguous_strides(shape: &[usize], elem: usize) -> Vec<isize> {
     let mut strides = vec![0isize; shape.len()];
     let mut acc = elem as isize;
     for k in (0..shape.len()).rev() {
@@ -437,6 +588,7 @@ mod tests {
         let a = Array3::<f32>::zeros((2, 3, 4));
         assert!(RawArray::from_ndarray(&a).unwrap().is_contiguous());
         assert!(!RawArray::from_ndarray(&a.t()).unwrap().is_contiguous());
+        // SAFETY: the descriptors are validated and never dereferenced.
         unsafe {
             assert!(RawArray::new(std::ptr::null_mut(), DType::F64, vec![3], None).is_err());
             assert!(RawArray::new(std::ptr::null_mut(), DType::F64, vec![0, 3], None).is_ok());

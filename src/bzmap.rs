@@ -13,13 +13,14 @@
 //! the root, unfold there, scatter. Both apply the optional per-k orbital
 //! transform ([`OrbitalTransform`]) to the unfolded rows.
 
-use crate::buffer::{try_bytes, RawArray};
-use crate::comm::{agree, check_mpi};
+use crate::buffer::{try_bytes, ArrayMut, ArrayRef, RawArray};
+use crate::comm::check_mpi;
 use crate::distributor::Distributor;
 use crate::engine::RowPlan;
 use crate::orbital::OrbitalTransform;
 use crate::error::{Error, Result};
-use crate::primitives::{check_disjoint, ArrayHeader, Destination};
+use crate::collective::{agree, ArrayHeader, Destination};
+use crate::primitives::check_disjoint;
 
 /// `irrk_inv` of the n x n x 1 square lattice under x/y inversion and the x<->y
 /// swap (the map of the W-MAP benchmark): q = i*n + j goes to its
@@ -162,7 +163,7 @@ fn prepare<'a>(
         };
         Ok((dst, first, staging))
     });
-    coord.confirm(&irr_header, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
+    coord.confirm(local.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
     let (dst, transform_first, root_staging) = local?;
     Ok(Prepared { coord, limit, full_header, dst, transform_first, root_staging })
 }
@@ -177,9 +178,24 @@ fn finish(p: Prepared, transform: Option<&OrbitalTransform>) -> Result<RawArray>
 
 /// Unfolds peer to peer: every rank sends the irreducible rows each other rank
 /// needs (once per rank) and replicates them locally, then applies the
-/// optional orbital transform. Collective over the distributors' ranks;
-/// errors are reported on every rank.
+/// optional orbital transform. `block` is this rank's `[irr.my_size(), ...]`
+/// block, `out` its `[full.my_size(), ...]` block of the full BZ (same dtype
+/// and row shape, not overlapping `block`). Collective over the
+/// distributors' ranks; errors are reported on every rank.
 pub fn exchange_and_map_irrbz_fullbz(
+    irr: &Distributor,
+    full: &Distributor,
+    irrk_inv: &[usize],
+    block: ArrayRef<'_>,
+    out: ArrayMut<'_>,
+    transform: Option<&OrbitalTransform>,
+    limit: usize,
+) -> Result<()> {
+    exchange_and_map_irrbz_fullbz_raw(irr, full, irrk_inv, block.raw(), Destination::Into(out.raw()), transform, limit).map(drop)
+}
+
+/// [`exchange_and_map_irrbz_fullbz`] on descriptors, into a caller array or fresh storage.
+pub(crate) fn exchange_and_map_irrbz_fullbz_raw(
     irr: &Distributor,
     full: &Distributor,
     irrk_inv: &[usize],
@@ -192,14 +208,28 @@ pub fn exchange_and_map_irrbz_fullbz(
     let plan = plan_map(irr, full, irrk_inv);
     let coord = p.coord;
     agree(coord.lib_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone))?;
-    coord.poison().guard(|| plan?.execute(coord.lib_comm(), block, &p.dst, p.limit))?;
+    coord.poison().guard(|| plan?.run(coord.lib_comm(), block, &p.dst, p.limit))?;
     finish(p, transform)
 }
 
 /// Unfolds through the root: gathers the irreducible array there, builds the
 /// full array (`full[q] = irr[irrk_inv[q]]`) and scatters it. Simple, and the
 /// root holds both whole arrays; prefer [`exchange_and_map_irrbz_fullbz`].
+/// Arguments as for [`exchange_and_map_irrbz_fullbz`].
 pub fn map_irrbz_fullbz(
+    irr: &Distributor,
+    full: &Distributor,
+    irrk_inv: &[usize],
+    block: ArrayRef<'_>,
+    out: ArrayMut<'_>,
+    transform: Option<&OrbitalTransform>,
+    limit: usize,
+) -> Result<()> {
+    map_irrbz_fullbz_raw(irr, full, irrk_inv, block.raw(), Destination::Into(out.raw()), transform, limit).map(drop)
+}
+
+/// [`map_irrbz_fullbz`] on descriptors, into a caller array or fresh storage.
+pub(crate) fn map_irrbz_fullbz_raw(
     irr: &Distributor,
     full: &Distributor,
     irrk_inv: &[usize],

@@ -6,7 +6,81 @@
 
 use crate::error::{Error, Result, Status};
 use mpi::ffi::{MPI_Comm, MPI_Datatype};
+use mpi::raw::{AsRaw, FromRaw};
+use mpi::topology::SimpleCommunicator;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
 use std::os::raw::{c_int, c_void};
+
+/// A zero-sized field that makes the type holding it `!Send + !Sync`
+/// whatever the MPI library: Open MPI's handles are pointers (never `Send`)
+/// but the MPICH family's are integers (always `Send + Sync`), so without it
+/// the thread-safety of dgampi's objects would change with the MPI it was
+/// built against. dgampi's objects stay on the thread that created them:
+/// codes initialize MPI at `MPI_THREAD_FUNNELED` or below, and even at
+/// `MPI_THREAD_MULTIPLE` two threads must not run collectives on one
+/// communicator at once.
+pub(crate) type ThreadBound = PhantomData<*const ()>;
+
+/// A communicator dgampi owns, lent to the caller for `'a` (see
+/// [`crate::Distributor::comm`]): usable wherever rsmpi wants a
+/// `&SimpleCommunicator` (it dereferences to one), never freed by the
+/// caller. It cannot be turned into an owned communicator, so safe code
+/// cannot free dgampi's handle, and it cannot outlive its owner.
+///
+/// ```compile_fail
+/// fn misuse(d: &dgampi::Distributor) {
+///     // error[E0308]: a CommRef is no ManuallyDrop to take the handle out of
+///     let owned: mpi::topology::SimpleCommunicator = std::mem::ManuallyDrop::into_inner(d.comm());
+///     drop(owned); // would free the distributor's communicator
+/// }
+/// ```
+///
+/// ```compile_fail
+/// fn misuse(d: dgampi::Distributor) -> dgampi::CommRef<'static> {
+///     d.comm() // error[E0515]: the borrow cannot outlive the distributor
+/// }
+/// ```
+pub struct CommRef<'a> {
+    comm: ManuallyDrop<SimpleCommunicator>,
+    _borrow: PhantomData<&'a ()>,
+    _thread: ThreadBound,
+}
+
+impl<'a> CommRef<'a> {
+    /// Lends `comm` for `'a`.
+    ///
+    /// # Safety
+    /// `comm` must be a valid communicator that stays valid (is not freed)
+    /// for all of `'a`.
+    pub(crate) unsafe fn new(comm: MPI_Comm) -> CommRef<'a> {
+        // SAFETY: the handle is valid for 'a (caller's contract); ManuallyDrop
+        // keeps rsmpi from ever freeing it.
+        CommRef { comm: ManuallyDrop::new(unsafe { SimpleCommunicator::from_raw(comm) }), _borrow: PhantomData, _thread: PhantomData }
+    }
+}
+
+impl Deref for CommRef<'_> {
+    type Target = SimpleCommunicator;
+    fn deref(&self) -> &SimpleCommunicator {
+        &self.comm
+    }
+}
+
+// SAFETY: the handle is valid while the CommRef lives (see CommRef::new).
+unsafe impl AsRaw for CommRef<'_> {
+    type Raw = MPI_Comm;
+    fn as_raw(&self) -> MPI_Comm {
+        self.comm.as_raw()
+    }
+}
+
+impl std::fmt::Debug for CommRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommRef").finish_non_exhaustive()
+    }
+}
 
 /// Fortran communicator handle (`MPI_Fint`, an `int` in Open MPI and MPICH).
 pub type MpiFint = mpi::ffi::RSMPI_Fint;
@@ -124,79 +198,11 @@ pub fn check_comm(comm: MPI_Comm) -> Result<()> {
     Ok(())
 }
 
-/// Agrees on an outcome across all ranks of `comm` (one small allreduce).
-///
-/// Returns the local error if this rank failed, a `RemoteError` if another rank
-/// failed, and `Ok` only when every rank succeeded.
-pub fn agree(comm: MPI_Comm, local: Result<()>) -> Result<()> {
-    agree_flag(comm, local, false).map(|_| ())
-}
-
-/// Like [`agree`], and also tells whether any rank raised `flag`.
-pub fn agree_flag(comm: MPI_Comm, local: Result<()>, flag: bool) -> Result<bool> {
-    agree_values(comm, local, flag, usize::MAX, &[])
-}
-
-/// Bytes per value in the record of [`agree_values`]: the value and its complement.
-const VALUE_BYTES: usize = 16;
-
-/// The one agreement every collective opens with: the outcome of each rank's
-/// local checks, an optional flag (OR over ranks), and `values` that must be
-/// equal on every rank (roots, limits, sizes, fingerprints), each with a name
-/// for the error message.
-///
-/// First one byte travels, reduced with MAX, so the agreement obeys even a
-/// 1-byte message limit and every rank learns any rank's error: the status
-/// in bits 3.., the flag in bit 2, and in bits 0..2 how far this rank's
-/// `limit` is below the record size (0: not below; 1, 2, 3: at least 16, 4,
-/// 1 bytes). When all succeeded and there are values, their record (each
-/// value's big-endian bytes and their complements, reduced bytewise with MAX,
-/// which yields the maximum and the minimum of every byte) travels in one
-/// allreduce, or in pieces of the smallest rank's class when some rank's
-/// limit is below its size. A value that differs between ranks is a
-/// `Mismatch` on every rank.
-pub fn agree_values(comm: MPI_Comm, local: Result<()>, flag: bool, limit: usize, values: &[(&str, u64)]) -> Result<bool> {
-    let status = match &local {
-        Ok(()) => 0u8,
-        Err(e) => e.status as i32 as u8,
-    };
-    let record_len = values.len() * VALUE_BYTES;
-    const PIECES: [usize; 3] = [16, 4, 1];
-    let class = if values.is_empty() || limit >= record_len { 0 } else { 1 + PIECES.iter().position(|&p| limit >= p).unwrap_or(2) as u8 };
-    let mut mine: u8 = (status << 3) | (u8::from(flag) << 2) | class;
-    let mut worst: u8 = 0;
-    allreduce_max_bytes(comm, std::slice::from_mut(&mut mine), std::slice::from_mut(&mut worst), 1, "status agreement")?;
-    local?;
-    if worst >> 3 != 0 {
-        return Err(Error::new(
-            Status::RemoteError,
-            format!("another rank failed with status {:?}; no data was moved", Status::from_code((worst >> 3) as i32)),
-        ));
-    }
-    if !values.is_empty() {
-        let mut record: Vec<u8> = values.iter().flat_map(|(_, v)| v.to_be_bytes().into_iter().chain((!v).to_be_bytes())).collect();
-        let mut reduced = vec![0u8; record_len];
-        let piece = match worst & 3 {
-            0 => record_len,
-            c => PIECES[c as usize - 1],
-        };
-        allreduce_max_bytes(comm, &mut record, &mut reduced, piece, "argument agreement")?;
-        for ((name, _), r) in values.iter().zip(reduced.chunks_exact(VALUE_BYTES)) {
-            let max = u64::from_be_bytes(r[..8].try_into().expect("8 bytes"));
-            let min = !u64::from_be_bytes(r[8..].try_into().expect("8 bytes"));
-            if max != min {
-                return Err(Error::mismatch(format!("{name} differs between ranks (values from {min} to {max}); it must be equal on every rank")));
-            }
-        }
-    }
-    Ok(worst & 4 == 4)
-}
-
 /// Bytewise MAX allreduce of `mine` into `out`, in pieces of `piece` bytes.
 pub(crate) fn allreduce_max_bytes(comm: MPI_Comm, mine: &mut [u8], out: &mut [u8], piece: usize, what: &str) -> Result<()> {
     for (m, o) in mine.chunks(piece).zip(out.chunks_mut(piece)) {
-        // SAFETY: m and o hold the same number of bytes; predefined MAX op on a valid communicator.
         check_mpi(
+            // SAFETY: m and o hold the same number of bytes; predefined MAX op on a valid communicator.
             unsafe {
                 mpi::ffi::MPI_Allreduce(
                     m.as_ptr() as *const c_void,
@@ -237,7 +243,7 @@ pub fn in_place() -> *mut c_void {
 /// every failure becomes a [`Status`]. Dropping it after `MPI_Finalize` leaks
 /// the handle rather than calling MPI.
 #[derive(Debug)]
-pub struct OwnedComm(MPI_Comm);
+pub struct OwnedComm(MPI_Comm, ThreadBound);
 
 impl OwnedComm {
     /// Duplicates `comm` (collective over `comm`), which must be an
@@ -251,9 +257,9 @@ impl OwnedComm {
         let mut dup = unsafe { mpi::ffi::RSMPI_COMM_NULL };
         // SAFETY: comm is a valid communicator; dup receives a new handle.
         check_mpi(unsafe { mpi::ffi::MPI_Comm_dup(comm, &mut dup) }, "MPI_Comm_dup")?;
-        let owned = OwnedComm(dup);
-        // SAFETY: dup is a valid communicator we own.
+        let owned = OwnedComm(dup, PhantomData);
         check_mpi(
+            // SAFETY: dup is a valid communicator we own.
             unsafe { mpi::ffi::MPI_Comm_set_errhandler(dup, mpi::ffi::RSMPI_ERRORS_RETURN) },
             "MPI_Comm_set_errhandler",
         )?;
@@ -276,7 +282,7 @@ impl Drop for OwnedComm {
 }
 
 /// A derived datatype of `bytes` contiguous bytes (one row), freed on drop.
-pub struct RowType(MPI_Datatype);
+pub struct RowType(MPI_Datatype, ThreadBound);
 
 impl RowType {
     /// Creates and commits the row type (`bytes` must be at least 1).
@@ -287,7 +293,7 @@ impl RowType {
         // SAFETY: building and committing a contiguous datatype of a predefined type.
         unsafe {
             check_mpi(mpi::ffi::MPI_Type_contiguous(count, byte_type(), &mut t), "MPI_Type_contiguous")?;
-            let row = RowType(t);
+            let row = RowType(t, PhantomData);
             check_mpi(mpi::ffi::MPI_Type_commit(&mut t), "MPI_Type_commit")?;
             Ok(row)
         }

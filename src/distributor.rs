@@ -12,7 +12,8 @@
 
 use crate::buffer::{try_bytes, RawArray};
 use crate::bounds::RowChunks;
-use crate::comm::{self, agree, agree_flag, agree_values, check_mpi, check_peer, check_tag_range, in_place, to_int, OwnedComm, RowType};
+use crate::collective::{self, agree, agree_values, ArrayHeader, Destination, HEADER_WORDS};
+use crate::comm::{self, CommRef, ThreadBound, check_mpi, check_peer, check_tag_range, in_place, to_int, OwnedComm, RowType};
 use crate::failure::Poison;
 use crate::element::{DType, Element};
 use crate::error::{Error, Result};
@@ -20,15 +21,14 @@ use crate::engine::RowPlan;
 use crate::layout::BlockLayout;
 use crate::limit::resolve_limit;
 use crate::primitives::{
-    allocate_typed, bcast_body, check_disjoint, check_output, bcast_header, bcast_rows_in, bcast_rows_into_in, recv_bytes_raw, recv_rows_into_raw, send_bytes_raw,
-    recv_rows_or_drain, send_rows_raw, ArrayHeader, Destination, HEADER_WORDS,
+    allocate_typed, bcast_body, check_disjoint, check_output, bcast_rows_in, bcast_rows_into_in, recv_bytes_raw, recv_rows_into_raw, send_bytes_raw,
+    recv_rows_or_drain, send_rows_raw,
 };
 use crate::spill::SpillFile;
 use mpi::ffi::MPI_Comm;
-use mpi::raw::{AsRaw, FromRaw};
-use mpi::topology::SimpleCommunicator;
+use mpi::raw::AsRaw;
 use ndarray::{ArrayBase, ArrayD, Data, DataMut, Dimension};
-use std::mem::ManuallyDrop;
+use std::marker::PhantomData;
 use std::ops::Range;
 use std::os::raw::c_void;
 use std::cell::RefCell;
@@ -63,6 +63,8 @@ pub struct Distributor {
     rank: usize,
     spill: Option<SpillFile>,
     poison: Poison,
+    /// `!Send + !Sync` with every MPI (see `comm::ThreadBound`).
+    _thread: ThreadBound,
 }
 
 // SAFETY: the raw handle is our own duplicate (the user-facing one), valid for the distributor's life.
@@ -120,11 +122,17 @@ impl Distributor {
     /// process or another — has that file, every rank fails (the open is
     /// agreed) with [`crate::Status::InvalidArgument`] naming it.
     pub fn new<C: AsRaw<Raw = MPI_Comm>>(comm: &C, ntasks: usize, name: &str, output_path: Option<&Path>) -> Result<Distributor> {
-        Distributor::from_raw(comm.as_raw(), ntasks, name, output_path)
+        Distributor::create(comm.as_raw(), Ok((ntasks, name, output_path)))
     }
 
     /// [`Distributor::new`] on a raw communicator handle (borrowed, not freed).
-    pub fn from_raw(comm: MPI_Comm, ntasks: usize, name: &str, output_path: Option<&Path>) -> Result<Distributor> {
+    ///
+    /// # Safety
+    /// `comm` must be a valid communicator handle of the MPI library dgampi
+    /// was built against (not freed, not `MPI_COMM_NULL`-like garbage), valid
+    /// for the duration of the call; the distributor keeps its own
+    /// duplicates, so the caller may free `comm` afterwards.
+    pub unsafe fn from_raw(comm: MPI_Comm, ntasks: usize, name: &str, output_path: Option<&Path>) -> Result<Distributor> {
         Distributor::create(comm, Ok((ntasks, name, output_path)))
     }
 
@@ -149,7 +157,7 @@ impl Distributor {
             None => Ok(()),
         };
         agree(raw, opened)?;
-        Ok(Distributor { comm: lib, user, id, layout, rank, spill, poison: Poison::default() })
+        Ok(Distributor { comm: lib, user, id, layout, rank, spill, poison: Poison::default(), _thread: PhantomData })
     }
 
     /// Number of tasks split over the ranks.
@@ -193,12 +201,14 @@ impl Distributor {
         &self.layout
     }
     /// The distributor's user communicator (a duplicate of the caller's, the
-    /// one [`Distributor::send_to_rank`] uses), borrowed: do not free it, and
-    /// do not let it outlive the distributor. The library's own traffic runs
-    /// on another, private duplicate that users never see.
-    pub fn comm(&self) -> ManuallyDrop<SimpleCommunicator> {
-        // SAFETY: wrapped in ManuallyDrop, so rsmpi never frees our handle.
-        ManuallyDrop::new(unsafe { SimpleCommunicator::from_raw(self.user.raw()) })
+    /// one [`Distributor::send_to_rank`] uses), lent for as long as the
+    /// distributor is borrowed; dgampi frees it when the distributor drops.
+    /// The library's own traffic runs on another, private duplicate that
+    /// users never see.
+    pub fn comm(&self) -> CommRef<'_> {
+        // SAFETY: our own duplicate, freed only when self drops, which the
+        // borrow prevents while the CommRef lives.
+        unsafe { CommRef::new(self.user.raw()) }
     }
     /// The raw handle of the user communicator (borrowed).
     pub fn raw_comm(&self) -> MPI_Comm {
@@ -232,9 +242,8 @@ impl Distributor {
 
     // ------------------------------------------------------------ agreement
 
-    /// Step 1 of every collective: validates the root and limit plus `extra`
-    /// (and that the object is usable), and agrees on the outcome, on the
-    /// root and the limit, and on `values`, in one agreement. Returns the
+    /// Step 1 of every collective ([`collective::open`] on the library
+    /// communicator, with this distributor's poison and ranks). Returns the
     /// resolved limit.
     pub(crate) fn begin(&self, root: i32, limit: usize, extra: impl FnOnce() -> Result<()>) -> Result<usize> {
         self.begin_with(root, limit, &[], extra)
@@ -242,39 +251,18 @@ impl Distributor {
 
     /// [`Distributor::begin`] with more values that must match across ranks.
     pub(crate) fn begin_with(&self, root: i32, limit: usize, values: &[(&str, u64)], extra: impl FnOnce() -> Result<()>) -> Result<usize> {
-        let checked = (|| {
-            self.poison.check("distributor")?;
-            check_peer(root, self.mpi_size() as i32, "root")?;
-            let limit = resolve_limit(limit)?;
-            extra()?;
-            Ok(limit)
-        })();
-        let resolved = *checked.as_ref().unwrap_or(&1);
-        let mut all = vec![("the root", root as u64), ("the message limit", resolved as u64)];
-        all.extend_from_slice(values);
-        agree_values(self.raw(), checked.clone().map(|_| ()), false, resolved, &all)?;
-        checked
+        collective::open(self.raw(), Some(&self.poison), root, self.mpi_size(), limit, values, extra)
     }
 
-    /// Step 2: broadcasts the root's header; checks the limit matches.
+    /// Step 2 ([`collective::share_header`]): the root's header on every rank.
     pub(crate) fn share_header(&self, root: i32, mine: Option<ArrayHeader>, limit: usize) -> Result<ArrayHeader> {
-        bcast_header(self.raw(), root, mine.as_ref(), limit)
+        collective::share_header(self.raw(), root, mine, limit)
     }
 
-    /// Step 3: checks the local buffers against the header and agrees;
-    /// returns whether any rank raised `flag`.
-    pub(crate) fn confirm(&self, header: &ArrayHeader, limit: usize, local: Result<()>, flag: bool) -> Result<bool> {
-        let local = local.and_then(|()| {
-            if header.limit != limit {
-                Err(Error::mismatch(format!(
-                    "rank {} uses message limit {limit} but the root uses {}; the limit must be equal on all ranks",
-                    self.rank, header.limit
-                )))
-            } else {
-                Ok(())
-            }
-        });
-        agree_flag(self.raw(), local, flag)
+    /// Step 3 ([`collective::confirm`]): agrees on every rank's check of its
+    /// buffers; returns whether any rank raised `flag`.
+    pub(crate) fn confirm(&self, local: Result<()>, flag: bool) -> Result<bool> {
+        collective::confirm(self.raw(), local, flag)
     }
 
     /// Header of a block of this rank's shape for the full-array header `full`.
@@ -331,7 +319,7 @@ impl Distributor {
     /// Scatters the root's `[ntasks, ...]` array (`send`, read on the root only)
     /// into each rank's `[my_size, ...]` block (raw form of [`Distributor::scatter`]).
     /// Non-root ranks learn dtype and trailing shape from the root.
-    pub fn scatter_raw(&self, send: Option<&RawArray>, mut out: Destination, root: i32, limit: usize) -> Result<RawArray> {
+    pub(crate) fn scatter_raw(&self, send: Option<&RawArray>, mut out: Destination, root: i32, limit: usize) -> Result<RawArray> {
         let is_root = self.rank as i32 == root;
         let limit = self.begin(root, limit, || {
             if !is_root {
@@ -365,7 +353,7 @@ impl Distributor {
             };
             Ok((dst, in_place))
         });
-        self.confirm(&header, limit, dst.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
+        self.confirm(dst.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
         let (dst, in_place) = dst?;
         let row_bytes = header.row_bytes();
         if self.ntasks() == 0 || row_bytes == 0 {
@@ -377,8 +365,8 @@ impl Distributor {
                 let (counts, displs) = self.counts_and_displs()?;
                 let sendbuf = send.filter(|_| is_root).map_or(std::ptr::null_mut(), |a| a.contiguous_ptr(0).expect("contiguous"));
                 let scatterv = |recv: *mut u8| {
-                    // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
                     check_mpi(
+                        // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
                         unsafe {
                             mpi::ffi::MPI_Scatterv(
                                 sendbuf as *const c_void,
@@ -404,7 +392,7 @@ impl Distributor {
                 // Through the row-movement engine: root's rows to every block
                 // (the root's own rows are copied onto themselves when in place).
                 let src = send.filter(|_| is_root).cloned().unwrap_or_else(|| dst.rows(0, 0));
-                self.root_plan(root as usize, true)?.execute(self.raw(), &src, &dst, limit)
+                self.root_plan(root as usize, true)?.run(self.raw(), &src, &dst, limit)
             }
         })?;
         Ok(dst)
@@ -450,7 +438,7 @@ impl Distributor {
     /// Gathers every rank's `[my_size, ...]` block into the root's
     /// `[ntasks, ...]` array in task order (raw form of [`Distributor::gather`]).
     /// `out` is used on the root only; other ranks get `None`.
-    pub fn gather_raw(&self, block: &RawArray, mut out: Destination, root: i32, limit: usize) -> Result<Option<RawArray>> {
+    pub(crate) fn gather_raw(&self, block: &RawArray, mut out: Destination, root: i32, limit: usize) -> Result<Option<RawArray>> {
         let is_root = self.rank as i32 == root;
         let limit = self.begin(root, limit, || Ok(()))?;
         let mine = is_root.then(|| {
@@ -470,7 +458,7 @@ impl Distributor {
         });
         let root_strided = local.as_ref().ok().and_then(|d| d.as_ref()).is_some_and(|d| !d.0.is_contiguous());
         // Only the root can raise the flag, so it means "the root's output is strided".
-        let root_out_strided = self.confirm(&full, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), root_strided)?;
+        let root_out_strided = self.confirm(local.as_ref().map(|_| ()).map_err(Clone::clone), root_strided)?;
         let (dst, in_place) = match local? {
             Some((d, in_place)) => (Some(d), in_place),
             None => (None, false),
@@ -485,8 +473,8 @@ impl Distributor {
                 let (counts, displs) = self.counts_and_displs()?;
                 let recvbuf = dst.as_ref().map_or(std::ptr::null_mut(), |d| d.contiguous_ptr(0).expect("contiguous"));
                 let gatherv = |send: *const u8| {
-                    // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
                     check_mpi(
+                        // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
                         unsafe {
                             mpi::ffi::MPI_Gatherv(
                                 send as *const c_void,
@@ -511,7 +499,7 @@ impl Distributor {
             } else {
                 // Through the row-movement engine: every block to the root's rows.
                 let target = dst.clone().unwrap_or_else(|| block.rows(0, 0));
-                self.root_plan(root as usize, false)?.execute(self.raw(), block, &target, limit)
+                self.root_plan(root as usize, false)?.run(self.raw(), block, &target, limit)
             }
         })?;
         Ok(dst)
@@ -563,7 +551,7 @@ impl Distributor {
     /// Gathers every rank's block into the full `[ntasks, ...]` array on every
     /// rank (raw form of [`Distributor::allgather`]). Dtype and trailing shape
     /// come from rank 0 and are checked everywhere.
-    pub fn allgather_raw(&self, block: &RawArray, mut out: Destination, limit: usize) -> Result<RawArray> {
+    pub(crate) fn allgather_raw(&self, block: &RawArray, mut out: Destination, limit: usize) -> Result<RawArray> {
         let limit = self.begin(0, limit, || Ok(()))?;
         let mine = self.is_root().then(|| {
             let mut h = ArrayHeader::of(block, limit);
@@ -577,7 +565,7 @@ impl Distributor {
             Ok((dst, in_place))
         });
         let strided_out = local.as_ref().is_ok_and(|d| !d.0.is_contiguous());
-        let any_strided = self.confirm(&full, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), strided_out)?;
+        let any_strided = self.confirm(local.as_ref().map(|_| ()).map_err(Clone::clone), strided_out)?;
         let (dst, in_place) = local?;
         let row_bytes = full.row_bytes();
         if self.ntasks() == 0 || row_bytes == 0 {
@@ -593,8 +581,8 @@ impl Distributor {
                 let (counts, displs) = self.counts_and_displs()?;
                 let recvbuf = dst.contiguous_ptr(0).expect("contiguous");
                 let allgatherv = |send: *const u8| {
-                    // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
                     check_mpi(
+                        // SAFETY: buffers hold the counted rows; counts and displs have mpi_size entries.
                         unsafe {
                             mpi::ffi::MPI_Allgatherv(
                                 send as *const c_void,
@@ -662,7 +650,7 @@ impl Distributor {
 
     /// Sums `a` element-wise over all ranks, in place (raw form of
     /// [`Distributor::allreduce`]). Shape and dtype must be equal everywhere.
-    pub fn allreduce_raw(&self, a: &RawArray, limit: usize) -> Result<()> {
+    pub(crate) fn allreduce_raw(&self, a: &RawArray, limit: usize) -> Result<()> {
         let limit = self.begin(0, limit, || Ok(()))?;
         let header = self.share_header(0, self.is_root().then(|| ArrayHeader::of(a, limit)), limit)?;
         let local = if let Err(e) = check_output(a, "the array to reduce") {
@@ -679,7 +667,7 @@ impl Distributor {
         } else {
             Ok(())
         };
-        self.confirm(&header, limit, local, false)?;
+        self.confirm(local, false)?;
         let elem = a.dtype().size();
         let total = a.total_bytes();
         if total == 0 {
@@ -706,8 +694,8 @@ impl Distributor {
                     (send.as_ptr() as *const c_void, recv.as_mut_ptr() as *mut c_void)
                 }
             };
-            // SAFETY: src and dst span `count` elements of `dtype`.
             check_mpi(
+                // SAFETY: src and dst span `count` elements of `dtype`.
                 unsafe { mpi::ffi::MPI_Allreduce(src, dst, count, dtype.mpi_datatype(), mpi::ffi::RSMPI_SUM, self.raw()) },
                 "MPI_Allreduce",
             )?;
@@ -777,7 +765,7 @@ impl Distributor {
 
     /// Broadcasts the root's array (dtype and shape travel first) to ranks that
     /// allocate it (raw form of [`Distributor::bcast_chunked`]).
-    pub fn bcast_chunked_raw(
+    pub(crate) fn bcast_chunked_raw(
         &self,
         data: Option<&RawArray>,
         root: i32,
@@ -789,7 +777,7 @@ impl Distributor {
 
     /// Broadcasts the root's `data` into every rank's `data` (raw form of
     /// [`Distributor::bcast_chunked_into`]; shapes must match the root's).
-    pub fn bcast_chunked_into_raw(&self, data: Result<&RawArray>, root: i32, limit: usize) -> Result<()> {
+    pub(crate) fn bcast_chunked_into_raw(&self, data: Result<&RawArray>, root: i32, limit: usize) -> Result<()> {
         bcast_rows_into_in(self.raw(), data, root, limit, Some(&self.poison))
     }
 
@@ -822,7 +810,7 @@ impl Distributor {
     /// `mat` (raw chunks, never copied into the blob). On non-root ranks `meta`
     /// is replaced and `alloc` provides the array (raw form of
     /// [`Distributor::bcast_npoint`]).
-    pub fn bcast_npoint_raw(
+    pub(crate) fn bcast_npoint_raw(
         &self,
         meta: &mut Vec<u8>,
         mat: Option<&RawArray>,
@@ -863,7 +851,7 @@ impl Distributor {
     /// before anything is sent. Sending to oneself is refused with
     /// `InvalidArgument`: the blocking sends would deadlock (the free-standing
     /// primitives allow it, and deadlock like `MPI_Send` above the eager size).
-    pub fn send_to_rank_raw(&self, meta: &[u8], mat: &RawArray, dest: i32, base_tag: i32, limit: usize) -> Result<()> {
+    pub(crate) fn send_to_rank_raw(&self, meta: &[u8], mat: &RawArray, dest: i32, base_tag: i32, limit: usize) -> Result<()> {
         self.check_not_self(dest, "send_to_rank destination")?;
         let limit = resolve_limit(limit)?;
         let array_tag = npoint_array_tag(base_tag)?;
@@ -882,7 +870,7 @@ impl Distributor {
     /// Receives an N-point object sent by [`Distributor::send_to_rank_raw`];
     /// returns the metadata and the array written into `out`. When `out`
     /// rejects the array, its chunks are drained so they cannot match later.
-    pub fn recv_from_rank_raw(&self, source: i32, base_tag: i32, mut out: Destination) -> Result<(Vec<u8>, RawArray)> {
+    pub(crate) fn recv_from_rank_raw(&self, source: i32, base_tag: i32, mut out: Destination) -> Result<(Vec<u8>, RawArray)> {
         self.check_not_self(source, "recv_from_rank source")?;
         let array_tag = npoint_array_tag(base_tag)?;
         let user = self.user.raw();
@@ -920,6 +908,19 @@ impl Distributor {
         let mut alloc = |h: &ArrayHeader| allocate_typed(&mut slot, h);
         let (meta, _) = self.recv_from_rank_raw(source, base_tag, Destination::Alloc(&mut alloc))?;
         Ok((meta, slot.expect("recv_from_rank allocated its output")))
+    }
+
+    /// Receives an N-point object into `out`, whose dtype and shape must be
+    /// the sent array's (`Mismatch` otherwise, and the array's chunks are
+    /// drained so the stream stays usable); returns the metadata blob.
+    pub fn recv_from_rank_into<T, S, D>(&self, source: i32, base_tag: i32, out: &mut ArrayBase<S, D>) -> Result<Vec<u8>>
+    where
+        T: Element,
+        S: DataMut<Elem = T>,
+        D: Dimension,
+    {
+        let raw = RawArray::from_ndarray_mut(out)?;
+        self.recv_from_rank_raw(source, base_tag, Destination::Into(&raw)).map(|(meta, _)| meta)
     }
 
     fn check_not_self(&self, peer: i32, role: &str) -> Result<()> {

@@ -20,12 +20,12 @@
 //! straight into the destination when their first destination rows are
 //! consecutive, and through a staging arena otherwise; the arenas are sized
 //! once per step and reused by every step (and across executions through a
-//! [`Scratch`]), so staging memory is bounded by the window.
+//! `Scratch`), so staging memory is bounded by the window.
 //!
-//! A [`Side`] may show each peer a different column window of a 2-D array:
+//! A `Side` may show each peer a different column window of a 2-D array:
 //! the FFT's batch transpose moves, for every q, each rank's slice of the batch.
 
-use crate::buffer::RawArray;
+use crate::buffer::{ArrayMut, ArrayRef, RawArray};
 use crate::bounds::{Chunk, RowChunks};
 use crate::comm::{check_mpi, to_int};
 use crate::error::{Error, Result};
@@ -33,6 +33,7 @@ use crate::failure::abort_stranded;
 use crate::layout::BlockLayout;
 use crate::requests::InFlight;
 use mpi::ffi::{MPI_Comm, MPI_Request};
+use mpi::raw::AsRaw;
 use std::collections::HashMap;
 use std::os::raw::c_void;
 
@@ -88,7 +89,7 @@ impl PeerRows {
 /// 2-D array is split along axis 1 and peer `p` sees columns
 /// `columns.range(p)` (how the FFT's batch transpose moves part of each row).
 #[derive(Clone, Copy)]
-pub struct Side<'a> {
+pub(crate) struct Side<'a> {
     /// The local array (2-D when `columns` is given).
     pub array: &'a RawArray,
     /// The split of axis 1 over peers, if any.
@@ -113,7 +114,7 @@ impl<'a> Side<'a> {
 /// Staging memory an execution reuses, so that a long-lived caller (an FFT
 /// plan) keeps it across executions instead of allocating it every time.
 #[derive(Debug, Default)]
-pub struct Scratch {
+pub(crate) struct Scratch {
     send_arena: Vec<u8>,
     recv_arena: Vec<u8>,
     /// One step's messages: (stream, chunk, where) per send and receive, and their requests.
@@ -265,7 +266,7 @@ impl RowPlan {
     }
 
     /// Checks `src` and `dst` against the plan (local check only).
-    pub fn check_buffers(&self, src: &RawArray, dst: &RawArray) -> Result<()> {
+    pub(crate) fn check_buffers(&self, src: &RawArray, dst: &RawArray) -> Result<()> {
         if src.nrows() != self.nsrc || dst.nrows() != self.ndst {
             return Err(Error::mismatch(format!(
                 "the plan moves {} source rows into {} destination rows but the arrays have {} and {}",
@@ -287,10 +288,24 @@ impl RowPlan {
         Ok(())
     }
 
-    /// Moves the rows (collective over `comm`, whose ranks the plan was built
-    /// for). Buffers must pass [`RowPlan::check_buffers`] and rows must have
-    /// the same size on every rank; callers agree on that beforehand.
-    pub fn execute(&self, comm: MPI_Comm, src: &RawArray, dst: &RawArray, limit: usize) -> Result<()> {
+    /// Moves the rows of `src` into `dst` (collective over `comm`, whose ranks
+    /// the plan was built for, in the same order). `src` must have the
+    /// plan's source rows and `dst` its destination rows, of the same dtype
+    /// and row shape, and rows must have the same size on every rank; `dst`
+    /// must not overlap `src`. This call checks only the local buffers: it
+    /// runs no agreement, so ranks whose arguments differ see an MPI error
+    /// (or wait); the library's own collectives agree before they execute.
+    /// Messages stay at or below `limit` bytes (0: the process limit).
+    pub fn execute<C: AsRaw<Raw = MPI_Comm>>(&self, comm: &C, src: ArrayRef<'_>, dst: ArrayMut<'_>, limit: usize) -> Result<()> {
+        let limit = crate::limit::resolve_limit(limit)?;
+        crate::primitives::check_disjoint(src.raw(), dst.raw(), None, "the destination", "the source")?;
+        crate::primitives::check_output(dst.raw(), "the destination")?;
+        self.run(comm.as_raw(), src.raw(), dst.raw(), limit)
+    }
+
+    /// [`RowPlan::execute`] on descriptors the caller vouches for, with a
+    /// resolved limit (callers agree on buffers and limit beforehand).
+    pub(crate) fn run(&self, comm: MPI_Comm, src: &RawArray, dst: &RawArray, limit: usize) -> Result<()> {
         self.check_buffers(src, dst)?;
         self.execute_with(comm, Side::whole(src), Side::whole(dst), limit, &mut Scratch::default())
     }
@@ -299,7 +314,7 @@ impl RowPlan {
     /// counts must match the plan, and the row type a rank's source shows
     /// peer `p` must be the one `p`'s destination shows this rank (callers
     /// agree on that beforehand; only the row counts are checked here).
-    pub fn execute_with(&self, comm: MPI_Comm, src: Side, dst: Side, limit: usize, scratch: &mut Scratch) -> Result<()> {
+    pub(crate) fn execute_with(&self, comm: MPI_Comm, src: Side, dst: Side, limit: usize, scratch: &mut Scratch) -> Result<()> {
         if src.array.nrows() != self.nsrc || dst.array.nrows() != self.ndst {
             return Err(Error::mismatch(format!(
                 "the plan moves {} source rows into {} destination rows but the arrays have {} and {}",
@@ -643,8 +658,8 @@ fn unpack_received(dst: &RawArray, rows: &PeerRows, c: &Chunk, buf: &[u8]) {
 
 fn isend(comm: MPI_Comm, ptr: *const u8, len: usize, peer: usize, req: &mut MPI_Request) -> Result<()> {
     let count = to_int(len, "chunk length")?;
-    // SAFETY: ptr spans len bytes that stay alive until the request set is done.
     check_mpi(
+        // SAFETY: ptr spans len bytes that stay alive until the request set is done.
         unsafe { mpi::ffi::MPI_Isend(ptr as *const c_void, count, crate::comm::byte_type(), peer as i32, ENGINE_TAG, comm, req) },
         "MPI_Isend (row exchange)",
     )
@@ -652,8 +667,8 @@ fn isend(comm: MPI_Comm, ptr: *const u8, len: usize, peer: usize, req: &mut MPI_
 
 fn irecv(comm: MPI_Comm, ptr: *mut u8, len: usize, peer: usize, req: &mut MPI_Request) -> Result<()> {
     let count = to_int(len, "chunk length")?;
-    // SAFETY: ptr has room for len bytes that stay alive until the request set is done.
     check_mpi(
+        // SAFETY: ptr has room for len bytes that stay alive until the request set is done.
         unsafe { mpi::ffi::MPI_Irecv(ptr as *mut c_void, count, crate::comm::byte_type(), peer as i32, ENGINE_TAG, comm, req) },
         "MPI_Irecv (row exchange)",
     )

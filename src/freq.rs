@@ -2,15 +2,16 @@
 //! `gather_full_ibz_for_vslice`, which turns a vertex distributed over
 //! irreducible q into all (unfolded) q for each rank's slice of frequencies.
 
-use crate::buffer::{try_bytes, RawArray};
+use crate::buffer::{try_bytes, ArrayMut, ArrayRef, RawArray};
 use crate::bzmap::{check_map, coordinator, map_fingerprint, map_values};
-use crate::comm::{agree, agree_values, check_mpi};
+use crate::comm::check_mpi;
 use crate::distributor::Distributor;
 use crate::engine::RowPlan;
 use crate::error::{Error, Result};
 use crate::orbital::OrbitalTransform;
 use crate::limit::resolve_limit;
-use crate::primitives::{check_disjoint, ArrayHeader, Destination};
+use crate::collective::{agree, agree_values, ArrayHeader, Destination};
+use crate::primitives::check_disjoint;
 use mpi::ffi::MPI_Comm;
 use std::ops::Range;
 
@@ -85,14 +86,14 @@ pub fn node_labels(d: &Distributor) -> Result<Vec<i64>> {
     let comm = d.lib_comm();
     // SAFETY: reading rsmpi's extern constant.
     let mut node: MPI_Comm = unsafe { mpi::ffi::RSMPI_COMM_NULL };
-    // SAFETY: valid communicator; MPI creates the node communicator.
     check_mpi(
+        // SAFETY: valid communicator; MPI creates the node communicator.
         unsafe { mpi::ffi::MPI_Comm_split_type(comm, mpi::ffi::MPI_COMM_TYPE_SHARED as i32, 0, mpi::ffi::RSMPI_INFO_NULL, &mut node) },
         "MPI_Comm_split_type",
     )?;
     let node = OwnedNodeComm(node);
     let leader = lowest_rank_of_node(comm, node.0)?;
-    let per_rank = Distributor::from_raw(comm, d.mpi_size(), "", None)?;
+    let per_rank = Distributor::create(comm, Ok((d.mpi_size(), "", None)))?;
     let mine = ndarray::arr1(&[leader]);
     per_rank.allgather(&mine, 0).map(|a| a.iter().copied().collect())
 }
@@ -139,9 +140,26 @@ pub fn node_aware_split(d: &Distributor, n: usize) -> Result<FreqSplit> {
 /// unfolded through `irrk_inv`, for this rank's slice `split.range(rank)` of
 /// `nu` (axis `ndim - 2`). A rank with an empty slice gets a zero-size result.
 /// The optional orbital transform is applied to every full q. Collective over
-/// the distributors' ranks; all ranks must pass the same `split`.
+/// the distributors' ranks; all ranks must pass the same `split`. `out`
+/// must be this rank's `[n_full, orb..., split.range(rank).len(), nu']`
+/// array, not overlapping `block`.
 #[allow(clippy::too_many_arguments)]
 pub fn gather_full_ibz_for_vslice(
+    irr: &Distributor,
+    full: &Distributor,
+    irrk_inv: &[usize],
+    split: &FreqSplit,
+    block: ArrayRef<'_>,
+    out: ArrayMut<'_>,
+    transform: Option<&OrbitalTransform>,
+    limit: usize,
+) -> Result<()> {
+    gather_full_ibz_for_vslice_raw(irr, full, irrk_inv, split, block.raw(), Destination::Into(out.raw()), transform, limit).map(drop)
+}
+
+/// [`gather_full_ibz_for_vslice`] on descriptors, into a caller array or fresh storage.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gather_full_ibz_for_vslice_raw(
     irr: &Distributor,
     full: &Distributor,
     irrk_inv: &[usize],
@@ -192,7 +210,7 @@ pub fn gather_full_ibz_for_vslice(
         let dst_rows = contiguous_rows(&dst, full.ntasks() * n_orb * split.sizes[rank], row_len)?;
         Ok((dst, first, src_rows, dst_rows))
     });
-    coord.confirm(&irr_header, limit, local.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
+    coord.confirm(local.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
     let (dst, first, src_rows, dst_rows) = local?;
 
     // Rows of nu' elements: source (q_irr, orb, nu), destination (q_full, orb, my nu).
@@ -217,7 +235,7 @@ pub fn gather_full_ibz_for_vslice(
     );
     agree(coord.lib_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone))?;
     coord.poison().guard(|| {
-        plan?.execute(coord.lib_comm(), &src_rows.view, &dst_rows.view, limit)?;
+        plan?.run(coord.lib_comm(), &src_rows.view, &dst_rows.view, limit)?;
         dst_rows.write_back(&dst, limit)
     })?;
     if let Some(t) = transform {

@@ -1,33 +1,95 @@
 //! dgampi: MPI data movement for Brillouin-zone many-body codes.
 //!
-//! Layers, bottom up: bound math ([`bounds`], [`limit`], [`layout`]) →
-//! element types and buffers ([`element`], [`buffer`], [`comm`]) → chunked
-//! primitives ([`primitives`]) → the work distributor ([`distributor`], with
-//! the per-rank HDF5 spill file [`spill`]) → the row-movement engine
-//! ([`engine`]) → BZ maps, frequency re-layout and the distributed FFT
-//! ([`bzmap`], [`orbital`], [`freq`], [`fft`]) → C ABI ([`ffi`]). Every message
-//! stays below the process-wide limit ([`limit::max_message_bytes`]).
+//! Layers, bottom up (each uses only the ones before it):
+//! 1. bound math: [`bounds`] (chunk schedules), [`limit`] (the message
+//!    limit), [`layout`] (block splits);
+//! 2. elements, buffers and MPI handles: [`element`], `buffer` (the
+//!    lifetimed views [`ArrayRef`] / [`ArrayMut`] over the internal
+//!    descriptor), `comm` (checked MPI calls, [`CommRef`]), `failure`
+//!    (poisoning), `requests`;
+//! 3. the collective agreement, `collective`: what every collective agrees
+//!    on before data moves, and what each failure returns;
+//! 4. chunked point-to-point and broadcast primitives (`primitives`, public
+//!    through the re-exports below);
+//! 5. the row-movement engine, [`engine`];
+//! 6. the work distributor, [`distributor`] (its collectives use the
+//!    primitives and the engine), with the per-rank HDF5 spill file [`spill`];
+//! 7. BZ maps, orbital transforms, frequency re-layout and the distributed
+//!    FFT: [`bzmap`], [`orbital`], [`freq`], [`fft`];
+//! 8. the C ABI (`ffi`, exported as `dgampi_*` symbols, header
+//!    `include/dgampi.h`).
+//!
+//! Every message stays below the process-wide limit
+//! ([`limit::max_message_bytes`]).
+//!
+//! Soundness: safe code cannot cause undefined behaviour through this API.
+//! Arrays are lent through [`ArrayRef`] / [`ArrayMut`] (or ndarray
+//! references), whose lifetimes keep the memory alive and unaliased for the
+//! call; constructors taking raw MPI handles or raw pointers are `unsafe fn`
+//! with their contracts written down; a distributor lends its communicator
+//! as a [`CommRef`], which cannot be freed or outlive it. Thread safety does
+//! not depend on the MPI library: [`Distributor`] and [`FftPlan`] are
+//! `!Send + !Sync` with Open MPI and MPICH alike (they run collectives on
+//! their communicators and stay on the thread that created them), while
+//! plain data ([`engine::RowPlan`], [`BlockLayout`], [`FftOptions`],
+//! [`Error`]) is `Send + Sync`.
+//!
+//! ```compile_fail
+//! fn needs_send<T: Send>(_: T) {}
+//! fn misuse(d: dgampi::Distributor) {
+//!     needs_send(d); // error[E0277]: a distributor stays on its thread
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! fn misuse(comm: mpi::ffi::MPI_Comm) {
+//!     // error[E0133]: a raw handle can only be trusted in an unsafe block
+//!     let _ = dgampi::Distributor::from_raw(comm, 4, "x", None);
+//! }
+//! ```
+//!
+//! The same code with the contract taken on explicitly compiles:
+//!
+//! ```no_run
+//! fn sent<T: Send + Sync>(_: &T) {}
+//! fn fine(comm: mpi::ffi::MPI_Comm, plan: &dgampi::engine::RowPlan) -> dgampi::Result<()> {
+//!     sent(plan);
+//!     // SAFETY: `comm` is a valid communicator of this MPI library.
+//!     let d = unsafe { dgampi::Distributor::from_raw(comm, 4, "x", None)? };
+//!     let a = ndarray::Array2::<f64>::zeros((d.my_size(), 3));
+//!     let view = dgampi::ArrayRef::new(&a)?;
+//!     assert_eq!(view.shape(), &[d.my_size(), 3]);
+//!     let world = d.comm();
+//!     let _copy = mpi::topology::Communicator::duplicate(&*world);
+//!     Ok(())
+//! }
+//! ```
+
+#![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod bounds;
-pub mod buffer;
+pub(crate) mod buffer;
 pub mod bzmap;
-pub mod comm;
+pub(crate) mod collective;
+pub(crate) mod comm;
 pub mod distributor;
 pub mod element;
 pub mod engine;
 pub mod error;
-pub mod failure;
-pub mod ffi;
+pub(crate) mod failure;
+pub(crate) mod ffi;
 pub mod fft;
 pub mod freq;
 pub mod layout;
 pub mod limit;
 pub mod orbital;
-pub mod primitives;
-pub mod requests;
+pub(crate) mod primitives;
+pub(crate) mod requests;
 pub mod spill;
 
 pub use bounds::{chunk_step, row_chunks, Chunk, RowChunks};
+pub use buffer::{ArrayMut, ArrayRef, MAX_NDIM};
+pub use comm::CommRef;
 pub use distributor::Distributor;
 pub use element::{DType, Element};
 pub use error::{Error, Result, Status};

@@ -71,7 +71,7 @@ impl OrbitalTransform<'_> {
     }
 
     /// Transforms every row of `block` in place (rows `first..` of the inputs).
-    pub fn apply(&self, block: &RawArray, first: usize) -> Result<()> {
+    pub(crate) fn apply(&self, block: &RawArray, first: usize) -> Result<()> {
         check_axes(block.row_shape(), self.nb, self.axes)?;
         let axes = self.axes;
         if !matches!(block.dtype(), DType::Complex64 | DType::Complex128) {

@@ -15,9 +15,10 @@
 //! `*_raw` forms take raw handles and [`RawArray`]s and serve the C ABI.
 
 use crate::bounds::{Chunk, RowChunks};
-use crate::buffer::{RawArray, MAX_NDIM};
-use crate::comm::{self, agree, agree_values, byte_type, check_mpi, check_peer, check_tag_range, ensure_initialized, to_int};
-use crate::element::{DType, Element};
+use crate::buffer::RawArray;
+use crate::collective::{self, agree, bcast_header, ArrayHeader};
+use crate::comm::{self, byte_type, check_mpi, check_peer, check_tag_range, ensure_initialized, to_int};
+use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::failure::Poison;
 use crate::limit::resolve_limit;
@@ -145,7 +146,7 @@ fn recv_words(comm: MPI_Comm, source: i32, tag: i32, words: &mut [u64], what: &s
 }
 
 /// Sends the rows of `a` to `dest` (raw form of [`send_rows`]).
-pub fn send_rows_raw(comm: MPI_Comm, a: &RawArray, dest: i32, base_tag: i32, limit: usize) -> Result<()> {
+pub(crate) fn send_rows_raw(comm: MPI_Comm, a: &RawArray, dest: i32, base_tag: i32, limit: usize) -> Result<()> {
     let (_, size) = prologue(comm)?;
     check_peer(dest, size, "destination")?;
     let limit = resolve_limit(limit)?;
@@ -241,7 +242,7 @@ pub(crate) fn check_disjoint(
 /// another row count or row size gets every chunk of the transfer drained
 /// and a mismatch; one whose elements share memory (stride-0 rows) is
 /// drained too and `InvalidArgument`.
-pub fn recv_rows_into_raw(comm: MPI_Comm, a: &RawArray, source: i32, base_tag: i32, limit: usize) -> Result<()> {
+pub(crate) fn recv_rows_into_raw(comm: MPI_Comm, a: &RawArray, source: i32, base_tag: i32, limit: usize) -> Result<()> {
     let (_, size) = prologue(comm)?;
     check_peer(source, size, "source")?;
     check_receive_tags(comm, a.nrows(), a.row_bytes(), limit, base_tag)?;
@@ -328,101 +329,6 @@ pub(crate) fn recv_rows_or_drain(comm: MPI_Comm, dst: Result<RawArray>, source: 
     dst
 }
 
-/// Fixed-size header describing an array: dtype, ndim, limit, flags, shape.
-pub(crate) const HEADER_WORDS: usize = 4 + MAX_NDIM;
-
-/// Description of an array that travels ahead of its data.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ArrayHeader {
-    /// Element type.
-    pub dtype: DType,
-    /// Full shape (axis 0 = rows).
-    pub shape: Vec<usize>,
-    /// The sender's resolved limit, used for the body's chunk schedule.
-    pub limit: usize,
-    /// Bit flags a collective attaches (e.g. "the root's array is strided").
-    pub flags: u64,
-}
-
-impl ArrayHeader {
-    /// Header of `a` with the given limit and no flags.
-    pub fn of(a: &RawArray, limit: usize) -> ArrayHeader {
-        ArrayHeader { dtype: a.dtype(), shape: a.shape().to_vec(), limit, flags: 0 }
-    }
-
-    /// Bytes in one row (axis-0 slice).
-    pub fn row_bytes(&self) -> usize {
-        self.shape[1..].iter().product::<usize>() * self.dtype.size()
-    }
-
-    /// Encodes the header as fixed-size words.
-    pub(crate) fn encode(&self) -> [u64; HEADER_WORDS] {
-        let mut h = [0u64; HEADER_WORDS];
-        h[0] = self.dtype as i32 as u64;
-        h[1] = self.shape.len() as u64;
-        h[2] = self.limit as u64;
-        h[3] = self.flags;
-        for (k, n) in self.shape.iter().enumerate() {
-            h[4 + k] = *n as u64;
-        }
-        h
-    }
-
-    /// Decodes words written by [`ArrayHeader::encode`].
-    pub(crate) fn decode(h: &[u64; HEADER_WORDS]) -> Result<ArrayHeader> {
-        let dtype = DType::from_code(h[0] as i32)?;
-        let ndim = h[1] as usize;
-        if ndim == 0 || ndim > MAX_NDIM {
-            return Err(Error::invalid(format!("array header has ndim {ndim}")));
-        }
-        Ok(ArrayHeader { dtype, shape: h[4..4 + ndim].iter().map(|&n| n as usize).collect(), limit: h[2] as usize, flags: h[3] })
-    }
-
-    /// Encodes the header as bytes.
-    pub(crate) fn to_bytes(&self) -> Vec<u8> {
-        self.encode().iter().flat_map(|w| w.to_ne_bytes()).collect()
-    }
-
-    /// Decodes the first `HEADER_WORDS * 8` bytes of `bytes`.
-    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<ArrayHeader> {
-        if bytes.len() < HEADER_WORDS * 8 {
-            return Err(Error::mismatch(format!("an array header needs {} bytes, got {}", HEADER_WORDS * 8, bytes.len())));
-        }
-        let mut words = [0u64; HEADER_WORDS];
-        for (w, b) in words.iter_mut().zip(bytes.chunks_exact(8)) {
-            *w = u64::from_ne_bytes(b.try_into().expect("8 bytes"));
-        }
-        ArrayHeader::decode(&words)
-    }
-}
-
-/// Where a receiving operation writes: a caller array or fresh storage.
-pub enum Destination<'a> {
-    /// The caller's array, which must have exactly the expected dtype and shape.
-    Into(&'a RawArray),
-    /// Storage the callback allocates for the expected header.
-    Alloc(&'a mut dyn FnMut(&ArrayHeader) -> Result<RawArray>),
-}
-
-impl Destination<'_> {
-    /// The array to write into, checked against (or allocated for) `expected`.
-    pub fn resolve(&mut self, expected: &ArrayHeader, what: &str) -> Result<RawArray> {
-        match self {
-            Destination::Into(a) => {
-                check_output(a, what)?;
-                if a.dtype() != expected.dtype || a.shape() != expected.shape.as_slice() {
-                    return Err(Error::mismatch(format!(
-                        "{what} needs a {:?} {} array but the buffer given is {:?} {}",
-                        expected.shape, expected.dtype.name(), a.shape(), a.dtype().name()
-                    )));
-                }
-                Ok((*a).clone())
-            }
-            Destination::Alloc(alloc) => alloc(expected),
-        }
-    }
-}
-
 /// Allocates a zeroed `ArrayD<T>` for `h` in `slot` and describes it (the
 /// allocating forms of the typed Rust API use this).
 pub(crate) fn allocate_typed<T: Element>(slot: &mut Option<ArrayD<T>>, h: &ArrayHeader) -> Result<RawArray> {
@@ -433,33 +339,6 @@ pub(crate) fn allocate_typed<T: Element>(slot: &mut Option<ArrayD<T>>, h: &Array
     let data = crate::buffer::zeroed_vec::<T>(n)?;
     let arr = slot.insert(ArrayD::from_shape_vec(IxDyn(&h.shape), data).expect("the shape matches the length"));
     RawArray::from_ndarray_mut(arr)
-}
-
-/// Broadcasts a small fixed-size buffer in pieces of at most `limit` bytes.
-fn bcast_small(comm: MPI_Comm, root: i32, bytes: &mut [u8], limit: usize) -> Result<()> {
-    for piece in bytes.chunks_mut(limit) {
-        let count = to_int(piece.len(), "header piece")?;
-        // SAFETY: piece is a valid, writable byte range.
-        check_mpi(
-            unsafe { mpi::ffi::MPI_Bcast(piece.as_mut_ptr() as *mut c_void, count, byte_type(), root, comm) },
-            "MPI_Bcast (header)",
-        )?;
-    }
-    Ok(())
-}
-
-/// Broadcasts the root's header (`mine`, read on the root only); every rank
-/// returns the root's header.
-///
-/// The pieces are cut at `limit` (capped at 255 bytes), which callers have
-/// already agreed on in their opening agreement, so the broadcast calls line
-/// up on every rank.
-pub(crate) fn bcast_header(comm: MPI_Comm, root: i32, mine: Option<&ArrayHeader>, limit: usize) -> Result<ArrayHeader> {
-    let mut words = mine.map(ArrayHeader::encode).unwrap_or([0u64; HEADER_WORDS]);
-    // SAFETY: viewing the u64 array as bytes.
-    let bytes = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, HEADER_WORDS * 8) };
-    bcast_small(comm, root, bytes, limit.clamp(1, 255))?;
-    ArrayHeader::decode(&words)
 }
 
 /// Broadcasts the body of `a` (root sends, others receive) with the given schedule.
@@ -483,15 +362,6 @@ pub(crate) fn bcast_body(comm: MPI_Comm, a: &RawArray, root: i32, is_root: bool,
     Ok(())
 }
 
-/// The opening agreement of a broadcast: this rank's checks (`checked`, the
-/// resolved limit), the root and the limit, equal on every rank.
-fn agree_bcast(comm: MPI_Comm, checked: &Result<usize>, root: i32) -> Result<usize> {
-    let limit = *checked.as_ref().unwrap_or(&1);
-    let values = [("the root", root as u64), ("the message limit", limit as u64)];
-    agree_values(comm, checked.clone().map(|_| ()), false, limit, &values)?;
-    checked.clone()
-}
-
 /// Runs a broadcast's data phase, poisoning `poison`'s object when it fails.
 fn body_phase(poison: Option<&Poison>, phase: impl FnOnce() -> Result<()>) -> Result<()> {
     match poison {
@@ -504,21 +374,14 @@ fn body_phase(poison: Option<&Poison>, phase: impl FnOnce() -> Result<()>) -> Re
 ///
 /// Collective: the root, the limit, dtype and shape must match the root's on
 /// every rank; a mismatch is reported on every rank.
-pub fn bcast_rows_into_raw(comm: MPI_Comm, a: Result<&RawArray>, root: i32, limit: usize) -> Result<()> {
+pub(crate) fn bcast_rows_into_raw(comm: MPI_Comm, a: Result<&RawArray>, root: i32, limit: usize) -> Result<()> {
     bcast_rows_into_in(comm, a, root, limit, None)
 }
 
 /// [`bcast_rows_into_raw`] for an object whose failures `poison` records.
 pub(crate) fn bcast_rows_into_in(comm: MPI_Comm, a: Result<&RawArray>, root: i32, limit: usize, poison: Option<&Poison>) -> Result<()> {
     let (rank, size) = prologue(comm)?;
-    let checked = (|| {
-        poison.map_or(Ok(()), |p| p.check("distributor"))?;
-        check_peer(root, size, "root")?;
-        let limit = resolve_limit(limit)?;
-        check_output(a.clone()?, "the broadcast buffer")?;
-        Ok(limit)
-    })();
-    let limit = agree_bcast(comm, &checked, root)?;
+    let limit = collective::open(comm, poison, root, size as usize, limit, &[], || check_output(a.clone()?, "the broadcast buffer"))?;
     let a = a?;
     let header = bcast_header(comm, root, Some(&ArrayHeader::of(a, limit)), limit)?;
     let consistent = if header.dtype != a.dtype() || header.shape != a.shape() {
@@ -537,7 +400,7 @@ pub(crate) fn bcast_rows_into_in(comm: MPI_Comm, a: Result<&RawArray>, root: i32
 ///
 /// On the root, `a` is the array to send and `alloc` is not called. On other
 /// ranks `alloc` receives the root's header and returns the destination array.
-pub fn bcast_rows_raw(
+pub(crate) fn bcast_rows_raw(
     comm: MPI_Comm,
     a: Result<Option<&RawArray>>,
     root: i32,
@@ -557,17 +420,12 @@ pub(crate) fn bcast_rows_in(
     poison: Option<&Poison>,
 ) -> Result<ArrayHeader> {
     let (rank, size) = prologue(comm)?;
-    let checked = (|| {
-        poison.map_or(Ok(()), |p| p.check("distributor"))?;
-        check_peer(root, size, "root")?;
-        let limit = resolve_limit(limit)?;
-        let mine = a.clone()?;
-        if rank == root && mine.is_none() {
+    let limit = collective::open(comm, poison, root, size as usize, limit, &[], || {
+        if a.clone()?.is_none() && rank == root {
             return Err(Error::null("the root must provide the array to broadcast"));
         }
-        Ok(limit)
-    })();
-    let limit = agree_bcast(comm, &checked, root)?;
+        Ok(())
+    })?;
     let a = if rank == root { a? } else { None };
     let header = bcast_header(comm, root, a.map(|a| ArrayHeader::of(a, limit)).as_ref(), limit)?;
     let local = if rank == root { Ok(None) } else { alloc(&header).map(Some) };
@@ -580,7 +438,7 @@ pub(crate) fn bcast_rows_in(
 }
 
 /// Sends a byte blob: its length message at `base_tag`, chunks at `base_tag + 1 + i`.
-pub fn send_bytes_raw(comm: MPI_Comm, bytes: &[u8], dest: i32, base_tag: i32, limit: usize) -> Result<()> {
+pub(crate) fn send_bytes_raw(comm: MPI_Comm, bytes: &[u8], dest: i32, base_tag: i32, limit: usize) -> Result<()> {
     let (_, size) = prologue(comm)?;
     check_peer(dest, size, "destination")?;
     let limit = resolve_limit(limit)?;
@@ -598,7 +456,7 @@ pub fn send_bytes_raw(comm: MPI_Comm, bytes: &[u8], dest: i32, base_tag: i32, li
 /// The sender's limit travels in the length message, so the receiver needs
 /// none. When `alloc` fails, the blob's chunks are drained before the error
 /// is returned.
-pub fn recv_bytes_raw(comm: MPI_Comm, source: i32, base_tag: i32, alloc: &mut dyn FnMut(usize) -> Result<*mut u8>) -> Result<usize> {
+pub(crate) fn recv_bytes_raw(comm: MPI_Comm, source: i32, base_tag: i32, alloc: &mut dyn FnMut(usize) -> Result<*mut u8>) -> Result<usize> {
     let (_, size) = prologue(comm)?;
     check_peer(source, size, "source")?;
     check_tag_range(comm, base_tag, 1)?;

@@ -5,9 +5,8 @@ mod common;
 
 use dgampi::bzmap::square_lattice_irrk_inv as square_lattice_map;
 use common::{ensure, pattern, Case, TestElem};
-use dgampi::buffer::RawArray;
+use dgampi::{ArrayMut, ArrayRef};
 use dgampi::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz, plan_map};
-use dgampi::primitives::Destination;
 use dgampi::orbital::OrbitalTransform;
 use dgampi::{Distributor, Status};
 use num_complex::Complex64;
@@ -49,10 +48,10 @@ fn map_case<T: TestElem>(world: &SimpleCommunicator, row: &[usize], exchange: bo
         let expected_all = unfold(&irr_all, &irrk_inv);
         let expected = expected_all.slice_axis(Axis(0), Slice::from(full.my_tasks())).to_owned();
         let mut out = ArrayD::<T>::default(IxDyn(expected.shape()));
-        let raw_in = RawArray::from_ndarray(&block).map_err(err)?;
-        let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
+        let raw_in = ArrayRef::new(&block).map_err(err)?;
+        let mut raw_out = ArrayMut::new(&mut out).map_err(err)?;
         let f = if exchange { exchange_and_map_irrbz_fullbz } else { map_irrbz_fullbz };
-        f(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_out), None, 0).map_err(err)?;
+        f(&irr, &full, &irrk_inv, raw_in.clone(), raw_out.reborrow(), None, 0).map_err(err)?;
         ensure(out == expected, || format!("{name} {} {row:?}: {out:?} != {expected:?}", T::DTYPE.name()))?;
     }
     Ok(())
@@ -110,9 +109,9 @@ fn case_strided_blocks(world: &SimpleCommunicator) -> Result<(), String> {
     let mut out_wide = ArrayD::<C>::default(IxDyn(&[full.my_size(), 6]));
     let view_in = wide.slice(s![.., ..;2]);
     let mut view_out = out_wide.slice_mut(s![.., 1..;2]);
-    let raw_in = RawArray::from_ndarray(&view_in).map_err(err)?;
-    let raw_out = RawArray::from_ndarray_mut(&mut view_out).map_err(err)?;
-    exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_out), None, 0).map_err(err)?;
+    let raw_in = ArrayRef::new(&view_in).map_err(err)?;
+    let mut raw_out = ArrayMut::new(&mut view_out).map_err(err)?;
+    exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, raw_in.clone(), raw_out.reborrow(), None, 0).map_err(err)?;
     let expected = unfold(&irr_all, &irrk_inv).slice_axis(Axis(0), Slice::from(full.my_tasks())).to_owned();
     ensure(view_out.view().into_dyn() == expected, || "strided map".into())
 }
@@ -122,19 +121,19 @@ fn case_bad_input(world: &SimpleCommunicator) -> Result<(), String> {
     let irr = Distributor::new(world, 3, "irr", None).map_err(err)?;
     let full = Distributor::new(world, 4, "full", None).map_err(err)?;
     let block = pattern::<f64>(&[irr.my_size(), 2], 0);
-    let raw_in = RawArray::from_ndarray(&block).map_err(err)?;
+    let raw_in = ArrayRef::new(&block).map_err(err)?;
     let mut out = ArrayD::<f64>::zeros(IxDyn(&[full.my_size(), 2]));
-    let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
+    let mut raw_out = ArrayMut::new(&mut out).map_err(err)?;
     let cases: [(&str, Vec<usize>, Status); 2] =
         [("value out of range", vec![0, 1, 3, 2], Status::OutOfRange), ("wrong length", vec![0, 1, 2], Status::Mismatch)];
     for (what, map, status) in cases {
-        let e = exchange_and_map_irrbz_fullbz(&irr, &full, &map, &raw_in, Destination::Into(&raw_out), None, 0).expect_err(what);
+        let e = exchange_and_map_irrbz_fullbz(&irr, &full, &map, raw_in.clone(), raw_out.reborrow(), None, 0).expect_err(what);
         ensure(e.status == status, || format!("{what}: {e}"))?;
     }
     // A wrong leading length on one rank: that rank gets Mismatch, the others RemoteError.
     let bad = pattern::<f64>(&[irr.my_size() + usize::from(world.rank() == 0), 2], 0);
-    let raw_bad = RawArray::from_ndarray(&bad).map_err(err)?;
-    let e = exchange_and_map_irrbz_fullbz(&irr, &full, &[0, 1, 1, 2], &raw_bad, Destination::Into(&raw_out), None, 0).expect_err("bad block");
+    let raw_bad = ArrayRef::new(&bad).map_err(err)?;
+    let e = exchange_and_map_irrbz_fullbz(&irr, &full, &[0, 1, 1, 2], raw_bad.clone(), raw_out.reborrow(), None, 0).expect_err("bad block");
     ensure(e.status == Status::Mismatch || e.status == Status::RemoteError, || format!("bad block: {e}"))?;
     // Distributors on different groups of ranks.
     if world.size() < 2 {
@@ -143,8 +142,8 @@ fn case_bad_input(world: &SimpleCommunicator) -> Result<(), String> {
     let split = world.split_by_color(mpi::topology::Color::with_value(world.rank() % 2)).ok_or("split")?;
     let other = Distributor::new(&split, 4, "other", None).map_err(err)?;
     let mut out = ArrayD::<f64>::zeros(IxDyn(&[other.my_size(), 2]));
-    let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
-    let e = exchange_and_map_irrbz_fullbz(&irr, &other, &[0, 1, 1, 2], &raw_in, Destination::Into(&raw_out), None, 0).expect_err("comms");
+    let mut raw_out = ArrayMut::new(&mut out).map_err(err)?;
+    let e = exchange_and_map_irrbz_fullbz(&irr, &other, &[0, 1, 1, 2], raw_in.clone(), raw_out.reborrow(), None, 0).expect_err("comms");
     ensure(e.status == Status::Mismatch, || format!("different communicators: {e}"))
 }
 
@@ -214,7 +213,7 @@ fn case_orbital_transform(world: &SimpleCommunicator) -> Result<(), String> {
         let shape: Vec<usize> = std::iter::once(n_irr).chain(row.iter().copied()).collect();
         let irr_all = pattern::<Complex64>(&shape, 1);
         let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();
-        let raw_in = RawArray::from_ndarray(&block).map_err(err)?;
+        let raw_in = ArrayRef::new(&block).map_err(err)?;
         let mine = full.my_tasks();
         let u_local = &u_all[mine.start * nb * nb..mine.end * nb * nb];
         for (local, exchange) in [(true, true), (false, true), (true, false)] {
@@ -224,9 +223,9 @@ fn case_orbital_transform(world: &SimpleCommunicator) -> Result<(), String> {
                 OrbitalTransform { u: &u_all, nb, axes, sigma: &sigma_all, conj: &conj_all }
             };
             let mut out = ArrayD::<Complex64>::default(IxDyn(&[full.my_size()].iter().chain(&row).copied().collect::<Vec<_>>()));
-            let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
+            let mut raw_out = ArrayMut::new(&mut out).map_err(err)?;
             let f = if exchange { exchange_and_map_irrbz_fullbz } else { map_irrbz_fullbz };
-            f(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_out), Some(&t), 0).map_err(err)?;
+            f(&irr, &full, &irrk_inv, raw_in.clone(), raw_out.reborrow(), Some(&t), 0).map_err(err)?;
             for (i, q) in mine.clone().enumerate() {
                 let m = irr_all.index_axis(Axis(0), irrk_inv[q]).to_owned();
                 let expected = transform_reference(&m, &u_all[q * nb * nb..(q + 1) * nb * nb], nb, axes, sigma_all[q], conj_all[q]);
@@ -240,11 +239,11 @@ fn case_orbital_transform(world: &SimpleCommunicator) -> Result<(), String> {
     // Wrong number of k-points in the inputs: an error on every rank.
     let row = [nb, nb];
     let block = pattern::<Complex64>(&[irr.my_size(), nb, nb], 0);
-    let raw_in = RawArray::from_ndarray(&block).map_err(err)?;
+    let raw_in = ArrayRef::new(&block).map_err(err)?;
     let mut out = ArrayD::<Complex64>::default(IxDyn(&[full.my_size(), row[0], row[1]]));
-    let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
+    let mut raw_out = ArrayMut::new(&mut out).map_err(err)?;
     let t = OrbitalTransform { u: &u_all[..nb * nb * 3], nb, axes: 2, sigma: &sigma_all[..3], conj: &conj_all[..3] };
-    let e = exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, &raw_in, Destination::Into(&raw_out), Some(&t), 0)
+    let e = exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, raw_in.clone(), raw_out.reborrow(), Some(&t), 0)
         .expect_err("wrong transform length");
     ensure(e.status == Status::Mismatch || e.status == Status::RemoteError, || format!("transform length: {e}"))
 }
@@ -272,7 +271,7 @@ fn case_vslice(world: &SimpleCommunicator) -> Result<(), String> {
             let shape = [n_irr, nb, nb, n_nu, 3];
             let irr_all = pattern::<Complex64>(&shape, 3);
             let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();
-            let raw_in = RawArray::from_ndarray(&block).map_err(err)?;
+            let raw_in = ArrayRef::new(&block).map_err(err)?;
             let nus = split.range(r);
             for with_transform in [false, true] {
                 let u: Vec<Complex64> = (0..irrk_inv.len()).flat_map(|k| unitary(nb, 100 + k as u64)).collect();
@@ -280,8 +279,8 @@ fn case_vslice(world: &SimpleCommunicator) -> Result<(), String> {
                 let conj: Vec<bool> = (0..irrk_inv.len()).map(|k| k % 3 == 0).collect();
                 let t = OrbitalTransform { u: &u, nb, axes: 2, sigma: &sigma, conj: &conj };
                 let mut out = ArrayD::<Complex64>::default(IxDyn(&[irrk_inv.len(), nb, nb, nus.len(), 3]));
-                let raw_out = RawArray::from_ndarray_mut(&mut out).map_err(err)?;
-                gather_full_ibz_for_vslice(&irr, &full, &irrk_inv, &split, &raw_in, Destination::Into(&raw_out),
+                let mut raw_out = ArrayMut::new(&mut out).map_err(err)?;
+                gather_full_ibz_for_vslice(&irr, &full, &irrk_inv, &split, raw_in.clone(), raw_out.reborrow(),
                                            with_transform.then_some(&t), 0).map_err(err)?;
                 for (q, &k) in irrk_inv.iter().enumerate() {
                     let m = irr_all.index_axis(Axis(0), k).slice_axis(Axis(2), Slice::from(nus.clone())).to_owned();

@@ -229,10 +229,8 @@ fn case_send_recv_npoint(world: &SimpleCommunicator) -> Result<(), String> {
             d.send_to_rank(b"bad", &a, peer, 40, 0).map_err(err)?;
             d.send_to_rank(b"good", &a, peer, 40, 0).map_err(err)?;
         } else {
-            let wrong = dgampi::buffer::RawArray::from_ndarray(&ArrayD::<f64>::zeros(IxDyn(&[4, 2]))).map_err(err)?;
-            let e = d
-                .recv_from_rank_raw(peer, 40, dgampi::primitives::Destination::Into(&wrong))
-                .expect_err("wrong shape must fail");
+            let mut wrong = ArrayD::<f64>::zeros(IxDyn(&[4, 2]));
+            let e = d.recv_from_rank_into(peer, 40, &mut wrong).expect_err("wrong shape must fail");
             ensure(e.status == Status::Mismatch, || format!("status {e}"))?;
             let (m, b) = d.recv_from_rank::<f64>(peer, 40).map_err(err)?;
             ensure(m == b"good" && b == a, || "stream after a rejected receive".into())?;
@@ -287,9 +285,38 @@ fn case_collective_errors(world: &SimpleCommunicator) -> Result<(), String> {
     ensure(got == pattern::<f64>(&[6], 2), || "distributor unusable after errors".into())
 }
 
+/// A remote error names the lowest failing rank and its status, whichever
+/// step of the agreement found the error.
+fn case_remote_error_names_first_failing_rank(world: &SimpleCommunicator) -> Result<(), String> {
+    let (r, size) = (world.rank(), world.size());
+    if size < 2 {
+        return Ok(());
+    }
+    let d = dist(world, 6)?;
+    // Opening: the odd ranks pass a root out of range.
+    let root = if r % 2 == 1 { size } else { 0 };
+    let e = d.gather(&pattern::<f64>(&[d.my_size()], 0), root, 0).expect_err("bad root on the odd ranks");
+    if r % 2 == 1 {
+        ensure(e.status == Status::OutOfRange, || format!("rank {r}: {e}"))?;
+    } else {
+        ensure(e.status == Status::RemoteError && e.message.contains("rank 1 failed first (status OutOfRange)"), || format!("rank {r}: {e}"))?;
+    }
+    // Confirmation: only the last rank's output has the wrong length.
+    let full = pattern::<f64>(&[6], 1);
+    let mut out = ArrayD::<f64>::zeros(IxDyn(&[d.my_size() + usize::from(r == size - 1)]));
+    let e = d.scatter_into((r == 0).then_some(&full), &mut out, 0, 0).expect_err("wrong output on the last rank");
+    let expected = format!("rank {} failed first (status Mismatch)", size - 1);
+    if r == size - 1 {
+        ensure(e.status == Status::Mismatch, || format!("rank {r}: {e}"))?;
+    } else {
+        ensure(e.status == Status::RemoteError && e.message.contains(&expected), || format!("rank {r}: {e}"))?;
+    }
+    d.barrier().map_err(err)
+}
+
 /// Every rank writes its block to its own spill file and reads it back.
 fn case_spill_round_trip(world: &SimpleCommunicator) -> Result<(), String> {
-    use dgampi::buffer::RawArray;
+    use dgampi::{ArrayMut, ArrayRef};
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("spill_np{}", world.size()));
     let mut d = Distributor::new(world, 10, "case", Some(&dir)).map_err(err)?;
     let expected_path = dir.join(format!("case_Rank{:05}.hdf5", world.rank()));
@@ -297,8 +324,8 @@ fn case_spill_round_trip(world: &SimpleCommunicator) -> Result<(), String> {
     ensure(expected_path.exists(), || "the spill file is created with the distributor".into())?;
     let block = my_block(&d, &pattern::<num_complex::Complex64>(&[10, 3], 4));
     let file = d.spill().map_err(err)?;
-    file.write("gamma/q", &RawArray::from_ndarray(&block).map_err(err)?).map_err(err)?;
-    file.write("count", &RawArray::from_ndarray(&ndarray::arr1(&[world.rank() as i64])).map_err(err)?).map_err(err)?;
+    file.write("gamma/q", ArrayRef::new(&block).map_err(err)?).map_err(err)?;
+    file.write("count", ArrayRef::new(&ndarray::arr1(&[world.rank() as i64])).map_err(err)?).map_err(err)?;
     ensure(file.list().map_err(err)? == ["count", "gamma/q"], || "spill list".into())?;
     let (dtype, shape) = file.shape("gamma/q").map_err(err)?;
     ensure(dtype == dgampi::DType::Complex128 && shape == block.shape(), || format!("spill shape {shape:?}"))?;
@@ -306,7 +333,7 @@ fn case_spill_round_trip(world: &SimpleCommunicator) -> Result<(), String> {
     file.close().map_err(err)?;
     file.open().map_err(err)?;
     let mut back = ArrayD::<num_complex::Complex64>::default(IxDyn(block.shape()));
-    file.read_into("gamma/q", &RawArray::from_ndarray_mut(&mut back).map_err(err)?).map_err(err)?;
+    file.read_into("gamma/q", ArrayMut::new(&mut back).map_err(err)?).map_err(err)?;
     ensure(back == block, || "spill read back".into())?;
     file.remove("count").map_err(err)?;
     let e = file.remove("count").expect_err("second remove");
@@ -324,12 +351,12 @@ fn case_spill_round_trip(world: &SimpleCommunicator) -> Result<(), String> {
 /// same communicator as on `MPI_COMM_SELF`, and `delete_file` of one never
 /// unlinks the file the other writes.
 fn case_spill_same_name_twice(world: &SimpleCommunicator) -> Result<(), String> {
-    use dgampi::buffer::RawArray;
+    use dgampi::{ArrayMut, ArrayRef};
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("spill_twice_np{}", world.size()));
     let mut first = Distributor::new(world, 4, "twin", Some(&dir)).map_err(err)?;
     let mine = dir.join(format!("twin_Rank{:05}.hdf5", world.rank()));
     let block = ndarray::arr1(&[world.rank() as i64, 7]);
-    first.spill().map_err(err)?.write("kept", &RawArray::from_ndarray(&block).map_err(err)?).map_err(err)?;
+    first.spill().map_err(err)?.write("kept", ArrayRef::new(&block).map_err(err)?).map_err(err)?;
     let refused = |e: Option<dgampi::Error>, what: &str| -> Result<(), String> {
         let e = e.ok_or_else(|| format!("{what}: a second distributor on the same spill file was accepted"))?;
         ensure(e.status == Status::InvalidArgument && e.message.contains("twin_Rank"), || format!("{what}: {e}"))
@@ -351,7 +378,7 @@ fn case_spill_same_name_twice(world: &SimpleCommunicator) -> Result<(), String> 
         second.spill().map_err(err)?.close().map_err(err)?;
     }
     let mut back = ndarray::Array1::<i64>::zeros(2);
-    first.spill().map_err(err)?.read_into("kept", &RawArray::from_ndarray_mut(&mut back).map_err(err)?).map_err(err)?;
+    first.spill().map_err(err)?.read_into("kept", ArrayMut::new(&mut back).map_err(err)?).map_err(err)?;
     ensure(back == block, || format!("spill data after the refusals: {back:?}"))?;
     first.spill().map_err(err)?.delete().map_err(err)?;
     ensure(!mine.exists(), || "the spill file is deleted".into())?;
@@ -367,6 +394,7 @@ fn main() {
         ("broadcasts", case_broadcasts),
         ("send_recv_npoint", case_send_recv_npoint),
         ("collective_errors", case_collective_errors),
+        ("remote_error_names_first_failing_rank", case_remote_error_names_first_failing_rank),
         ("spill_round_trip", case_spill_round_trip),
         ("spill_same_name_twice", case_spill_same_name_twice),
     ];

@@ -212,7 +212,7 @@ fn case_bad_peers_and_tags(world: &SimpleCommunicator) -> Result<(), String> {
     ensure(err.status == Status::OutOfRange, || format!("{err}"))?;
     let err = send_rows(world, &a, 0, -1, 0).err().ok_or("negative tag accepted")?;
     ensure(err.status == Status::OutOfRange, || format!("{err}"))?;
-    let ub = dgampi::comm::tag_ub(mpi::raw::AsRaw::as_raw(world)).map_err(|e| e.to_string())?;
+    let ub = tag_ub(world);
     let limit = common::limit_in_force().min(8); // 10 chunks
     let err = send_rows(world, &a, 0, ub - 3, limit).err().ok_or("tag overflow accepted")?;
     ensure(err.status == Status::OutOfRange && err.message.contains("MPI_TAG_UB"), || format!("{err}"))?;
@@ -223,9 +223,22 @@ fn case_bad_peers_and_tags(world: &SimpleCommunicator) -> Result<(), String> {
     ensure(err.status == Status::OutOfRange, || format!("{err}"))
 }
 
+/// `MPI_TAG_UB` of `comm`, read through the MPI C API.
+fn tag_ub(comm: &SimpleCommunicator) -> i32 {
+    let mut value: *mut std::os::raw::c_void = std::ptr::null_mut();
+    let mut flag = 0;
+    // SAFETY: MPI_TAG_UB is a predefined attribute; MPI stores a pointer to an int in value.
+    unsafe {
+        let attr = mpi::ffi::MPI_TAG_UB as i32;
+        mpi::ffi::MPI_Comm_get_attr(mpi::raw::AsRaw::as_raw(comm), attr, (&mut value) as *mut _ as *mut std::os::raw::c_void, &mut flag);
+        if flag == 0 || value.is_null() { 32767 } else { *(value as *const i32) }
+    }
+}
+
 fn check_not_initialized() -> Result<(), String> {
     // The launcher never initializes MPI.
-    let err = dgampi::primitives::send_bytes_raw(unsafe { mpi::ffi::RSMPI_COMM_WORLD }, b"x", 0, 0, 0).err().ok_or("accepted")?;
+    // SAFETY: MPI_COMM_WORLD is a valid handle value; dgampi must refuse before using it.
+    let err = unsafe { dgampi::Distributor::from_raw(mpi::ffi::RSMPI_COMM_WORLD, 1, "x", None) }.err().ok_or("accepted")?;
     ensure(err.status == Status::MpiNotInitialized, || format!("{err}"))
 }
 

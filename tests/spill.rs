@@ -1,6 +1,6 @@
 //! Tests of the per-rank HDF5 spill file (no MPI needed).
 
-use dgampi::buffer::RawArray;
+use dgampi::{ArrayMut, ArrayRef};
 use dgampi::spill::{SpillFile, TEMP_SUFFIX};
 use dgampi::{DType, Element, Status};
 use ndarray::{s, Array, Array1, Array3, ArrayD, IxDyn};
@@ -48,20 +48,20 @@ impl Drop for TempDir {
     }
 }
 
-fn raw<T: Element, D: ndarray::Dimension>(a: &Array<T, D>) -> RawArray {
-    RawArray::from_ndarray(a).unwrap()
+fn raw<T: Element, D: ndarray::Dimension>(a: &Array<T, D>) -> ArrayRef<'_> {
+    ArrayRef::new(a).unwrap()
 }
 
-fn raw_mut<T: Element, D: ndarray::Dimension>(a: &mut Array<T, D>) -> RawArray {
-    RawArray::from_ndarray_mut(a).unwrap()
+fn raw_mut<T: Element, D: ndarray::Dimension>(a: &mut Array<T, D>) -> ArrayMut<'_> {
+    ArrayMut::new(a).unwrap()
 }
 
 /// Writes `a`, checks `shape`, reads it back into a fresh array and compares.
 fn round_trip<T: Element + PartialEq + Debug>(spill: &mut SpillFile, name: &str, a: &ArrayD<T>) {
-    spill.write(name, &RawArray::from_ndarray(a).unwrap()).unwrap();
+    spill.write(name, ArrayRef::new(a).unwrap()).unwrap();
     assert_eq!(spill.shape(name).unwrap(), (T::DTYPE, a.shape().to_vec()), "{name}");
     let mut b = ArrayD::<T>::default(IxDyn(a.shape()));
-    spill.read_into(name, &raw_mut(&mut b)).unwrap();
+    spill.read_into(name, raw_mut(&mut b)).unwrap();
     assert_eq!(&b, a, "{name}");
 }
 
@@ -97,7 +97,7 @@ fn every_dtype_round_trips_1d_3d_and_zero_length() {
     spill.close().unwrap();
     let a = gen(&[3, 4, 5], |i| Complex64::new(i as f64 / 3.0, 1.0 - i as f64));
     let mut b = ArrayD::<Complex64>::zeros(IxDyn(&[3, 4, 5]));
-    spill.read_into("three/c128", &raw_mut(&mut b)).unwrap();
+    spill.read_into("three/c128", raw_mut(&mut b)).unwrap();
     assert_eq!(a, b);
 }
 
@@ -121,18 +121,17 @@ fn strided_arrays_are_written_and_read_correctly() {
             big.view().permuted_axes([2, 0, 1]),
         ];
         for (n, (src, expected)) in srcs.iter().zip(&views).enumerate() {
-            let r = RawArray::from_ndarray(src).unwrap();
-            assert!(!r.is_contiguous());
+            assert!(!src.is_standard_layout());
             let name = format!("w{n}");
-            spill.write(&name, &r).unwrap();
+            spill.write(&name, ArrayRef::new(src).unwrap()).unwrap();
             let mut back = Array3::<f64>::zeros(expected.raw_dim());
-            spill.read_into(&name, &raw_mut(&mut back)).unwrap();
+            spill.read_into(&name, raw_mut(&mut back)).unwrap();
             assert_eq!(&back, expected, "staging {staging}, view {n}");
         }
         // Strided destinations: only the viewed elements change.
         for (n, expected) in views.iter().enumerate() {
             let name = format!("c{n}");
-            spill.write(&name, &raw(expected)).unwrap();
+            spill.write(&name, raw(expected)).unwrap();
             let mut target = Array3::<f64>::from_elem((6, 7, 8), -1.0);
             let mut reference = target.clone();
             {
@@ -141,8 +140,7 @@ fn strided_arrays_are_written_and_read_correctly() {
                     1 => target.slice_mut(s![..;-1, .., 1..;2]),
                     _ => target.view_mut().permuted_axes([2, 0, 1]),
                 };
-                let r = RawArray::from_ndarray_mut(&mut dst).unwrap();
-                spill.read_into(&name, &r).unwrap();
+                spill.read_into(&name, ArrayMut::new(&mut dst).unwrap()).unwrap();
                 assert_eq!(&dst, expected, "staging {staging}, view {n}");
             }
             let mut ref_view = match n {
@@ -158,9 +156,9 @@ fn strided_arrays_are_written_and_read_correctly() {
     spill.set_staging_bytes(16);
     let c = Array1::from_shape_fn(9, |i| Complex64::new(i as f64, -(i as f64)));
     let v = c.slice(s![..;-2]);
-    spill.write("cplx", &RawArray::from_ndarray(&v).unwrap()).unwrap();
+    spill.write("cplx", ArrayRef::new(&v).unwrap()).unwrap();
     let mut back = Array1::<Complex64>::zeros(5);
-    spill.read_into("cplx", &raw_mut(&mut back)).unwrap();
+    spill.read_into("cplx", raw_mut(&mut back)).unwrap();
     assert_eq!(back, v);
 }
 
@@ -175,14 +173,15 @@ fn unaligned_contiguous_buffers_go_through_staging() {
         bytes[1 + 8 * i..9 + 8 * i].copy_from_slice(&v.to_ne_bytes());
     }
     // SAFETY: 80 valid bytes at an odd address, described as 10 f64.
-    let r = unsafe { RawArray::new(bytes.as_mut_ptr().add(1), DType::F64, vec![2, 5], None).unwrap() };
-    assert!(r.is_contiguous());
-    spill.write("u", &r).unwrap();
+    // SAFETY: 80 valid bytes at an odd address, described as 10 f64, used
+    // only through the view while the borrow of `bytes` lasts.
+    let unaligned = |bytes: &mut Vec<u8>| unsafe { ArrayMut::from_raw_parts(bytes.as_mut_ptr().add(1), DType::F64, &[2, 5], None).unwrap() };
+    spill.write("u", unaligned(&mut bytes).as_ref()).unwrap();
     let mut back = ndarray::Array2::<f64>::zeros((2, 5));
-    spill.read_into("u", &raw_mut(&mut back)).unwrap();
+    spill.read_into("u", raw_mut(&mut back)).unwrap();
     assert_eq!(back.iter().copied().collect::<Vec<_>>(), values);
     bytes.iter_mut().for_each(|b| *b = 0);
-    spill.read_into("u", &r).unwrap();
+    spill.read_into("u", unaligned(&mut bytes)).unwrap();
     let got: Vec<f64> = (0..10).map(|i| f64::from_ne_bytes(bytes[1 + 8 * i..9 + 8 * i].try_into().unwrap())).collect();
     assert_eq!(got, values);
 }
@@ -194,7 +193,7 @@ fn groups_list_shape_remove_and_errors() {
     let mut spill = SpillFile::new(SpillFile::path_for(dir.path(), "g", 0));
     let a = Array1::from_vec(vec![1.0f64, 2.0, 3.0]);
     for name in ["gamma/q1", "gamma/q0", "a/b/c/d", "top", "/abs"] {
-        spill.write(name, &raw(&a)).unwrap();
+        spill.write(name, raw(&a)).unwrap();
     }
     assert_eq!(spill.list().unwrap(), ["a/b/c/d", "abs", "gamma/q0", "gamma/q1", "top"]);
     assert_eq!(spill.shape("gamma/q0").unwrap(), (DType::F64, vec![3]));
@@ -207,21 +206,21 @@ fn groups_list_shape_remove_and_errors() {
     assert_eq!(spill.shape("gamma/q0").unwrap_err().status, Status::NotFound);
     assert_eq!(spill.shape("top/below").unwrap_err().status, Status::NotFound);
     let mut b = Array1::<f64>::zeros(3);
-    let e = spill.read_into("missing", &raw_mut(&mut b)).unwrap_err();
+    let e = spill.read_into("missing", raw_mut(&mut b)).unwrap_err();
     assert_eq!(e.status, Status::NotFound);
     assert!(e.message.contains("missing") && e.message.contains("g_Rank00000.hdf5"), "{}", e.message);
 
     // A group is not a dataset; a dataset is not a group.
-    assert_eq!(spill.write("gamma", &raw(&a)).unwrap_err().status, Status::InvalidArgument);
-    assert_eq!(spill.write("top/x", &raw(&a)).unwrap_err().status, Status::InvalidArgument);
+    assert_eq!(spill.write("gamma", raw(&a)).unwrap_err().status, Status::InvalidArgument);
+    assert_eq!(spill.write("top/x", raw(&a)).unwrap_err().status, Status::InvalidArgument);
     assert_eq!(spill.shape("gamma").unwrap_err().status, Status::InvalidArgument);
     assert_eq!(spill.remove("a/b").unwrap_err().status, Status::InvalidArgument);
     // Bad names.
     for bad in ["", "/", "a//b", "a/", "../x", "a/./b", "x\0y", "q.dgampi-tmp"] {
-        assert_eq!(spill.write(bad, &raw(&a)).unwrap_err().status, Status::InvalidArgument, "{bad:?}");
+        assert_eq!(spill.write(bad, raw(&a)).unwrap_err().status, Status::InvalidArgument, "{bad:?}");
     }
     // Nothing above disturbed the data.
-    spill.read_into("gamma/q1", &raw_mut(&mut b)).unwrap();
+    spill.read_into("gamma/q1", raw_mut(&mut b)).unwrap();
     assert_eq!(b, a);
     assert_eq!(spill.list().unwrap(), ["a/b/c/d", "abs", "gamma/q1", "top"]);
 }
@@ -232,18 +231,18 @@ fn replace_existing_dataset_and_mismatches() {
     let dir = TempDir::new("replace");
     let mut spill = SpillFile::new(dir.path().join("r.hdf5"));
     let a = Array1::from_vec(vec![1.0f64, 2.0, 3.0]);
-    spill.write("x/y", &raw(&a)).unwrap();
-    spill.write("other", &raw(&a)).unwrap();
+    spill.write("x/y", raw(&a)).unwrap();
+    spill.write("other", raw(&a)).unwrap();
     let c = ndarray::Array2::from_shape_fn((2, 2), |(i, j)| Complex64::new(i as f64, j as f64));
-    spill.write("x/y", &raw(&c)).unwrap();
+    spill.write("x/y", raw(&c)).unwrap();
     assert_eq!(spill.shape("x/y").unwrap(), (DType::Complex128, vec![2, 2]));
     let mut back = ndarray::Array2::<Complex64>::zeros((2, 2));
-    spill.read_into("x/y", &raw_mut(&mut back)).unwrap();
+    spill.read_into("x/y", raw_mut(&mut back)).unwrap();
     assert_eq!(back, c);
     // Same dtype and shape, new values.
     let c2 = c.mapv(|z| z * 2.0);
-    spill.write("x/y", &raw(&c2)).unwrap();
-    spill.read_into("x/y", &raw_mut(&mut back)).unwrap();
+    spill.write("x/y", raw(&c2)).unwrap();
+    spill.read_into("x/y", raw_mut(&mut back)).unwrap();
     assert_eq!(back, c2);
     let names = spill.list().unwrap();
     assert_eq!(names, ["other", "x/y"]);
@@ -251,14 +250,14 @@ fn replace_existing_dataset_and_mismatches() {
 
     // dtype or shape disagree: Mismatch, destination untouched.
     let mut wrong_shape = ndarray::Array2::<Complex64>::zeros((2, 3));
-    assert_eq!(spill.read_into("x/y", &raw_mut(&mut wrong_shape)).unwrap_err().status, Status::Mismatch);
+    assert_eq!(spill.read_into("x/y", raw_mut(&mut wrong_shape)).unwrap_err().status, Status::Mismatch);
     let mut wrong_ndim = Array1::<Complex64>::zeros(4);
-    assert_eq!(spill.read_into("x/y", &raw_mut(&mut wrong_ndim)).unwrap_err().status, Status::Mismatch);
+    assert_eq!(spill.read_into("x/y", raw_mut(&mut wrong_ndim)).unwrap_err().status, Status::Mismatch);
     let mut wrong_dtype = ndarray::Array2::<Complex32>::zeros((2, 2));
-    assert_eq!(spill.read_into("x/y", &raw_mut(&mut wrong_dtype)).unwrap_err().status, Status::Mismatch);
+    assert_eq!(spill.read_into("x/y", raw_mut(&mut wrong_dtype)).unwrap_err().status, Status::Mismatch);
     assert!(wrong_dtype.iter().all(|z| *z == Complex32::new(0.0, 0.0)));
     let mut other = Array1::<f64>::zeros(3);
-    spill.read_into("other", &raw_mut(&mut other)).unwrap();
+    spill.read_into("other", raw_mut(&mut other)).unwrap();
     assert_eq!(other, a);
 }
 
@@ -284,7 +283,7 @@ fn open_close_delete_are_idempotent_and_safe_on_missing_files() {
     spill.open().unwrap();
     assert!(spill.is_open() && path.exists());
     spill.open().unwrap();
-    spill.write("d", &raw(&Array1::from_vec(vec![1i64, 2]))).unwrap();
+    spill.write("d", raw(&Array1::from_vec(vec![1i64, 2]))).unwrap();
     spill.close().unwrap();
     assert!(!spill.is_open());
     spill.close().unwrap();
@@ -294,7 +293,7 @@ fn open_close_delete_are_idempotent_and_safe_on_missing_files() {
     spill.delete().unwrap();
 
     // write opens lazily; delete closes an open file.
-    spill.write("d", &raw(&Array1::from_vec(vec![1u8]))).unwrap();
+    spill.write("d", raw(&Array1::from_vec(vec![1u8]))).unwrap();
     assert!(spill.is_open());
     spill.delete().unwrap();
     assert!(!path.exists());
@@ -302,7 +301,7 @@ fn open_close_delete_are_idempotent_and_safe_on_missing_files() {
     // Drop closes; the file stays.
     {
         let mut s2 = SpillFile::new(path.clone());
-        s2.write("kept", &raw(&Array1::from_vec(vec![5i32]))).unwrap();
+        s2.write("kept", raw(&Array1::from_vec(vec![5i32]))).unwrap();
     }
     assert!(path.exists());
 }
@@ -315,18 +314,18 @@ fn reopening_an_existing_file_keeps_its_data() {
     let a = Array3::from_shape_fn((2, 3, 4), |(i, j, k)| (i * 12 + j * 4 + k) as i32);
     {
         let mut s = SpillFile::new(path.clone());
-        s.write("first", &raw(&a)).unwrap();
+        s.write("first", raw(&a)).unwrap();
         s.close().unwrap();
     }
     let mut s = SpillFile::new(path.clone());
     s.open().unwrap();
     assert_eq!(s.list().unwrap(), ["first"]);
-    s.write("second", &raw(&a)).unwrap();
+    s.write("second", raw(&a)).unwrap();
     s.close().unwrap();
     s.open().unwrap();
     assert_eq!(s.list().unwrap(), ["first", "second"]);
     let mut b = Array3::<i32>::zeros((2, 3, 4));
-    s.read_into("first", &raw_mut(&mut b)).unwrap();
+    s.read_into("first", raw_mut(&mut b)).unwrap();
     assert_eq!(a, b);
 }
 
@@ -340,7 +339,7 @@ fn a_non_hdf5_file_is_never_truncated() {
     let e = s.open().unwrap_err();
     assert_eq!(e.status, Status::Hdf5Error);
     assert!(e.message.contains(path.to_str().unwrap()), "{}", e.message);
-    let e = s.write("a", &raw(&Array1::from_vec(vec![1.0f32]))).unwrap_err();
+    let e = s.write("a", raw(&Array1::from_vec(vec![1.0f32]))).unwrap_err();
     assert_eq!(e.status, Status::Hdf5Error);
     assert_eq!(std::fs::read(&path).unwrap(), b"not an HDF5 file, precious bytes");
     assert!(!s.is_open());
@@ -355,7 +354,7 @@ fn unwritable_location_gives_hdf5_error_naming_the_file() {
     std::fs::write(&blocker, b"x").unwrap();
     let path = SpillFile::path_for(&blocker.join("sub"), "w", 2);
     let mut s = SpillFile::new(path.clone());
-    let e = s.write("a", &raw(&Array1::from_vec(vec![1.0f64]))).unwrap_err();
+    let e = s.write("a", raw(&Array1::from_vec(vec![1.0f64]))).unwrap_err();
     assert_eq!(e.status, Status::Hdf5Error);
     assert!(e.message.contains(path.to_str().unwrap()), "{}", e.message);
     assert_eq!(s.open().unwrap_err().status, Status::Hdf5Error);
@@ -367,7 +366,7 @@ fn unwritable_location_gives_hdf5_error_naming_the_file() {
     let as_dir = dir.path().join("d_Rank00000.hdf5");
     std::fs::create_dir(&as_dir).unwrap();
     let mut s = SpillFile::new(as_dir.clone());
-    let e = s.write("a", &raw(&Array1::from_vec(vec![1.0f64]))).unwrap_err();
+    let e = s.write("a", raw(&Array1::from_vec(vec![1.0f64]))).unwrap_err();
     assert_eq!(e.status, Status::Hdf5Error);
     assert!(e.message.contains(as_dir.to_str().unwrap()), "{}", e.message);
 }
@@ -383,11 +382,11 @@ fn files_open_in_h5py_and_h5dump() {
         let c = ndarray::Array2::from_shape_fn((2, 3), |(i, j)| Complex64::new(i as f64 + 0.5, j as f64 - 2.0));
         let c32 = Array1::from_vec(vec![Complex32::new(1.0, -1.0), Complex32::new(0.0, 2.5)]);
         let i = Array3::from_shape_fn((2, 2, 2), |(a, b, c)| (a * 4 + b * 2 + c) as i32 - 3);
-        s.write("f64", &raw(&f)).unwrap();
-        s.write("gamma/c128", &raw(&c)).unwrap();
-        s.write("gamma/c64", &raw(&c32)).unwrap();
-        s.write("ints/i32", &raw(&i)).unwrap();
-        s.write("empty", &raw(&ndarray::Array2::<f64>::zeros((0, 4)))).unwrap();
+        s.write("f64", raw(&f)).unwrap();
+        s.write("gamma/c128", raw(&c)).unwrap();
+        s.write("gamma/c64", raw(&c32)).unwrap();
+        s.write("ints/i32", raw(&i)).unwrap();
+        s.write("empty", raw(&ndarray::Array2::<f64>::zeros((0, 4)))).unwrap();
         s.close().unwrap();
     }
     let script = r#"
@@ -448,14 +447,14 @@ with h5py.File(sys.argv[1], "w") as f:
     assert_eq!(s.list().unwrap(), ["g/u", "z"]);
     assert_eq!(s.shape("z").unwrap(), (DType::Complex128, vec![2, 3]));
     let mut z = ndarray::Array2::<Complex64>::zeros((2, 3));
-    s.read_into("z", &raw_mut(&mut z)).unwrap();
+    s.read_into("z", raw_mut(&mut z)).unwrap();
     let expected = ndarray::Array2::from_shape_fn((2, 3), |(i, j)| {
         let k = i * 3 + j;
         Complex64::new(k as f64, (5 - k) as f64)
     });
     assert_eq!(z, expected);
     let mut u = Array1::<u8>::zeros(5);
-    s.read_into("g/u", &raw_mut(&mut u)).unwrap();
+    s.read_into("g/u", raw_mut(&mut u)).unwrap();
     assert_eq!(u.to_vec(), [0, 1, 2, 3, 4]);
 }
 
@@ -465,7 +464,7 @@ fn hdf5_file_locking_is_off() {
     let dir = TempDir::new("nolock");
     let path = dir.path().join("l_Rank00000.hdf5");
     let mut s = SpillFile::new(path.clone());
-    s.write("a", &raw(&Array1::from_vec(vec![1.0f64]))).unwrap();
+    s.write("a", raw(&Array1::from_vec(vec![1.0f64]))).unwrap();
     // HDF5's own lock is a flock on its descriptor; none may be held.
     let other = std::fs::File::open(&path).unwrap();
     use std::os::unix::io::AsRawFd;
@@ -481,11 +480,11 @@ fn a_second_handle_on_the_same_file_is_refused() {
     let path = SpillFile::path_for(dir.path(), "same", 0);
     let a = Array1::from_vec(vec![1.0f64, 2.0]);
     let mut first = SpillFile::new(path.clone());
-    first.write("first", &raw(&a)).unwrap();
+    first.write("first", raw(&a)).unwrap();
     let mut second = SpillFile::new(path.clone());
     for e in [
         second.open().unwrap_err(),
-        second.write("second", &raw(&a)).unwrap_err(),
+        second.write("second", raw(&a)).unwrap_err(),
         second.list().unwrap_err(),
         second.open_read_only().unwrap_err(),
         second.delete().unwrap_err(),
@@ -495,7 +494,7 @@ fn a_second_handle_on_the_same_file_is_refused() {
     }
     assert!(!second.is_open() && path.exists());
     // The first handle is untouched and keeps writing.
-    first.write("more", &raw(&a)).unwrap();
+    first.write("more", raw(&a)).unwrap();
     assert_eq!(first.list().unwrap(), ["first", "more"]);
     // Once it is closed the second may open; now the first is refused.
     first.close().unwrap();
@@ -530,18 +529,18 @@ fn explicit_read_only_open() {
     assert_eq!(s.open_read_only().unwrap_err().status, Status::NotFound);
     assert!(!path.exists());
     let a = Array1::from_vec(vec![3i32, 4, 5]);
-    s.write("a", &raw(&a)).unwrap();
+    s.write("a", raw(&a)).unwrap();
     assert!(!s.is_read_only());
     // Reopened read-only from read/write.
     s.open_read_only().unwrap();
     assert!(s.is_open() && s.is_read_only());
     let bytes = std::fs::read(&path).unwrap();
-    let e = s.write("b", &raw(&a)).unwrap_err();
+    let e = s.write("b", raw(&a)).unwrap_err();
     assert_eq!(e.status, Status::InvalidArgument);
     assert!(e.message.contains("read-only") && e.message.contains(path.to_str().unwrap()), "{e}");
     assert_eq!(s.remove("a").unwrap_err().status, Status::InvalidArgument);
     let mut back = Array1::<i32>::zeros(3);
-    s.read_into("a", &raw_mut(&mut back)).unwrap();
+    s.read_into("a", raw_mut(&mut back)).unwrap();
     assert_eq!(back, a);
     assert_eq!(s.list().unwrap(), ["a"]);
     // open() keeps the read-only handle; close, then open() writes again.
@@ -551,7 +550,7 @@ fn explicit_read_only_open() {
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "a read-only handle changed the file");
     s.open().unwrap();
     assert!(!s.is_read_only());
-    s.write("b", &raw(&a)).unwrap();
+    s.write("b", raw(&a)).unwrap();
     assert_eq!(s.list().unwrap(), ["a", "b"]);
 }
 
@@ -563,7 +562,7 @@ fn empty_files_are_created_afresh_and_damaged_ones_named() {
     let empty = dir.path().join("e_Rank00000.hdf5");
     std::fs::write(&empty, b"").unwrap();
     let mut s = SpillFile::new(empty.clone());
-    s.write("a", &raw(&Array1::from_vec(vec![1u8, 2]))).unwrap();
+    s.write("a", raw(&Array1::from_vec(vec![1u8, 2]))).unwrap();
     assert_eq!(s.list().unwrap(), ["a"]);
     s.close().unwrap();
     // A truncated HDF5 file: refused with a message naming it and the way out.
@@ -576,6 +575,6 @@ fn empty_files_are_created_afresh_and_damaged_ones_named() {
     assert!(e.message.contains(damaged.to_str().unwrap()) && e.message.contains("delete it"), "{e}");
     assert_eq!(std::fs::read(&damaged).unwrap(), &bytes[..bytes.len() / 2], "a damaged file was changed");
     d.delete().unwrap();
-    d.write("b", &raw(&Array1::from_vec(vec![3u8]))).unwrap();
+    d.write("b", raw(&Array1::from_vec(vec![3u8]))).unwrap();
     assert_eq!(d.list().unwrap(), ["b"]);
 }

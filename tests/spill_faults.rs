@@ -11,7 +11,7 @@
 //! check (a non-flag argument keeps the checks whose name contains it);
 //! `spill_faults child ROLE ARGS...` is one child.
 
-use dgampi::buffer::RawArray;
+use dgampi::{ArrayMut, ArrayRef};
 use dgampi::spill::SpillFile;
 use dgampi::Status;
 use ndarray::Array1;
@@ -25,8 +25,8 @@ fn values(i: usize, n: usize) -> Array1<f64> {
     Array1::from_shape_fn(n, |j| i as f64 * 1e6 + j as f64)
 }
 
-fn raw(a: &Array1<f64>) -> RawArray {
-    RawArray::from_ndarray(a).unwrap()
+fn raw(a: &Array1<f64>) -> ArrayRef<'_> {
+    ArrayRef::new(a).unwrap()
 }
 
 /// A fresh directory under the system temp dir, world-readable (removed on drop).
@@ -110,7 +110,7 @@ fn check_acknowledged(path: &Path, acked: &[(usize, usize)]) -> Result<(), Strin
     ensure(names.iter().all(|n| listed.contains(n)), || format!("acknowledged {names:?}, listed {listed:?}"))?;
     for &(i, n) in acked {
         let mut back = Array1::<f64>::zeros(n);
-        s.read_into(&format!("d{i}"), &RawArray::from_ndarray_mut(&mut back).unwrap())
+        s.read_into(&format!("d{i}"), ArrayMut::new(&mut back).unwrap())
             .map_err(|e| format!("reading acknowledged d{i}: {e}"))?;
         ensure(back == values(i, n), || format!("d{i} changed"))?;
     }
@@ -119,7 +119,7 @@ fn check_acknowledged(path: &Path, acked: &[(usize, usize)]) -> Result<(), Strin
     let mut args = vec![path.to_str().unwrap()];
     args.extend(specs.iter().map(String::as_str));
     h5py(H5PY_CHECK, &args)?;
-    s.write("after", &raw(&values(7, 3))).map_err(|e| format!("writing after the fault: {e}"))?;
+    s.write("after", raw(&values(7, 3))).map_err(|e| format!("writing after the fault: {e}"))?;
     s.delete().map_err(|e| e.to_string())
 }
 
@@ -205,7 +205,7 @@ fn killed_after_create_leaves_a_usable_file() -> Result<(), String> {
     let mut s = SpillFile::new(path.clone());
     s.open().map_err(|e| format!("open after a kill right after create: {e}"))?;
     ensure(s.list().map_err(|e| e.to_string())?.is_empty(), || "a fresh file has no datasets".into())?;
-    s.write("d1", &raw(&values(1, 5))).map_err(|e| e.to_string())?;
+    s.write("d1", raw(&values(1, 5))).map_err(|e| e.to_string())?;
     s.close().map_err(|e| e.to_string())?;
     h5py(H5PY_CHECK, &[path.to_str().unwrap(), "d1:5"])
 }
@@ -259,7 +259,7 @@ fn unwritable_file_opens_read_only() -> Result<(), String> {
     std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
     let path = dir.0.join("r_Rank00000.hdf5");
     let mut s = SpillFile::new(path.clone());
-    s.write("d3", &raw(&values(3, 6))).map_err(|e| e.to_string())?;
+    s.write("d3", raw(&values(3, 6))).map_err(|e| e.to_string())?;
     s.close().map_err(|e| e.to_string())?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).map_err(|e| e.to_string())?;
     let before = std::fs::read(&path).map_err(|e| e.to_string())?;
@@ -318,7 +318,7 @@ fn child_fill(path: &str, limit: u64, n: usize, reserve: u64) {
         if failed_at.is_some_and(|f| i > f + 3) {
             break;
         }
-        match s.write(&format!("d{i}"), &raw(&values(i, n))) {
+        match s.write(&format!("d{i}"), raw(&values(i, n))) {
             Ok(()) => say(format!("ACK d{i} {n}")),
             Err(e) if failed_at.is_none() => {
                 say(format!("FAIL {:?} {}", e.status, e.message));
@@ -346,7 +346,7 @@ fn child_create_and_die(path: &str) {
 fn child_write_and_die(path: &str) {
     let mut s = SpillFile::new(PathBuf::from(path));
     for i in 1..=3 {
-        s.write(&format!("d{i}"), &raw(&values(i, 10 * i))).unwrap();
+        s.write(&format!("d{i}"), raw(&values(i, 10 * i))).unwrap();
         say(format!("ACK d{i} {}", 10 * i));
     }
     // SAFETY: see child_create_and_die.
@@ -355,7 +355,7 @@ fn child_write_and_die(path: &str) {
 
 fn child_hold(path: &str) {
     let mut s = SpillFile::new(PathBuf::from(path));
-    s.write("d5", &raw(&values(5, 8))).unwrap();
+    s.write("d5", raw(&values(5, 8))).unwrap();
     say("READY".into());
     // Holds the file until killed.
     let mut line = String::new();
@@ -375,9 +375,9 @@ fn child_read_only(path: &str) {
     assert!(s.is_open() && s.is_read_only());
     assert_eq!(s.list().unwrap(), ["d3"]);
     let mut back = Array1::<f64>::zeros(6);
-    s.read_into("d3", &RawArray::from_ndarray_mut(&mut back).unwrap()).unwrap();
+    s.read_into("d3", ArrayMut::new(&mut back).unwrap()).unwrap();
     assert_eq!(back, values(3, 6));
-    let e = s.write("d4", &raw(&values(4, 2))).unwrap_err();
+    let e = s.write("d4", raw(&values(4, 2))).unwrap_err();
     assert_eq!(e.status, Status::InvalidArgument, "{e}");
     assert!(e.message.contains("read-only because") && e.message.contains(path), "{e}");
     let e = s.remove("d3").unwrap_err();
@@ -479,7 +479,7 @@ fn child_host_errors(dir: &str) {
     assert!(installed.0 != 0 && installed.1 == host::MARK, "the handler was not installed");
     let path = Path::new(dir).join("e_Rank00000.hdf5");
     let mut s = SpillFile::new(path);
-    s.write("a", &raw(&values(1, 4))).unwrap();
+    s.write("a", raw(&values(1, 4))).unwrap();
     assert_eq!(s.shape("missing").unwrap_err().status, Status::NotFound);
     let garbage = Path::new(dir).join("garbage_Rank00000.hdf5");
     std::fs::write(&garbage, b"not HDF5").unwrap();
@@ -495,7 +495,7 @@ fn child_host_errors(dir: &str) {
     let installed = host::current_v1();
     assert!(installed.0 != 0 && installed.1 == host::MARK + 1, "the v1 handler was not installed");
     let mut s = SpillFile::new(Path::new(dir).join("e1_Rank00000.hdf5"));
-    s.write("a", &raw(&values(1, 4))).unwrap();
+    s.write("a", raw(&values(1, 4))).unwrap();
     assert_eq!(SpillFile::new(Path::new(dir).join("garbage_Rank00000.hdf5")).open().unwrap_err().status, Status::Hdf5Error);
     s.close().unwrap();
     assert_eq!(host::CALLS_V1.load(Ordering::SeqCst), 0, "dgampi's own HDF5 errors went to the host's v1 handler");
@@ -508,7 +508,7 @@ fn child_host_errors(dir: &str) {
 fn child_host_atexit(dir: &str) {
     // dgampi is the process's first HDF5 user.
     let mut s = SpillFile::new(Path::new(dir).join("x_Rank00000.hdf5"));
-    s.write("a", &raw(&values(1, 4))).unwrap();
+    s.write("a", raw(&values(1, 4))).unwrap();
     host::create_and_leave_open(&format!("{dir}/host.h5"));
     // exit() runs the at-exit handlers, HDF5's among them unless switched off.
     std::process::exit(0);

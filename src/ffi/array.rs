@@ -96,7 +96,7 @@ pub(crate) fn fill_owned(out: &mut dgampi_owned_array, data: *mut u8, dtype: DTy
 
 /// Bytes of a C-contiguous array described by a header (checked product:
 /// the header may come from another rank).
-pub(crate) fn header_bytes(h: &crate::primitives::ArrayHeader) -> Result<usize> {
+pub(crate) fn header_bytes(h: &crate::collective::ArrayHeader) -> Result<usize> {
     h.shape
         .iter()
         .try_fold(h.dtype.size(), |acc, &n| acc.checked_mul(n))
@@ -116,7 +116,7 @@ pub(crate) struct OwnedAlloc {
 
 impl OwnedAlloc {
     /// Allocates C-contiguous storage for `h` and describes it.
-    pub(crate) fn alloc(&mut self, h: &crate::primitives::ArrayHeader) -> Result<RawArray> {
+    pub(crate) fn alloc(&mut self, h: &crate::collective::ArrayHeader) -> Result<RawArray> {
         let bytes = header_bytes(h)?;
         self.release();
         self.data = crate::ffi::core::malloc_for_caller(bytes)?;

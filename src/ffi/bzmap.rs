@@ -1,15 +1,15 @@
 //! C entry points of the Brillouin-zone maps and the frequency re-layout (see
 //! [`crate::bzmap`] and [`crate::freq`]).
 
-use crate::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz};
+use crate::bzmap::{exchange_and_map_irrbz_fullbz_raw, map_irrbz_fullbz_raw};
 use crate::distributor::Distributor;
 use crate::error::{Error, Result};
 use crate::ffi::array::{dgampi_array, dgampi_owned_array, out_from_c, raw_from_c};
 use crate::ffi::core::{guard, non_null};
 use crate::ffi::distributor::{collective, dgampi_distributor, handle_ref, into_owned};
-use crate::freq::{gather_full_ibz_for_vslice, node_aware_split, node_aware_split_with_nodes, FreqSplit};
+use crate::freq::{gather_full_ibz_for_vslice_raw, node_aware_split, node_aware_split_with_nodes, FreqSplit};
 use crate::orbital::OrbitalTransform;
-use crate::primitives::Destination;
+use crate::collective::Destination;
 use crate::Status;
 use num_complex::Complex64;
 use std::os::raw::{c_int, c_void};
@@ -145,8 +145,8 @@ unsafe fn run_map(
     })();
     collective(coord, args, |(irr, map, block, t, into)| {
         let f = match kind {
-            MapKind::Exchange => exchange_and_map_irrbz_fullbz,
-            MapKind::ThroughRoot => map_irrbz_fullbz,
+            MapKind::Exchange => exchange_and_map_irrbz_fullbz_raw,
+            MapKind::ThroughRoot => map_irrbz_fullbz_raw,
         };
         let view = t.as_ref().map(TransformArgs::view);
         match into {
@@ -330,7 +330,7 @@ pub unsafe extern "C" fn dgampi_gather_full_ibz_for_vslice(
             let mine = split.sizes[full.my_rank()];
             let view = t.as_ref().map(TransformArgs::view);
             into_owned(out, |owned| {
-                gather_full_ibz_for_vslice(irr, full, &map, &split, &block, Destination::Alloc(&mut |h| owned.alloc(h)), view.as_ref(), limit)
+                gather_full_ibz_for_vslice_raw(irr, full, &map, &split, &block, Destination::Alloc(&mut |h| owned.alloc(h)), view.as_ref(), limit)
                     .map(|_| ())
             })?;
             *has_slice = c_int::from(mine > 0);

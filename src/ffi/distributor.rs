@@ -15,7 +15,7 @@ use crate::error::{Error, Result, Status};
 use crate::ffi::array::{dgampi_array, dgampi_owned_array, out_from_c, raw_from_c, OwnedAlloc, DGAMPI_MAX_NDIM};
 use crate::ffi::core::{guard, malloc_for_caller, non_null, LiveHandles};
 use crate::ffi::{CommArg, MPI_Fint};
-use crate::primitives::{ArrayHeader, Destination};
+use crate::collective::{ArrayHeader, Destination};
 use mpi::ffi::MPI_Comm;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
@@ -285,8 +285,7 @@ pub(crate) fn collective<A>(d: &Distributor, args: Result<A>, op: impl FnOnce(A)
     match args {
         Ok(a) => op(a),
         Err(e) => {
-            let _ = crate::comm::agree(d.lib_comm(), Err(e.clone()));
-            Err(e)
+            Err(crate::collective::join_with_error(d.lib_comm(), e))
         }
     }
 }
@@ -675,7 +674,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_write(h: *mut dgampi_distribut
     guard("dgampi_distributor_spill_write", || {
         let d = local_handle(h)?;
         let (name, a) = (name_arg(name)?, raw_from_c(a, "a")?);
-        d.spill()?.write(name, &a)
+        d.spill()?.write_raw(name, &a)
     })
 }
 
@@ -685,7 +684,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_read_into(h: *mut dgampi_distr
     guard("dgampi_distributor_spill_read_into", || {
         let d = local_handle(h)?;
         let (name, a) = (name_arg(name)?, out_from_c(a, "a")?);
-        d.spill()?.read_into(name, &a)
+        d.spill()?.read_into_raw(name, &a)
     })
 }
 
@@ -700,7 +699,7 @@ pub unsafe extern "C" fn dgampi_distributor_spill_read(h: *mut dgampi_distributo
         let (dtype, shape) = file.shape(name)?;
         into_owned(out, |owned| {
             let a = owned.alloc(&ArrayHeader { dtype, shape, limit: 0, flags: 0 })?;
-            file.read_into(name, &a)
+            file.read_into_raw(name, &a)
         })
     })
 }

@@ -73,7 +73,7 @@ unsafe fn recv_rows_alloc(
     // leaves the transfer queued for a later receive.
     let mut buf: *mut u8 = std::ptr::null_mut();
     let nrows = shape[0];
-    let row_bytes = if nrows == 0 { shape[1..].iter().try_fold(dtype.size(), |acc, &n| acc.checked_mul(n)).unwrap_or(usize::MAX) } else { bytes / nrows };
+    let row_bytes = bytes.checked_div(nrows).unwrap_or_else(|| shape[1..].iter().try_fold(dtype.size(), |acc, &n| acc.checked_mul(n)).unwrap_or(usize::MAX));
     let received = recv_rows_with(comm, source, base_tag, (nrows, row_bytes), limit, || {
         buf = malloc_for_caller(bytes)?;
         RawArray::new(buf, dtype, shape, None)
@@ -148,7 +148,7 @@ unsafe fn bcast_rows(comm: CommArg, a: *const dgampi_array, root: c_int, limit: 
     // A null `out` is reported through the collective agreement, so no rank hangs.
     let mine = non_null(out, "out").and_then(|()| if is_root { raw_from_c(a, "array").map(Some) } else { Ok(None) });
     let mut allocated: *mut u8 = std::ptr::null_mut();
-    let mut alloc = |h: &crate::primitives::ArrayHeader| -> Result<RawArray> {
+    let mut alloc = |h: &crate::collective::ArrayHeader| -> Result<RawArray> {
         allocated = malloc_for_caller(crate::ffi::array::header_bytes(h)?)?;
         RawArray::new(allocated, h.dtype, h.shape.clone(), None)
     };

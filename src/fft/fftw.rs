@@ -234,11 +234,6 @@ impl AlignedBuf {
     pub fn len(&self) -> usize {
         self.bytes
     }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.bytes == 0
-    }
 }
 
 impl Drop for AlignedBuf {
@@ -304,17 +299,22 @@ mod tests {
                         let buf = AlignedBuf::zeroed(n * 16).unwrap();
                         if t % 2 == 0 {
                             // dgampi's planner
+                            // SAFETY: buf holds n complex doubles, the planned box.
                             let plan = unsafe {
                                 GuruPlan::new(Precision::Double, &[Dim { n, stride: 1 }], &[], -1, buf.ptr(), Rigor::Estimate, false)
                             }
                             .unwrap();
                             // a delta at 0 transforms to all ones
+                            // SAFETY: buf is aligned and holds 2n doubles; the plan fits it.
                             unsafe { *(buf.ptr() as *mut f64) = 1.0 };
+                            // SAFETY: as above.
                             unsafe { plan.execute(buf.ptr()) };
+                            // SAFETY: as above; no other reference to buf exists.
                             let out = unsafe { std::slice::from_raw_parts(buf.ptr() as *const f64, 2 * n) };
                             assert!(out.chunks(2).all(|c| c[0] == 1.0 && c[1] == 0.0));
                         } else {
                             // the host's planner, straight through FFTW
+                            // SAFETY: buf holds n complex doubles for the 1-D plans.
                             unsafe {
                                 let p = ffi::fftw_plan_dft_1d(n as i32, buf.ptr() as *mut _, buf.ptr() as *mut _, -1, ffi::FFTW_ESTIMATE);
                                 assert!(!p.is_null());

@@ -11,7 +11,7 @@
 //! `sum_n x_n exp(-2 pi i k.n / N)`, unnormalized by default; backward is
 //! `exp(+...)` with `1/N`. See [`strategy`] for how the data move.
 
-pub mod fftw;
+pub(crate) mod fftw;
 pub mod grid;
 pub mod strategy;
 
@@ -20,14 +20,14 @@ pub use grid::{pencil_count, pencil_indices, Grid, Layout};
 pub use strategy::{choose, estimated_cost, Strategy};
 
 use crate::buffer::RawArray;
-use crate::comm::{self, agree, agree_values, OwnedComm};
+use crate::collective::{self, agree, agree_values};
+use crate::comm::{self, OwnedComm, ThreadBound};
 use crate::failure::Poison;
 use crate::element::{DType, Element};
 use crate::engine::{RowPlan, Scratch, Side};
 use crate::error::{Error, Result};
 use crate::layout::BlockLayout;
 use crate::limit::resolve_limit;
-use crate::primitives::{bcast_header, ArrayHeader};
 use fftw::{AlignedBuf, Dim, GuruPlan};
 use grid::Ownership;
 use mpi::ffi::MPI_Comm;
@@ -140,7 +140,21 @@ enum Step {
     Scale { buf: Buf, len: usize, factor: f64 },
 }
 
+/// Most batch axes a plan accepts: the grid's three axes and the batch's
+/// stay within [`crate::MAX_NDIM`].
+pub const MAX_BATCH_AXES: usize = crate::buffer::MAX_NDIM - 3;
+
 /// A distributed 3-D FFT plan, executed any number of times.
+///
+/// `!Send + !Sync` with every MPI: it runs collectives on its communicator,
+/// so it stays on the thread that created it (see [`crate::CommRef`]).
+///
+/// ```compile_fail
+/// fn needs_send<T: Send>(_: T) {}
+/// fn misuse(plan: dgampi::FftPlan) {
+///     needs_send(plan); // error[E0277]: `*const ()` cannot be sent between threads safely
+/// }
+/// ```
 pub struct FftPlan {
     comm: OwnedComm,
     rank: usize,
@@ -157,6 +171,7 @@ pub struct FftPlan {
     scratch: Scratch,
     /// The first failure while moving data, after which the plan refuses to run.
     poison: Poison,
+    _thread: ThreadBound,
 }
 
 impl std::fmt::Debug for FftPlan {
@@ -174,11 +189,21 @@ impl std::fmt::Debug for FftPlan {
 impl FftPlan {
     /// Creates a plan (collective over `comm`; errors are reported on every rank).
     pub fn new<C: AsRaw<Raw = MPI_Comm>>(comm: &C, nq: [usize; 3], batch: &[usize], dtype: DType, options: FftOptions) -> Result<FftPlan> {
-        FftPlan::from_raw(comm.as_raw(), nq, batch, dtype, options)
+        FftPlan::create(comm.as_raw(), nq, batch, dtype, options)
     }
 
-    /// [`FftPlan::new`] on a raw communicator handle (borrowed).
-    pub fn from_raw(comm: MPI_Comm, nq: [usize; 3], batch: &[usize], dtype: DType, options: FftOptions) -> Result<FftPlan> {
+    /// [`FftPlan::new`] on a raw communicator handle (borrowed, not freed).
+    ///
+    /// # Safety
+    /// `comm` must be a valid intracommunicator handle of the MPI library
+    /// dgampi was built against, valid for the duration of the call; the plan
+    /// keeps its own duplicate, so the caller may free `comm` afterwards.
+    pub unsafe fn from_raw(comm: MPI_Comm, nq: [usize; 3], batch: &[usize], dtype: DType, options: FftOptions) -> Result<FftPlan> {
+        FftPlan::create(comm, nq, batch, dtype, options)
+    }
+
+    /// Plan creation on a handle the caller vouches for (see [`FftPlan::from_raw`]).
+    pub(crate) fn create(comm: MPI_Comm, nq: [usize; 3], batch: &[usize], dtype: DType, options: FftOptions) -> Result<FftPlan> {
         let comm = OwnedComm::dup(comm)?;
         let raw = comm.raw();
         let local = (|| {
@@ -189,37 +214,30 @@ impl FftPlan {
                 .try_fold(1usize, |a, &n| a.checked_mul(n))
                 .filter(|w| grid.len().checked_mul(*w).and_then(|t| t.checked_mul(dtype.size())).is_some_and(|b| b <= isize::MAX as usize))
                 .ok_or_else(|| Error::out_of_range(format!("the batch {batch:?} on a {nq:?} grid is too large to address")))?;
-            // The agreement header carries nq and the batch shape in MAX_NDIM slots.
-            if batch.len() > crate::buffer::MAX_NDIM - 3 {
-                return Err(Error::invalid(format!("the batch has {} axes; at most {}", batch.len(), crate::buffer::MAX_NDIM - 3)));
+            // The agreement carries the batch shape in MAX_BATCH_AXES slots.
+            if batch.len() > MAX_BATCH_AXES {
+                return Err(Error::invalid(format!("the batch has {} axes; at most {MAX_BATCH_AXES}", batch.len())));
             }
             Ok((grid, width, resolve_limit(options.limit)?))
         })();
-        // The limit is agreed first: the header broadcast below is cut by it.
+        // One agreement: every rank must have been given the same grid,
+        // batch, dtype, options and limit (the batch in fixed slots, so every
+        // rank sends a record of the same length).
         let my_limit = local.as_ref().map_or(1, |l| l.2);
-        agree_values(raw, local.as_ref().map(|_| ()).map_err(Clone::clone), false, my_limit, &[("the message limit", my_limit as u64)])?;
+        let mut values = vec![
+            ("the message limit", my_limit as u64),
+            ("the dtype", dtype as i32 as u64),
+            ("the options (direction, normalization, strategy, rigor)", options.fingerprint()),
+            ("nq[0]", nq[0] as u64),
+            ("nq[1]", nq[1] as u64),
+            ("nq[2]", nq[2] as u64),
+            ("the number of batch axes", batch.len() as u64),
+        ];
+        let axis_names: Vec<String> = (0..MAX_BATCH_AXES).map(|k| format!("batch axis {k}")).collect();
+        values.extend(axis_names.iter().enumerate().map(|(k, name)| (name.as_str(), batch.get(k).map_or(0, |&n| n as u64))));
+        agree_values(raw, local.as_ref().map(|_| ()).map_err(Clone::clone), false, my_limit, &values)?;
         let (grid, width, limit) = local?;
         let (rank, size) = (comm::rank(raw)? as usize, comm::size(raw)? as usize);
-        // Every rank must have been given the same grid, batch, dtype, options and limit.
-        let mut shape = nq.to_vec();
-        shape.extend_from_slice(batch);
-        let mine = ArrayHeader { dtype, shape, limit, flags: options.fingerprint() };
-        let root = bcast_header(raw, 0, (rank == 0).then_some(&mine), limit)?;
-        let same = if root == mine {
-            Ok(())
-        } else {
-            Err(Error::mismatch(format!(
-                "rank {rank} plans a {:?} FFT of {} (limit {}, options {:?}) but rank 0 one of {:?} {} (limit {}); every rank must pass the same arguments",
-                mine.shape,
-                dtype.name(),
-                limit,
-                options,
-                root.shape,
-                root.dtype.name(),
-                root.limit
-            )))
-        };
-        agree(raw, same)?;
         let strategy = match options.strategy {
             Strategy::Auto => choose(nq, width, size)?,
             s => s,
@@ -242,24 +260,21 @@ impl FftPlan {
             work,
             scratch: Scratch::default(),
             poison: Poison::default(),
+            _thread: std::marker::PhantomData,
         })
     }
 
     /// Joins plan creation's collective steps with an error this rank found
     /// in its arguments, so the other ranks fail too instead of waiting
     /// (for bindings whose arguments can be malformed). Returns `e`.
-    pub fn fail_collectively(comm: MPI_Comm, e: Error) -> Error {
-        if let Ok(dup) = OwnedComm::dup(comm) {
-            let _ = agree(dup.raw(), Err(e.clone()));
-        }
-        e
+    pub(crate) fn fail_collectively(comm: MPI_Comm, e: Error) -> Error {
+        collective::join_after_dup(comm, e)
     }
 
     /// Joins an execution's opening agreement with an error this rank found
     /// in its block argument; returns `e`.
-    pub fn fail_execute(&self, e: Error) -> Error {
-        let _ = agree(self.comm.raw(), Err(e.clone()));
-        e
+    pub(crate) fn fail_execute(&self, e: Error) -> Error {
+        collective::join_with_error(self.comm.raw(), e)
     }
 
     /// The strategy in use (never `Auto`).
@@ -311,7 +326,7 @@ impl FftPlan {
 
     /// Transforms this rank's block in place (collective over the plan's
     /// ranks; a bad block on any rank is reported on every rank and nothing moves).
-    pub fn execute_raw(&mut self, block: &RawArray) -> Result<()> {
+    pub(crate) fn execute_raw(&mut self, block: &RawArray) -> Result<()> {
         let local = self.poison.check("FFT plan").and_then(|()| self.check_block(block));
         agree(self.comm.raw(), local)?;
         let width = self.batch.iter().product::<usize>();
@@ -349,7 +364,9 @@ impl FftPlan {
         Ok(())
     }
 
-    /// [`FftPlan::execute_raw`] on an ndarray block `[my_q, batch...]` (C-contiguous).
+    /// Transforms this rank's block `[my_q, batch...]` (C-contiguous) in place
+    /// (collective over the plan's ranks; a bad block on any rank is
+    /// reported on every rank and nothing moves).
     pub fn execute<T: Element, S: DataMut<Elem = T>, D: Dimension>(&mut self, block: &mut ArrayBase<S, D>) -> Result<()> {
         let raw = RawArray::from_ndarray_mut(block)?;
         self.execute_raw(&raw)
@@ -609,7 +626,7 @@ where
 
 /// [`execute_distributed_fft`] on a raw block and communicator. The batch
 /// shape is the block's trailing shape, agreed with rank 0's.
-pub fn execute_distributed_fft_raw(comm: MPI_Comm, nq: [usize; 3], block: &RawArray, options: FftOptions) -> Result<()> {
-    let mut plan = FftPlan::from_raw(comm, nq, block.row_shape(), block.dtype(), options)?;
+pub(crate) fn execute_distributed_fft_raw(comm: MPI_Comm, nq: [usize; 3], block: &RawArray, options: FftOptions) -> Result<()> {
+    let mut plan = FftPlan::create(comm, nq, block.row_shape(), block.dtype(), options)?;
     plan.execute_raw(block)
 }

@@ -101,7 +101,7 @@
 mod claim;
 mod host;
 
-use crate::buffer::RawArray;
+use crate::buffer::{ArrayMut, ArrayRef, RawArray};
 use crate::element::{DType, Element};
 use crate::error::{Error, Result, Status};
 use claim::{Claim, ClaimError};
@@ -307,13 +307,23 @@ impl SpillFile {
     /// Writes `a` as dataset `name` (a path such as `"gamma/q0"`; intermediate
     /// groups are created). An existing dataset of that name is replaced, and
     /// kept intact if the new write fails. Opens the file if needed.
-    pub fn write(&mut self, name: &str, a: &RawArray) -> Result<()> {
+    pub fn write(&mut self, name: &str, a: ArrayRef<'_>) -> Result<()> {
+        self.write_raw(name, a.raw())
+    }
+
+    /// [`SpillFile::write`] on a descriptor.
+    pub(crate) fn write_raw(&mut self, name: &str, a: &RawArray) -> Result<()> {
         host::scoped(|| self.write_inner(name, a))
     }
 
     /// Reads dataset `name` into `a`, whose dtype and shape must equal the
     /// stored ones ([`Status::Mismatch`] otherwise). `a` may be strided.
-    pub fn read_into(&mut self, name: &str, a: &RawArray) -> Result<()> {
+    pub fn read_into(&mut self, name: &str, a: ArrayMut<'_>) -> Result<()> {
+        self.read_into_raw(name, a.raw())
+    }
+
+    /// [`SpillFile::read_into`] on a descriptor.
+    pub(crate) fn read_into_raw(&mut self, name: &str, a: &RawArray) -> Result<()> {
         host::scoped(|| {
             let name = normalize_name(name)?;
             let ds = self.dataset(&name)?;

@@ -1,0 +1,323 @@
+//! The collective agreement: how every dgampi collective makes sure that
+//! all ranks take part, with compatible arguments, before any data moves,
+//! and what each failure returns. Every collective of the library (the
+//! distributor's, the broadcasts, the BZ maps, the frequency re-layout, FFT
+//! plan creation and execution) goes through this module, and the bindings
+//! add no agreement of their own.
+//!
+//! The protocol, as built:
+//!
+//! 1. **Opening** ([`open`], [`agree_values`]): each rank runs its local
+//!    checks (the object is not poisoned, the root exists, the limit
+//!    resolves, the buffers are usable) and joins one 1-byte MAX allreduce
+//!    carrying its status, a flag and its limit class. If every rank
+//!    succeeded, the values that must be equal everywhere (root, message
+//!    limit, sizes, fingerprints of maps and splits) travel in one bytewise
+//!    MAX allreduce of their values and complements, which yields every
+//!    value's maximum and minimum at once. A value that differs is
+//!    [`Status::Mismatch`] on every rank.
+//! 2. **Header** ([`share_header`], only where non-root ranks must learn a
+//!    shape or allocate): the root's [`ArrayHeader`] is broadcast in pieces
+//!    cut at the limit agreed in step 1.
+//! 3. **Confirmation** ([`confirm`]): each rank checks its buffers against the
+//!    header (or allocates) and joins a second 1-byte agreement.
+//! 4. Data moves; a failure from here on poisons the object (see
+//!    [`crate::failure`]).
+//!
+//! What a failure returns: the rank that failed gets its own error; every
+//! other rank gets [`Status::RemoteError`] naming the lowest failing rank
+//! and its status (a MAXLOC found by a few more 1-byte allreduces, only when
+//! something failed). A rank whose arguments are malformed before it can
+//! call the collective at all (the C ABI, the Python binding) joins the
+//! opening with its error through [`join_with_error`] (or
+//! [`join_after_dup`] where the collective starts by duplicating the
+//! communicator), so the others never wait. Every message of the protocol
+//! obeys the message limit, down to 1 byte.
+
+use crate::buffer::{RawArray, MAX_NDIM};
+use crate::comm::{self, allreduce_max_bytes, byte_type, check_mpi, check_peer, to_int, OwnedComm};
+use crate::element::DType;
+use crate::error::{Error, Result, Status};
+use crate::failure::Poison;
+use crate::limit::resolve_limit;
+use mpi::ffi::MPI_Comm;
+use std::os::raw::c_void;
+
+// ---------------------------------------------------------------- step 1: opening
+
+/// Agrees on an outcome across all ranks of `comm` (one 1-byte allreduce).
+///
+/// Returns the local error if this rank failed, a `RemoteError` if another rank
+/// failed, and `Ok` only when every rank succeeded.
+pub(crate) fn agree(comm: MPI_Comm, local: Result<()>) -> Result<()> {
+    agree_flag(comm, local, false).map(|_| ())
+}
+
+/// Like [`agree`], and also tells whether any rank raised `flag`.
+pub(crate) fn agree_flag(comm: MPI_Comm, local: Result<()>, flag: bool) -> Result<bool> {
+    agree_values(comm, local, flag, usize::MAX, &[])
+}
+
+/// Bytes per value in the record of [`agree_values`]: the value and its complement.
+const VALUE_BYTES: usize = 16;
+
+/// The one agreement every collective opens with: the outcome of each rank's
+/// local checks, an optional flag (OR over ranks), and `values` that must be
+/// equal on every rank (roots, limits, sizes, fingerprints), each with a name
+/// for the error message. Every rank must pass the same number of values.
+///
+/// First one byte travels, reduced with MAX, so the agreement obeys even a
+/// 1-byte message limit and every rank learns any rank's error: the status
+/// in bits 3.., the flag in bit 2, and in bits 0..2 how far this rank's
+/// `limit` is below the record size (0: not below; 1, 2, 3: at least 16, 4,
+/// 1 bytes). When some rank failed, [`first_failure`] finds which. When all
+/// succeeded and there are values, their record (each value's big-endian
+/// bytes and their complements, reduced bytewise with MAX, which yields the
+/// maximum and the minimum of every byte) travels in one allreduce, or in
+/// pieces of the smallest rank's class when some rank's limit is below its
+/// size. A value that differs between ranks is a `Mismatch` on every rank.
+pub(crate) fn agree_values(comm: MPI_Comm, local: Result<()>, flag: bool, limit: usize, values: &[(&str, u64)]) -> Result<bool> {
+    let status = match &local {
+        Ok(()) => 0u8,
+        Err(e) => e.status as i32 as u8,
+    };
+    let record_len = values.len() * VALUE_BYTES;
+    const PIECES: [usize; 3] = [16, 4, 1];
+    let class = if values.is_empty() || limit >= record_len { 0 } else { 1 + PIECES.iter().position(|&p| limit >= p).unwrap_or(2) as u8 };
+    let mut mine: u8 = (status << 3) | (u8::from(flag) << 2) | class;
+    let mut worst: u8 = 0;
+    allreduce_max_bytes(comm, std::slice::from_mut(&mut mine), std::slice::from_mut(&mut worst), 1, "status agreement")?;
+    if worst >> 3 != 0 {
+        let (rank, status) = first_failure(comm, status)?;
+        local?;
+        return Err(Error::new(
+            Status::RemoteError,
+            format!("rank {rank} failed first (status {:?}); no data was moved", Status::from_code(status as i32)),
+        ));
+    }
+    if !values.is_empty() {
+        let mut record: Vec<u8> = values.iter().flat_map(|(_, v)| v.to_be_bytes().into_iter().chain((!v).to_be_bytes())).collect();
+        let mut reduced = vec![0u8; record_len];
+        let piece = match worst & 3 {
+            0 => record_len,
+            c => PIECES[c as usize - 1],
+        };
+        allreduce_max_bytes(comm, &mut record, &mut reduced, piece, "argument agreement")?;
+        for ((name, _), r) in values.iter().zip(reduced.chunks_exact(VALUE_BYTES)) {
+            let max = u64::from_be_bytes(r[..8].try_into().expect("8 bytes"));
+            let min = !u64::from_be_bytes(r[8..].try_into().expect("8 bytes"));
+            if max != min {
+                return Err(Error::mismatch(format!("{name} differs between ranks (values from {min} to {max}); it must be equal on every rank")));
+            }
+        }
+    }
+    Ok(worst & 4 == 4)
+}
+
+/// The lowest rank whose `status` is nonzero, and that status (a MAXLOC),
+/// after an agreement found that some rank failed. Each failing rank's key
+/// is `size - rank` (0 for ranks that succeeded), reduced with MAX one
+/// big-endian byte at a time (a rank whose prefix fell behind contributes
+/// 0), then the winner alone contributes its status: `ceil(log256(size + 1))
+/// + 1` allreduces of one byte each, so even a 1-byte limit holds.
+fn first_failure(comm: MPI_Comm, status: u8) -> Result<(usize, u8)> {
+    let (rank, size) = (comm::rank(comm)? as u64, comm::size(comm)? as u64);
+    let key = if status != 0 { size - rank } else { 0 };
+    let nbytes = (u64::BITS - size.leading_zeros()).div_ceil(8) as usize;
+    let mut best = 0u64;
+    let mut behind = false;
+    for i in (0..nbytes).rev() {
+        let mut mine = if behind { 0 } else { (key >> (8 * i)) as u8 };
+        let mut max = 0u8;
+        allreduce_max_bytes(comm, std::slice::from_mut(&mut mine), std::slice::from_mut(&mut max), 1, "first failing rank")?;
+        behind |= mine != max;
+        best = (best << 8) | u64::from(max);
+    }
+    let mut mine = if key == best { status } else { 0 };
+    let mut winner = 0u8;
+    allreduce_max_bytes(comm, std::slice::from_mut(&mut mine), std::slice::from_mut(&mut winner), 1, "first failing status")?;
+    Ok(((size - best) as usize, winner))
+}
+
+/// Step 1 of a rooted collective on `comm` (`nranks` ranks): validates that
+/// the object (`poison`) is usable, the root, the limit and `extra`, and
+/// agrees on the outcome, the root, the resolved limit and `values`, in one
+/// agreement. Returns the resolved limit.
+pub(crate) fn open(
+    comm: MPI_Comm,
+    poison: Option<&Poison>,
+    root: i32,
+    nranks: usize,
+    limit: usize,
+    values: &[(&str, u64)],
+    extra: impl FnOnce() -> Result<()>,
+) -> Result<usize> {
+    let checked = (|| {
+        poison.map_or(Ok(()), |p| p.check("distributor"))?;
+        check_peer(root, nranks as i32, "root")?;
+        let limit = resolve_limit(limit)?;
+        extra()?;
+        Ok(limit)
+    })();
+    let resolved = *checked.as_ref().unwrap_or(&1);
+    let mut all = vec![("the root", root as u64), ("the message limit", resolved as u64)];
+    all.extend_from_slice(values);
+    agree_values(comm, checked.clone().map(|_| ()), false, resolved, &all)?;
+    checked
+}
+
+/// Joins the opening agreement of a collective on `comm` with an error this
+/// rank found before it could call the collective (malformed arguments in
+/// a binding), so the other ranks fail with `RemoteError` instead of
+/// waiting. Returns `e`.
+pub(crate) fn join_with_error(comm: MPI_Comm, e: Error) -> Error {
+    let _ = agree(comm, Err(e.clone()));
+    e
+}
+
+/// [`join_with_error`] for a collective that starts by duplicating `comm`
+/// (FFT plan creation): duplicates it too, then joins the agreement on the
+/// duplicate.
+pub(crate) fn join_after_dup(comm: MPI_Comm, e: Error) -> Error {
+    match OwnedComm::dup(comm) {
+        Ok(dup) => join_with_error(dup.raw(), e),
+        Err(_) => e,
+    }
+}
+
+// ---------------------------------------------------------------- step 2: header
+
+/// Fixed-size header describing an array: dtype, ndim, limit, flags, shape.
+pub(crate) const HEADER_WORDS: usize = 4 + MAX_NDIM;
+
+/// Description of an array that travels ahead of its data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ArrayHeader {
+    /// Element type.
+    pub dtype: DType,
+    /// Full shape (axis 0 = rows).
+    pub shape: Vec<usize>,
+    /// The sender's resolved limit, used for the body's chunk schedule.
+    pub limit: usize,
+    /// Bit flags a collective attaches (e.g. "the root's array is strided").
+    pub flags: u64,
+}
+
+impl ArrayHeader {
+    /// Header of `a` with the given limit and no flags.
+    pub fn of(a: &RawArray, limit: usize) -> ArrayHeader {
+        ArrayHeader { dtype: a.dtype(), shape: a.shape().to_vec(), limit, flags: 0 }
+    }
+
+    /// Bytes in one row (axis-0 slice).
+    pub fn row_bytes(&self) -> usize {
+        self.shape[1..].iter().product::<usize>() * self.dtype.size()
+    }
+
+    /// Encodes the header as fixed-size words.
+    pub(crate) fn encode(&self) -> [u64; HEADER_WORDS] {
+        let mut h = [0u64; HEADER_WORDS];
+        h[0] = self.dtype as i32 as u64;
+        h[1] = self.shape.len() as u64;
+        h[2] = self.limit as u64;
+        h[3] = self.flags;
+        for (k, n) in self.shape.iter().enumerate() {
+            h[4 + k] = *n as u64;
+        }
+        h
+    }
+
+    /// Decodes words written by [`ArrayHeader::encode`].
+    pub(crate) fn decode(h: &[u64; HEADER_WORDS]) -> Result<ArrayHeader> {
+        let dtype = DType::from_code(h[0] as i32)?;
+        let ndim = h[1] as usize;
+        if ndim == 0 || ndim > MAX_NDIM {
+            return Err(Error::invalid(format!("array header has ndim {ndim}")));
+        }
+        Ok(ArrayHeader { dtype, shape: h[4..4 + ndim].iter().map(|&n| n as usize).collect(), limit: h[2] as usize, flags: h[3] })
+    }
+
+    /// Encodes the header as bytes.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        self.encode().iter().flat_map(|w| w.to_ne_bytes()).collect()
+    }
+
+    /// Decodes the first `HEADER_WORDS * 8` bytes of `bytes`.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<ArrayHeader> {
+        if bytes.len() < HEADER_WORDS * 8 {
+            return Err(Error::mismatch(format!("an array header needs {} bytes, got {}", HEADER_WORDS * 8, bytes.len())));
+        }
+        let mut words = [0u64; HEADER_WORDS];
+        for (w, b) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+            *w = u64::from_ne_bytes(b.try_into().expect("8 bytes"));
+        }
+        ArrayHeader::decode(&words)
+    }
+}
+
+/// Where a receiving operation writes: a caller array or fresh storage.
+pub(crate) enum Destination<'a> {
+    /// The caller's array, which must have exactly the expected dtype and shape.
+    Into(&'a RawArray),
+    /// Storage the callback allocates for the expected header.
+    Alloc(&'a mut dyn FnMut(&ArrayHeader) -> Result<RawArray>),
+}
+
+impl Destination<'_> {
+    /// The array to write into, checked against (or allocated for) `expected`.
+    pub fn resolve(&mut self, expected: &ArrayHeader, what: &str) -> Result<RawArray> {
+        match self {
+            Destination::Into(a) => {
+                crate::primitives::check_output(a, what)?;
+                if a.dtype() != expected.dtype || a.shape() != expected.shape.as_slice() {
+                    return Err(Error::mismatch(format!(
+                        "{what} needs a {:?} {} array but the buffer given is {:?} {}",
+                        expected.shape, expected.dtype.name(), a.shape(), a.dtype().name()
+                    )));
+                }
+                Ok((*a).clone())
+            }
+            Destination::Alloc(alloc) => alloc(expected),
+        }
+    }
+}
+
+/// Broadcasts a small fixed-size buffer in pieces of at most `limit` bytes.
+fn bcast_small(comm: MPI_Comm, root: i32, bytes: &mut [u8], limit: usize) -> Result<()> {
+    for piece in bytes.chunks_mut(limit) {
+        let count = to_int(piece.len(), "header piece")?;
+        check_mpi(
+            // SAFETY: piece is a valid, writable byte range.
+            unsafe { mpi::ffi::MPI_Bcast(piece.as_mut_ptr() as *mut c_void, count, byte_type(), root, comm) },
+            "MPI_Bcast (header)",
+        )?;
+    }
+    Ok(())
+}
+
+/// Broadcasts the root's header (`mine`, read on the root only); every rank
+/// returns the root's header.
+///
+/// The pieces are cut at `limit` (capped at 255 bytes), which callers have
+/// already agreed on in their opening agreement, so the broadcast calls line
+/// up on every rank.
+pub(crate) fn bcast_header(comm: MPI_Comm, root: i32, mine: Option<&ArrayHeader>, limit: usize) -> Result<ArrayHeader> {
+    let mut words = mine.map(ArrayHeader::encode).unwrap_or([0u64; HEADER_WORDS]);
+    // SAFETY: viewing the u64 array as bytes.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, HEADER_WORDS * 8) };
+    bcast_small(comm, root, bytes, limit.clamp(1, 255))?;
+    ArrayHeader::decode(&words)
+}
+
+/// The root's header, shared with every rank ([`bcast_header`]).
+pub(crate) fn share_header(comm: MPI_Comm, root: i32, mine: Option<ArrayHeader>, limit: usize) -> Result<ArrayHeader> {
+    bcast_header(comm, root, mine.as_ref(), limit)
+}
+
+// ---------------------------------------------------------------- step 3: confirmation
+
+/// Step 3: every rank's verdict on its buffers against the shared header
+/// (`local`), agreed; returns whether any rank raised `flag`.
+pub(crate) fn confirm(comm: MPI_Comm, local: Result<()>, flag: bool) -> Result<bool> {
+    agree_flag(comm, local, flag)
+}
