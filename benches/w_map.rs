@@ -270,6 +270,14 @@ fn main() {
         .prepare(poison)
         .check(move |s: &mut State| verify(s, map_r))
         .vs("a2av+memcpy"),
+        Case::new("gather+take+scatter", "dgampi gather to rank 0, ndarray select (numpy.take) of the full-BZ rows there, dgampi scatter_into", both, move |s: &mut State| {
+            let all = irr_r.gather(&s.input, 0, 0).expect("gather");
+            let full_all = all.map(|a| a.select(ndarray::Axis(0), map_r));
+            full_r.scatter_into(full_all.as_ref(), &mut s.output, 0, 0).expect("scatter_into");
+        })
+        .prepare(poison)
+        .check(move |s: &mut State| verify(s, map_r))
+        .anchor(),
         Case::new("a2av+memcpy", "raw MPI_Alltoallv of the minimum cross-rank bytes, then memcpy of the output block", both, |s: &mut State| {
             alltoallv(s);
             memcpy(s);
@@ -303,6 +311,7 @@ fn main() {
 
     let find = |n: &str| bench.results.iter().find(|r| r.name == n).expect("case").clone();
     let (ex, mp, both_a, a2a, mc) = (find("exchange"), find("map"), find("a2av+memcpy"), find("alltoallv"), find("memcpy"));
+    let gts = find("gather+take+scatter");
     let ratio_sum = ex.median_s() / (a2a.median_s() + mc.median_s());
     let ratio_combined = ex.median_s() / both_a.median_s();
     // Paired per repetition (cases are interleaved, so rep i of each ran back to back).
@@ -320,6 +329,14 @@ fn main() {
     bench.param("ratio_exchange_over_alltoallv_plus_memcpy_median_per_rep", Json::Num(ratio_paired));
     bench.param("ratio_exchange_over_combined_anchor_median_per_rep", Json::Num(ratio_paired_combined));
     bench.param("ratio_map_over_alltoallv_plus_memcpy", Json::Num(mp.median_s() / (a2a.median_s() + mc.median_s())));
+    let ratio_map_gts = mp.median_s() / gts.median_s();
+    bench.param("ratio_map_over_gather_take_scatter", Json::Num(ratio_map_gts));
+    bench.note(format!(
+        "map_irrbz_fullbz / (gather + take + scatter) = {:.4} / {:.4} = {ratio_map_gts:.3} (target <= 1): {}",
+        mp.median_s(),
+        gts.median_s(),
+        verdict(ratio_map_gts <= 1.0)
+    ));
 
     bench.note(format!(
         "acceptance: exchange / (alltoallv + memcpy) = {:.4} / ({:.4} + {:.4}) = {ratio_sum:.3} (target <= {ACCEPT_RATIO}): {}; \

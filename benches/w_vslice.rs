@@ -37,7 +37,7 @@ use dgampi::bzmap::square_lattice_irrk_inv as square_lattice_map;
 use common::{Bench, Case, Json};
 use dgampi::{ArrayMut, ArrayRef};
 use dgampi::engine::RowPlan;
-use dgampi::freq::{gather_full_ibz_for_vslice, node_aware_split, node_labels, FreqSplit};
+use dgampi::freq::{gather_full_ibz_for_vslice, node_aware_split, node_labels, FreqSplit, NodeOrder};
 use dgampi::Distributor;
 use mpi::traits::*;
 use ndarray::{ArrayD, IxDyn};
@@ -170,7 +170,7 @@ fn main() {
 
     let irr = Distributor::new(&world, n_irr, "w_vslice_irr", None).unwrap_or_else(|e| exit_with(rank, &format!("Distributor::new: {e}")));
     let full = Distributor::new(&world, n_full, "w_vslice_full", None).unwrap_or_else(|e| exit_with(rank, &format!("Distributor::new: {e}")));
-    let nodes = node_labels(&full).unwrap_or_else(|e| exit_with(rank, &format!("node_labels: {e}")));
+    let nodes = node_labels(&full, NodeOrder::SharedMemory).unwrap_or_else(|e| exit_with(rank, &format!("node_labels: {e}")));
     let split: FreqSplit = node_aware_split(&full, N_NU).unwrap_or_else(|e| exit_with(rank, &format!("node_aware_split: {e}")));
     let (nu_off, my_nu) = (split.offsets[me], split.sizes[me]);
 

@@ -13,7 +13,7 @@
 //! the root, unfold there, scatter. Both apply the optional per-k orbital
 //! transform ([`OrbitalTransform`]) to the unfolded rows.
 
-use crate::buffer::{try_bytes, ArrayMut, ArrayRef, RawArray};
+use crate::buffer::{zeroed_vec, ArrayMut, ArrayRef, RawArray};
 use crate::comm::check_mpi;
 use crate::distributor::Distributor;
 use crate::engine::RowPlan;
@@ -83,16 +83,10 @@ pub(crate) fn map_values(irr: &Distributor, full: &Distributor, fingerprint: u64
     ]
 }
 
-/// A 64-bit FNV-1a fingerprint of `irrk_inv` and `extra`, so ranks can check
-/// cheaply that they were given the same replicated inputs.
+/// The fingerprint of `irrk_inv` and `extra` (a frequency split), agreed by
+/// every rank of a map.
 pub(crate) fn map_fingerprint(irrk_inv: &[usize], extra: &[usize]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &v in irrk_inv.iter().chain([&usize::MAX]).chain(extra) {
-        for b in (v as u64).to_le_bytes() {
-            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
+    crate::collective::fingerprint(irrk_inv.iter().copied().chain([usize::MAX]).chain(extra.iter().copied()))
 }
 
 /// The engine plan of the map for this rank.
@@ -157,7 +151,8 @@ fn prepare<'a>(
         let staging = if root_staging && coord.is_root() {
             let rows = irr.ntasks().checked_add(full.ntasks());
             let bytes = rows.and_then(|r| r.checked_mul(full_header.row_bytes()));
-            try_bytes(bytes.ok_or_else(|| Error::out_of_range("the whole arrays are too large to address"))?, "the root's whole arrays")?
+            // Lazily zeroed (calloc-style) pages: gather and unfold write them once.
+            zeroed_vec::<u8>(bytes.ok_or_else(|| Error::out_of_range("the whole arrays are too large to address"))?)?
         } else {
             Vec::new()
         };
@@ -253,8 +248,13 @@ pub(crate) fn map_irrbz_fullbz_raw(
         Some(irr_all) => {
             // SAFETY: unfolded holds the whole full-BZ array (reserved in prepare).
             let f = unsafe { RawArray::new(unfolded.as_mut_ptr(), full_header.dtype, full_header.shape.clone(), None)? };
+            // Both arrays are C-contiguous staging: the unfold is one memcpy per
+            // full-BZ row, as `numpy.take` does.
+            let (from, to) = (irr_all.contiguous_ptr(0).expect("contiguous staging"), f.contiguous_ptr(0).expect("contiguous staging"));
             for (q, &k) in irrk_inv.iter().enumerate() {
-                f.rows(q, q + 1).copy_from(&irr_all.rows(k, k + 1), usize::MAX)?;
+                // SAFETY: k < n_irr and q < n_full (checked in prepare); the two
+                // staging arrays are disjoint halves of one allocation.
+                unsafe { std::ptr::copy_nonoverlapping(from.add(k * row_bytes), to.add(q * row_bytes), row_bytes) };
             }
             Some(f)
         }

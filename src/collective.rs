@@ -114,6 +114,20 @@ pub(crate) fn agree_values(comm: MPI_Comm, local: Result<()>, flag: bool, limit:
     Ok(worst & 4 == 4)
 }
 
+/// A 64-bit FNV-1a fingerprint of `values`, so that ranks can check with one
+/// agreed value that they were given the same replicated input (a map, a
+/// split). Sequences of different lengths differ unless a caller joins them
+/// without a separator (put `usize::MAX` between the parts).
+pub(crate) fn fingerprint(values: impl IntoIterator<Item = usize>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in values {
+        for b in (v as u64).to_le_bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
 /// The lowest rank whose `status` is nonzero, and that status (a MAXLOC),
 /// after an agreement found that some rank failed. Each failing rank's key
 /// is `size - rank` (0 for ranks that succeeded), reduced with MAX one

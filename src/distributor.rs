@@ -12,7 +12,7 @@
 
 use crate::buffer::{try_bytes, RawArray};
 use crate::bounds::RowChunks;
-use crate::collective::{self, agree, agree_values, ArrayHeader, Destination, HEADER_WORDS};
+use crate::collective::{self, agree, agree_values, fingerprint, ArrayHeader, Destination, HEADER_WORDS};
 use crate::comm::{self, CommRef, ThreadBound, check_mpi, check_peer, check_tag_range, in_place, to_int, OwnedComm, RowType};
 use crate::failure::Poison;
 use crate::element::{DType, Element};
@@ -73,6 +73,15 @@ unsafe impl AsRaw for Distributor {
     fn as_raw(&self) -> MPI_Comm {
         self.user.raw()
     }
+}
+
+/// How a new distributor splits its tasks over the ranks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Split<'a> {
+    /// `n` tasks in blocks as even as possible, the excess on the last ranks.
+    Even(usize),
+    /// The given number of tasks on each rank.
+    Sizes(&'a [usize]),
 }
 
 /// Identity of the next distributor this process creates (see `Distributor::id`).
@@ -136,21 +145,44 @@ impl Distributor {
         Distributor::create(comm, Ok((ntasks, name, output_path)))
     }
 
+    /// A distributor whose ranks own the given numbers of tasks (`sizes`, one
+    /// entry per rank of `comm`, ranks may own none), for splits that are
+    /// not the even block split: the node-aware frequency split
+    /// ([`crate::freq::node_aware_split`]), or a caller's own. Collective;
+    /// every rank must pass the same sizes (checked: `Mismatch` everywhere
+    /// otherwise). Otherwise as [`Distributor::new`].
+    pub fn with_sizes<C: AsRaw<Raw = MPI_Comm>>(comm: &C, sizes: &[usize], name: &str, output_path: Option<&Path>) -> Result<Distributor> {
+        Distributor::create_split(comm.as_raw(), Ok((Split::Sizes(sizes), name, output_path)))
+    }
+
+    /// Creates a distributor from arguments this rank may already have found
+    /// bad (see [`Distributor::create_split`]).
+    pub(crate) fn create(comm: MPI_Comm, args: Result<(usize, &str, Option<&Path>)>) -> Result<Distributor> {
+        Distributor::create_split(comm, args.map(|(ntasks, name, path)| (Split::Even(ntasks), name, path)))
+    }
+
     /// Creates a distributor from arguments this rank may already have found
     /// bad: the duplicate is made on every rank, then every rank learns of any
-    /// rank's error, and `ntasks` is checked to be equal everywhere.
-    pub(crate) fn create(comm: MPI_Comm, args: Result<(usize, &str, Option<&Path>)>) -> Result<Distributor> {
+    /// rank's error, and the number of tasks and their split are checked to be
+    /// equal everywhere (an even split and the same sizes given explicitly agree).
+    pub(crate) fn create_split(comm: MPI_Comm, args: Result<(Split, &str, Option<&Path>)>) -> Result<Distributor> {
         let user = OwnedComm::dup(comm)?;
         let lib = library_comm(comm, user.raw())?;
         let raw = lib.raw();
-        let limit = resolve_limit(0);
-        let local = args.as_ref().map(|_| ()).map_err(Clone::clone).and(limit.clone().map(|_| ()));
-        let ntasks = args.as_ref().map_or(0, |a| a.0);
-        agree_values(raw, local, false, *limit.as_ref().unwrap_or(&1), &[("ntasks", ntasks as u64)])?;
-        let (ntasks, name, output_path) = args?;
         let (rank, size) = (comm::rank(raw)? as usize, comm::size(raw)? as usize);
+        let limit = resolve_limit(0);
+        let layout = args.as_ref().map_err(Clone::clone).and_then(|(split, _, _)| match *split {
+            Split::Even(ntasks) => BlockLayout::new(ntasks, size),
+            Split::Sizes(sizes) if sizes.len() != size => {
+                Err(Error::invalid(format!("sizes has {} entries but the communicator has {size} ranks", sizes.len())))
+            }
+            Split::Sizes(sizes) => BlockLayout::from_sizes(sizes),
+        });
+        let local = layout.as_ref().map(|_| ()).map_err(Clone::clone).and(limit.as_ref().map(|_| ()).map_err(Clone::clone));
+        let (ntasks, split) = layout.as_ref().map_or((0, 0), |l| (l.ntasks() as u64, fingerprint(l.sizes().iter().copied())));
+        agree_values(raw, local, false, *limit.as_ref().unwrap_or(&1), &[("ntasks", ntasks), ("the split of the tasks over the ranks", split)])?;
+        let (layout, (_, name, output_path)) = (layout?, args?);
         let id = agreed_id(raw)?;
-        let layout = BlockLayout::new(ntasks, size)?;
         let mut spill = output_path.map(|dir| SpillFile::new(SpillFile::path_for(dir, name, rank as i32)));
         let opened = match spill.as_mut() {
             Some(file) => file.open(),

@@ -80,23 +80,65 @@ pub fn node_aware_split_with_nodes(n: usize, nodes: &[i64]) -> Result<FreqSplit>
     Ok(FreqSplit { sizes, offsets })
 }
 
-/// Node labels of every rank of `comm`: the lowest rank sharing the node
-/// (`MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`), exchanged with a chunked allgather.
-pub fn node_labels(d: &Distributor) -> Result<Vec<i64>> {
-    let comm = d.lib_comm();
-    // SAFETY: reading rsmpi's extern constant.
-    let mut node: MPI_Comm = unsafe { mpi::ffi::RSMPI_COMM_NULL };
-    check_mpi(
-        // SAFETY: valid communicator; MPI creates the node communicator.
-        unsafe { mpi::ffi::MPI_Comm_split_type(comm, mpi::ffi::MPI_COMM_TYPE_SHARED as i32, 0, mpi::ffi::RSMPI_INFO_NULL, &mut node) },
-        "MPI_Comm_split_type",
-    )?;
-    let node = OwnedNodeComm(node);
-    let leader = lowest_rank_of_node(comm, node.0)?;
-    let per_rank = Distributor::create(comm, Ok((d.mpi_size(), "", None)))?;
-    let mine = ndarray::arr1(&[leader]);
-    per_rank.allgather(&mine, 0).map(|a| a.iter().copied().collect())
+/// How [`node_aware_split_by`] finds the nodes and orders them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NodeOrder {
+    /// Ranks that share memory (`MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`)
+    /// form a node, and nodes are ordered by their lowest rank. The default:
+    /// it depends on no host-name string (which some systems report
+    /// inconsistently, e.g. with and without the domain), and the spare
+    /// frequencies go to the nodes of the lowest ranks.
+    #[default]
+    SharedMemory,
+    /// Ranks with the same `MPI_Get_processor_name` form a node, and nodes
+    /// are ordered by host name, as the original Python module does (the
+    /// spare frequencies go to the first host names in sorted order).
+    HostName,
 }
+
+/// Node labels of every rank of `d` (ranks with equal labels share a node;
+/// labels sort in the node order), exchanged with a chunked allgather.
+pub fn node_labels(d: &Distributor, order: NodeOrder) -> Result<Vec<i64>> {
+    let comm = d.lib_comm();
+    let per_rank = Distributor::create(comm, Ok((d.mpi_size(), "", None)))?;
+    match order {
+        NodeOrder::SharedMemory => {
+            // SAFETY: reading rsmpi's extern constant.
+            let mut node: MPI_Comm = unsafe { mpi::ffi::RSMPI_COMM_NULL };
+            check_mpi(
+                // SAFETY: valid communicator; MPI creates the node communicator.
+                unsafe { mpi::ffi::MPI_Comm_split_type(comm, mpi::ffi::MPI_COMM_TYPE_SHARED as i32, 0, mpi::ffi::RSMPI_INFO_NULL, &mut node) },
+                "MPI_Comm_split_type",
+            )?;
+            let node = OwnedNodeComm(node);
+            let leader = lowest_rank_of_node(comm, node.0)?;
+            per_rank.allgather(&ndarray::arr1(&[leader]), 0).map(|a| a.iter().copied().collect())
+        }
+        NodeOrder::HostName => {
+            let mut name = [0u8; HOST_NAME_BYTES];
+            let mut len: std::os::raw::c_int = 0;
+            check_mpi(
+                // SAFETY: the buffer holds MPI_MAX_PROCESSOR_NAME bytes (checked at compile time below).
+                unsafe { mpi::ffi::MPI_Get_processor_name(name.as_mut_ptr() as *mut std::os::raw::c_char, &mut len) },
+                "MPI_Get_processor_name",
+            )?;
+            // The original strips surrounding white space before comparing.
+            let trimmed = String::from_utf8_lossy(&name[..(len.max(0) as usize).min(HOST_NAME_BYTES)]).trim().as_bytes().to_vec();
+            let mut row = [0u8; HOST_NAME_BYTES];
+            row[..trimmed.len()].copy_from_slice(&trimmed);
+            let all = per_rank.allgather(&ndarray::Array2::from_shape_vec((1, HOST_NAME_BYTES), row.to_vec()).expect("one row"), 0)?;
+            let names: Vec<&[u8]> = all.outer_iter().map(|r| r.to_slice().expect("contiguous rows")).collect();
+            let mut sorted = names.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            Ok(names.iter().map(|n| sorted.binary_search(n).expect("present") as i64).collect())
+        }
+    }
+}
+
+/// Room for one host name (`MPI_MAX_PROCESSOR_NAME`, 256 in Open MPI and MPICH).
+const HOST_NAME_BYTES: usize = 256;
+const _: () = assert!(mpi::ffi::MPI_MAX_PROCESSOR_NAME as usize <= HOST_NAME_BYTES);
 
 /// Frees a communicator from `MPI_Comm_split_type` (the caller's duplicate is untouched).
 struct OwnedNodeComm(MPI_Comm);
@@ -126,13 +168,19 @@ fn lowest_rank_of_node(comm: MPI_Comm, node: MPI_Comm) -> Result<i64> {
 }
 
 /// The node-aware split of `n` frequencies over the ranks of `d`, with the
-/// nodes found by `MPI_Comm_split_type` (collective).
+/// nodes found by shared memory ([`NodeOrder::SharedMemory`]; collective).
 pub fn node_aware_split(d: &Distributor, n: usize) -> Result<FreqSplit> {
+    node_aware_split_by(d, n, NodeOrder::SharedMemory)
+}
+
+/// [`node_aware_split`] with the nodes found and ordered as `order` says.
+pub fn node_aware_split_by(d: &Distributor, n: usize, order: NodeOrder) -> Result<FreqSplit> {
     // Opens with the agreement every collective starts with, so a rank that
     // failed before the call (the C ABI) is heard instead of awaited, and
     // ranks asking for different frequency counts fail together.
-    agree_values(d.lib_comm(), d.poison().check("distributor"), false, resolve_limit(0).unwrap_or(1), &[("n_nu", n as u64)])?;
-    node_aware_split_with_nodes(n, &node_labels(d)?)
+    let values = [("n_nu", n as u64), ("the node order", order as u64)];
+    agree_values(d.lib_comm(), d.poison().check("distributor"), false, resolve_limit(0).unwrap_or(1), &values)?;
+    node_aware_split_with_nodes(n, &node_labels(d, order)?)
 }
 
 /// Gathers a vertex `[q_irr_local, orb..., nu, nu']` distributed over
