@@ -25,6 +25,13 @@ pub struct FreqSplit {
 }
 
 impl FreqSplit {
+    /// The same sizes with the slices following each other in rank order
+    /// (the layout of a distributor built from the sizes).
+    pub fn in_rank_order(&self) -> FreqSplit {
+        let offsets = self.sizes.iter().scan(0, |next, &size| Some(std::mem::replace(next, *next + size))).collect();
+        FreqSplit { sizes: self.sizes.clone(), offsets }
+    }
+
     /// The frequency range of `rank`.
     pub fn range(&self, rank: usize) -> Range<usize> {
         self.offsets[rank]..self.offsets[rank] + self.sizes[rank]
@@ -91,8 +98,11 @@ pub enum NodeOrder {
     #[default]
     SharedMemory,
     /// Ranks with the same `MPI_Get_processor_name` form a node, and nodes
-    /// are ordered by host name, as the original Python module does (the
-    /// spare frequencies go to the first host names in sorted order).
+    /// are ordered by host name, as the original Python module does: the
+    /// spare frequencies go to the first host names in sorted order, and the
+    /// slices follow each other in rank order (offsets are the running sum
+    /// of the sizes over ranks 0, 1, ...), so a distributor built from the
+    /// sizes ([`crate::Distributor::with_sizes`]) owns exactly these slices.
     HostName,
 }
 
@@ -180,7 +190,8 @@ pub fn node_aware_split_by(d: &Distributor, n: usize, order: NodeOrder) -> Resul
     // ranks asking for different frequency counts fail together.
     let values = [("n_nu", n as u64), ("the node order", order as u64)];
     agree_values(d.lib_comm(), d.poison().check("distributor"), false, resolve_limit(0).unwrap_or(1), &values)?;
-    node_aware_split_with_nodes(n, &node_labels(d, order)?)
+    let split = node_aware_split_with_nodes(n, &node_labels(d, order)?)?;
+    Ok(if order == NodeOrder::HostName { split.in_rank_order() } else { split })
 }
 
 /// Gathers a vertex `[q_irr_local, orb..., nu, nu']` distributed over
@@ -343,5 +354,16 @@ mod tests {
         let s = node_aware_split_with_nodes(2, &[0, 0, 0, 0]).unwrap();
         assert_eq!(s.sizes, [1, 1, 0, 0]);
         assert_eq!(s.total(), 2);
+    }
+
+    #[test]
+    fn host_order_keeps_the_sizes_and_orders_slices_by_rank() {
+        // Host labels (sorted names) [1, 0, 1, 0], 7 frequencies, as the
+        // original computes it: host 0 (ranks 1, 3) gets 4 = 2 + 2, host 1
+        // (ranks 0, 2) 3 = 2 + 1; offsets are the running sum over ranks.
+        let s = node_aware_split_with_nodes(7, &[1, 0, 1, 0]).unwrap().in_rank_order();
+        assert_eq!(s.sizes, [2, 2, 1, 2]);
+        assert_eq!(s.offsets, [0, 2, 4, 5]);
+        s.check(7).unwrap();
     }
 }

@@ -285,6 +285,66 @@ fn case_collective_errors(world: &SimpleCommunicator) -> Result<(), String> {
     ensure(got == pattern::<f64>(&[6], 2), || "distributor unusable after errors".into())
 }
 
+/// A distributor over given sizes (empty ranks included) runs every
+/// collective against the serial reference; sizes that differ between ranks
+/// or do not have one entry per rank fail everywhere; the node-aware split of
+/// 5 frequencies (the original module's vslice case) allgathers.
+fn case_explicit_sizes(world: &SimpleCommunicator) -> Result<(), String> {
+    let (r, size) = (world.rank() as usize, world.size() as usize);
+    let sizes: Vec<usize> = (0..size).map(|p| if p % 2 == 1 { 0 } else { p + 2 }).collect();
+    let d = Distributor::with_sizes(world, &sizes, "sized", None).map_err(err)?;
+    let n: usize = sizes.iter().sum();
+    ensure(d.ntasks() == n && d.sizes() == sizes.as_slice() && d.my_size() == sizes[r], || format!("layout {:?}", d.sizes()))?;
+    ensure(d.layout() == &BlockLayout::from_sizes(&sizes).map_err(err)?, || "layout".into())?;
+    let full = pattern::<f64>(&[n, 3], 7);
+    let mine = d.scatter((r == 0).then_some(&full), 0, 0).map_err(err)?;
+    ensure(mine == my_block(&d, &full), || "scatter over given sizes".into())?;
+    ensure(d.allgather(&mine, 0).map_err(err)? == full, || "allgather over given sizes".into())?;
+    let back = d.gather(&mine, size as i32 - 1, 0).map_err(err)?;
+    ensure(back.is_none() == (r != size - 1) && back.is_none_or(|b| b == full), || "gather over given sizes".into())?;
+    // The same split given explicitly and as an even split agree.
+    let even = BlockLayout::new(7, size).map_err(err)?;
+    let mixed = if r == 0 { Distributor::with_sizes(world, even.sizes(), "mixed", None) } else { Distributor::new(world, 7, "mixed", None) };
+    ensure(mixed.map_err(err)?.sizes() == even.sizes(), || "even split given as sizes".into())?;
+    // The node-aware split of 5 frequencies, as the original's vslice installs it.
+    let split = dgampi::freq::node_aware_split(&d, 5).map_err(err)?;
+    let v = Distributor::with_sizes(world, &split.sizes, "v", None).map_err(err)?;
+    let freqs = pattern::<f64>(&[5, 2], 3);
+    let got = v.allgather(&freqs.slice_axis(Axis(0), Slice::from(v.my_tasks())), 0).map_err(err)?;
+    ensure(got == freqs, || "allgather over the node-aware split".into())?;
+    if size > 1 {
+        // Sizes that differ on the last rank: Mismatch on every rank.
+        let mut other = sizes.clone();
+        if r == size - 1 {
+            other[0] += 1;
+            other[1] = other[1].saturating_sub(1);
+        }
+        let e = Distributor::with_sizes(world, &other, "bad", None).err().ok_or("differing sizes accepted")?;
+        ensure(e.status == Status::Mismatch, || format!("differing sizes: {e}"))?;
+    }
+    // One entry too many on every rank: InvalidArgument everywhere.
+    let e = Distributor::with_sizes(world, &vec![1; size + 1], "bad", None).err().ok_or("wrong length accepted")?;
+    ensure(e.status == Status::InvalidArgument && e.message.contains("entries"), || format!("wrong length: {e}"))?;
+    d.barrier().map_err(err)
+}
+
+/// Both node orders find one node on one host: the whole split on its ranks in rank order.
+fn case_node_orders(world: &SimpleCommunicator) -> Result<(), String> {
+    use dgampi::freq::{node_aware_split_by, node_aware_split_with_nodes, NodeOrder};
+    let d = dist(world, 4)?;
+    let one_node = node_aware_split_with_nodes(11, &vec![0; world.size() as usize]).map_err(err)?;
+    for order in [NodeOrder::SharedMemory, NodeOrder::HostName] {
+        let split = node_aware_split_by(&d, 11, order).map_err(err)?;
+        ensure(split.sizes == one_node.sizes && split.offsets == one_node.offsets, || format!("{order:?}: {split:?}"))?;
+    }
+    if world.size() > 1 {
+        let order = if world.rank() == 0 { NodeOrder::HostName } else { NodeOrder::SharedMemory };
+        let e = node_aware_split_by(&d, 11, order).err().ok_or("different node orders accepted")?;
+        ensure(e.status == Status::Mismatch && e.message.contains("node order"), || format!("{e}"))?;
+    }
+    Ok(())
+}
+
 /// A remote error names the lowest failing rank and its status, whichever
 /// step of the agreement found the error.
 fn case_remote_error_names_first_failing_rank(world: &SimpleCommunicator) -> Result<(), String> {
@@ -395,6 +455,8 @@ fn main() {
         ("send_recv_npoint", case_send_recv_npoint),
         ("collective_errors", case_collective_errors),
         ("remote_error_names_first_failing_rank", case_remote_error_names_first_failing_rank),
+        ("explicit_sizes", case_explicit_sizes),
+        ("node_orders", case_node_orders),
         ("spill_round_trip", case_spill_round_trip),
         ("spill_same_name_twice", case_spill_same_name_twice),
     ];
