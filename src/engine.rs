@@ -13,7 +13,9 @@
 //! most `limit` bytes; in each step every rank posts, per peer and direction,
 //! chunks worth up to `window / (2 * ranks)` bytes (at least one; nonblocking,
 //! one tag on the given communicator, order preserved by MPI's non-overtaking
-//! rule) and waits. Sender and receiver group chunks into steps the same way.
+//! rule), its receives before its sends, with the peers in an order rotated
+//! by rank (sends to `rank + k`, receives from `rank - k`, k = 1, 2, ...), and
+//! waits. Sender and receiver group chunks into steps the same way.
 //! When a stream's runs of rows consecutive at both ends are long (64 KiB on
 //! average), chunks are cut at the runs too, so every chunk travels in place.
 //! Otherwise consecutive source rows are sent in place; received rows go
@@ -360,6 +362,9 @@ impl RowPlan {
     fn exchange(&self, comm: MPI_Comm, streams: &mut [Stream], budget: usize, scratch: &mut Scratch) -> Result<()> {
         // Staging for chunks that cannot go in place, reused by every step.
         let Scratch { send_arena, recv_arena, sends, recvs, requests } = scratch;
+        // `streams` holds every peer but this rank, in rank order.
+        let npeers = self.peers.len();
+        let stream_of = |peer: usize| if peer < self.rank { peer } else { peer - 1 };
         loop {
             // Choose this step's chunks: up to `budget` bytes (at least one chunk)
             // per peer and direction, each in place or at an offset in an arena.
@@ -367,7 +372,11 @@ impl RowPlan {
             recvs.clear();
             requests.clear();
             let (mut send_staged, mut recv_staged) = (0, 0);
-            for (i, s) in streams.iter_mut().enumerate() {
+            // Peers in an order rotated by rank, so that no rank is every
+            // rank's first peer: sends to rank + k, receives from rank - k.
+            for k in 1..npeers {
+                let i = stream_of((self.rank + k) % npeers);
+                let s = &mut streams[i];
                 let rows = &self.peers[s.peer];
                 let mut sent = 0;
                 while sent < budget {
@@ -376,6 +385,9 @@ impl RowPlan {
                     let place = Place::new(send_in_place(&s.src, &rows.send, &c), &mut send_staged, c.byte_len);
                     sends.push((i, c, place));
                 }
+                let i = stream_of((self.rank + npeers - k) % npeers);
+                let s = &mut streams[i];
+                let rows = &self.peers[s.peer];
                 let mut received = 0;
                 while received < budget {
                     let Some(c) = s.recv_plan.take_next()? else { break };
@@ -397,6 +409,16 @@ impl RowPlan {
             // Every request joins `in_flight` as it is posted: an error or a
             // panic from here on waits for the posted ones before returning.
             let mut in_flight = InFlight::new(requests);
+            // Receives first, so that arriving messages find their buffer
+            // instead of the unexpected-message queue.
+            for (i, c, place) in recvs.iter() {
+                let ptr = match *place {
+                    Place::InPlace(p) => p,
+                    Place::Staged(at) => recv_arena[at..].as_mut_ptr(),
+                };
+                let posted = in_flight.post(|req| irecv(comm, ptr, c.byte_len, streams[*i].peer, req));
+                posted.unwrap_or_else(|e| abort_stranded(comm, &e));
+            }
             for (i, c, place) in sends.iter() {
                 let s = &streams[*i];
                 let ptr = match *place {
@@ -408,14 +430,6 @@ impl RowPlan {
                     }
                 };
                 let posted = in_flight.post(|req| isend(comm, ptr, c.byte_len, s.peer, req));
-                posted.unwrap_or_else(|e| abort_stranded(comm, &e));
-            }
-            for (i, c, place) in recvs.iter() {
-                let ptr = match *place {
-                    Place::InPlace(p) => p,
-                    Place::Staged(at) => recv_arena[at..].as_mut_ptr(),
-                };
-                let posted = in_flight.post(|req| irecv(comm, ptr, c.byte_len, streams[*i].peer, req));
                 posted.unwrap_or_else(|e| abort_stranded(comm, &e));
             }
             in_flight.wait_all("MPI_Waitall (row exchange)")?;
