@@ -821,6 +821,23 @@ static void test_split_real(void) {
         CHECK(s[nranks] == -7 && o[nranks] == -7, "%s: wrote past mpi_size entries", what);
         /* exactly mpi_size entries of room */
         CHECK_OK(dgampi_node_aware_split(d, n, s, o, (size_t)nranks));
+        /* both node orders find the one node of this machine */
+        for (int32_t order = DGAMPI_NODE_ORDER_SHARED_MEMORY; order <= DGAMPI_NODE_ORDER_HOST_NAME; order++) {
+            for (int r = 0; r < nranks; r++) s[r] = o[r] = -7;
+            CHECK_OK(dgampi_node_aware_split_ordered(d, n, order, s, o, (size_t)nranks));
+            snprintf(what, sizeof what, "this machine, %lld frequencies, node order %d", (long long)n, (int)order);
+            check_split(s, o, ws, wo, nranks, n, what);
+        }
+    }
+    {
+        /* a bad order on every rank; different orders on different ranks */
+        int64_t s[MAX_RANKS], o[MAX_RANKS];
+        const char *fname = "dgampi_node_aware_split_ordered";
+        CHECK_STATUS(dgampi_node_aware_split_ordered(d, 4, 2, s, o, (size_t)nranks), S_INVALID, fname);
+        if (nranks > 1)
+            CHECK_STATUS(dgampi_node_aware_split_ordered(d, 4, rank == last ? DGAMPI_NODE_ORDER_HOST_NAME : DGAMPI_NODE_ORDER_SHARED_MEMORY,
+                                                         s, o, (size_t)nranks),
+                         DGAMPI_STATUS_MISMATCH, fname);
     }
     /* bad input: the same on every rank, so a clear status everywhere */
     int64_t s[MAX_RANKS], o[MAX_RANKS];

@@ -564,6 +564,57 @@ static void test_collectives(void) {
     }
 }
 
+/* A distributor over given sizes (odd ranks own nothing), C and Fortran
+ * handles: its accessors, an allgather against the serial reference, and
+ * sizes that differ between ranks or have the wrong length. */
+static void test_given_sizes(void) {
+    check_section = "dgampi_distributor_create_with_sizes";
+    const char *fname = "dgampi_distributor_create_with_sizes";
+    int64_t sizes[MAX_RANKS], offs[MAX_RANKS], ntasks = 0;
+    for (int r = 0; r < nranks; r++) {
+        sizes[r] = r % 2 ? 0 : r + 2;
+        offs[r] = ntasks;
+        ntasks += sizes[r];
+    }
+    for (int use_f = 0; use_f < 2; use_f++) {
+        dgampi_distributor *d = NULL;
+        if (use_f)
+            CHECK_OK(dgampi_distributor_create_with_sizes_f(MPI_Comm_c2f(MPI_COMM_WORLD), sizes, (size_t)nranks, NULL, NULL, &d));
+        else
+            CHECK_OK(dgampi_distributor_create_with_sizes(MPI_COMM_WORLD, sizes, (size_t)nranks, NULL, NULL, &d));
+        if (!d) return;
+        int64_t v = -1, got[MAX_RANKS];
+        CHECK_OK(dgampi_distributor_ntasks(d, &v));
+        CHECK(v == ntasks, "ntasks %lld, expected %lld", (long long)v, (long long)ntasks);
+        CHECK_OK(dgampi_distributor_my_offset(d, &v));
+        CHECK(v == offs[rank], "my_offset %lld, expected %lld", (long long)v, (long long)offs[rank]);
+        CHECK_OK(dgampi_distributor_sizes(d, got, (size_t)nranks));
+        for (int r = 0; r < nranks; r++) CHECK(got[r] == sizes[r], "sizes[%d] = %lld, expected %lld", r, (long long)got[r], (long long)sizes[r]);
+        /* allgather of the global task indices */
+        double mine[MAX_RANKS + 2], *all = malloc(sizeof(double) * (size_t)(ntasks > 0 ? ntasks : 1));
+        for (int64_t i = 0; i < sizes[rank]; i++) mine[i] = (double)(offs[rank] + i);
+        int64_t bshape[1] = {sizes[rank]}, ashape[1] = {ntasks};
+        dgampi_array b = make_array(mine, DGAMPI_DTYPE_F64, 1, bshape, NULL), a = make_array(all, DGAMPI_DTYPE_F64, 1, ashape, NULL);
+        CHECK_OK(dgampi_distributor_allgather_into(d, &b, &a, lim(8)));
+        for (int64_t i = 0; i < ntasks; i++) CHECK(all[i] == (double)i, "allgather[%lld] = %g", (long long)i, all[i]);
+        free(all);
+        destroy_dist(&d);
+    }
+    dgampi_distributor *d = NULL;
+    if (nranks > 1) {
+        int64_t other[MAX_RANKS];
+        for (int r = 0; r < nranks; r++) other[r] = sizes[r] + (rank == nranks - 1 && r == 0 ? 1 : 0);
+        int s = dgampi_distributor_create_with_sizes(MPI_COMM_WORLD, other, (size_t)nranks, NULL, NULL, &d);
+        CHECK(s == DGAMPI_STATUS_MISMATCH, "sizes differing on the last rank gave %d (%s)", s, status_name(s));
+        CHECK(d == NULL, "a failed create returned a handle");
+    }
+    CHECK_STATUS(dgampi_distributor_create_with_sizes(MPI_COMM_WORLD, sizes, (size_t)nranks + 1, NULL, NULL, &d), DGAMPI_STATUS_INVALID_ARGUMENT, fname);
+    int64_t negative[MAX_RANKS];
+    for (int r = 0; r < nranks; r++) negative[r] = -1;
+    CHECK_STATUS(dgampi_distributor_create_with_sizes(MPI_COMM_WORLD, negative, (size_t)nranks, NULL, NULL, &d), DGAMPI_STATUS_INVALID_ARGUMENT, fname);
+    CHECK_STATUS(dgampi_distributor_create_with_sizes(MPI_COMM_WORLD, NULL, (size_t)nranks, NULL, NULL, &d), DGAMPI_STATUS_NULL_ARGUMENT, fname);
+}
+
 /* allreduce of arrays larger than one chunk: many MPI_Allreduce chunks, and
  * the byte-wise path (elements larger than the limit) over several 16 KiB blocks. */
 static void test_large_allreduce(void) {
@@ -1201,6 +1252,7 @@ int main(int argc, char **argv) {
 
     test_lifetime();
     test_collectives();
+    test_given_sizes();
     test_large_allreduce();
     test_long_meta();
     test_send_to_self();

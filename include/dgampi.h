@@ -344,6 +344,41 @@ typedef int32_t dgampi_layout;
 #endif // __cplusplus
 
 /*
+ How [`node_aware_split_by`] finds the nodes and orders them. Exported
+ to C as `dgampi_node_order`.
+ */
+enum dgampi_node_order
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Ranks that share memory (`MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`)
+   form a node, and nodes are ordered by their lowest rank. The default:
+   it depends on no host-name string (which some systems report
+   inconsistently, e.g. with and without the domain), and the spare
+   frequencies go to the nodes of the lowest ranks.
+   */
+  DGAMPI_NODE_ORDER_SHARED_MEMORY = 0,
+  /*
+   Ranks with the same `MPI_Get_processor_name` form a node, and nodes
+   are ordered by host name, as the original Python module does: the
+   spare frequencies go to the first host names in sorted order, and the
+   slices follow each other in rank order (offsets are the running sum
+   of the sizes over ranks 0, 1, ...), so a distributor built from the
+   sizes ([`crate::Distributor::with_sizes`]) owns exactly these slices.
+   */
+  DGAMPI_NODE_ORDER_HOST_NAME = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum dgampi_node_order dgampi_node_order;
+#else
+typedef int32_t dgampi_node_order;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  Opaque distributor handle.
  */
 typedef struct dgampi_distributor dgampi_distributor;
@@ -566,6 +601,22 @@ dgampi_status dgampi_node_aware_split(struct dgampi_distributor *d,
                                       size_t len);
 
 /*
+ Collective: `dgampi_node_aware_split` with the nodes found and ordered
+ as `order` (a `dgampi_node_order`) says: `DGAMPI_NODE_ORDER_SHARED_MEMORY`
+ (the default of `dgampi_node_aware_split`: ranks sharing memory form a
+ node, nodes ordered by their lowest rank) or `DGAMPI_NODE_ORDER_HOST_NAME`
+ (ranks with the same `MPI_Get_processor_name` form a node, nodes ordered
+ by host name, slices in rank order: the original Python module's split).
+ `order` must be equal on every rank.
+ */
+dgampi_status dgampi_node_aware_split_ordered(struct dgampi_distributor *d,
+                                              int64_t n_nu,
+                                              int32_t order,
+                                              int64_t *sizes,
+                                              int64_t *offsets,
+                                              size_t len);
+
+/*
  The node-aware split of `n_nu` frequencies over `nranks` ranks whose node
  labels are `nodes[0..nranks]` (any integers; for tests and for callers that
  know their placement). Local, no MPI.
@@ -672,6 +723,31 @@ dgampi_status dgampi_distributor_create_f(MPI_Fint comm,
                                           const char *name,
                                           const char *output_path,
                                           struct dgampi_distributor **out);
+
+/*
+ Collective: like `dgampi_distributor_create`, with rank `r` owning
+ `sizes[r]` tasks (`nsizes` must be the communicator's size; ranks may own
+ none; `ntasks` is the sum). For splits other than the even one: the
+ node-aware frequency split (`dgampi_node_aware_split`), or the caller's
+ own. Every rank must pass the same sizes (checked: `DGAMPI_STATUS_MISMATCH`
+ on every rank otherwise).
+ */
+dgampi_status dgampi_distributor_create_with_sizes(MPI_Comm comm,
+                                                   const int64_t *sizes,
+                                                   size_t nsizes,
+                                                   const char *name,
+                                                   const char *output_path,
+                                                   struct dgampi_distributor **out);
+
+/*
+ Fortran-handle twin of `dgampi_distributor_create_with_sizes`.
+ */
+dgampi_status dgampi_distributor_create_with_sizes_f(MPI_Fint comm,
+                                                     const int64_t *sizes,
+                                                     size_t nsizes,
+                                                     const char *name,
+                                                     const char *output_path,
+                                                     struct dgampi_distributor **out);
 
 /*
  Collective: destroys the distributor `*handle` (closing its spill file and

@@ -87,7 +87,9 @@ pub fn node_aware_split_with_nodes(n: usize, nodes: &[i64]) -> Result<FreqSplit>
     Ok(FreqSplit { sizes, offsets })
 }
 
-/// How [`node_aware_split_by`] finds the nodes and orders them.
+/// How [`node_aware_split_by`] finds the nodes and orders them. Exported
+/// to C as `dgampi_node_order`.
+#[repr(i32)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum NodeOrder {
     /// Ranks that share memory (`MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`)
@@ -96,14 +98,25 @@ pub enum NodeOrder {
     /// inconsistently, e.g. with and without the domain), and the spare
     /// frequencies go to the nodes of the lowest ranks.
     #[default]
-    SharedMemory,
+    SharedMemory = 0,
     /// Ranks with the same `MPI_Get_processor_name` form a node, and nodes
     /// are ordered by host name, as the original Python module does: the
     /// spare frequencies go to the first host names in sorted order, and the
     /// slices follow each other in rank order (offsets are the running sum
     /// of the sizes over ranks 0, 1, ...), so a distributor built from the
     /// sizes ([`crate::Distributor::with_sizes`]) owns exactly these slices.
-    HostName,
+    HostName = 1,
+}
+
+impl NodeOrder {
+    /// The order with C code `code` (`InvalidArgument` for any other value).
+    pub fn from_code(code: i32) -> Result<NodeOrder> {
+        match code {
+            0 => Ok(NodeOrder::SharedMemory),
+            1 => Ok(NodeOrder::HostName),
+            _ => Err(Error::invalid(format!("node order {code} is none of 0 (shared memory) and 1 (host name)"))),
+        }
+    }
 }
 
 /// Node labels of every rank of `d` (ranks with equal labels share a node;

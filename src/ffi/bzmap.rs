@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::ffi::array::{dgampi_array, dgampi_owned_array, out_from_c, raw_from_c};
 use crate::ffi::core::{guard, non_null};
 use crate::ffi::distributor::{collective, dgampi_distributor, handle_ref, into_owned};
-use crate::freq::{gather_full_ibz_for_vslice_raw, node_aware_split, node_aware_split_with_nodes, FreqSplit};
+use crate::freq::{gather_full_ibz_for_vslice_raw, node_aware_split, node_aware_split_by, node_aware_split_with_nodes, FreqSplit, NodeOrder};
 use crate::orbital::OrbitalTransform;
 use crate::collective::Destination;
 use crate::Status;
@@ -270,6 +270,37 @@ pub unsafe extern "C" fn dgampi_node_aware_split(d: *mut dgampi_distributor, n_n
             usize::try_from(n_nu).map_err(|_| Error::invalid(format!("n_nu = {n_nu} is negative")))
         })();
         collective(d, args, |n| write_split(&node_aware_split(d, n)?, sizes, offsets, len))
+    })
+}
+
+/// Collective: `dgampi_node_aware_split` with the nodes found and ordered
+/// as `order` (a `dgampi_node_order`) says: `DGAMPI_NODE_ORDER_SHARED_MEMORY`
+/// (the default of `dgampi_node_aware_split`: ranks sharing memory form a
+/// node, nodes ordered by their lowest rank) or `DGAMPI_NODE_ORDER_HOST_NAME`
+/// (ranks with the same `MPI_Get_processor_name` form a node, nodes ordered
+/// by host name, slices in rank order: the original Python module's split).
+/// `order` must be equal on every rank.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_node_aware_split_ordered(
+    d: *mut dgampi_distributor,
+    n_nu: i64,
+    order: i32,
+    sizes: *mut i64,
+    offsets: *mut i64,
+    len: usize,
+) -> Status {
+    guard("dgampi_node_aware_split_ordered", || {
+        let d = handle_ref(d)?;
+        let args = (|| {
+            non_null(sizes, "sizes")?;
+            non_null(offsets, "offsets")?;
+            if len < d.mpi_size() {
+                return Err(Error::out_of_range(format!("sizes/offsets have room for {len} ranks, need {}", d.mpi_size())));
+            }
+            let order = NodeOrder::from_code(order)?;
+            Ok((usize::try_from(n_nu).map_err(|_| Error::invalid(format!("n_nu = {n_nu} is negative")))?, order))
+        })();
+        collective(d, args, |(n, order)| write_split(&node_aware_split_by(d, n, order)?, sizes, offsets, len))
     })
 }
 

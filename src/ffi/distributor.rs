@@ -9,7 +9,7 @@
 //! the same variable is safe.
 
 use crate::buffer::RawArray;
-use crate::distributor::Distributor;
+use crate::distributor::{Distributor, Split};
 use crate::element::DType;
 use crate::error::{Error, Result, Status};
 use crate::ffi::array::{dgampi_array, dgampi_owned_array, out_from_c, raw_from_c, OwnedAlloc, DGAMPI_MAX_NDIM};
@@ -102,20 +102,47 @@ fn to_i64(n: usize) -> i64 {
 
 // ---------------------------------------------------------------- lifetime
 
-unsafe fn create(comm: CommArg, ntasks: i64, name: *const c_char, output_path: *const c_char, out: *mut *mut dgampi_distributor) -> Result<()> {
+/// How the C caller split the tasks.
+enum SplitArg {
+    /// `ntasks` in even blocks.
+    Even(i64),
+    /// `sizes[0..nsizes]` tasks per rank.
+    Sizes(*const i64, usize),
+}
+
+unsafe fn create(comm: CommArg, split: SplitArg, name: *const c_char, output_path: *const c_char, out: *mut *mut dgampi_distributor) -> Result<()> {
     let comm = comm.resolve_intra()?;
+    let count = |n: i64, what: &str| usize::try_from(n).map_err(|_| Error::invalid(format!("{what} = {n} is negative")));
+    let sizes = match split {
+        SplitArg::Even(_) => None,
+        SplitArg::Sizes(ptr, n) => Some((|| {
+            if n > isize::MAX as usize / 8 {
+                return Err(Error::out_of_range(format!("nsizes = {n} is too large to address")));
+            }
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            non_null(ptr, "sizes")?;
+            std::slice::from_raw_parts(ptr, n).iter().enumerate().map(|(r, &k)| count(k, &format!("sizes[{r}]"))).collect::<Result<Vec<_>>>()
+        })()),
+    };
     // Argument errors travel through the collective creation, so no rank waits.
     let args = (|| {
         non_null(out, "out")?;
         *out = std::ptr::null_mut();
-        let ntasks = usize::try_from(ntasks).map_err(|_| Error::invalid(format!("ntasks = {ntasks} is negative")))?;
+        let split = match (&split, &sizes) {
+            (SplitArg::Even(ntasks), _) => Split::Even(count(*ntasks, "ntasks")?),
+            (_, Some(Ok(sizes))) => Split::Sizes(sizes),
+            (_, Some(Err(e))) => return Err(e.clone()),
+            (_, None) => unreachable!("sizes are converted for SplitArg::Sizes"),
+        };
         let name = opt_str(name, "name")?.unwrap_or("");
         let path = opt_str(output_path, "output_path")?.map(Path::new);
         // An invalid DGAMPI_MAX_MESSAGE_BYTES is reported here, on every rank.
         crate::limit::resolve_limit(0)?;
-        Ok((ntasks, name, path))
+        Ok((split, name, path))
     })();
-    let inner = Distributor::create(comm, args)?;
+    let inner = Distributor::create_split(comm, args)?;
     *out = LIVE.insert(Box::new(dgampi_distributor { inner }));
     Ok(())
 }
@@ -137,7 +164,7 @@ pub unsafe extern "C" fn dgampi_distributor_create(
     output_path: *const c_char,
     out: *mut *mut dgampi_distributor,
 ) -> Status {
-    guard("dgampi_distributor_create", || create(CommArg::C(comm), ntasks, name, output_path, out))
+    guard("dgampi_distributor_create", || create(CommArg::C(comm), SplitArg::Even(ntasks), name, output_path, out))
 }
 
 /// Fortran-handle twin of `dgampi_distributor_create`.
@@ -149,7 +176,38 @@ pub unsafe extern "C" fn dgampi_distributor_create_f(
     output_path: *const c_char,
     out: *mut *mut dgampi_distributor,
 ) -> Status {
-    guard("dgampi_distributor_create_f", || create(CommArg::F(comm), ntasks, name, output_path, out))
+    guard("dgampi_distributor_create_f", || create(CommArg::F(comm), SplitArg::Even(ntasks), name, output_path, out))
+}
+
+/// Collective: like `dgampi_distributor_create`, with rank `r` owning
+/// `sizes[r]` tasks (`nsizes` must be the communicator's size; ranks may own
+/// none; `ntasks` is the sum). For splits other than the even one: the
+/// node-aware frequency split (`dgampi_node_aware_split`), or the caller's
+/// own. Every rank must pass the same sizes (checked: `DGAMPI_STATUS_MISMATCH`
+/// on every rank otherwise).
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_distributor_create_with_sizes(
+    comm: MPI_Comm,
+    sizes: *const i64,
+    nsizes: usize,
+    name: *const c_char,
+    output_path: *const c_char,
+    out: *mut *mut dgampi_distributor,
+) -> Status {
+    guard("dgampi_distributor_create_with_sizes", || create(CommArg::C(comm), SplitArg::Sizes(sizes, nsizes), name, output_path, out))
+}
+
+/// Fortran-handle twin of `dgampi_distributor_create_with_sizes`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_distributor_create_with_sizes_f(
+    comm: MPI_Fint,
+    sizes: *const i64,
+    nsizes: usize,
+    name: *const c_char,
+    output_path: *const c_char,
+    out: *mut *mut dgampi_distributor,
+) -> Status {
+    guard("dgampi_distributor_create_with_sizes_f", || create(CommArg::F(comm), SplitArg::Sizes(sizes, nsizes), name, output_path, out))
 }
 
 /// Collective: destroys the distributor `*handle` (closing its spill file and
