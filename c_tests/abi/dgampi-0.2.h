@@ -1373,8 +1373,9 @@ dgampi_status dgampi_bcast_rows_into_f(MPI_Fint comm,
 /*
  Collective: broadcasts the root's `a` (ignored elsewhere, may be NULL);
  every non-root rank receives a newly allocated copy in `*out` (release
- `out->data` with `dgampi_free`). On the root, `*out` describes the array
- with `data` NULL. `comm` must be an intracommunicator.
+ `out->data` with `dgampi_free`). On the root, as for every broadcast,
+ `*out` describes the array (dtype, ndim, shape) with `data` NULL, owning
+ nothing. `comm` must be an intracommunicator.
  */
 dgampi_status dgampi_bcast_rows(MPI_Comm comm,
                                 const struct dgampi_array *a,
