@@ -46,16 +46,27 @@ static void good_bcast(const char *after) {
 static void test_error_message(void) {
     check_section = "error_message";
     char buf[16];
-    CHECK(dgampi_last_error_message(NULL, 10) == S_NULL, "NULL buffer accepted");
-    CHECK(dgampi_last_error_message(buf, 0) == S_NULL, "zero-length buffer accepted");
+    size_t needed = 0;
+    CHECK(dgampi_last_error_message(NULL, 10, NULL) == S_NULL, "NULL buffer and NULL needed accepted");
     CHECK_STATUS(dgampi_version(NULL), S_NULL, "dgampi_version");
-    /* truncation: len-1 characters and a NUL */
+    /* the size-query convention: needed = strlen + 1, NULL buf = query */
     char full[512], small[8];
-    dgampi_last_error_message(full, sizeof full);
+    CHECK(dgampi_last_error_message(full, sizeof full, &needed) == S_OK, "copy into 512 bytes failed");
+    size_t n = strlen(full);
+    CHECK(n > 7 && needed == n + 1, "needed = %zu for a message of %zu bytes", needed, n);
+    needed = 0;
+    CHECK(dgampi_last_error_message(NULL, 0, &needed) == S_OK && needed == n + 1, "size query gave %zu", needed);
+    CHECK(dgampi_last_error_message(buf, 0, &needed) == S_RANGE && needed == n + 1, "zero-length buffer accepted");
+    /* truncation: len-1 characters and a NUL, OUT_OF_RANGE, needed still set */
     memset(small, 'x', sizeof small);
-    CHECK(dgampi_last_error_message(small, sizeof small) == S_OK, "truncating copy failed");
-    CHECK(small[7] == '\0' && strncmp(small, full, 7) == 0 && strlen(full) > 7,
-          "truncated message '%.8s' of '%s'", small, full);
+    needed = 0;
+    CHECK(dgampi_last_error_message(small, sizeof small, &needed) == S_RANGE, "a truncated copy is not OUT_OF_RANGE");
+    CHECK(small[7] == '\0' && strncmp(small, full, 7) == 0, "truncated message '%.8s' of '%s'", small, full);
+    CHECK(needed == n + 1, "needed = %zu after a truncated copy, want %zu", needed, n + 1);
+    /* an exact buffer, and the query never changes the stored message */
+    char *exact = malloc(n + 1);
+    CHECK(dgampi_last_error_message(exact, n + 1, NULL) == S_OK && strcmp(exact, full) == 0, "exact-size copy '%s'", exact);
+    free(exact);
     /* a success clears the message */
     const char *v;
     CHECK_OK(dgampi_version(&v));

@@ -542,6 +542,7 @@ static void make_inputs(int64_t n_full, int variant, struct transform_inputs *in
 /* The C record for rows first .. first+n of the inputs. */
 static dgampi_orbital_transform transform_record(const struct transform_inputs *in, int64_t first, int64_t n, int axes) {
     dgampi_orbital_transform t;
+    CHECK_OK(dgampi_orbital_transform_init(&t, sizeof t));
     t.u = in->u + 4 * first;
     t.n = n;
     t.nb = 2;
@@ -1206,6 +1207,46 @@ static void test_bad_transform(void) {
                 CHECK_SOME_RANK(s, cases[c].status, FN_NAME[fn]);
             CHECK(owned.data == NULL, "a failed call allocated a result");
         }
+    /* the extensible record: struct_size 0, too small, garbage, misaligned,
+     * and a newer caller's record with a nonzero unknown field are refused on
+     * every rank; a newer record whose unknown fields are zero is accepted */
+    struct {
+        dgampi_orbital_transform t;
+        uint64_t future[2];
+    } newer;
+    const size_t sizes[] = {0, DGAMPI_ORBITAL_TRANSFORM_MIN_SIZE - 8, DGAMPI_ORBITAL_TRANSFORM_MIN_SIZE + 4,
+                            (size_t)0x5a5a5a5a5a5a5a5aull, sizeof newer};
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++)
+        for (int fn = 0; fn < N_FN; fn++) {
+            char ctx[160];
+            snprintf(ctx, sizeof ctx, "bad transform: struct_size %zu%s (%s)", sizes[c], c == 4 ? " unknown field set" : "",
+                     FN_NAME[fn]);
+            check_section = ctx;
+            memset(&newer, 0, sizeof newer);
+            newer.t = good;
+            newer.t.struct_size = sizes[c];
+            if (c == 4) newer.future[1] = 1;
+            dgampi_owned_array owned;
+            memset(&owned, 0, sizeof owned);
+            int s = call_map(fn, F.d.irr, F.d.full, F.m->inv, 4, &F.cblock, &newer.t, 0, &owned, &F.co);
+            CHECK_SOME_RANK(s, S_INVALID, FN_NAME[fn]);
+            CHECK(strstr(last_error(), "struct_size") != NULL || s == S_REMOTE, "the message '%s' does not name struct_size",
+                  last_error());
+            CHECK(owned.data == NULL, "a failed call allocated a result");
+        }
+    for (int fn = 0; fn < N_FN; fn++) {
+        check_section = "transform: a newer caller's larger record with zero unknown fields";
+        memset(&newer, 0, sizeof newer);
+        newer.t = good;
+        newer.t.struct_size = sizeof newer;
+        dgampi_owned_array owned;
+        memset(&owned, 0, sizeof owned);
+        CHECK_OK(call_map(fn, F.d.irr, F.d.full, F.m->inv, 4, &F.cblock, &newer.t, 0, &owned, &F.co));
+        dgampi_free(owned.data);
+    }
+    CHECK_STATUS(dgampi_orbital_transform_init(NULL, sizeof good), S_NULL, "dgampi_orbital_transform_init");
+    CHECK_STATUS(dgampi_orbital_transform_init(&good, 0), S_INVALID, "dgampi_orbital_transform_init");
+    CHECK_STATUS(dgampi_orbital_transform_init(&good, 12), S_INVALID, "dgampi_orbital_transform_init");
     /* the transform needs complex data */
     check_section = "bad transform: real data";
     dgampi_orbital_transform t = transform_record(&in, 0, F.m->n_full, 2);

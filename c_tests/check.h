@@ -57,7 +57,7 @@ static const char *status_name(int s) {
 
 static const char *last_error(void) {
     static char buf[2048];
-    if (dgampi_last_error_message(buf, sizeof buf) != DGAMPI_STATUS_OK) return "(dgampi_last_error_message failed)";
+    if (dgampi_last_error_message(buf, sizeof buf, NULL) != DGAMPI_STATUS_OK) return "(dgampi_last_error_message failed)";
     return buf;
 }
 

@@ -292,6 +292,17 @@ static void check_empty_record(const dgampi_owned_array *o, const char *what) {
           (long long)o->shape[0]);
 }
 
+/* The root's record of every broadcast: its own shape, dtype and ndim,
+ * data NULL (nothing to free). (Before 0.2 bcast_chunked and bcast_npoint
+ * gave an empty record and bcast_rows the shape.) */
+static void check_root_record(const dgampi_owned_array *o, int32_t dt, int ndim, const int64_t *shape, const char *what) {
+    int ok = o->data == NULL && o->dtype == dt && o->ndim == ndim;
+    for (int k = 0; k < DGAMPI_MAX_NDIM; k++) ok &= o->shape[k] == (k < ndim ? shape[k] : 0);
+    CHECK(ok, "%s: expected the root's shape with data NULL, got data %p dtype %d ndim %d shape[0] %lld", what, o->data,
+          (int)o->dtype, o->ndim, (long long)o->shape[0]);
+    CHECK_OK(dgampi_free(o->data)); /* a no-op */
+}
+
 /* One run of every collective for (dtype, trailing shape, root, limit) on a distributor of `ntasks`. */
 static void collectives_case(dgampi_distributor *d, int64_t ntasks, int32_t dt, int t, int root, size_t limit) {
     char ctx[160];
@@ -386,14 +397,14 @@ static void collectives_case(dgampi_distributor *d, int64_t ntasks, int32_t dt, 
     free(acc);
     free(want);
 
-    /* bcast_chunked: the root passes its array, others NULL; the root gets an empty record */
+    /* bcast_chunked: the root passes its array, others NULL; the root gets its shape, data NULL */
     full = rank == root ? pattern_new(dt, nfull, seed + 2) : NULL;
     fa = make_array(nfull ? full : NULL, dt, ndim, full_shape, NULL);
     memset(&out, 0x5a, sizeof out);
     CHECK_OK(dgampi_distributor_bcast_chunked(d, rank == root ? &fa : NULL, root, limit, &out));
     snprintf(what, sizeof what, "bcast_chunked [%s]", ctx);
     if (rank == root) {
-        check_empty_record(&out, what);
+        check_root_record(&out, dt, ndim, full_shape, what);
     } else {
         check_owned(&out, dt, ndim, full_shape, 0, seed + 2, what);
         CHECK_OK(dgampi_free(out.data));
@@ -421,8 +432,9 @@ static void collectives_case(dgampi_distributor *d, int64_t ntasks, int32_t dt, 
                                              rank == root ? &fa : NULL, root, limit, &got_meta, &got_len, &out));
     snprintf(what, sizeof what, "bcast_npoint [%s]", ctx);
     if (rank == root) {
-        CHECK(got_meta == NULL && got_len == 0, "%s: the root got meta %p of %zu bytes", what, got_meta, got_len);
-        check_empty_record(&out, what);
+        CHECK(got_meta == NULL && got_len == meta_len, "%s: the root got meta %p of %zu bytes (want NULL, %zu)", what,
+              got_meta, got_len, meta_len);
+        check_root_record(&out, dt, ndim, full_shape, what);
     } else {
         CHECK(got_len == meta_len, "%s: meta of %zu bytes, expected %zu", what, got_len, meta_len);
         if (meta_len == 0)
@@ -922,7 +934,12 @@ static void test_spill(const char *dir) {
     CHECK_STATUS(dgampi_distributor_spill_path(d, buf, plen, &needed), DGAMPI_STATUS_OUT_OF_RANGE,
                  "dgampi_distributor_spill_path");
     CHECK(needed == plen + 1, "needed %zu after a too-small buffer, expected %zu", needed, plen + 1);
-    CHECK(buf[0] == 'x', "spill_path wrote into a buffer it rejected");
+    /* the size-query convention: a short buffer holds the path cut to len-1 bytes, NUL-terminated */
+    CHECK(buf[plen - 1] == '\0' && strncmp(buf, want_path, plen - 1) == 0,
+          "a too-small buffer holds '%.*s', not the cut path", (int)plen, buf);
+    /* NULL buffer and NULL needed: nothing to do */
+    CHECK_STATUS(dgampi_distributor_spill_path(d, NULL, 0, NULL), DGAMPI_STATUS_NULL_ARGUMENT,
+                 "dgampi_distributor_spill_path");
     needed = 0;
     CHECK_STATUS(dgampi_distributor_spill_path(d, buf, 8, &needed), DGAMPI_STATUS_OUT_OF_RANGE,
                  "dgampi_distributor_spill_path");

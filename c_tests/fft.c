@@ -1,5 +1,5 @@
 /* dgampi C ABI: the distributed 3-D FFT (dgampi_fft_*,
- * dgampi_execute_distributed_fft, dgampi_get_pencil_indices, wisdom), checked
+ * dgampi_fft_execute_once, dgampi_fft_pencil_indices, wisdom), checked
  * on every rank against a direct separable DFT computed here in plain C on
  * the whole array (every rank builds the same deterministic input).
  *
@@ -108,10 +108,10 @@ static void transform_case(MPI_Comm comm, const int64_t nq[3], const struct batc
     block_init(&blk, dtype, x, offs[crank], sizes[crank], b->ndim, b->shape, misalign, 1);
     if (fp && bp) {
         char w2[260];
-        CHECK_OK(dgampi_fft_execute(fp, &blk.a));
+        CHECK_OK(dgampi_fft_plan_execute(fp, &blk.a));
         snprintf(w2, sizeof w2, "%s: forward", what);
         CHECK_CLOSE(&blk, ref, offs[crank], W, max_abs(ref, (size_t)N * W), tolerance(dtype), w2);
-        CHECK_OK(dgampi_fft_execute(bp, &blk.a));
+        CHECK_OK(dgampi_fft_plan_execute(bp, &blk.a));
         snprintf(w2, sizeof w2, "%s: backward of the forward", what);
         CHECK_CLOSE(&blk, x, offs[crank], W, max_abs(x, (size_t)N * W), tolerance(dtype), w2);
     }
@@ -178,19 +178,19 @@ static void test_reuse(void) {
             }
             for (int k = 0; k < 3; k++) {
                 char w2[200];
-                CHECK_OK(dgampi_fft_execute(fp, &blk[k].a));
+                CHECK_OK(dgampi_fft_plan_execute(fp, &blk[k].a));
                 snprintf(w2, sizeof w2, "%s: forward of input %d", what, k);
                 CHECK_CLOSE(&blk[k], ref[k], offs[rank], W, max_abs(ref[k], (size_t)N * W), tolerance(dtype), w2);
             }
             for (int k = 0; k < 3; k++) {
                 char w2[200];
-                CHECK_OK(dgampi_fft_execute(bp, &blk[k].a));
+                CHECK_OK(dgampi_fft_plan_execute(bp, &blk[k].a));
                 snprintf(w2, sizeof w2, "%s: backward of input %d", what, k);
                 CHECK_CLOSE(&blk[k], x[k], offs[rank], W, max_abs(x[k], (size_t)N * W), tolerance(dtype), w2);
             }
             /* the same buffer again through the same plan */
-            CHECK_OK(dgampi_fft_execute(fp, &blk[0].a));
-            CHECK_OK(dgampi_fft_execute(fp, &blk[0].a));
+            CHECK_OK(dgampi_fft_plan_execute(fp, &blk[0].a));
+            CHECK_OK(dgampi_fft_plan_execute(fp, &blk[0].a));
             cplx *twice = dft3_new(ref[0], nq, W, -1, 1.0);
             CHECK_CLOSE(&blk[0], twice, offs[rank], W, max_abs(twice, (size_t)N * W), tolerance(dtype),
                         "forward twice in the same buffer");
@@ -233,7 +233,7 @@ static void test_normalization(void) {
                 struct block blk;
                 block_init(&blk, dtype, xin, offs[rank], sizes[rank], b->ndim, b->shape, 0, 0);
                 if (p) {
-                    CHECK_OK(dgampi_fft_execute(p, &blk.a));
+                    CHECK_OK(dgampi_fft_plan_execute(p, &blk.a));
                     CHECK_CLOSE(&blk, ref, offs[rank], W, max_abs(ref, (size_t)N * W), tolerance(dtype), what);
                 }
                 plan_free(&p);
@@ -254,9 +254,9 @@ static void test_normalization(void) {
         block_init(&blk, C128, x, offs[rank], sizes[rank], b->ndim, b->shape, 0, 0);
         cplx *ref = dft3_new(x, nq, W, -1, 1.0 / sqrt((double)N));
         if (fp && bp) {
-            CHECK_OK(dgampi_fft_execute(fp, &blk.a));
+            CHECK_OK(dgampi_fft_plan_execute(fp, &blk.a));
             CHECK_CLOSE(&blk, ref, offs[rank], W, max_abs(ref, (size_t)N * W), 1e-12, "ortho forward");
-            CHECK_OK(dgampi_fft_execute(bp, &blk.a));
+            CHECK_OK(dgampi_fft_plan_execute(bp, &blk.a));
             CHECK_CLOSE(&blk, x, offs[rank], W, max_abs(x, (size_t)N * W), 1e-12, "ortho backward of the forward");
         }
         plan_free(&fp);
@@ -270,10 +270,10 @@ static void test_normalization(void) {
 /* ------------------------------------------------------------------ one-shot, _f, options */
 
 static void test_options_default(void) {
-    check_section = "dgampi_fft_options_default";
+    check_section = "dgampi_fft_options_init";
     dgampi_fft_options o;
     memset(&o, 0x5a, sizeof o);
-    CHECK_OK(dgampi_fft_options_default(&o));
+    CHECK_OK(dgampi_fft_options_init(&o, sizeof o));
     CHECK(o.direction == DGAMPI_FFT_DIRECTION_FORWARD && o.normalization == DGAMPI_FFT_NORMALIZATION_BACKWARD &&
               o.strategy == DGAMPI_FFT_STRATEGY_AUTO && o.rigor == DGAMPI_FFT_RIGOR_ESTIMATE && o.limit == 0,
           "defaults: direction %d normalization %d strategy %d rigor %d limit %zu", (int)o.direction,
@@ -301,10 +301,10 @@ static void test_one_shot(void) {
             struct block blk;
             block_init(&blk, dtype, x, offs[rank], sizes[rank], b->ndim, b->shape, 0, 1);
             /* NULL options: forward, unnormalized */
-            CHECK_OK(dgampi_execute_distributed_fft(MPI_COMM_WORLD, nq, &blk.a, NULL));
+            CHECK_OK(dgampi_fft_execute_once(MPI_COMM_WORLD, nq, &blk.a, NULL));
             CHECK_CLOSE(&blk, ref, offs[rank], W, sr, tolerance(dtype), "one-shot, NULL options (forward)");
             dgampi_fft_options bo = make_options(BWD, DGAMPI_FFT_NORMALIZATION_BACKWARD, DGAMPI_FFT_STRATEGY_AUTO);
-            CHECK_OK(dgampi_execute_distributed_fft_f(fworld, nq, &blk.a, &bo));
+            CHECK_OK(dgampi_fft_execute_once_f(fworld, nq, &blk.a, &bo));
             CHECK_CLOSE(&blk, x, offs[rank], W, sx, tolerance(dtype), "one-shot _f backward of the forward");
             for (int s = 1; s < N_STRATEGIES; s++) {
                 dgampi_fft_options fo = make_options(FWD, DGAMPI_FFT_NORMALIZATION_ORTHO, STRATEGIES[s]);
@@ -313,12 +313,12 @@ static void test_one_shot(void) {
                 snprintf(w2, sizeof w2, "one-shot ortho %s forward", strategy_name(STRATEGIES[s]));
                 cplx *oref = dft3_new(x, nq, W, -1, 1.0 / sqrt((double)N));
                 if (s % 2)
-                    CHECK_OK(dgampi_execute_distributed_fft(MPI_COMM_WORLD, nq, &blk.a, &fo));
+                    CHECK_OK(dgampi_fft_execute_once(MPI_COMM_WORLD, nq, &blk.a, &fo));
                 else
-                    CHECK_OK(dgampi_execute_distributed_fft_f(fworld, nq, &blk.a, &fo));
+                    CHECK_OK(dgampi_fft_execute_once_f(fworld, nq, &blk.a, &fo));
                 CHECK_CLOSE(&blk, oref, offs[rank], W, max_abs(oref, (size_t)N * W), tolerance(dtype), w2);
                 snprintf(w2, sizeof w2, "one-shot ortho %s backward", strategy_name(STRATEGIES[s]));
-                CHECK_OK(dgampi_execute_distributed_fft(MPI_COMM_WORLD, nq, &blk.a, &bo));
+                CHECK_OK(dgampi_fft_execute_once(MPI_COMM_WORLD, nq, &blk.a, &bo));
                 CHECK_CLOSE(&blk, x, offs[rank], W, sx, tolerance(dtype), w2);
                 free(oref);
             }
@@ -326,17 +326,17 @@ static void test_one_shot(void) {
             for (int r = DGAMPI_FFT_RIGOR_MEASURE; r <= DGAMPI_FFT_RIGOR_PATIENT; r++) {
                 dgampi_fft_options mo = make_options(FWD, DGAMPI_FFT_NORMALIZATION_NONE, STRATEGIES[r]);
                 mo.rigor = r;
-                CHECK_OK(dgampi_execute_distributed_fft(MPI_COMM_WORLD, nq, &blk.a, &mo));
+                CHECK_OK(dgampi_fft_execute_once(MPI_COMM_WORLD, nq, &blk.a, &mo));
                 CHECK_CLOSE(&blk, ref, offs[rank], W, sr, tolerance(dtype), "one-shot with a measuring rigor");
                 mo.direction = BWD;
                 mo.normalization = DGAMPI_FFT_NORMALIZATION_BACKWARD;
-                CHECK_OK(dgampi_execute_distributed_fft_f(fworld, nq, &blk.a, &mo));
+                CHECK_OK(dgampi_fft_execute_once_f(fworld, nq, &blk.a, &mo));
                 CHECK_CLOSE(&blk, x, offs[rank], W, sx, tolerance(dtype), "one-shot backward with a measuring rigor");
             }
             /* a plan with NULL options is forward with the defaults */
             dgampi_fft_plan *p = plan_new(MPI_COMM_WORLD, nq, b, dtype, NULL, d, "plan with NULL options");
             if (p) {
-                CHECK_OK(dgampi_fft_execute(p, &blk.a));
+                CHECK_OK(dgampi_fft_plan_execute(p, &blk.a));
                 CHECK_CLOSE(&blk, ref, offs[rank], W, sr, tolerance(dtype), "plan with NULL options (forward)");
             }
             plan_free(&p);
@@ -379,8 +379,8 @@ static void test_comms(void) {
     block_init(&bh, C128, xh, hof[hr], hsz[hr], b->ndim, b->shape, 0, 0);
     block_init(&bw, C128, xw, wof[rank], wsz[rank], b->ndim, b->shape, 0, 0);
     if (ph && pw) {
-        CHECK_OK(dgampi_fft_execute(pw, &bw.a));
-        CHECK_OK(dgampi_fft_execute(ph, &bh.a));
+        CHECK_OK(dgampi_fft_plan_execute(pw, &bw.a));
+        CHECK_OK(dgampi_fft_plan_execute(ph, &bh.a));
         CHECK_CLOSE(&bh, rh, hof[hr], W, max_abs(rh, (size_t)Nh * W), 1e-12, "the half's plan");
         CHECK_CLOSE(&bw, rw, wof[rank], W, max_abs(rw, (size_t)Nw * W), 1e-12, "the world's plan");
     }
@@ -394,7 +394,7 @@ static void test_comms(void) {
     block_free(&bh);
     block_init(&bh, C128, xh, hof[hr], hsz[hr], b->ndim, b->shape, 0, 0);
     if (pd) {
-        CHECK_OK(dgampi_fft_execute(pd, &bh.a));
+        CHECK_OK(dgampi_fft_plan_execute(pd, &bh.a));
         CHECK_CLOSE(&bh, rh, hof[hr], W, max_abs(rh, (size_t)Nh * W), 1e-12, "after MPI_Comm_free of its communicator");
     }
     plan_free(&pd);
@@ -426,9 +426,9 @@ static void test_edges(void) {
         dgampi_fft_plan *p = plan_new(MPI_COMM_WORLD, nq, &zero_batch, C128, &o, 0, what);
         int64_t shape[3] = {sizes[rank], 4, 0};
         dgampi_array a = make_array(NULL, C128, 3, shape, NULL);
-        if (p) CHECK_OK(dgampi_fft_execute(p, &a));
+        if (p) CHECK_OK(dgampi_fft_plan_execute(p, &a));
         plan_free(&p);
-        CHECK_OK(dgampi_execute_distributed_fft(MPI_COMM_WORLD, nq, &a, &o));
+        CHECK_OK(dgampi_fft_execute_once(MPI_COMM_WORLD, nq, &a, &o));
     }
     /* one-shot where some ranks own no q (NULL data there) */
     static const int64_t tiny[3] = {1, 2, 1};
@@ -442,7 +442,7 @@ static void test_edges(void) {
         cplx *x = input_new(2 * W, 1000 + bi, C128), *ref = dft3_new(x, tiny, W, -1, 1.0);
         struct block blk;
         block_init(&blk, C128, x, offs[rank], sizes[rank], b->ndim, b->shape, 0, 1);
-        CHECK_OK(dgampi_execute_distributed_fft(MPI_COMM_WORLD, tiny, &blk.a, NULL));
+        CHECK_OK(dgampi_fft_execute_once(MPI_COMM_WORLD, tiny, &blk.a, NULL));
         CHECK_CLOSE(&blk, ref, offs[rank], W, max_abs(ref, 2 * W), 1e-12, what);
         block_free(&blk);
         free(x);
@@ -476,7 +476,7 @@ static void test_limits_and_rigor(void) {
             struct block blk;
             block_init(&blk, C128, x, offs[rank], sizes[rank], b->ndim, b->shape, 0, 0);
             if (p) {
-                CHECK_OK(dgampi_fft_execute(p, &blk.a));
+                CHECK_OK(dgampi_fft_plan_execute(p, &blk.a));
                 CHECK_CLOSE(&blk, ref, offs[rank], W, sr, 1e-12, what);
             }
             plan_free(&p);
@@ -495,7 +495,7 @@ static void test_limits_and_rigor(void) {
         struct block blk;
         block_init(&blk, C128, x, offs[rank], sizes[rank], b->ndim, b->shape, 0, 0);
         if (p) {
-            CHECK_OK(dgampi_fft_execute(p, &blk.a));
+            CHECK_OK(dgampi_fft_plan_execute(p, &blk.a));
             CHECK_CLOSE(&blk, ref, offs[rank], W, sr, 1e-12, what);
         }
         CHECK_OK(dgampi_set_max_message_bytes(before));
@@ -517,7 +517,7 @@ static void test_limits_and_rigor(void) {
             struct block blk;
             block_init(&blk, dtype, xin, offs[rank], sizes[rank], b->ndim, b->shape, 0, 0);
             if (p) {
-                CHECK_OK(dgampi_fft_execute(p, &blk.a));
+                CHECK_OK(dgampi_fft_plan_execute(p, &blk.a));
                 CHECK_CLOSE(&blk, rin, offs[rank], W, max_abs(rin, (size_t)N * W), tolerance(dtype), what);
             }
             plan_free(&p);
@@ -575,12 +575,12 @@ static void test_pencil_indices(void) {
                 memset(seen, 0, sizeof seen);
                 for (int r = 0; r < p; r++) {
                     size_t count = 12345, count2 = 54321;
-                    CHECK_OK(dgampi_get_pencil_indices(r, p, nq, layout, NULL, 0, &count));
+                    CHECK_OK(dgampi_fft_pencil_indices(r, p, nq, layout, NULL, 0, &count));
                     size_t nw = expected_indices(r, p, nq, layout, want);
                     CHECK(count == nw, "rank %d: count %zu, expected %zu", r, count, nw);
                     if (count != nw || count > MAXN) continue;
                     for (int k = 0; k <= MAXN; k++) got[k] = -99;
-                    CHECK_OK(dgampi_get_pencil_indices(r, p, nq, layout, got, count, &count2));
+                    CHECK_OK(dgampi_fft_pencil_indices(r, p, nq, layout, got, count, &count2));
                     CHECK(count2 == count, "rank %d: count %zu with out, %zu without", r, count2, count);
                     CHECK(got[count] == -99, "rank %d: wrote past the count", r);
                     for (size_t k = 0; k < count; k++) {
@@ -596,10 +596,10 @@ static void test_pencil_indices(void) {
                         }
                     }
                     /* more room than needed is fine; too little is OUT_OF_RANGE */
-                    CHECK_OK(dgampi_get_pencil_indices(r, p, nq, layout, got, MAXN, &count2));
+                    CHECK_OK(dgampi_fft_pencil_indices(r, p, nq, layout, got, MAXN, &count2));
                     if (count > 0)
-                        CHECK_STATUS(dgampi_get_pencil_indices(r, p, nq, layout, got, count - 1, &count2), S_RANGE,
-                                     "dgampi_get_pencil_indices");
+                        CHECK_STATUS(dgampi_fft_pencil_indices(r, p, nq, layout, got, count - 1, &count2), S_RANGE,
+                                     "dgampi_fft_pencil_indices");
                 }
                 /* the union over the ranks tiles the grid */
                 for (int64_t q = 0; q < N; q++)
@@ -615,33 +615,33 @@ static void test_pencil_indices(void) {
     int64_t out[16];
     int bad_layouts[] = {4, -1, 99};
     for (int k = 0; k < 3; k++) {
-        CHECK_STATUS(dgampi_get_pencil_indices(0, 2, nq, bad_layouts[k], NULL, 0, &count), S_INVALID,
-                     "dgampi_get_pencil_indices");
-        CHECK_STATUS(dgampi_get_pencil_indices(0, 2, nq, bad_layouts[k], out, 16, &count), S_INVALID,
-                     "dgampi_get_pencil_indices");
+        CHECK_STATUS(dgampi_fft_pencil_indices(0, 2, nq, bad_layouts[k], NULL, 0, &count), S_INVALID,
+                     "dgampi_fft_pencil_indices");
+        CHECK_STATUS(dgampi_fft_pencil_indices(0, 2, nq, bad_layouts[k], out, 16, &count), S_INVALID,
+                     "dgampi_fft_pencil_indices");
     }
-    CHECK_STATUS(dgampi_get_pencil_indices(0, 1, nq, DGAMPI_LAYOUT_FLAT, out, 11, &count), S_RANGE,
-                 "dgampi_get_pencil_indices");
-    CHECK_STATUS(dgampi_get_pencil_indices(0, 1, nq, DGAMPI_LAYOUT_X_PENCIL, out, 0, &count), S_RANGE,
-                 "dgampi_get_pencil_indices");
-    CHECK_STATUS(dgampi_get_pencil_indices(0, 2, nq, DGAMPI_LAYOUT_Z_PENCIL, NULL, 0, NULL), S_NULL,
-                 "dgampi_get_pencil_indices");
-    CHECK_STATUS(dgampi_get_pencil_indices(0, 2, NULL, DGAMPI_LAYOUT_Z_PENCIL, NULL, 0, &count), S_NULL,
-                 "dgampi_get_pencil_indices");
-    CHECK_STATUS(dgampi_get_pencil_indices(0, 2, zero, DGAMPI_LAYOUT_Z_PENCIL, NULL, 0, &count), S_INVALID,
-                 "dgampi_get_pencil_indices");
-    CHECK_STATUS(dgampi_get_pencil_indices(0, 2, neg, DGAMPI_LAYOUT_Z_PENCIL, NULL, 0, &count), S_INVALID,
-                 "dgampi_get_pencil_indices");
-    CHECK_STATUS(dgampi_get_pencil_indices(-1, 2, nq, DGAMPI_LAYOUT_FLAT, NULL, 0, &count), S_INVALID,
-                 "dgampi_get_pencil_indices");
-    CHECK_STATUS(dgampi_get_pencil_indices(0, 0, nq, DGAMPI_LAYOUT_FLAT, NULL, 0, &count), S_INVALID,
-                 "dgampi_get_pencil_indices");
-    CHECK_STATUS(dgampi_get_pencil_indices(0, -2, nq, DGAMPI_LAYOUT_FLAT, NULL, 0, &count), S_INVALID,
-                 "dgampi_get_pencil_indices");
-    CHECK_STATUS(dgampi_get_pencil_indices(2, 2, nq, DGAMPI_LAYOUT_FLAT, NULL, 0, &count), S_RANGE,
-                 "dgampi_get_pencil_indices");
+    CHECK_STATUS(dgampi_fft_pencil_indices(0, 1, nq, DGAMPI_LAYOUT_FLAT, out, 11, &count), S_RANGE,
+                 "dgampi_fft_pencil_indices");
+    CHECK_STATUS(dgampi_fft_pencil_indices(0, 1, nq, DGAMPI_LAYOUT_X_PENCIL, out, 0, &count), S_RANGE,
+                 "dgampi_fft_pencil_indices");
+    CHECK_STATUS(dgampi_fft_pencil_indices(0, 2, nq, DGAMPI_LAYOUT_Z_PENCIL, NULL, 0, NULL), S_NULL,
+                 "dgampi_fft_pencil_indices");
+    CHECK_STATUS(dgampi_fft_pencil_indices(0, 2, NULL, DGAMPI_LAYOUT_Z_PENCIL, NULL, 0, &count), S_NULL,
+                 "dgampi_fft_pencil_indices");
+    CHECK_STATUS(dgampi_fft_pencil_indices(0, 2, zero, DGAMPI_LAYOUT_Z_PENCIL, NULL, 0, &count), S_INVALID,
+                 "dgampi_fft_pencil_indices");
+    CHECK_STATUS(dgampi_fft_pencil_indices(0, 2, neg, DGAMPI_LAYOUT_Z_PENCIL, NULL, 0, &count), S_INVALID,
+                 "dgampi_fft_pencil_indices");
+    CHECK_STATUS(dgampi_fft_pencil_indices(-1, 2, nq, DGAMPI_LAYOUT_FLAT, NULL, 0, &count), S_INVALID,
+                 "dgampi_fft_pencil_indices");
+    CHECK_STATUS(dgampi_fft_pencil_indices(0, 0, nq, DGAMPI_LAYOUT_FLAT, NULL, 0, &count), S_INVALID,
+                 "dgampi_fft_pencil_indices");
+    CHECK_STATUS(dgampi_fft_pencil_indices(0, -2, nq, DGAMPI_LAYOUT_FLAT, NULL, 0, &count), S_INVALID,
+                 "dgampi_fft_pencil_indices");
+    CHECK_STATUS(dgampi_fft_pencil_indices(2, 2, nq, DGAMPI_LAYOUT_FLAT, NULL, 0, &count), S_RANGE,
+                 "dgampi_fft_pencil_indices");
     /* after the errors, a good call leaves no message */
-    CHECK_OK(dgampi_get_pencil_indices(1, 2, nq, DGAMPI_LAYOUT_Y_PENCIL, out, 16, &count));
+    CHECK_OK(dgampi_fft_pencil_indices(1, 2, nq, DGAMPI_LAYOUT_Y_PENCIL, out, 16, &count));
     CHECK(count == 6, "y-pencils of 2x3x2 on rank 1 of 2: %zu indices", count);
 }
 
@@ -680,6 +680,8 @@ static void test_wisdom(void) {
               d ? "single" : "double", buf);
         /* too little room */
         CHECK_STATUS(dgampi_fft_export_wisdom(dtype, buf, needed - 1, &needed2), S_RANGE, "dgampi_fft_export_wisdom");
+        CHECK(buf[needed - 2] == '\0' && strlen(buf) == needed - 2, "a short buffer does not hold the cut text");
+        CHECK_OK(dgampi_fft_export_wisdom(dtype, buf, needed, NULL)); /* the whole text again */
         CHECK_STATUS(dgampi_fft_export_wisdom(dtype, buf, 0, &needed2), S_RANGE, "dgampi_fft_export_wisdom");
         CHECK(needed2 == needed, "too little room: needed %zu, expected %zu", needed2, needed);
         /* more room than needed */
@@ -702,7 +704,9 @@ static void test_wisdom(void) {
         CHECK_STATUS(dgampi_fft_import_wisdom(dtype, "(fftw-3.3.10 fftw_wisdom #x1 #x2"), S_INVALID,
                      "dgampi_fft_import_wisdom");
         CHECK_STATUS(dgampi_fft_import_wisdom(dtype, NULL), S_NULL, "dgampi_fft_import_wisdom");
-        CHECK_STATUS(dgampi_fft_export_wisdom(dtype, buf, needed, NULL), S_NULL, "dgampi_fft_export_wisdom");
+        /* needed may be NULL (the size-query convention); buf and needed both NULL is an error */
+        CHECK_OK(dgampi_fft_export_wisdom(dtype, buf, needed, NULL));
+        CHECK_STATUS(dgampi_fft_export_wisdom(dtype, NULL, 0, NULL), S_NULL, "dgampi_fft_export_wisdom");
         /* after the failures the wisdom is intact and plans still work */
         CHECK_OK(dgampi_fft_export_wisdom(dtype, NULL, 0, &needed2));
         CHECK(needed2 == needed, "the wisdom changed after failed imports: %zu bytes, was %zu", needed2, needed);
@@ -720,13 +724,13 @@ static void test_wisdom(void) {
 
 /* ------------------------------------------------------------------ reproducers */
 
-/* Regression: dgampi_get_pencil_indices once built the whole index list to
+/* Regression: dgampi_fft_pencil_indices once built the whole index list to
  * answer a count query (out NULL): {2^20, 2^20, 2^20} on one rank failed with
  * INTERNAL (capacity overflow). The count is now O(1) in time and memory. */
 static void pencil_count_of_a_large_grid(void) {
     static const int64_t nq[3] = {(int64_t)1 << 20, (int64_t)1 << 20, (int64_t)1 << 20};
     size_t count = 0;
-    CHECK_OK(dgampi_get_pencil_indices(0, 1, nq, DGAMPI_LAYOUT_FLAT, NULL, 0, &count));
+    CHECK_OK(dgampi_fft_pencil_indices(0, 1, nq, DGAMPI_LAYOUT_FLAT, NULL, 0, &count));
     CHECK(count == (size_t)1 << 60, "count %zu", count);
 }
 

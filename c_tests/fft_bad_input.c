@@ -1,5 +1,5 @@
 /* dgampi C ABI: bad input to the distributed FFT (dgampi_fft_*,
- * dgampi_execute_distributed_fft). Every call below must return the
+ * dgampi_fft_execute_once). Every call below must return the
  * documented dgampi_status on every rank (never crash, never hang: an error
  * found on one rank of a collective gives that rank its own status and
  * DGAMPI_STATUS_REMOTE_ERROR on the others), leave a message naming the
@@ -48,7 +48,7 @@ static void good_execute(const char *after) {
     snprintf(what, sizeof what, "valid execute after %s", after);
     struct block b;
     block_init(&b, C128, X, my_off, my_q, 1, BATCH, 0, 0);
-    CHECK_OK(dgampi_fft_execute(P, &b.a));
+    CHECK_OK(dgampi_fft_plan_execute(P, &b.a));
     CHECK_CLOSE(&b, REF, my_off, W, max_abs(REF, (size_t)N * W), 1e-12, what);
     block_free(&b);
 }
@@ -94,7 +94,7 @@ static void many_batch_axes(dgampi_fft_plan **p, int naxes) {
     struct block b;
     block_init(&b, C128, x, my_off, my_q, 0, NULL, 0, 0);
     b.a = make_array(b.data, C128, 1 + naxes, shape, NULL);
-    CHECK_OK(dgampi_fft_execute(*p, &b.a));
+    CHECK_OK(dgampi_fft_plan_execute(*p, &b.a));
     CHECK_CLOSE(&b, ref, my_off, 1, max_abs(ref, (size_t)N), 1e-12, "a batch of many axes of 1");
     block_free(&b);
     free(x);
@@ -266,16 +266,16 @@ static void test_execute(void) {
     double *room = calloc((size_t)(my_q + 3) * W * 2, sizeof(double));
     memcpy(room, good.data, good.n * 16);
     dgampi_array a_long = make_array(room, C128, 2, longer, NULL), a_short = make_array(room, C128, 2, shorter, NULL);
-    CHECK_ON(on_last, dgampi_fft_execute(P, on_last ? &a_long : &good.a), S_MISMATCH, "dgampi_fft_execute");
+    CHECK_ON(on_last, dgampi_fft_plan_execute(P, on_last ? &a_long : &good.a), S_MISMATCH, "dgampi_fft_plan_execute");
     CHECK_UNTOUCHED(&good, x, my_off, W, "after a wrong leading length on the last rank");
-    CHECK_ON(on_first, dgampi_fft_execute(P, on_first ? &a_short : &good.a), S_MISMATCH, "dgampi_fft_execute");
+    CHECK_ON(on_first, dgampi_fft_plan_execute(P, on_first ? &a_short : &good.a), S_MISMATCH, "dgampi_fft_plan_execute");
     CHECK_UNTOUCHED(&good, x, my_off, W, "after a wrong leading length on rank 0");
     /* the whole grid instead of the block (every rank) */
     if (nranks > 1) {
         int64_t whole[2] = {N, W};
         double *all = calloc((size_t)N * W * 2 + 2, sizeof(double));
         dgampi_array a_all = make_array(all, C128, 2, whole, NULL);
-        CHECK_SOME_RANK(dgampi_fft_execute(P, &a_all), S_MISMATCH, "dgampi_fft_execute");
+        CHECK_SOME_RANK(dgampi_fft_plan_execute(P, &a_all), S_MISMATCH, "dgampi_fft_plan_execute");
         free(all);
     }
     good_execute("a wrong leading length");
@@ -287,7 +287,7 @@ static void test_execute(void) {
                               make_array(room, C128, 3, three, NULL), make_array(room, C128, 3, split, NULL),
                               make_array(room, C128, 1, wide, NULL)};
     for (int k = 0; k < 5; k++) {
-        CHECK_ON(on_last, dgampi_fft_execute(P, on_last ? &wrongs[k] : &good.a), S_MISMATCH, "dgampi_fft_execute");
+        CHECK_ON(on_last, dgampi_fft_plan_execute(P, on_last ? &wrongs[k] : &good.a), S_MISMATCH, "dgampi_fft_plan_execute");
         CHECK_UNTOUCHED(&good, x, my_off, W, "after a wrong batch on the last rank");
     }
 
@@ -297,9 +297,9 @@ static void test_execute(void) {
     dgampi_array bad_types[3] = {make_array(room, C64, 2, good.shape, NULL), make_array(room, DGAMPI_DTYPE_F64, 2, good.shape, NULL),
                                  make_array(room, DGAMPI_DTYPE_F64, 2, twice, NULL)};
     for (int k = 0; k < 3; k++) {
-        CHECK_ON(on_last, dgampi_fft_execute(P, on_last ? &bad_types[k] : &good.a), S_MISMATCH, "dgampi_fft_execute");
+        CHECK_ON(on_last, dgampi_fft_plan_execute(P, on_last ? &bad_types[k] : &good.a), S_MISMATCH, "dgampi_fft_plan_execute");
         CHECK_UNTOUCHED(&good, x, my_off, W, "after a wrong dtype on the last rank");
-        CHECK_ON(on_first, dgampi_fft_execute(P, on_first ? &bad_types[k] : &good.a), S_MISMATCH, "dgampi_fft_execute");
+        CHECK_ON(on_first, dgampi_fft_plan_execute(P, on_first ? &bad_types[k] : &good.a), S_MISMATCH, "dgampi_fft_plan_execute");
         CHECK_UNTOUCHED(&good, x, my_off, W, "after a wrong dtype on rank 0");
     }
     /* complex64 blocks on every rank for a complex128 plan */
@@ -307,7 +307,7 @@ static void test_execute(void) {
         cplx *x64 = input_new((size_t)N * W, 7, C64);
         struct block b64;
         block_init(&b64, C64, x64, my_off, my_q, 1, BATCH, 0, 0);
-        CHECK_SOME_RANK(dgampi_fft_execute(P, &b64.a), S_MISMATCH, "dgampi_fft_execute");
+        CHECK_SOME_RANK(dgampi_fft_plan_execute(P, &b64.a), S_MISMATCH, "dgampi_fft_plan_execute");
         CHECK_UNTOUCHED(&b64, x64, my_off, W, "a complex64 block after the failed execute");
         block_free(&b64);
         free(x64);
@@ -324,13 +324,13 @@ static void test_execute(void) {
         dgampi_array noshape = make_array(room, C128, 2, NULL, NULL);
         int64_t negshape[2] = {-1, W};
         dgampi_array neg = make_array(room, C128, 2, negshape, NULL);
-        CHECK_ON(on_last, dgampi_fft_execute(P, on_last ? NULL : &good.a), S_NULL, "dgampi_fft_execute");
-        CHECK_ON(on_last, dgampi_fft_execute(P, on_last ? &nodata : &good.a), S_NULL, "dgampi_fft_execute");
-        CHECK_ON(on_last, dgampi_fft_execute(P, on_last ? &noshape : &good.a), S_NULL, "dgampi_fft_execute");
-        CHECK_ON(on_last, dgampi_fft_execute(P, on_last ? &unknown : &good.a), S_INVALID, "dgampi_fft_execute");
-        CHECK_ON(on_last, dgampi_fft_execute(P, on_last ? &ndim0 : &good.a), S_INVALID, "dgampi_fft_execute");
-        CHECK_ON(on_last, dgampi_fft_execute(P, on_last ? &ndim_big : &good.a), S_INVALID, "dgampi_fft_execute");
-        CHECK_ON(on_first, dgampi_fft_execute(P, on_first ? &neg : &good.a), S_INVALID, "dgampi_fft_execute");
+        CHECK_ON(on_last, dgampi_fft_plan_execute(P, on_last ? NULL : &good.a), S_NULL, "dgampi_fft_plan_execute");
+        CHECK_ON(on_last, dgampi_fft_plan_execute(P, on_last ? &nodata : &good.a), S_NULL, "dgampi_fft_plan_execute");
+        CHECK_ON(on_last, dgampi_fft_plan_execute(P, on_last ? &noshape : &good.a), S_NULL, "dgampi_fft_plan_execute");
+        CHECK_ON(on_last, dgampi_fft_plan_execute(P, on_last ? &unknown : &good.a), S_INVALID, "dgampi_fft_plan_execute");
+        CHECK_ON(on_last, dgampi_fft_plan_execute(P, on_last ? &ndim0 : &good.a), S_INVALID, "dgampi_fft_plan_execute");
+        CHECK_ON(on_last, dgampi_fft_plan_execute(P, on_last ? &ndim_big : &good.a), S_INVALID, "dgampi_fft_plan_execute");
+        CHECK_ON(on_first, dgampi_fft_plan_execute(P, on_first ? &neg : &good.a), S_INVALID, "dgampi_fft_plan_execute");
         CHECK_UNTOUCHED(&good, x, my_off, W, "after malformed blocks");
     }
     /* a strided (not C-contiguous) block on one rank; explicit C-contiguous strides are fine */
@@ -346,9 +346,9 @@ static void test_execute(void) {
         /* the last rank passes every other row of a larger buffer (a block of 0 or 1
          * rows is contiguous whatever its strides); the others the contiguous c */
         if (sizes[last] > 1)
-            CHECK_ON(on_last, dgampi_fft_execute(P, on_last ? &strided : &c.a), S_INVALID, "dgampi_fft_execute");
+            CHECK_ON(on_last, dgampi_fft_plan_execute(P, on_last ? &strided : &c.a), S_INVALID, "dgampi_fft_plan_execute");
         CHECK_UNTOUCHED(&c, x, my_off, W, "after a strided block");
-        CHECK_OK(dgampi_fft_execute(P, &c.a));
+        CHECK_OK(dgampi_fft_plan_execute(P, &c.a));
         cplx *ref = dft3_new(x, NQ, W, -1, 1.0);
         CHECK_CLOSE(&c, ref, my_off, W, max_abs(ref, (size_t)N * W), 1e-12, "explicit C-contiguous strides");
         free(ref);
@@ -362,19 +362,19 @@ static void test_execute(void) {
     {
         int32_t s;
         int64_t mq, mo;
-        CHECK_STATUS(dgampi_fft_execute(NULL, &good.a), S_HANDLE, "dgampi_fft_execute");
+        CHECK_STATUS(dgampi_fft_plan_execute(NULL, &good.a), S_HANDLE, "dgampi_fft_plan_execute");
         CHECK_STATUS(dgampi_fft_plan_strategy(NULL, &s), S_HANDLE, "dgampi_fft_plan_strategy");
         CHECK_STATUS(dgampi_fft_plan_local(NULL, &mq, &mo), S_HANDLE, "dgampi_fft_plan_local");
         double junk[16] = {0};
         dgampi_fft_plan *fake = (dgampi_fft_plan *)(void *)junk;
-        CHECK_STATUS(dgampi_fft_execute(fake, &good.a), S_HANDLE, "dgampi_fft_execute");
+        CHECK_STATUS(dgampi_fft_plan_execute(fake, &good.a), S_HANDLE, "dgampi_fft_plan_execute");
         CHECK_STATUS(dgampi_fft_plan_destroy(&fake), S_HANDLE, "dgampi_fft_plan_destroy");
         CHECK(fake == (dgampi_fft_plan *)(void *)junk, "a failed destroy changed the handle");
         /* a distributor is not a plan, and a plan is not a distributor */
         dgampi_distributor *d = NULL;
         CHECK_OK(dgampi_distributor_create(MPI_COMM_WORLD, 4, NULL, NULL, &d));
         dgampi_fft_plan *as_plan = (dgampi_fft_plan *)(void *)d;
-        CHECK_STATUS(dgampi_fft_execute(as_plan, &good.a), S_HANDLE, "dgampi_fft_execute");
+        CHECK_STATUS(dgampi_fft_plan_execute(as_plan, &good.a), S_HANDLE, "dgampi_fft_plan_execute");
         CHECK_STATUS(dgampi_fft_plan_strategy(as_plan, &s), S_HANDLE, "dgampi_fft_plan_strategy");
         int64_t ntasks = 0;
         dgampi_distributor *as_dist = (dgampi_distributor *)(void *)P;
@@ -390,7 +390,7 @@ static void test_execute(void) {
         CHECK_OK(dgampi_fft_plan_destroy(&p));
         CHECK(p == NULL, "a second destroy set the handle to %p", (void *)p);
         /* the stale copy */
-        CHECK_STATUS(dgampi_fft_execute(copy, &good.a), S_HANDLE, "dgampi_fft_execute");
+        CHECK_STATUS(dgampi_fft_plan_execute(copy, &good.a), S_HANDLE, "dgampi_fft_plan_execute");
         CHECK_STATUS(dgampi_fft_plan_strategy(copy, &s), S_HANDLE, "dgampi_fft_plan_strategy");
         CHECK_STATUS(dgampi_fft_plan_local(copy, &mq, &mo), S_HANDLE, "dgampi_fft_plan_local");
         CHECK_STATUS(dgampi_fft_plan_destroy(&copy), S_HANDLE, "dgampi_fft_plan_destroy");
@@ -399,7 +399,7 @@ static void test_execute(void) {
         CHECK_STATUS(dgampi_fft_plan_strategy(P, NULL), S_NULL, "dgampi_fft_plan_strategy");
         CHECK_STATUS(dgampi_fft_plan_local(P, NULL, &mo), S_NULL, "dgampi_fft_plan_local");
         CHECK_STATUS(dgampi_fft_plan_local(P, &mq, NULL), S_NULL, "dgampi_fft_plan_local");
-        CHECK_STATUS(dgampi_fft_options_default(NULL), S_NULL, "dgampi_fft_options_default");
+        CHECK_STATUS(dgampi_fft_options_init(NULL, sizeof(dgampi_fft_options)), S_NULL, "dgampi_fft_options_init");
         CHECK_UNTOUCHED(&good, x, my_off, W, "after bad handles");
     }
     good_execute("bad handles");
@@ -419,16 +419,16 @@ static void test_one_shot(void) {
     static const int64_t neg[3] = {5, -3, 2}, zero[3] = {5, 3, 0}, other_nq[3] = {3, 5, 2};
 
     check_section = "one-shot: bad arguments on one rank";
-    CHECK_ON(on_last, dgampi_execute_distributed_fft(MPI_COMM_WORLD, NQ, on_last ? NULL : &good.a, NULL), S_NULL,
-             "dgampi_execute_distributed_fft");
-    CHECK_ON(on_first, dgampi_execute_distributed_fft_f(fworld, NQ, on_first ? NULL : &good.a, NULL), S_NULL,
-             "dgampi_execute_distributed_fft_f");
-    CHECK_ON(on_last, dgampi_execute_distributed_fft(MPI_COMM_WORLD, on_last ? NULL : NQ, &good.a, NULL), S_NULL,
-             "dgampi_execute_distributed_fft");
-    CHECK_ON(on_last, dgampi_execute_distributed_fft(MPI_COMM_WORLD, on_last ? neg : NQ, &good.a, NULL), S_INVALID,
-             "dgampi_execute_distributed_fft");
-    CHECK_ON(on_last, dgampi_execute_distributed_fft_f(fworld, on_last ? zero : NQ, &good.a, NULL), S_INVALID,
-             "dgampi_execute_distributed_fft_f");
+    CHECK_ON(on_last, dgampi_fft_execute_once(MPI_COMM_WORLD, NQ, on_last ? NULL : &good.a, NULL), S_NULL,
+             "dgampi_fft_execute_once");
+    CHECK_ON(on_first, dgampi_fft_execute_once_f(fworld, NQ, on_first ? NULL : &good.a, NULL), S_NULL,
+             "dgampi_fft_execute_once_f");
+    CHECK_ON(on_last, dgampi_fft_execute_once(MPI_COMM_WORLD, on_last ? NULL : NQ, &good.a, NULL), S_NULL,
+             "dgampi_fft_execute_once");
+    CHECK_ON(on_last, dgampi_fft_execute_once(MPI_COMM_WORLD, on_last ? neg : NQ, &good.a, NULL), S_INVALID,
+             "dgampi_fft_execute_once");
+    CHECK_ON(on_last, dgampi_fft_execute_once_f(fworld, on_last ? zero : NQ, &good.a, NULL), S_INVALID,
+             "dgampi_fft_execute_once_f");
     CHECK_UNTOUCHED(&good, x, my_off, W, "after bad one-shot arguments");
     for (int field = 0; field < 4; field++) {
         dgampi_fft_options o = make_options(FWD, DGAMPI_FFT_NORMALIZATION_BACKWARD, DGAMPI_FFT_STRATEGY_AUTO);
@@ -438,8 +438,8 @@ static void test_one_shot(void) {
             if (field == 2) o.strategy = 9;
             if (field == 3) o.rigor = -3;
         }
-        CHECK_ON(on_last, dgampi_execute_distributed_fft(MPI_COMM_WORLD, NQ, &good.a, &o), S_INVALID,
-                 "dgampi_execute_distributed_fft");
+        CHECK_ON(on_last, dgampi_fft_execute_once(MPI_COMM_WORLD, NQ, &good.a, &o), S_INVALID,
+                 "dgampi_fft_execute_once");
     }
     CHECK_UNTOUCHED(&good, x, my_off, W, "after bad one-shot options");
 
@@ -449,42 +449,42 @@ static void test_one_shot(void) {
     dgampi_array a_long = make_array(room, C128, 2, longer, NULL);
     dgampi_array a_wide = make_array(room, C128, 2, wide, NULL);
     dgampi_array a_real = make_array(room, DGAMPI_DTYPE_F64, 2, good.shape, NULL);
-    CHECK_ON(on_last, dgampi_execute_distributed_fft(MPI_COMM_WORLD, NQ, on_last ? &a_long : &good.a, NULL), S_MISMATCH,
-             "dgampi_execute_distributed_fft");
+    CHECK_ON(on_last, dgampi_fft_execute_once(MPI_COMM_WORLD, NQ, on_last ? &a_long : &good.a, NULL), S_MISMATCH,
+             "dgampi_fft_execute_once");
     if (nranks > 1) {
         /* the trailing shape or the dtype differs: the ranks plan different transforms */
-        CHECK_SOME_RANK(dgampi_execute_distributed_fft(MPI_COMM_WORLD, NQ, on_last ? &a_wide : &good.a, NULL), S_MISMATCH,
-                        "dgampi_execute_distributed_fft");
+        CHECK_SOME_RANK(dgampi_fft_execute_once(MPI_COMM_WORLD, NQ, on_last ? &a_wide : &good.a, NULL), S_MISMATCH,
+                        "dgampi_fft_execute_once");
         cplx *x64 = input_new((size_t)N * W, 8, C64);
         struct block b64;
         block_init(&b64, C64, x64, my_off, my_q, 1, BATCH, 0, 0);
-        CHECK_SOME_RANK(dgampi_execute_distributed_fft(MPI_COMM_WORLD, NQ, on_last ? &b64.a : &good.a, NULL), S_MISMATCH,
-                        "dgampi_execute_distributed_fft");
+        CHECK_SOME_RANK(dgampi_fft_execute_once(MPI_COMM_WORLD, NQ, on_last ? &b64.a : &good.a, NULL), S_MISMATCH,
+                        "dgampi_fft_execute_once");
         CHECK_UNTOUCHED(&b64, x64, my_off, W, "the complex64 block after the failed one-shot");
         block_free(&b64);
         free(x64);
         /* a different grid on one rank */
-        CHECK_SOME_RANK(dgampi_execute_distributed_fft(MPI_COMM_WORLD, on_last ? other_nq : NQ, &good.a, NULL), S_MISMATCH,
-                        "dgampi_execute_distributed_fft");
+        CHECK_SOME_RANK(dgampi_fft_execute_once(MPI_COMM_WORLD, on_last ? other_nq : NQ, &good.a, NULL), S_MISMATCH,
+                        "dgampi_fft_execute_once");
     }
-    CHECK_ON(on_last, dgampi_execute_distributed_fft(MPI_COMM_WORLD, NQ, on_last ? &a_real : &good.a, NULL), S_INVALID,
-             "dgampi_execute_distributed_fft");
+    CHECK_ON(on_last, dgampi_fft_execute_once(MPI_COMM_WORLD, NQ, on_last ? &a_real : &good.a, NULL), S_INVALID,
+             "dgampi_fft_execute_once");
     /* real blocks on every rank */
-    CHECK_STATUS(dgampi_execute_distributed_fft(MPI_COMM_WORLD, NQ, &a_real, NULL), S_INVALID,
-                 "dgampi_execute_distributed_fft");
+    CHECK_STATUS(dgampi_fft_execute_once(MPI_COMM_WORLD, NQ, &a_real, NULL), S_INVALID,
+                 "dgampi_fft_execute_once");
     CHECK_UNTOUCHED(&good, x, my_off, W, "after bad one-shot blocks");
 
     check_section = "one-shot: MPI_COMM_NULL";
-    CHECK_STATUS(dgampi_execute_distributed_fft(MPI_COMM_NULL, NQ, &good.a, NULL), S_INVALID,
-                 "dgampi_execute_distributed_fft");
-    CHECK_STATUS(dgampi_execute_distributed_fft_f(MPI_Comm_c2f(MPI_COMM_NULL), NQ, &good.a, NULL), S_INVALID,
-                 "dgampi_execute_distributed_fft_f");
+    CHECK_STATUS(dgampi_fft_execute_once(MPI_COMM_NULL, NQ, &good.a, NULL), S_INVALID,
+                 "dgampi_fft_execute_once");
+    CHECK_STATUS(dgampi_fft_execute_once_f(MPI_Comm_c2f(MPI_COMM_NULL), NQ, &good.a, NULL), S_INVALID,
+                 "dgampi_fft_execute_once_f");
     CHECK_UNTOUCHED(&good, x, my_off, W, "after MPI_COMM_NULL");
 
     /* after the errors the one-shot works */
     check_section = "one-shot after errors";
     cplx *ref = dft3_new(x, NQ, W, -1, 1.0);
-    CHECK_OK(dgampi_execute_distributed_fft_f(fworld, NQ, &good.a, NULL));
+    CHECK_OK(dgampi_fft_execute_once_f(fworld, NQ, &good.a, NULL));
     CHECK_CLOSE(&good, ref, my_off, W, max_abs(ref, (size_t)N * W), 1e-12, "one-shot after errors");
     free(ref);
     free(room);

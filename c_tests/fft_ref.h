@@ -245,7 +245,7 @@ static const char *strategy_name(int s) {
 static dgampi_fft_options make_options(int direction, int normalization, int strategy) {
     dgampi_fft_options o;
     memset(&o, 0, sizeof o);
-    CHECK_OK(dgampi_fft_options_default(&o));
+    CHECK_OK(dgampi_fft_options_init(&o, sizeof o));
     o.direction = direction;
     o.normalization = normalization;
     o.strategy = strategy;

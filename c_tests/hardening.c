@@ -93,13 +93,13 @@ static void stale_handle_reuse(void) {
         int64_t shape[1] = {my_q};
         dgampi_array block = make_array(x, DGAMPI_DTYPE_COMPLEX128, 1, shape, NULL);
         CHECK_STATUS(dgampi_fft_plan_strategy(stale, &strategy), S_HANDLE, "dgampi_fft_plan_strategy");
-        CHECK_STATUS(dgampi_fft_execute(stale, &block), S_HANDLE, "dgampi_fft_execute");
+        CHECK_STATUS(dgampi_fft_plan_execute(stale, &block), S_HANDLE, "dgampi_fft_plan_execute");
         CHECK_STATUS(dgampi_fft_plan_destroy(&stale), S_HANDLE, "dgampi_fft_plan_destroy");
         CHECK(stale != NULL, "a failed destroy changed the stale plan handle");
         /* a plan handle is not a distributor handle */
         CHECK_STATUS(dgampi_distributor_ntasks((dgampi_distributor *)(void *)fresh, &v), S_HANDLE,
                      "dgampi_distributor_ntasks");
-        CHECK_OK(dgampi_fft_execute(fresh, &block));
+        CHECK_OK(dgampi_fft_plan_execute(fresh, &block));
         CHECK_OK(dgampi_fft_plan_destroy(&fresh));
         free(x);
     }
@@ -127,7 +127,7 @@ static void every_comm_entry_point(MPI_Comm c, MPI_Fint f, int use_f, int want) 
         CHECK_STATUS(dgampi_fft_plan_create_f(f, nq, 0, NULL, DGAMPI_DTYPE_COMPLEX128, NULL, &p), want,
                      "dgampi_fft_plan_create_f");
         CHECK(p == NULL, "a failed plan create stored a handle");
-        CHECK_STATUS(dgampi_execute_distributed_fft_f(f, nq, &z, NULL), want, "dgampi_execute_distributed_fft_f");
+        CHECK_STATUS(dgampi_fft_execute_once_f(f, nq, &z, NULL), want, "dgampi_fft_execute_once_f");
         CHECK_STATUS(dgampi_send_rows_f(f, &a, 0, 0, 0), want, "dgampi_send_rows_f");
         CHECK_STATUS(dgampi_recv_rows_into_f(f, &a, 0, 0, 0), want, "dgampi_recv_rows_into_f");
         CHECK_STATUS(dgampi_recv_rows_alloc_f(f, DGAMPI_DTYPE_F64, 1, shape, 0, 0, 0, &data), want,
@@ -142,7 +142,7 @@ static void every_comm_entry_point(MPI_Comm c, MPI_Fint f, int use_f, int want) 
         CHECK_STATUS(dgampi_fft_plan_create(c, nq, 0, NULL, DGAMPI_DTYPE_COMPLEX128, NULL, &p), want,
                      "dgampi_fft_plan_create");
         CHECK(p == NULL, "a failed plan create stored a handle");
-        CHECK_STATUS(dgampi_execute_distributed_fft(c, nq, &z, NULL), want, "dgampi_execute_distributed_fft");
+        CHECK_STATUS(dgampi_fft_execute_once(c, nq, &z, NULL), want, "dgampi_fft_execute_once");
         CHECK_STATUS(dgampi_send_rows(c, &a, 0, 0, 0), want, "dgampi_send_rows");
         CHECK_STATUS(dgampi_recv_rows_into(c, &a, 0, 0, 0), want, "dgampi_recv_rows_into");
         CHECK_STATUS(dgampi_recv_rows_alloc(c, DGAMPI_DTYPE_F64, 1, shape, 0, 0, 0, &data), want,
@@ -210,8 +210,8 @@ static void intercommunicator(void) {
     CHECK_STATUS(dgampi_fft_plan_create_f(f, nq, 0, NULL, DGAMPI_DTYPE_COMPLEX128, NULL, &p), S_INVALID,
                  "dgampi_fft_plan_create_f");
     CHECK(p == NULL, "a failed plan create stored a handle");
-    CHECK_STATUS(dgampi_execute_distributed_fft(inter, nq, &z, NULL), S_INVALID, "dgampi_execute_distributed_fft");
-    CHECK_STATUS(dgampi_execute_distributed_fft_f(f, nq, &z, NULL), S_INVALID, "dgampi_execute_distributed_fft_f");
+    CHECK_STATUS(dgampi_fft_execute_once(inter, nq, &z, NULL), S_INVALID, "dgampi_fft_execute_once");
+    CHECK_STATUS(dgampi_fft_execute_once_f(f, nq, &z, NULL), S_INVALID, "dgampi_fft_execute_once_f");
     CHECK_STATUS(dgampi_bcast_rows_into(inter, &a, 0, 0), S_INVALID, "dgampi_bcast_rows_into");
     CHECK_STATUS(dgampi_bcast_rows_into_f(f, &a, 0, 0), S_INVALID, "dgampi_bcast_rows_into_f");
     CHECK_STATUS(dgampi_bcast_rows(inter, &a, 0, 0, &out), S_INVALID, "dgampi_bcast_rows");
@@ -219,7 +219,7 @@ static void intercommunicator(void) {
     {
         char msg[512];
         dgampi_bcast_rows_into(inter, &a, 0, 0);
-        dgampi_last_error_message(msg, sizeof msg);
+        dgampi_last_error_message(msg, sizeof msg, NULL);
         CHECK(strstr(msg, "intercommunicator") != NULL, "message '%s' does not say why", msg);
     }
 
@@ -325,10 +325,10 @@ static void overflowing_strides(void) {
         int64_t qshape[1] = {my_q};
         dgampi_array block = make_array(x, DGAMPI_DTYPE_COMPLEX128, 1, qshape, strides);
         dgampi_array gblock = make_array(x, DGAMPI_DTYPE_COMPLEX128, 1, qshape, NULL);
-        CHECK_STATUS(dgampi_fft_execute(p, &block), S_RANGE, "dgampi_fft_execute");
-        CHECK_STATUS(dgampi_fft_execute(p, rank == bad ? &block : &gblock), on_bad_rank(bad, S_RANGE), "dgampi_fft_execute");
-        CHECK_STATUS(dgampi_execute_distributed_fft(MPI_COMM_WORLD, nq, &block, NULL), S_RANGE,
-                     "dgampi_execute_distributed_fft");
+        CHECK_STATUS(dgampi_fft_plan_execute(p, &block), S_RANGE, "dgampi_fft_plan_execute");
+        CHECK_STATUS(dgampi_fft_plan_execute(p, rank == bad ? &block : &gblock), on_bad_rank(bad, S_RANGE), "dgampi_fft_plan_execute");
+        CHECK_STATUS(dgampi_fft_execute_once(MPI_COMM_WORLD, nq, &block, NULL), S_RANGE,
+                     "dgampi_fft_execute_once");
         CHECK_OK(dgampi_fft_plan_destroy(&p));
     }
     /* the collectives still work afterwards */
@@ -364,7 +364,9 @@ static void size_products(void) {
         {(int64_t)1 << 62, 1},          /* n*16 bytes of U */
     };
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
-        dgampi_orbital_transform t = {u, sizes[k][0], sizes[k][1], 2, sigma, conj};
+        dgampi_orbital_transform t;
+        CHECK_OK(dgampi_orbital_transform_init(&t, sizeof t));
+        t.u = u, t.n = sizes[k][0], t.nb = sizes[k][1], t.axes = 2, t.sigma = sigma, t.conj = conj;
         dgampi_owned_array out;
         CHECK_STATUS(dgampi_exchange_and_map_irrbz_fullbz(irr, full, irrk_inv, 4, &block, &t, 0, &out), S_RANGE,
                      "dgampi_exchange_and_map_irrbz_fullbz");
@@ -381,7 +383,9 @@ static void size_products(void) {
     CHECK_STATUS(dgampi_node_aware_split_nodes(8, nodes, (size_t)1 << 61, ssz, soff), S_RANGE,
                  "dgampi_node_aware_split_nodes");
     /* the maps still work afterwards (a valid identity transform) */
-    dgampi_orbital_transform t = {u, 4, 2, 2, sigma, conj};
+    dgampi_orbital_transform t;
+    CHECK_OK(dgampi_orbital_transform_init(&t, sizeof t));
+    t.u = u, t.n = 4, t.nb = 2, t.axes = 2, t.sigma = sigma, t.conj = conj;
     CHECK_OK(dgampi_exchange_and_map_irrbz_fullbz(irr, full, irrk_inv, 4, &block, &t, 0, &out));
     dgampi_free(out.data);
     CHECK_OK(dgampi_distributor_destroy(&irr));
@@ -408,21 +412,21 @@ static void fft_misaligned_block(void) {
         dgampi_array odd = make_array(aligned + 1, dtypes[t], 1, shape, NULL);
         dgampi_array half = make_array(aligned + es / 4, dtypes[t], 1, shape, NULL); /* 4 or 2 bytes off */
         dgampi_array good = make_array(aligned, dtypes[t], 1, shape, NULL);
-        CHECK_STATUS(dgampi_fft_execute(p, &odd), S_INVALID, "dgampi_fft_execute");
+        CHECK_STATUS(dgampi_fft_plan_execute(p, &odd), S_INVALID, "dgampi_fft_plan_execute");
         {
             char msg[512];
-            dgampi_fft_execute(p, &odd);
-            dgampi_last_error_message(msg, sizeof msg);
+            dgampi_fft_plan_execute(p, &odd);
+            dgampi_last_error_message(msg, sizeof msg, NULL);
             CHECK(strstr(msg, "align") != NULL, "message '%s' does not name the alignment", msg);
         }
-        CHECK_STATUS(dgampi_fft_execute(p, &half), S_INVALID, "dgampi_fft_execute");
-        CHECK_STATUS(dgampi_fft_execute(p, rank == 0 ? &odd : &good), on_bad_rank(0, S_INVALID), "dgampi_fft_execute");
-        CHECK_STATUS(dgampi_execute_distributed_fft(MPI_COMM_WORLD, nq, &odd, NULL), S_INVALID,
-                     "dgampi_execute_distributed_fft");
+        CHECK_STATUS(dgampi_fft_plan_execute(p, &half), S_INVALID, "dgampi_fft_plan_execute");
+        CHECK_STATUS(dgampi_fft_plan_execute(p, rank == 0 ? &odd : &good), on_bad_rank(0, S_INVALID), "dgampi_fft_plan_execute");
+        CHECK_STATUS(dgampi_fft_execute_once(MPI_COMM_WORLD, nq, &odd, NULL), S_INVALID,
+                     "dgampi_fft_execute_once");
         /* element alignment is enough (FFTW's unaligned plan serves it) */
         dgampi_array elem = make_array(aligned + es / 2, dtypes[t], 1, shape, NULL);
-        CHECK_OK(dgampi_fft_execute(p, &elem));
-        CHECK_OK(dgampi_fft_execute(p, &good));
+        CHECK_OK(dgampi_fft_plan_execute(p, &elem));
+        CHECK_OK(dgampi_fft_plan_execute(p, &good));
         CHECK_OK(dgampi_fft_plan_destroy(&p));
         free(raw);
     }
@@ -564,15 +568,18 @@ static void error_message_utf8(void) {
     CHECK_STATUS(dgampi_distributor_spill_shape(d, name, &dtype, &ndim, shape), DGAMPI_STATUS_NOT_FOUND,
                  "dgampi_distributor_spill_shape");
     char full[1024];
-    dgampi_last_error_message(full, sizeof full);
+    dgampi_last_error_message(full, sizeof full, NULL);
     CHECK(strstr(full, name) != NULL, "the message '%s' does not quote the name", full);
     size_t n = strlen(full);
     CHECK(utf8_ok((const unsigned char *)full, n), "the full message is not UTF-8");
     for (size_t len = 1; len <= n + 1; len++) {
         char buf[1024];
         memset(buf, 'x', sizeof buf);
-        int s = dgampi_last_error_message(buf, len);
-        CHECK(s == DGAMPI_STATUS_OK, "dgampi_last_error_message(buf, %zu) returned %d", len, s);
+        size_t needed = 0;
+        int s = dgampi_last_error_message(buf, len, &needed);
+        int want = len > n ? DGAMPI_STATUS_OK : DGAMPI_STATUS_OUT_OF_RANGE;
+        CHECK(s == want, "dgampi_last_error_message(buf, %zu, &needed) returned %d, want %d", len, s, want);
+        CHECK(needed == n + 1, "needed = %zu for a message of %zu bytes", needed, n);
         size_t got = 0;
         while (got < len && buf[got] != '\0') got++;
         CHECK(got < len, "no NUL within %zu bytes", len);

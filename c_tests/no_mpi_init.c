@@ -42,7 +42,7 @@ static void all_entry_points(const char *when) {
     /* the message says what to do */
     char msg[512];
     CHECK_STATUS(dgampi_send_rows(MPI_COMM_WORLD, &a, 0, 0, 0), S, "dgampi_send_rows");
-    dgampi_last_error_message(msg, sizeof msg);
+    dgampi_last_error_message(msg, sizeof msg, NULL);
     CHECK(strstr(msg, "MPI") != NULL, "message '%s' does not mention MPI", msg);
 
     /* MPI-free helpers */
@@ -109,7 +109,7 @@ static void handle_entry_points(dgampi_distributor *d, dgampi_distributor *full,
     offsets[0] = 0;
     CHECK_STATUS(dgampi_gather_full_ibz_for_vslice(d, full, irrk_inv, 4, sizes, offsets, &m, NULL, 0, &out, &has), S,
                  "dgampi_gather_full_ibz_for_vslice");
-    CHECK_STATUS(dgampi_fft_execute(p, &z), S, "dgampi_fft_execute");
+    CHECK_STATUS(dgampi_fft_plan_execute(p, &z), S, "dgampi_fft_plan_execute");
     CHECK(data == NULL && len == 0, "a refused call wrote its outputs");
 }
 
@@ -127,8 +127,8 @@ static void constructors(void) {
                  "dgampi_fft_plan_create");
     CHECK_STATUS(dgampi_fft_plan_create_f(0, nq, 0, NULL, DGAMPI_DTYPE_COMPLEX128, NULL, &p), S,
                  "dgampi_fft_plan_create_f");
-    CHECK_STATUS(dgampi_execute_distributed_fft(MPI_COMM_WORLD, nq, &z, NULL), S, "dgampi_execute_distributed_fft");
-    CHECK_STATUS(dgampi_execute_distributed_fft_f(0, nq, &z, NULL), S, "dgampi_execute_distributed_fft_f");
+    CHECK_STATUS(dgampi_fft_execute_once(MPI_COMM_WORLD, nq, &z, NULL), S, "dgampi_fft_execute_once");
+    CHECK_STATUS(dgampi_fft_execute_once_f(0, nq, &z, NULL), S, "dgampi_fft_execute_once_f");
     CHECK(d == NULL && p == NULL, "a refused create stored a handle");
 }
 

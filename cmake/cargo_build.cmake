@@ -10,7 +10,7 @@
 #    rebuilding the crate), and writes
 #      OUT_DIR/dgampiNativeDeps.cmake  (installed next to dgampiConfig.cmake)
 #      OUT_DIR/dgampi.pc               (from OUT_DIR/dgampi.pc.tmpl)
-foreach(v CARGO SOURCE_DIR TARGET_DIR OUT_DIR)
+foreach(v CARGO SOURCE_DIR TARGET_DIR OUT_DIR SONAME)
   if(NOT DEFINED ${v})
     message(FATAL_ERROR "cargo_build.cmake: ${v} is required")
   endif()
@@ -29,6 +29,22 @@ execute_process(
   RESULT_VARIABLE _rc)
 if(NOT _rc EQUAL 0)
   message(FATAL_ERROR "cargo build failed (${_rc})")
+endif()
+
+# The library must carry the soname this configuration installs it under (both
+# come from the crate version; a mismatch means Cargo.toml's version changed
+# since cmake ran: re-run cmake).
+find_program(_readelf NAMES readelf objdump)
+if(_readelf)
+  if(_readelf MATCHES "objdump$")
+    execute_process(COMMAND "${_readelf}" -p "${TARGET_DIR}/release/libdgampi.so" OUTPUT_VARIABLE _dyn ERROR_QUIET)
+  else()
+    execute_process(COMMAND "${_readelf}" -d "${TARGET_DIR}/release/libdgampi.so" OUTPUT_VARIABLE _dyn ERROR_QUIET)
+  endif()
+  if(NOT _dyn MATCHES "SONAME[^\n]*${SONAME}")
+    message(FATAL_ERROR "${TARGET_DIR}/release/libdgampi.so does not have the soname ${SONAME} this build was configured "
+                        "with (the crate version changed since cmake ran?): re-run cmake")
+  endif()
 endif()
 
 # Libraries every Rust staticlib needs on Linux (std), as printed by

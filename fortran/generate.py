@@ -77,7 +77,8 @@ FFT_OPTIONS = "integer, intent(in), optional :: direction, normalization, strate
 # irrk: generated for both kinds of irrk_inv ({IRRK_DECL}, {IRRK}); nq:
 # generated for both kinds of nq ({NQ_DECL}, {NQ}); types: the element
 # types (suffixes; default all six); min_rank: the lowest array rank
-# (default 1); locals: extra declarations.
+# (default 1); locals: extra declarations; aliases: further generic names
+# of the same specifics (the deprecated names of renamed routines).
 OPS = [
     dict(generic="dgampi_send_rows", name="send_rows", comm=True,
          args="comm, a, dest, base_tag, limit, ierr",
@@ -179,11 +180,12 @@ OPS = [
     # The distributed FFT: this rank's block a(batch..., my_q) in place
     # (complex only; a non-contiguous section is described by its strides
     # and rejected by the library on every rank, never copied).
-    dict(generic="dgampi_fft_execute", name="fft_execute", types=COMPLEX,
+    dict(generic="dgampi_fft_plan_execute", aliases=["dgampi_fft_execute"], name="fft_execute", types=COMPLEX,
          args="plan, a, ierr",
          decls=[FFT_PLAN, "{T}, intent(inout), target :: a{D}", IERR],
          views=["a"], body="call fft_execute_v(plan, va, ierr)"),
-    dict(generic="dgampi_execute_distributed_fft", name="fft_once", comm=True, nq=True, types=COMPLEX,
+    dict(generic="dgampi_fft_execute_once", aliases=["dgampi_execute_distributed_fft"], name="fft_once", comm=True,
+         nq=True, types=COMPLEX,
          args="comm, nq, a, direction, normalization, strategy, rigor, limit, ierr",
          decls=["{COMM}", "{NQ_DECL}", "{T}, intent(inout), target :: a{D}", FFT_OPTIONS, LIMIT, IERR],
          views=["a"],
@@ -339,16 +341,19 @@ def generate():
         for r in range(1, MAX_RANK + 1):
             specific += view_proc(t, ftype, code, r)
     for op in OPS:
-        generic.append(f"  interface {op['generic']}")
         by_guard = {}
         for spec in specifics(op):
             by_guard.setdefault(spec[0], []).append(spec[1])
-        for guard, names in by_guard.items():
-            block = []
-            for i in range(0, len(names), 3):
-                block.append("    module procedure " + ", ".join(names[i:i + 3]))
-            generic += guarded(block, guard)
-        generic += [f"  end interface {op['generic']}", ""]
+        for k, gname in enumerate([op["generic"]] + op.get("aliases", [])):
+            if k:
+                generic.append(f"  ! Deprecated 0.1 name of {op['generic']}.")
+            generic.append(f"  interface {gname}")
+            for guard, names in by_guard.items():
+                block = []
+                for i in range(0, len(names), 3):
+                    block.append("    module procedure " + ", ".join(names[i:i + 3]))
+                generic += guarded(block, guard)
+            generic += [f"  end interface {gname}", ""]
 
         specific.append(f"  ! ---------------------------------------------------------------- {op['generic']}")
         groups = {}

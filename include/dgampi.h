@@ -3,8 +3,48 @@
  *
  * Conventions of every entry point:
  *  - The return value is a dgampi_status (0 = DGAMPI_STATUS_OK);
- *    dgampi_last_error_message gives a sentence (thread-local, truncated at a
- *    UTF-8 character boundary).
+ *    dgampi_last_error_message gives a sentence (thread-local).
+ *  - Versions: DGAMPI_VERSION_MAJOR/MINOR/PATCH below are this header's;
+ *    call DGAMPI_CHECK_VERSION() once (after MPI_Init or before, it needs no
+ *    MPI) to check that the loaded library serves it. For 0.x every minor
+ *    release may change the ABI: the soname is libdgampi.so.0.MINOR
+ *    (DGAMPI_SONAME) and 0.x releases are compatible only within one minor.
+ *  - Size queries: every function that writes a variable-length result into
+ *    caller memory takes the buffer, its room and a `needed` output
+ *    (dgampi_last_error_message, dgampi_distributor_spill_path,
+ *    dgampi_fft_export_wisdom; counts of elements for
+ *    dgampi_fft_pencil_indices). It stores the size the whole result needs
+ *    (for text: bytes including the NUL) in *needed on success and on
+ *    DGAMPI_STATUS_OUT_OF_RANGE; a NULL buffer is a pure size query. A buffer
+ *    that is too small gives DGAMPI_STATUS_OUT_OF_RANGE; text is then cut at
+ *    a UTF-8 character boundary and NUL-terminated (so a caller that ignores
+ *    the status still holds a valid, shorter C string), arrays are not
+ *    written. Query, allocate *needed, call again.
+ *  - Extensible records: dgampi_fft_options and dgampi_orbital_transform
+ *    (every options record) start with `size_t struct_size`. Initialize each
+ *    with its _init function, passing sizeof the record
+ *    (dgampi_fft_options_init(&o, sizeof o)), then set fields. The library
+ *    reads only the fields inside the caller's struct_size and gives later
+ *    fields their defaults, so a program compiled against an older header
+ *    keeps working when fields are appended; a newer program's larger record
+ *    is accepted while the fields this library does not know are zero. A
+ *    struct_size of 0, below the record's _MIN_SIZE, above
+ *    DGAMPI_MAX_RECORD_BYTES or not a multiple of 8 (an uninitialized
+ *    record) is DGAMPI_STATUS_INVALID_ARGUMENT. Fields are only ever
+ *    appended, and 0 is the default of every appended field.
+ *  - Frozen layouts: dgampi_array, dgampi_owned_array and dgampi_chunk are
+ *    data descriptors, not options. Their layouts never change within a
+ *    soname; a change would be a new soname.
+ *  - Broadcasts: the root's output record is the same for every broadcast
+ *    that allocates (dgampi_bcast_rows, dgampi_distributor_bcast_bytes,
+ *    _bcast_chunked, _bcast_npoint): the root gets the broadcast's shape
+ *    (or length) with data NULL, owning nothing, so freeing it (dgampi_free
+ *    of NULL) is a no-op and the caller keeps using its own input.
+ *  - Destroying an object that owns a communicator (dgampi_distributor_destroy,
+ *    dgampi_fft_plan_destroy) is collective: it frees the object's
+ *    duplicates of the communicator (MPI_Comm_free), so every rank of the
+ *    object must call it, in the same order as the other collectives.
+ *  - Fortran handles: the _f twins take MPI_Fint as mpi.h declares it.
  *  - MPI is initialized by the caller. Before MPI_Init and after
  *    MPI_Finalize every call that would reach MPI, the ones on distributor
  *    and FFT plan handles included, returns DGAMPI_STATUS_MPI_NOT_INITIALIZED;
@@ -45,6 +85,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Version of this header (the library's is dgampi_version_numbers; check
+ * them together with DGAMPI_CHECK_VERSION()). For 0.x every minor release
+ * may change the ABI, so the soname is libdgampi.so.0.MINOR. */
+#define DGAMPI_VERSION_MAJOR 0
+#define DGAMPI_VERSION_MINOR 2
+#define DGAMPI_VERSION_PATCH 0
+#define DGAMPI_VERSION "0.2.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH, for #if. */
+#define DGAMPI_VERSION_NUMBER (0 * 10000 + 2 * 100 + 0)
+#define DGAMPI_SONAME "libdgampi.so.0.2"
+/* Fails (DGAMPI_STATUS_MISMATCH, with a message) when the loaded library
+ * cannot serve a caller compiled against this header. */
+#define DGAMPI_CHECK_VERSION() dgampi_check_version(DGAMPI_VERSION_MAJOR, DGAMPI_VERSION_MINOR)
+/* Deprecated entry points warn when used, unless DGAMPI_NO_DEPRECATION_WARNINGS is defined. */
+#if defined(DGAMPI_NO_DEPRECATION_WARNINGS) || !(defined(__GNUC__) || defined(__clang__))
+#define DGAMPI_DEPRECATED(note)
+#else
+#define DGAMPI_DEPRECATED(note) __attribute__((deprecated(note)))
+#endif
+
+
 /*
  Tag offset of the array chunks of an N-point object (metadata at `base_tag`).
  */
@@ -54,6 +115,24 @@
  Largest `ndim` of an array descriptor.
  */
 #define DGAMPI_MAX_NDIM 32
+
+/*
+ Size of the first layout of `dgampi_orbital_transform` with
+ `struct_size` (dgampi 0.2), the smallest `struct_size` accepted.
+ */
+#define DGAMPI_ORBITAL_TRANSFORM_MIN_SIZE 56
+
+/*
+ Size of the first layout of `dgampi_fft_options` with `struct_size`
+ (dgampi 0.2), the smallest `struct_size` the library accepts.
+ */
+#define DGAMPI_FFT_OPTIONS_MIN_SIZE 32
+
+/*
+ Largest `struct_size` accepted: a bound that catches an uninitialized
+ (garbage) `struct_size` before the library reads that many bytes.
+ */
+#define DGAMPI_MAX_RECORD_BYTES 4096
 
 /*
  Default and largest allowed limit: `i32::MAX` bytes.
@@ -389,6 +468,48 @@ typedef struct dgampi_distributor dgampi_distributor;
 typedef struct dgampi_fft_plan dgampi_fft_plan;
 
 /*
+ The optional per-k orbital transform of the maps: `u` holds `n` complex128
+ matrices of `nb x nb` (row-major), `sigma` `n` signs (±1) and `conj` `n`
+ flags (nonzero = conjugate the representative's data), for this rank's
+ full-BZ points or for all of them. `axes` (2 or 4) is the number of
+ orbital axes right after q. An extensible record: initialize it with
+ `dgampi_orbital_transform_init(&t, sizeof t)` (which sets `struct_size`
+ and zeroes the rest), then set every field. Later releases only append
+ fields (0 = their default); see "Extensible records" at the top.
+ */
+typedef struct dgampi_orbital_transform {
+  /*
+   `sizeof(dgampi_orbital_transform)` as the caller compiled it (set by
+   `dgampi_orbital_transform_init`).
+   */
+  size_t struct_size;
+  /*
+   `n * nb * nb` complex128 values (pairs of doubles).
+   */
+  const void *u;
+  /*
+   Number of k-points covered.
+   */
+  int64_t n;
+  /*
+   Orbital dimension.
+   */
+  int64_t nb;
+  /*
+   Orbital axes right after q: 2 or 4.
+   */
+  int32_t axes;
+  /*
+   `n` signs.
+   */
+  const double *sigma;
+  /*
+   `n` conjugation flags.
+   */
+  const uint8_t *conj;
+} dgampi_orbital_transform;
+
+/*
  A borrowed array: `data` with `ndim` axes of lengths `shape[k]`, element
  type `dtype` (a `dgampi_dtype` code) and byte `strides[k]` (NULL strides =
  C-contiguous). Axis 0 is the row (distributed) axis. `data` may be NULL
@@ -416,40 +537,6 @@ typedef struct dgampi_array {
    */
   const int64_t *strides;
 } dgampi_array;
-
-/*
- The optional per-k orbital transform of the maps: `u` holds `n` complex128
- matrices of `nb x nb` (row-major), `sigma` `n` signs (±1) and `conj` `n`
- flags (nonzero = conjugate the representative's data), for this rank's
- full-BZ points or for all of them. `axes` (2 or 4) is the number of
- orbital axes right after q.
- */
-typedef struct dgampi_orbital_transform {
-  /*
-   `n * nb * nb` complex128 values (pairs of doubles).
-   */
-  const void *u;
-  /*
-   Number of k-points covered.
-   */
-  int64_t n;
-  /*
-   Orbital dimension.
-   */
-  int64_t nb;
-  /*
-   Orbital axes right after q: 2 or 4.
-   */
-  int32_t axes;
-  /*
-   `n` signs.
-   */
-  const double *sigma;
-  /*
-   `n` conjugation flags.
-   */
-  const uint8_t *conj;
-} dgampi_orbital_transform;
 
 /*
  An array allocated by the library for the caller: release `data` with
@@ -497,9 +584,17 @@ typedef struct dgampi_chunk {
 } dgampi_chunk;
 
 /*
- Options of a plan; fill with `dgampi_fft_options_default` and change fields.
+ Options of a plan, an extensible record: initialize it with
+ `dgampi_fft_options_init(&opts, sizeof opts)` (which sets `struct_size`
+ and the defaults), then change fields. Later releases only append fields
+ (0 = their default); see "Extensible records" at the top of the header.
  */
 typedef struct dgampi_fft_options {
+  /*
+   `sizeof(dgampi_fft_options)` as the caller compiled it (set by
+   `dgampi_fft_options_init`).
+   */
+  size_t struct_size;
   /*
    `dgampi_fft_direction`: -1 forward (numpy sign), +1 backward.
    */
@@ -527,9 +622,13 @@ extern "C" {
 #endif // __cplusplus
 
 /*
- `MPI_IN_PLACE` as the MPI library's `mpi.h` defines it (src/mpi_shim.c).
+ Initializes the caller's record `t` of `struct_size` bytes (pass
+ `sizeof *t`): zeroes it and stores `struct_size`; then set `u`, `n`,
+ `nb`, `axes`, `sigma` and `conj`. A `struct_size` below
+ `DGAMPI_ORBITAL_TRANSFORM_MIN_SIZE`, above `DGAMPI_MAX_RECORD_BYTES` or
+ not a multiple of 8 is `DGAMPI_STATUS_INVALID_ARGUMENT`.
  */
-extern void *rsdgampi_mpi_in_place(void);
+dgampi_status dgampi_orbital_transform_init(struct dgampi_orbital_transform *t, size_t struct_size);
 
 /*
  Collective: unfolds this rank's `[my_irr, ...]` `block` to its
@@ -650,16 +749,40 @@ dgampi_status dgampi_gather_full_ibz_for_vslice(struct dgampi_distributor *irr,
                                                 int *has_slice);
 
 /*
- Copies the calling thread's last error message (empty after a success) into
- `buf` (`len` bytes, always NUL-terminated; a longer message is truncated at
- a UTF-8 character boundary).
+ Copies the calling thread's last error message (empty after a success)
+ into `buf`, following the size-query convention (see the header's
+ conventions): `*needed` (may be NULL) receives the bytes the whole
+ message needs, NUL included; `buf` NULL queries that size; a shorter
+ `buf` receives the message cut at a UTF-8 character boundary and
+ NUL-terminated, and the call returns `DGAMPI_STATUS_OUT_OF_RANGE`. Never
+ changes the stored message (it is not itself an error of the thread).
  */
-dgampi_status dgampi_last_error_message(char *buf, size_t len);
+dgampi_status dgampi_last_error_message(char *buf, size_t len, size_t *needed);
 
 /*
- Stores a pointer to the library version string (static, NUL-terminated) in `*version`.
+ Stores a pointer to the library version string (static, NUL-terminated,
+ e.g. "0.2.0") in `*version`.
  */
 dgampi_status dgampi_version(const char **version);
+
+/*
+ Stores the loaded library's version numbers in `*major`, `*minor` and
+ `*patch` (each may be NULL). Compare with the header's
+ `DGAMPI_VERSION_MAJOR` / `_MINOR` / `_PATCH`, or call
+ `DGAMPI_CHECK_VERSION()`.
+ */
+dgampi_status dgampi_version_numbers(int *major, int *minor, int *patch);
+
+/*
+ Checks that the loaded library serves a caller compiled against the
+ header of version `major.minor` (pass `DGAMPI_VERSION_MAJOR` and
+ `DGAMPI_VERSION_MINOR`, or use `DGAMPI_CHECK_VERSION()`): for 0.x the
+ major and minor versions must be equal (every 0.x minor release may
+ change the ABI; the soname is `libdgampi.so.0.MINOR`); from 1.0 the
+ majors must be equal and the library's minor at least the header's.
+ Otherwise `DGAMPI_STATUS_MISMATCH` with a message naming both versions.
+ */
+dgampi_status dgampi_check_version(int major, int minor);
 
 /*
  Releases memory the library allocated for the caller (NULL is ignored).
@@ -751,7 +874,8 @@ dgampi_status dgampi_distributor_create_with_sizes_f(MPI_Fint comm,
 
 /*
  Collective: destroys the distributor `*handle` (closing its spill file and
- freeing its communicator) and sets `*handle` to NULL. A NULL `*handle` is a
+ freeing its communicators) and sets `*handle` to NULL. Every rank of the
+ distributor must call it (`MPI_Comm_free` is collective). A NULL `*handle` is a
  no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`. Works after
  `MPI_Finalize` too (the communicator is then left to MPI).
  */
@@ -888,8 +1012,8 @@ dgampi_status dgampi_distributor_allreduce(struct dgampi_distributor *h,
 /*
  Collective: broadcasts the root's `len` bytes at `data` (ignored
  elsewhere). Non-root ranks receive a new buffer `*out` of `*out_len` bytes
- (release with `dgampi_free`; NULL when empty); on the root `*out` is NULL
- and `*out_len` is `len`.
+ (release with `dgampi_free`; NULL when empty); on the root, as for every
+ broadcast, `*out` is NULL (nothing allocated) and `*out_len` is `len`.
  */
 dgampi_status dgampi_distributor_bcast_bytes(struct dgampi_distributor *h,
                                              const void *data,
@@ -901,8 +1025,10 @@ dgampi_status dgampi_distributor_bcast_bytes(struct dgampi_distributor *h,
 
 /*
  Collective: broadcasts the root's array `a` (ignored elsewhere); dtype and
- shape travel first and every non-root rank receives a new array in `*out`.
- On the root `*out` is an empty record.
+ shape travel first and every non-root rank receives a new array in `*out`
+ (release `out->data` with `dgampi_free`). On the root `*out` describes
+ the array (dtype, ndim, shape) with `data` NULL, owning nothing, as for
+ every broadcast.
  */
 dgampi_status dgampi_distributor_bcast_chunked(struct dgampi_distributor *h,
                                                const struct dgampi_array *a,
@@ -923,8 +1049,10 @@ dgampi_status dgampi_distributor_bcast_chunked_into(struct dgampi_distributor *h
  Collective: broadcasts an N-point object, the root's `meta_len`-byte
  metadata blob and its array `mat` (sent as raw chunks, never inside the
  blob). Non-root ranks receive new buffers `*out_meta` / `*out_meta_len`
- and `*out_mat` (release both with `dgampi_free`); on the root they are
- empty.
+ and `*out_mat` (release `*out_meta` and `out_mat->data` with
+ `dgampi_free`). On the root, as for every broadcast, nothing is
+ allocated: `*out_meta` is NULL with `*out_meta_len` = `meta_len`, and
+ `*out_mat` describes `mat` (dtype, ndim, shape) with `data` NULL.
  */
 dgampi_status dgampi_distributor_bcast_npoint(struct dgampi_distributor *h,
                                               const void *meta,
@@ -1059,11 +1187,12 @@ dgampi_status dgampi_distributor_spill_list(struct dgampi_distributor *h,
 dgampi_status dgampi_distributor_spill_remove(struct dgampi_distributor *h, const char *name);
 
 /*
- Copies the spill file's path (NUL-terminated) into `buf` of `len` bytes and
- stores the bytes it needs, NUL included, in `*needed` (may be NULL). With
- `buf` NULL and `len` 0 it only sets `*needed` (a size query). Fails with
- `DGAMPI_STATUS_OUT_OF_RANGE` when `buf` is too small, and with
- `DGAMPI_STATUS_INVALID_ARGUMENT` when the distributor has no output path.
+ Copies the spill file's path (NUL-terminated) into `buf` of `len` bytes,
+ with the size-query convention (see the header's conventions):
+ `*needed` (may be NULL) receives the bytes the path needs, NUL included;
+ `buf` NULL queries that size; a shorter `buf` gets
+ `DGAMPI_STATUS_OUT_OF_RANGE`. `DGAMPI_STATUS_INVALID_ARGUMENT` when the
+ distributor has no output path.
  */
 dgampi_status dgampi_distributor_spill_path(struct dgampi_distributor *h,
                                             char *buf,
@@ -1071,9 +1200,21 @@ dgampi_status dgampi_distributor_spill_path(struct dgampi_distributor *h,
                                             size_t *needed);
 
 /*
- Stores the built-in defaults in `*opts`: forward, normalization backward,
- strategy auto, rigor estimate, limit 0.
+ Initializes the caller's record `opts` of `struct_size` bytes (pass
+ `sizeof *opts`): zeroes it, stores `struct_size` and the defaults of the
+ fields that fit: forward, normalization backward, strategy auto, rigor
+ estimate, limit 0. A `struct_size` below `DGAMPI_FFT_OPTIONS_MIN_SIZE`,
+ above `DGAMPI_MAX_RECORD_BYTES` or not a multiple of 8 is
+ `DGAMPI_STATUS_INVALID_ARGUMENT`.
  */
+dgampi_status dgampi_fft_options_init(struct dgampi_fft_options *opts, size_t struct_size);
+
+/*
+ Deprecated (0.1 name): `dgampi_fft_options_init(opts,
+ DGAMPI_FFT_OPTIONS_MIN_SIZE)`, which writes only the first (0.2) layout.
+ Use `dgampi_fft_options_init(&opts, sizeof opts)`.
+ */
+DGAMPI_DEPRECATED("use dgampi_fft_options_init(&opts, sizeof opts)")
 dgampi_status dgampi_fft_options_default(struct dgampi_fft_options *opts);
 
 /*
@@ -1109,11 +1250,21 @@ dgampi_status dgampi_fft_plan_create_f(MPI_Fint comm,
  complex128, 4 for complex64; `my_q` from `dgampi_fft_plan_local`). A
  wrong block on any rank fails on every rank and nothing moves.
  */
-dgampi_status dgampi_fft_execute(struct dgampi_fft_plan *plan, const struct dgampi_array *block);
+dgampi_status dgampi_fft_plan_execute(struct dgampi_fft_plan *plan,
+                                      const struct dgampi_array *block);
 
 /*
- Destroys the plan `*plan` (not collective) and sets `*plan` to NULL. A NULL
- `*plan` is a no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`.
+ Deprecated (0.1 name): forwards to `dgampi_fft_plan_execute`.
+ */
+DGAMPI_DEPRECATED("renamed dgampi_fft_plan_execute")
+dgampi_status dgampi_fft_execute(struct dgampi_fft_plan *plan,
+                                 const struct dgampi_array *block);
+
+/*
+ Collective: destroys the plan `*plan` and sets `*plan` to NULL. Every
+ rank of the plan must call it (it frees the plan's duplicate of the
+ communicator, and `MPI_Comm_free` is collective). A NULL `*plan` is a
+ no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`.
  */
 dgampi_status dgampi_fft_plan_destroy(struct dgampi_fft_plan **plan);
 
@@ -1134,14 +1285,32 @@ dgampi_status dgampi_fft_plan_local(struct dgampi_fft_plan *plan, int64_t *my_q,
  place, and frees the plan. `opts` NULL = defaults (forward). `comm` must
  be an intracommunicator.
  */
+dgampi_status dgampi_fft_execute_once(MPI_Comm comm,
+                                      const int64_t *nq,
+                                      const struct dgampi_array *block,
+                                      const struct dgampi_fft_options *opts);
+
+/*
+ Fortran-handle twin of `dgampi_fft_execute_once`.
+ */
+dgampi_status dgampi_fft_execute_once_f(MPI_Fint comm,
+                                        const int64_t *nq,
+                                        const struct dgampi_array *block,
+                                        const struct dgampi_fft_options *opts);
+
+/*
+ Deprecated (0.1 name): forwards to `dgampi_fft_execute_once`.
+ */
+DGAMPI_DEPRECATED("renamed dgampi_fft_execute_once")
 dgampi_status dgampi_execute_distributed_fft(MPI_Comm comm,
                                              const int64_t *nq,
                                              const struct dgampi_array *block,
                                              const struct dgampi_fft_options *opts);
 
 /*
- Fortran-handle twin of `dgampi_execute_distributed_fft`.
+ Deprecated (0.1 name): forwards to `dgampi_fft_execute_once_f`.
  */
+DGAMPI_DEPRECATED("renamed dgampi_fft_execute_once_f")
 dgampi_status dgampi_execute_distributed_fft_f(MPI_Fint comm,
                                                const int64_t *nq,
                                                const struct dgampi_array *block,
@@ -1149,11 +1318,24 @@ dgampi_status dgampi_execute_distributed_fft_f(MPI_Fint comm,
 
 /*
  Local (no MPI): the q indices rank `rank` of `size` owns in `layout`
- (`dgampi_layout`), in storage order. Stores their number in `*count`
- and, when `out` is not NULL, writes them to `out` (room for `capacity`
- values; too little room gives `DGAMPI_STATUS_OUT_OF_RANGE`). Call with
- `out` NULL to learn the count.
+ (`dgampi_layout`), in storage order, with the size-query convention:
+ stores their number in `*count` (required) and, when `out` is not NULL,
+ writes them to `out` (room for `capacity` values; too little room gives
+ `DGAMPI_STATUS_OUT_OF_RANGE` and writes nothing). Call with `out` NULL
+ to learn the count.
  */
+dgampi_status dgampi_fft_pencil_indices(int32_t rank,
+                                        int32_t size,
+                                        const int64_t *nq,
+                                        int32_t layout,
+                                        int64_t *out,
+                                        size_t capacity,
+                                        size_t *count);
+
+/*
+ Deprecated (0.1 name): forwards to `dgampi_fft_pencil_indices`.
+ */
+DGAMPI_DEPRECATED("renamed dgampi_fft_pencil_indices")
 dgampi_status dgampi_get_pencil_indices(int32_t rank,
                                         int32_t size,
                                         const int64_t *nq,
@@ -1164,12 +1346,12 @@ dgampi_status dgampi_get_pencil_indices(int32_t rank,
 
 /*
  Exports FFTW's wisdom for `dtype`'s precision (complex128 → double,
- complex64 → single) as text. Stores the text's length plus one (for the
- NUL) in `*needed`; when `buf` is not NULL and `capacity >= *needed`,
- writes the NUL-terminated text there (too little room gives
- `DGAMPI_STATUS_OUT_OF_RANGE`).
+ complex64 → single) as text into `buf` of `len` bytes, with the
+ size-query convention (see the header's conventions): `*needed` (may be
+ NULL) receives the bytes the text needs, NUL included; `buf` NULL
+ queries that size; a shorter `buf` gets `DGAMPI_STATUS_OUT_OF_RANGE`.
  */
-dgampi_status dgampi_fft_export_wisdom(int32_t dtype, char *buf, size_t capacity, size_t *needed);
+dgampi_status dgampi_fft_export_wisdom(int32_t dtype, char *buf, size_t len, size_t *needed);
 
 /*
  Adds wisdom text (from `dgampi_fft_export_wisdom`) for `dtype`'s precision.
@@ -1267,8 +1449,9 @@ dgampi_status dgampi_bcast_rows_into_f(MPI_Fint comm,
 /*
  Collective: broadcasts the root's `a` (ignored elsewhere, may be NULL);
  every non-root rank receives a newly allocated copy in `*out` (release
- `out->data` with `dgampi_free`). On the root, `*out` describes the array
- with `data` NULL. `comm` must be an intracommunicator.
+ `out->data` with `dgampi_free`). On the root, as for every broadcast,
+ `*out` describes the array (dtype, ndim, shape) with `data` NULL, owning
+ nothing. `comm` must be an intracommunicator.
  */
 dgampi_status dgampi_bcast_rows(MPI_Comm comm,
                                 const struct dgampi_array *a,
@@ -1321,10 +1504,6 @@ dgampi_status dgampi_recv_bytes_f(MPI_Fint comm,
                                   int base_tag,
                                   void **data,
                                   size_t *len);
-
-extern void fftw_make_planner_thread_safe(void);
-
-extern void fftwf_make_planner_thread_safe(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -82,8 +82,11 @@ impl std::fmt::Debug for CommRef<'_> {
     }
 }
 
-/// Fortran communicator handle (`MPI_Fint`, an `int` in Open MPI and MPICH).
-pub type MpiFint = mpi::ffi::RSMPI_Fint;
+// Fortran communicator handle: `MPI_Fint` exactly as the MPI library's
+// `mpi.h` declares it (probed by build.rs with `$MPICC`, never hard-coded).
+include!(concat!(env!("OUT_DIR"), "/mpi_fint.rs"));
+// rsmpi's `RSMPI_Comm_f2c` / `_c2f` take its own binding of the same type.
+const _: () = assert!(std::mem::size_of::<MpiFint>() == std::mem::size_of::<mpi::ffi::RSMPI_Fint>());
 
 /// Fails with `MpiNotInitialized` unless MPI is initialized and not finalized.
 pub fn ensure_initialized() -> Result<()> {

@@ -11,8 +11,18 @@ int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (dgampi_version(&version) != DGAMPI_STATUS_OK || version == NULL || version[0] == '\0') {
-        fprintf(stderr, "rank %d: dgampi_version failed\n", rank);
+    if (dgampi_version(&version) != DGAMPI_STATUS_OK || version == NULL || strcmp(version, DGAMPI_VERSION) != 0) {
+        fprintf(stderr, "rank %d: dgampi_version failed or differs from the header's %s\n", rank, DGAMPI_VERSION);
+        failed = 1;
+    }
+    /* the header's version macros, and the loaded library against them */
+#if !defined(DGAMPI_VERSION_MAJOR) || DGAMPI_VERSION_MAJOR != 0 || DGAMPI_VERSION_MINOR != 2
+#error "dgampi.h is not version 0.2"
+#endif
+    if (DGAMPI_CHECK_VERSION() != DGAMPI_STATUS_OK) {
+        char msg[512];
+        dgampi_last_error_message(msg, sizeof msg, NULL);
+        fprintf(stderr, "rank %d: DGAMPI_CHECK_VERSION: %s\n", rank, msg);
         failed = 1;
     }
     int next = (rank + 1) % size, prev = (rank + size - 1) % size;
@@ -32,7 +42,7 @@ int main(int argc, char **argv) {
     }
     if (s1 != DGAMPI_STATUS_OK || s2 != DGAMPI_STATUS_OK) {
         char msg[256];
-        dgampi_last_error_message(msg, sizeof msg);
+        dgampi_last_error_message(msg, sizeof msg, NULL);
         fprintf(stderr, "rank %d: exchange failed (%d, %d): %s\n", rank, s1, s2, msg);
         failed = 1;
     }

@@ -72,6 +72,15 @@ module dgampi
 
   !> Largest ndim of the C ABI, and largest rank of the Fortran generics.
   integer, parameter, public :: DGAMPI_MAX_NDIM = 32
+  !> Version of this module (and of the header it was built with); the
+  !> loaded library's: dgampi_version_numbers; check both with
+  !> dgampi_check_version. For 0.x the soname is libdgampi.so.0.MINOR.
+#if !defined(DGAMPI_CPP_VERSION_MAJOR) || !defined(DGAMPI_CPP_VERSION_MINOR) || !defined(DGAMPI_CPP_VERSION_PATCH)
+#error "compile dgampi.F90 with -DDGAMPI_CPP_VERSION_MAJOR=.. _MINOR=.. _PATCH=.. (fortran/CMakeLists.txt does)"
+#endif
+  integer, parameter, public :: DGAMPI_VERSION_MAJOR = DGAMPI_CPP_VERSION_MAJOR
+  integer, parameter, public :: DGAMPI_VERSION_MINOR = DGAMPI_CPP_VERSION_MINOR
+  integer, parameter, public :: DGAMPI_VERSION_PATCH = DGAMPI_CPP_VERSION_PATCH
   integer, parameter, public :: DGAMPI_FORTRAN_MAX_RANK = 7
   integer(c_size_t), parameter, public :: DGAMPI_DEFAULT_MAX_MESSAGE_BYTES = 2147483647_c_size_t
   !> Tag offset of the array chunks of an N-point object (metadata at base_tag).
@@ -94,7 +103,7 @@ module dgampi
   integer, parameter, public :: DGAMPI_FFT_RIGOR_ESTIMATE = 0
   integer, parameter, public :: DGAMPI_FFT_RIGOR_MEASURE = 1
   integer, parameter, public :: DGAMPI_FFT_RIGOR_PATIENT = 2
-  !> Layouts of dgampi_get_pencil_indices.
+  !> Layouts of dgampi_fft_pencil_indices.
   integer, parameter, public :: DGAMPI_LAYOUT_FLAT = 0
   integer, parameter, public :: DGAMPI_LAYOUT_Z_PENCIL = 1
   integer, parameter, public :: DGAMPI_LAYOUT_Y_PENCIL = 2
@@ -145,7 +154,7 @@ module dgampi
   end type dgampi_orbital_transform
 
   ! ---------------------------------------------------------------- public procedures
-  public :: dgampi_error_message, dgampi_version
+  public :: dgampi_error_message, dgampi_version, dgampi_version_numbers, dgampi_check_version
   public :: dgampi_set_max_message_bytes, dgampi_max_message_bytes
   public :: dgampi_chunk_step, dgampi_row_chunks
   public :: dgampi_send_rows, dgampi_recv_rows_into, dgampi_bcast_rows_into
@@ -169,9 +178,12 @@ module dgampi
   public :: dgampi_map_irrbz_fullbz, dgampi_map_irrbz_fullbz_into
   public :: dgampi_node_aware_split, dgampi_node_aware_split_nodes
   public :: dgampi_gather_full_ibz_for_vslice
-  public :: dgampi_fft_plan_create, dgampi_fft_plan_destroy, dgampi_fft_execute
-  public :: dgampi_fft_plan_local, dgampi_fft_plan_strategy, dgampi_execute_distributed_fft
-  public :: dgampi_get_pencil_indices, dgampi_fft_export_wisdom, dgampi_fft_import_wisdom
+  public :: dgampi_fft_plan_create, dgampi_fft_plan_destroy, dgampi_fft_plan_execute
+  public :: dgampi_fft_plan_local, dgampi_fft_plan_strategy, dgampi_fft_execute_once
+  public :: dgampi_fft_pencil_indices, dgampi_fft_export_wisdom, dgampi_fft_import_wisdom
+  ! Deprecated 0.1 names (the same procedures): dgampi_fft_plan_execute,
+  ! dgampi_fft_execute_once and dgampi_fft_pencil_indices.
+  public :: dgampi_fft_execute, dgampi_execute_distributed_fft, dgampi_get_pencil_indices
 
   ! ---------------------------------------------------------------- private types
   !> An array as the C ABI sees it: C-order shape and byte strides.
@@ -195,6 +207,7 @@ module dgampi
 
   !> struct dgampi_orbital_transform.
   type, bind(C) :: c_orbital_transform
+    integer(c_size_t) :: struct_size = 0   ! set by dgampi_orbital_transform_init
     type(c_ptr) :: u = c_null_ptr
     integer(c_int64_t) :: n = 0
     integer(c_int64_t) :: nb = 0
@@ -214,6 +227,7 @@ module dgampi
 
   !> struct dgampi_fft_options.
   type, bind(C) :: c_fft_options
+    integer(c_size_t) :: struct_size = 0   ! set by dgampi_fft_options_init
     integer(c_int32_t) :: direction = 0
     integer(c_int32_t) :: normalization = 0
     integer(c_int32_t) :: strategy = 0
@@ -286,6 +300,10 @@ module dgampi
 #endif
   end interface dgampi_fft_plan_create
 
+  interface dgampi_fft_pencil_indices
+    module procedure pencil_indices_32, pencil_indices_64
+  end interface dgampi_fft_pencil_indices
+  !> Deprecated 0.1 name of dgampi_fft_pencil_indices.
   interface dgampi_get_pencil_indices
     module procedure pencil_indices_32, pencil_indices_64
   end interface dgampi_get_pencil_indices
@@ -295,10 +313,21 @@ module dgampi
 
   ! ---------------------------------------------------------------- the C ABI
   interface
-    function c_last_error_message(buf, len) bind(C, name='dgampi_last_error_message') result(st)
-      import :: c_char, c_size_t, c_int32_t
-      character(kind=c_char), intent(out) :: buf(*)
+    function c_last_error_message(buf, len, needed) bind(C, name='dgampi_last_error_message') result(st)
+      import :: c_ptr, c_size_t, c_int32_t
+      type(c_ptr), value :: buf
       integer(c_size_t), value :: len
+      integer(c_size_t), intent(out) :: needed
+      integer(c_int32_t) :: st
+    end function
+    function c_version_numbers(major, minor, patch) bind(C, name='dgampi_version_numbers') result(st)
+      import :: c_int, c_int32_t
+      integer(c_int), intent(out) :: major, minor, patch
+      integer(c_int32_t) :: st
+    end function
+    function c_check_version(major, minor) bind(C, name='dgampi_check_version') result(st)
+      import :: c_int, c_int32_t
+      integer(c_int), value :: major, minor
       integer(c_int32_t) :: st
     end function
     function c_version(version) bind(C, name='dgampi_version') result(st)
@@ -338,35 +367,40 @@ module dgampi
     ! primitives (Fortran-handle twins)
     function c_send_rows_f(comm, a, dest, base_tag, limit) bind(C, name='dgampi_send_rows_f') result(st)
       import :: c_int, c_ptr, c_size_t, c_int32_t
-      integer(c_int), value :: comm, dest, base_tag
+      integer, value :: comm  ! MPI_Fint = default integer
+      integer(c_int), value :: dest, base_tag
       type(c_ptr), value :: a
       integer(c_size_t), value :: limit
       integer(c_int32_t) :: st
     end function
     function c_recv_rows_into_f(comm, a, source, base_tag, limit) bind(C, name='dgampi_recv_rows_into_f') result(st)
       import :: c_int, c_ptr, c_size_t, c_int32_t
-      integer(c_int), value :: comm, source, base_tag
+      integer, value :: comm  ! MPI_Fint = default integer
+      integer(c_int), value :: source, base_tag
       type(c_ptr), value :: a
       integer(c_size_t), value :: limit
       integer(c_int32_t) :: st
     end function
     function c_bcast_rows_into_f(comm, a, root, limit) bind(C, name='dgampi_bcast_rows_into_f') result(st)
       import :: c_int, c_ptr, c_size_t, c_int32_t
-      integer(c_int), value :: comm, root
+      integer, value :: comm  ! MPI_Fint = default integer
+      integer(c_int), value :: root
       type(c_ptr), value :: a
       integer(c_size_t), value :: limit
       integer(c_int32_t) :: st
     end function
     function c_send_bytes_f(comm, data, len, dest, base_tag, limit) bind(C, name='dgampi_send_bytes_f') result(st)
       import :: c_int, c_ptr, c_size_t, c_int32_t
-      integer(c_int), value :: comm, dest, base_tag
+      integer, value :: comm  ! MPI_Fint = default integer
+      integer(c_int), value :: dest, base_tag
       type(c_ptr), value :: data
       integer(c_size_t), value :: len, limit
       integer(c_int32_t) :: st
     end function
     function c_recv_bytes_f(comm, source, base_tag, data, len) bind(C, name='dgampi_recv_bytes_f') result(st)
       import :: c_int, c_ptr, c_size_t, c_int32_t
-      integer(c_int), value :: comm, source, base_tag
+      integer, value :: comm  ! MPI_Fint = default integer
+      integer(c_int), value :: source, base_tag
       type(c_ptr), intent(out) :: data
       integer(c_size_t), intent(out) :: len
       integer(c_int32_t) :: st
@@ -376,7 +410,7 @@ module dgampi
     function c_distributor_create_f(comm, ntasks, name, output_path, out) &
         bind(C, name='dgampi_distributor_create_f') result(st)
       import :: c_int, c_int64_t, c_ptr, c_int32_t
-      integer(c_int), value :: comm
+      integer, value :: comm  ! MPI_Fint = default integer
       integer(c_int64_t), value :: ntasks
       type(c_ptr), value :: name, output_path
       type(c_ptr), intent(out) :: out
@@ -426,9 +460,9 @@ module dgampi
       integer(c_int32_t) :: st
     end function
     function c_distributor_comm_f(h, out) bind(C, name='dgampi_distributor_comm_f') result(st)
-      import :: c_ptr, c_int, c_int32_t
+      import :: c_ptr, c_int32_t
       type(c_ptr), value :: h
-      integer(c_int), intent(out) :: out
+      integer, intent(out) :: out  ! MPI_Fint = default integer
       integer(c_int32_t) :: st
     end function
     function c_distributor_sizes(h, out, len) bind(C, name='dgampi_distributor_sizes') result(st)
@@ -630,22 +664,29 @@ module dgampi
     end function
 
     ! distributed FFT
-    function c_fft_options_default(opts) bind(C, name='dgampi_fft_options_default') result(st)
-      import :: c_fft_options, c_int32_t
-      type(c_fft_options), intent(out) :: opts
+    function c_fft_options_init(opts, struct_size) bind(C, name='dgampi_fft_options_init') result(st)
+      import :: c_fft_options, c_int32_t, c_size_t
+      type(c_fft_options), intent(inout) :: opts
+      integer(c_size_t), value :: struct_size
+      integer(c_int32_t) :: st
+    end function
+    function c_orbital_transform_init(t, struct_size) bind(C, name='dgampi_orbital_transform_init') result(st)
+      import :: c_orbital_transform, c_int32_t, c_size_t
+      type(c_orbital_transform), intent(inout) :: t
+      integer(c_size_t), value :: struct_size
       integer(c_int32_t) :: st
     end function
     function c_fft_plan_create_f(comm, nq, batch_ndim, batch_shape, dtype, opts, out) &
         bind(C, name='dgampi_fft_plan_create_f') result(st)
       import :: c_int, c_ptr, c_int32_t, c_fft_options
-      integer(c_int), value :: comm
+      integer, value :: comm  ! MPI_Fint = default integer
       type(c_ptr), value :: nq, batch_shape
       integer(c_int32_t), value :: batch_ndim, dtype
       type(c_fft_options), intent(in) :: opts
       type(c_ptr), intent(inout) :: out
       integer(c_int32_t) :: st
     end function
-    function c_fft_execute(plan, block) bind(C, name='dgampi_fft_execute') result(st)
+    function c_fft_execute(plan, block) bind(C, name='dgampi_fft_plan_execute') result(st)
       import :: c_ptr, c_int32_t
       type(c_ptr), value :: plan, block
       integer(c_int32_t) :: st
@@ -668,15 +709,15 @@ module dgampi
       integer(c_int32_t) :: st
     end function
     function c_execute_distributed_fft_f(comm, nq, block, opts) &
-        bind(C, name='dgampi_execute_distributed_fft_f') result(st)
+        bind(C, name='dgampi_fft_execute_once_f') result(st)
       import :: c_int, c_ptr, c_int32_t, c_fft_options
-      integer(c_int), value :: comm
+      integer, value :: comm  ! MPI_Fint = default integer
       type(c_ptr), value :: nq, block
       type(c_fft_options), intent(in) :: opts
       integer(c_int32_t) :: st
     end function
     function c_get_pencil_indices(rank, size, nq, layout, out, capacity, count) &
-        bind(C, name='dgampi_get_pencil_indices') result(st)
+        bind(C, name='dgampi_fft_pencil_indices') result(st)
       import :: c_ptr, c_int32_t, c_int64_t, c_size_t
       integer(c_int32_t), value :: rank, size, layout
       integer(c_int64_t), intent(in) :: nq(*)
@@ -729,10 +770,18 @@ contains
   !> The calling thread's last message from the C library.
   function c_error_text() result(text)
     character(len=:), allocatable :: text
-    character(kind=c_char) :: buf(4096)
+    character(kind=c_char), allocatable, target :: buf(:)
+    integer(c_size_t) :: needed
     integer :: n
+    ! The size-query convention: ask for the length, then copy the whole message.
+    needed = 0
+    if (c_last_error_message(c_null_ptr, 0_c_size_t, needed) /= DGAMPI_STATUS_OK .or. needed < 1) then
+      text = '(dgampi_last_error_message failed)'
+      return
+    end if
+    allocate (buf(needed))
     buf = c_null_char
-    if (c_last_error_message(buf, size(buf, kind=c_size_t)) /= DGAMPI_STATUS_OK) then
+    if (c_last_error_message(c_loc(buf), needed, needed) /= DGAMPI_STATUS_OK) then
       text = '(dgampi_last_error_message failed)'
       return
     end if
@@ -999,7 +1048,7 @@ contains
 
   ! ================================================================ library
 
-  !> The library version (e.g. "0.1.0").
+  !> The library version (e.g. "0.2.0").
   function dgampi_version(ierr) result(version)
     integer, intent(out), optional :: ierr
     character(len=:), allocatable :: version
@@ -1014,6 +1063,35 @@ contains
     end if
     call finish(st, ierr)
   end function dgampi_version
+
+  !> The loaded library's version numbers.
+  subroutine dgampi_version_numbers(major, minor, patch, ierr)
+    integer, intent(out) :: major, minor, patch
+    integer, intent(out), optional :: ierr
+    integer(c_int) :: ma, mi, pa
+    ma = -1
+    mi = -1
+    pa = -1
+    call finish(c_version_numbers(ma, mi, pa), ierr)
+    major = int(ma)
+    minor = int(mi)
+    patch = int(pa)
+  end subroutine dgampi_version_numbers
+
+  !> Checks that the loaded library serves this module (or a caller built
+  !> for version major.minor, when given): DGAMPI_STATUS_MISMATCH, with a
+  !> message naming both versions, when it does not (for 0.x the minor
+  !> versions must be equal).
+  subroutine dgampi_check_version(major, minor, ierr)
+    integer, intent(in), optional :: major, minor
+    integer, intent(out), optional :: ierr
+    integer(c_int) :: ma, mi
+    ma = DGAMPI_VERSION_MAJOR
+    mi = DGAMPI_VERSION_MINOR
+    if (present(major)) ma = int(major, c_int)
+    if (present(minor)) mi = int(minor, c_int)
+    call finish(c_check_version(ma, mi), ierr)
+  end subroutine dgampi_check_version
 
   !> Sets the process-wide message limit in bytes (1 .. 2147483647).
   subroutine dgampi_set_max_message_bytes(bytes, ierr)
@@ -1260,8 +1338,9 @@ contains
   end subroutine create_m_64
 #endif
 
-  !> Collective: destroys `dist` (closing its spill file) and nullifies it;
-  !> destroying a null distributor is a no-op.
+  !> Collective: destroys `dist` (closing its spill file, freeing its
+  !> communicators) and nullifies it; every rank of the distributor must call
+  !> it (MPI_Comm_free is collective). Destroying a null distributor is a no-op.
   subroutine dgampi_distributor_destroy(dist, ierr)
     type(dgampi_distributor), intent(inout) :: dist
     integer, intent(out), optional :: ierr
@@ -1365,7 +1444,7 @@ contains
     type(dgampi_distributor), intent(in) :: dist
     integer, intent(out) :: comm
     integer, intent(out), optional :: ierr
-    integer(c_int) :: value
+    integer :: value  ! MPI_Fint
     value = 0
     call finish(c_distributor_comm_f(dist%ptr, value), ierr)
     comm = int(value)
@@ -1715,6 +1794,11 @@ contains
     problem = ''
     rec%given = present(t)
     if (.not. present(t)) return
+    if (c_orbital_transform_init(rec%c, c_sizeof(rec%c)) /= DGAMPI_STATUS_OK) then
+      problem = c_error_text()
+      rec%c%n = -1
+      return
+    end if
     nb = 0
     nb2 = 0
     n = 0
@@ -1999,8 +2083,8 @@ contains
   ! 0-based) is the LAST Fortran dimension, the batch the leading ones, so
   ! the C block [my_q, batch...] is the same memory without a copy.
   ! batch_shape is given in Fortran order (shape(a) without its last
-  ! extent) and reversed here for C. The generic dgampi_fft_execute and
-  ! dgampi_execute_distributed_fft (generated) describe the array and call
+  ! extent) and reversed here for C. The generic dgampi_fft_plan_execute and
+  ! dgampi_fft_execute_once (generated) describe the array and call
   ! fft_execute_v / fft_once_v. Like the other collectives, an nq without 3
   ! entries still reaches the C call (as NULL, so that it fails on every
   ! rank); this rank then reports the Fortran-side problem.
@@ -2011,7 +2095,7 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer(c_int32_t) :: st
-    st = c_fft_options_default(opts)
+    st = c_fft_options_init(opts, c_sizeof(opts))
     if (present(direction)) opts%direction = int(direction, c_int32_t)
     if (present(normalization)) opts%normalization = int(normalization, c_int32_t)
     if (present(strategy)) opts%strategy = int(strategy, c_int32_t)
@@ -2175,8 +2259,9 @@ contains
   end subroutine fft_plan_create_m_64_64
 #endif
 
-  !> Destroys the plan (not collective) and nullifies it; destroying a null
-  !> plan is a no-op.
+  !> Collective: destroys the plan and nullifies it; every rank of the plan
+  !> must call it (it frees the plan's communicator, MPI_Comm_free is
+  !> collective). Destroying a null plan is a no-op.
   subroutine dgampi_fft_plan_destroy(plan, ierr)
     type(dgampi_fft_plan), intent(inout) :: plan
     integer, intent(out), optional :: ierr
@@ -2230,11 +2315,11 @@ contains
     allocate (grid, source=nq)
     call nq_set(grid, pnq, problem)
     st = c_execute_distributed_fft_f(comm, pnq, c_desc(a, ca), opts)
-    call finish_checked(st, 'dgampi_execute_distributed_fft', problem, ierr)
+    call finish_checked(st, 'dgampi_fft_execute_once', problem, ierr)
   end subroutine fft_once_v
 
   ! ---------------------------------------------------------------- pencil indices
-  ! dgampi_get_pencil_indices(rank, size, nq, layout, indices [, ierr]):
+  ! dgampi_fft_pencil_indices(rank, size, nq, layout, indices [, ierr]):
   !   local; nq integer(4) or integer(8); indices (allocatable
   !   integer(int64)) is allocated with the 0-based q indices rank `rank`
   !   of `size` owns in `layout` (DGAMPI_LAYOUT_*), in storage order.
@@ -2244,7 +2329,7 @@ contains
     integer(c_int64_t), intent(in) :: nq(:)
     integer(c_int64_t), allocatable, intent(out), target :: indices(:)
     integer, intent(out), optional :: ierr
-    character(len=*), parameter :: who = 'dgampi_get_pencil_indices'
+    character(len=*), parameter :: who = 'dgampi_fft_pencil_indices'
     character(len=80) :: what
     integer(c_int64_t) :: grid(3)
     integer(c_size_t) :: count, capacity

@@ -190,13 +190,13 @@ contains
     select case (size(fb))
     case (0)
       p1(1:my_q) => buf
-      call dgampi_fft_execute(plan, p1, ierr)
+      call dgampi_fft_plan_execute(plan, p1, ierr)
     case (1)
       p2(1:fb(1), 1:my_q) => buf
-      call dgampi_fft_execute(plan, p2, ierr)
+      call dgampi_fft_plan_execute(plan, p2, ierr)
     case (3)
       p4(1:fb(1), 1:fb(2), 1:fb(3), 1:my_q) => buf
-      call dgampi_fft_execute(plan, p4, ierr)
+      call dgampi_fft_plan_execute(plan, p4, ierr)
     case default
       error stop 'exec8: unexpected batch rank'
     end select
@@ -211,13 +211,13 @@ contains
     select case (size(fb))
     case (0)
       p1(1:my_q) => buf
-      call dgampi_fft_execute(plan, p1, ierr)
+      call dgampi_fft_plan_execute(plan, p1, ierr)
     case (1)
       p2(1:fb(1), 1:my_q) => buf
-      call dgampi_fft_execute(plan, p2, ierr)
+      call dgampi_fft_plan_execute(plan, p2, ierr)
     case (3)
       p4(1:fb(1), 1:fb(2), 1:fb(3), 1:my_q) => buf
-      call dgampi_fft_execute(plan, p4, ierr)
+      call dgampi_fft_plan_execute(plan, p4, ierr)
     case default
       error stop 'exec4: unexpected batch rank'
     end select
@@ -235,16 +235,16 @@ contains
       p1(1:my_q) => buf
       ! default direction: forward
       if (direction == DGAMPI_FFT_DIRECTION_FORWARD) then
-        call dgampi_execute_distributed_fft(comm, nq, p1, ierr=ierr)
+        call dgampi_fft_execute_once(comm, nq, p1, ierr=ierr)
       else
-        call dgampi_execute_distributed_fft(comm, nq, p1, direction, ierr=ierr)
+        call dgampi_fft_execute_once(comm, nq, p1, direction, ierr=ierr)
       end if
     case (1)
       p2(1:fb(1), 1:my_q) => buf
       call dgampi_execute_distributed_fft(comm, int(nq), p2, direction=direction, ierr=ierr)
     case (3)
       p4(1:fb(1), 1:fb(2), 1:fb(3), 1:my_q) => buf
-      call dgampi_execute_distributed_fft(comm, nq, p4, direction=direction, strategy=DGAMPI_FFT_STRATEGY_PENCIL, &
+      call dgampi_fft_execute_once(comm, nq, p4, direction=direction, strategy=DGAMPI_FFT_STRATEGY_PENCIL, &
         ierr=ierr)
     case default
       error stop 'once8: unexpected batch rank'
@@ -422,7 +422,7 @@ contains
         allocate (buf(w * my_q), ref(w * my_q))
         call fill(200 + norm, w, offset, my_q, buf)
         call exec8(plan, buf, [w], my_q, ierr)
-        call check_ok(ierr, 'dgampi_fft_execute')
+        call check_ok(ierr, 'dgampi_fft_plan_execute')
         call dft(200 + norm, nq, w, dir, offset, my_q, ref)
         e = rel_err(buf, factor * ref, factor * sqrt(n * norm2_all(200 + norm, nq, w)))
         call check_true(e < tol8, 'not the scaled DFT: relative error ' // num(e))
@@ -454,7 +454,7 @@ contains
       do rep = 1, 3
         call fill(300 + rep, w, offset, my_q, buf)
         call exec8(plan, buf, fb, my_q, ierr)
-        call check_ok(ierr, 'dgampi_fft_execute')
+        call check_ok(ierr, 'dgampi_fft_plan_execute')
         call dft(300 + rep, nq, w, -1, offset, my_q, ref)
         e = rel_err(buf, ref, sqrt(product(nq) * norm2_all(300 + rep, nq, w)))
         call check_true(e < tol8, 'reused plan differs from the DFT: relative error ' // num(e))
@@ -482,7 +482,7 @@ contains
     big = (7d0, -7d0)
     call fill(400, 3_c_int64_t, offset, my_q, ref)
     big(:, 2:my_q + 1) = reshape(ref, [3_c_int64_t, my_q])
-    call dgampi_fft_execute(plan, big(:, 2:my_q + 1), ierr)
+    call dgampi_fft_execute(plan, big(:, 2:my_q + 1), ierr)  ! the deprecated 0.1 name
     call check_ok(ierr, 'dgampi_fft_execute on a contiguous section')
     call dft(400, nq, 3_c_int64_t, -1, offset, my_q, ref)
     e = rel_err(reshape(big(:, 2:my_q + 1), [3 * my_q]), ref, sqrt(product(nq) * norm2_all(400, nq, 3_c_int64_t)))
@@ -493,9 +493,9 @@ contains
     allocate (wide(6, my_q))
     wide = (1d0, 2d0)
     before = wide
-    call dgampi_fft_execute(plan, wide(1:6:2, :), ierr)
+    call dgampi_fft_plan_execute(plan, wide(1:6:2, :), ierr)
     call check_true(ierr /= DGAMPI_STATUS_OK, 'a strided section was accepted')
-    call check_true(index(dgampi_error_message(), 'dgampi_fft_execute') > 0, &
+    call check_true(index(dgampi_error_message(), 'dgampi_fft_plan_execute') > 0, &
       'strided section: message "' // dgampi_error_message() // '"')
     call check_true(all(wide == before), 'a rejected strided section was changed')
     call dgampi_fft_plan_destroy(plan)
@@ -556,7 +556,7 @@ contains
           do rank = 0, nranks - 1
             write (what, '(a, i0, a, i0, a, i0, a, i0)') 'grid ', ig, ' layout ', layout, ' rank ', rank, ' of ', nranks
             if (mod(rank, 2) == 0) then
-              call dgampi_get_pencil_indices(rank, nranks, nq, layout, idx, ierr)
+              call dgampi_fft_pencil_indices(rank, nranks, nq, layout, idx, ierr)
             else
               call dgampi_get_pencil_indices(rank, nranks, int(nq), layout, idx, ierr)
             end if
@@ -703,9 +703,9 @@ contains
     end if
     a = (1d0, 1d0)
     before = a
-    call dgampi_fft_execute(plan, a, ierr)
+    call dgampi_fft_plan_execute(plan, a, ierr)
     call check_true(ierr /= DGAMPI_STATUS_OK, 'a wrong block length on the last rank: execution succeeded')
-    call check_true(index(dgampi_error_message(), 'dgampi_fft_execute') > 0, 'message "' // dgampi_error_message() // '"')
+    call check_true(index(dgampi_error_message(), 'dgampi_fft_plan_execute') > 0, 'message "' // dgampi_error_message() // '"')
     if (me == nprocs - 1) then
       call check_true(ierr == DGAMPI_STATUS_MISMATCH, 'the rank with the wrong block did not get MISMATCH')
     else
@@ -716,26 +716,26 @@ contains
     ! A wrong batch shape everywhere.
     allocate (a(4, my_q))
     a = 0
-    call dgampi_fft_execute(plan, a, ierr)
-    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_fft_execute', 'batch (4) for a batch (3) plan')
+    call dgampi_fft_plan_execute(plan, a, ierr)
+    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_fft_plan_execute', 'batch (4) for a batch (3) plan')
     deallocate (a)
     ! The wrong kind for the plan.
     allocate (a4(3, my_q))
     a4 = 0
-    call dgampi_fft_execute(plan, a4, ierr)
-    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_fft_execute', 'complex(4) block for a complex(8) plan')
+    call dgampi_fft_plan_execute(plan, a4, ierr)
+    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_fft_plan_execute', 'complex(4) block for a complex(8) plan')
     ! The plan still works.
     allocate (a(3, my_q))
     a = 0
-    call dgampi_fft_execute(plan, a, ierr)
+    call dgampi_fft_plan_execute(plan, a, ierr)
     call check_ok(ierr, 'dgampi_fft_execute after the errors')
     call check_true(all(a == (0d0, 0d0)), 'the FFT of zeros is not zero')
 
     call check_section('errors: handles')
     s = dgampi_fft_plan_strategy(null_plan, ierr)
     call check_status(ierr, DGAMPI_STATUS_INVALID_HANDLE, 'dgampi_fft_plan_strategy', 'null plan')
-    call dgampi_fft_execute(null_plan, a, ierr)
-    call check_status(ierr, DGAMPI_STATUS_INVALID_HANDLE, 'dgampi_fft_execute', 'null plan')
+    call dgampi_fft_plan_execute(null_plan, a, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_HANDLE, 'dgampi_fft_plan_execute', 'null plan')
     call dgampi_fft_plan_destroy(null_plan, ierr)
     call check_ok(ierr, 'destroying a null plan')
     stale = plan
@@ -743,8 +743,8 @@ contains
     call check_ok(ierr, 'dgampi_fft_plan_destroy')
     call dgampi_fft_plan_local(stale, my_q, offset, ierr)
     call check_status(ierr, DGAMPI_STATUS_INVALID_HANDLE, 'dgampi_fft_plan_local', 'stale plan')
-    call dgampi_fft_execute(stale, a, ierr)
-    call check_status(ierr, DGAMPI_STATUS_INVALID_HANDLE, 'dgampi_fft_execute', 'stale plan')
+    call dgampi_fft_plan_execute(stale, a, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_HANDLE, 'dgampi_fft_plan_execute', 'stale plan')
     call dgampi_fft_plan_destroy(stale, ierr)
     call check_status(ierr, DGAMPI_STATUS_INVALID_HANDLE, 'dgampi_fft_plan_destroy', 'destroying a stale plan')
     deallocate (a)
@@ -753,32 +753,32 @@ contains
     sizes = block_sizes(12_c_int64_t, nprocs)
     allocate (a(3, sizes(me + 1)))
     a = 0
-    call dgampi_execute_distributed_fft(comm, [2, 6], a, ierr=ierr)
-    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_execute_distributed_fft', 'nq of 2 entries')
-    call dgampi_execute_distributed_fft(comm, [2_c_int64_t, 0_c_int64_t, 6_c_int64_t], a, ierr=ierr)
-    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_execute_distributed_fft', 'a zero extent')
+    call dgampi_fft_execute_once(comm, [2, 6], a, ierr=ierr)
+    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_fft_execute_once', 'nq of 2 entries')
+    call dgampi_fft_execute_once(comm, [2_c_int64_t, 0_c_int64_t, 6_c_int64_t], a, ierr=ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_fft_execute_once', 'a zero extent')
     deallocate (a)
     my_q = sizes(me + 1)
     if (me == 0) my_q = my_q + 1   ! rank 0 passes a wrong block
     allocate (a(3, my_q))
     a = 0
-    call dgampi_execute_distributed_fft(comm, [2, 3, 2], a, ierr=ierr)
+    call dgampi_fft_execute_once(comm, [2, 3, 2], a, ierr=ierr)
     call check_true(ierr /= DGAMPI_STATUS_OK, 'one-shot with a wrong block on rank 0 succeeded')
-    call check_true(index(dgampi_error_message(), 'dgampi_execute_distributed_fft') > 0, 'message "' // &
+    call check_true(index(dgampi_error_message(), 'dgampi_fft_execute_once') > 0, 'message "' // &
       dgampi_error_message() // '"')
 
     call check_section('errors: pencil indices')
-    call dgampi_get_pencil_indices(0, 0, [2, 3, 2], DGAMPI_LAYOUT_Z_PENCIL, idx, ierr)
-    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_get_pencil_indices', 'size 0')
-    call dgampi_get_pencil_indices(2, 2, [2, 3, 2], DGAMPI_LAYOUT_Z_PENCIL, idx, ierr)
-    call check_status(ierr, DGAMPI_STATUS_OUT_OF_RANGE, 'dgampi_get_pencil_indices', 'rank 2 of 2')
-    call dgampi_get_pencil_indices(0, 2, [2, 3, 2], 4, idx, ierr)
-    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_get_pencil_indices', 'layout 4')
-    call dgampi_get_pencil_indices(0, 2, [2, 3], DGAMPI_LAYOUT_FLAT, idx, ierr)
-    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_get_pencil_indices', 'nq of 2 entries')
+    call dgampi_fft_pencil_indices(0, 0, [2, 3, 2], DGAMPI_LAYOUT_Z_PENCIL, idx, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_fft_pencil_indices', 'size 0')
+    call dgampi_fft_pencil_indices(2, 2, [2, 3, 2], DGAMPI_LAYOUT_Z_PENCIL, idx, ierr)
+    call check_status(ierr, DGAMPI_STATUS_OUT_OF_RANGE, 'dgampi_fft_pencil_indices', 'rank 2 of 2')
+    call dgampi_fft_pencil_indices(0, 2, [2, 3, 2], 4, idx, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_fft_pencil_indices', 'layout 4')
+    call dgampi_fft_pencil_indices(0, 2, [2, 3], DGAMPI_LAYOUT_FLAT, idx, ierr)
+    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_fft_pencil_indices', 'nq of 2 entries')
     call check_true(allocated(idx) .and. size(idx) == 0, 'indices after an error')
-    call dgampi_get_pencil_indices(0, 2, [2, 0, 2], DGAMPI_LAYOUT_FLAT, idx, ierr)
-    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_get_pencil_indices', 'a zero extent')
+    call dgampi_fft_pencil_indices(0, 2, [2, 0, 2], DGAMPI_LAYOUT_FLAT, idx, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_fft_pencil_indices', 'a zero extent')
   end subroutine test_errors
 
 end program fft

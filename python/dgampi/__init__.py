@@ -77,7 +77,7 @@ from ._fft import (
     import_fft_wisdom,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 

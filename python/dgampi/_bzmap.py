@@ -215,14 +215,13 @@ def _transform(u_k, sigma_k, conj_k, n_orb_axes, data, orb_axes, n_local, n_tota
         raise ValueError(
             f"the data's axes after q {orb} do not start with {axes} orbital axes of length nb = {nb} (from u_k)"
         )
-    rec = _lib.OrbitalTransform(
-        u.ctypes.data,
-        n,
-        nb,
-        axes,
-        sigma.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
-        conj.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)),
-    )
+    rec = _lib.orbital_transform()  # struct_size set, the rest zero
+    rec.u = u.ctypes.data
+    rec.n = n
+    rec.nb = nb
+    rec.axes = axes
+    rec.sigma = sigma.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+    rec.conj = conj.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
     return ctypes.pointer(rec), (u, sigma, conj, rec)
 
 

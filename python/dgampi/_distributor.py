@@ -74,13 +74,13 @@ class MpiDistributor(HandleOwner):
 
     Lifetime: :meth:`close` (also called by ``with MpiDistributor(...) as d:``
     on exit) destroys the library object, closes the spill file and frees the
-    duplicated communicator. It is collective in the MPI sense
-    (``MPI_Comm_free``): call it on every rank. ``__del__`` calls it as a
-    fallback when MPI is still running (with Open MPI and MPICH freeing a
-    communicator does not synchronize, so a garbage collection that runs at
-    different times on different ranks does not deadlock), but explicit
-    ``close()`` is the reliable form. After ``close()`` every method raises a
-    ``DgampiError`` (``INVALID_HANDLE``); the cached properties stay readable.
+    duplicated communicators. It is collective (``MPI_Comm_free``): call it
+    on every rank, at the same point of the program. Garbage collection never
+    does it (it runs at different moments on different ranks): a distributor
+    left unclosed emits a ``ResourceWarning`` naming it and leaks its handle,
+    communicators and spill-file lock. After ``close()`` every method raises
+    a ``DgampiError`` (``INVALID_HANDLE``, "the MpiDistributor is closed");
+    the cached properties stay readable.
 
     Differences from the original (pure mpi4py) module: the context manager
     closes the distributor instead of returning an h5py file (the library owns
@@ -93,7 +93,7 @@ class MpiDistributor(HandleOwner):
     # ------------------------------------------------------------ lifetime
 
     def __init__(self, ntasks=1, comm=None, name="", output_path=None):
-        self._handle = _lib.Handle()
+        self._handle = self._new_handle()
         self._comm_obj = None
         if comm is None:
             comm = MPI.COMM_WORLD
@@ -379,7 +379,7 @@ class MpiDistributor(HandleOwner):
         owned = _lib.OwnedArray()
         call("distributor_bcast_chunked", h, ptr, root, limit, _byref(owned))
         if is_root:
-            take_owned(owned)  # an empty record; frees anything it might hold
+            _lib.root_record(owned)  # the shape, data NULL: nothing to free
             return a
         return take_owned(owned)
 
@@ -424,8 +424,8 @@ class MpiDistributor(HandleOwner):
             _byref(out_meta), _byref(out_meta_len), _byref(out_mat),
         )
         if is_root:
-            take_bytes(out_meta.value, 0)
-            take_owned(out_mat)
+            take_bytes(out_meta.value, 0)  # NULL on the root
+            _lib.root_record(out_mat)
             return obj
         received = take_owned(out_mat)  # adopt the array first: no leak if unpickling fails
         return _attach_mat(take_bytes(out_meta.value, out_meta_len.value), received)

@@ -132,7 +132,7 @@ def _limit(limit):
 
 
 def _options(direction, norm, strategy, rigor, limit):
-    opts = _lib.FftOptions()
+    opts = _lib.fft_options()  # struct_size and the library's defaults
     opts.direction = _direction(direction)
     opts.normalization = _name(norm, FFT_NORMS, "norm")
     opts.strategy = _name(strategy, FFT_STRATEGIES, "strategy")
@@ -190,16 +190,18 @@ class FftPlan(HandleOwner):
     rows ``offset : offset + my_q`` of the flat q axis, in place.
 
     Lifetime: :meth:`close` (also on leaving ``with FftPlan(...) as p:``)
-    frees the plan and its duplicated communicator; call it on every rank.
-    ``__del__`` does it as a fallback while MPI is running. A closed plan
-    raises ``DgampiError`` (``INVALID_HANDLE``); its properties stay readable.
+    frees the plan and its duplicated communicator. That is collective (MPI's
+    ``MPI_Comm_free``): call it on every rank. Garbage collection never frees
+    it: a plan left unclosed emits a ``ResourceWarning`` and leaks its handle.
+    A closed plan raises ``DgampiError`` (``INVALID_HANDLE``, "... is
+    closed"); its properties stay readable.
     """
 
     def __init__(
         self, comm, nq, batch_shape=(), dtype=np.complex128, direction="forward", norm=None, strategy="auto",
         rigor="estimate", limit=None,
     ):
-        self._handle = _lib.Handle()
+        self._handle = self._new_handle()
         if comm is None:
             comm = MPI.COMM_WORLD
         f = _lib.fint(comm)  # raised at once: there is no communicator to fail the others on
@@ -232,7 +234,7 @@ class FftPlan(HandleOwner):
     _destroy = "fft_plan_destroy"
 
     def close(self):
-        """Frees the plan (idempotent); call it on every rank."""
+        """Frees the plan (collective: call it on every rank; idempotent)."""
         HandleOwner.close(self)
 
     def __repr__(self):
@@ -256,15 +258,15 @@ class FftPlan(HandleOwner):
         """
         h = self._handle
         if not h.value:
-            raise DgampiError(_STATUS_INVALID_HANDLE, "the FFT plan is closed", "dgampi_fft_execute")
+            raise DgampiError(_STATUS_INVALID_HANDLE, "the FftPlan is closed; it cannot be used after close()", "dgampi_fft_plan_execute")
         try:
             _, arr = _unwrap(block)
             arr = _block(arr, "block", self._dtype)
         except (TypeError, ValueError):
-            fn.fft_execute(h, None)  # NULL block: rejected in the execution's agreement
+            fn.fft_plan_execute(h, None)  # NULL block: rejected in the execution's agreement
             raise
         ptr, _keep = _lib.desc(arr)
-        call("fft_execute", h, ptr)
+        call("fft_plan_execute", h, ptr)
         return block
 
     __call__ = execute
@@ -376,10 +378,10 @@ def execute_distributed_fft(
         arr = _block(arr, "obj.mat" if holder is not None else "block")
         opts = _options(direction, norm, strategy, rigor, limit)
     except (TypeError, ValueError):
-        fn.execute_distributed_fft_f(f, None, None, None)  # NULL nq: every rank fails
+        fn.fft_execute_once_f(f, None, None, None)  # NULL nq: every rank fails
         raise
     ptr, _keep = _lib.desc(arr)
-    call("execute_distributed_fft_f", f, c_nq, ptr, _byref(opts))
+    call("fft_execute_once_f", f, c_nq, ptr, _byref(opts))
     return obj
 
 
@@ -403,10 +405,10 @@ def get_pencil_indices(rank, size, nq, layout):
     size = _integer(size, "size", _INT32_MIN, _INT32_MAX)
     c_nq, _ = _nq(nq)
     count = _lib.c_size_t()
-    call("get_pencil_indices", rank, size, c_nq, code, None, 0, _byref(count))
+    call("fft_pencil_indices", rank, size, c_nq, code, None, 0, _byref(count))
     out = np.empty(count.value, dtype=np.int64)
     if out.size:
-        call("get_pencil_indices", rank, size, c_nq, code, out.ctypes.data_as(_P64), out.size, _byref(count))
+        call("fft_pencil_indices", rank, size, c_nq, code, out.ctypes.data_as(_P64), out.size, _byref(count))
     return out
 
 

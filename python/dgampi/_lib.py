@@ -8,6 +8,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -19,7 +20,11 @@ __all__ = []  # private module
 
 # ---------------------------------------------------------------- loading
 
-_LIB_NAMES = ("libdgampi.so", "libdgampi.so.0", "libdgampi.dylib")
+#: The library version this package is written for: a library of another
+#: 0.x minor version (another soname, libdgampi.so.0.MINOR) is refused at load.
+ABI_VERSION = (0, 2)
+SONAME = f"libdgampi.so.{ABI_VERSION[0]}.{ABI_VERSION[1]}"
+_LIB_NAMES = ("libdgampi.so", SONAME, "libdgampi.dylib")
 
 
 def _candidates():
@@ -37,7 +42,7 @@ def _candidates():
         path = os.path.join(here, name)
         if os.path.exists(path):
             yield "next to the package", path
-    for name in ("libdgampi.so.0", "libdgampi.so"):
+    for name in (SONAME, "libdgampi.so"):
         yield "loader path", name
     found = ctypes.util.find_library("dgampi")
     if found:
@@ -71,6 +76,8 @@ c_int32 = ctypes.c_int32
 c_int64 = ctypes.c_int64
 c_void_p = ctypes.c_void_p
 c_char_p = ctypes.c_char_p
+# MPI_Fint: mpi.h's Fortran integer, an int in Open MPI and MPICH (what
+# mpi4py's py2f() returns); checked against the library below.
 MPI_Fint = ctypes.c_int
 
 
@@ -109,9 +116,11 @@ class Chunk(ctypes.Structure):
 
 
 class OrbitalTransform(ctypes.Structure):
-    """``struct dgampi_orbital_transform`` (borrowed per-k U, sigma, conj)."""
+    """``struct dgampi_orbital_transform`` (borrowed per-k U, sigma, conj);
+    an extensible record: made by :func:`orbital_transform`."""
 
     _fields_ = [
+        ("struct_size", c_size_t),
         ("u", c_void_p),
         ("n", c_int64),
         ("nb", c_int64),
@@ -122,9 +131,11 @@ class OrbitalTransform(ctypes.Structure):
 
 
 class FftOptions(ctypes.Structure):
-    """``struct dgampi_fft_options``."""
+    """``struct dgampi_fft_options``; an extensible record: made by
+    :func:`fft_options` (the library's defaults)."""
 
     _fields_ = [
+        ("struct_size", c_size_t),
         ("direction", c_int32),
         ("normalization", c_int32),
         ("strategy", c_int32),
@@ -133,15 +144,22 @@ class FftOptions(ctypes.Structure):
     ]
 
 
-Handle = c_void_p  # dgampi_distributor *, dgampi_fft_plan *
+class Handle(c_void_p):
+    """``dgampi_distributor *`` / ``dgampi_fft_plan *``; ``owner`` names the
+    Python object for the message of a call on a closed handle."""
+
+    owner = "object"
+
 P = ctypes.POINTER
 PArray = P(Array)
 POwned = P(OwnedArray)
 PTransform = P(OrbitalTransform)
 
 _PROTOTYPES = {
-    "dgampi_last_error_message": [c_char_p, c_size_t],
+    "dgampi_last_error_message": [c_char_p, c_size_t, P(c_size_t)],
     "dgampi_version": [P(c_char_p)],
+    "dgampi_version_numbers": [P(c_int), P(c_int), P(c_int)],
+    "dgampi_check_version": [c_int, c_int],
     "dgampi_free": [c_void_p],
     "dgampi_set_max_message_bytes": [c_size_t],
     "dgampi_max_message_bytes": [P(c_size_t)],
@@ -206,14 +224,15 @@ _PROTOTYPES = {
         Handle, Handle, P(c_int64), c_size_t, P(c_int64), P(c_int64), PArray, PTransform, c_size_t, POwned, P(c_int),
     ],
     # distributed 3-D FFT
-    "dgampi_fft_options_default": [P(FftOptions)],
+    "dgampi_fft_options_init": [P(FftOptions), c_size_t],
+    "dgampi_orbital_transform_init": [PTransform, c_size_t],
     "dgampi_fft_plan_create_f": [MPI_Fint, P(c_int64), c_int32, P(c_int64), c_int32, P(FftOptions), P(Handle)],
-    "dgampi_fft_execute": [Handle, PArray],
+    "dgampi_fft_plan_execute": [Handle, PArray],
     "dgampi_fft_plan_destroy": [P(Handle)],
     "dgampi_fft_plan_strategy": [Handle, P(c_int32)],
     "dgampi_fft_plan_local": [Handle, P(c_int64), P(c_int64)],
-    "dgampi_execute_distributed_fft_f": [MPI_Fint, P(c_int64), PArray, P(FftOptions)],
-    "dgampi_get_pencil_indices": [c_int32, c_int32, P(c_int64), c_int32, P(c_int64), c_size_t, P(c_size_t)],
+    "dgampi_fft_execute_once_f": [MPI_Fint, P(c_int64), PArray, P(FftOptions)],
+    "dgampi_fft_pencil_indices": [c_int32, c_int32, P(c_int64), c_int32, P(c_int64), c_size_t, P(c_size_t)],
     "dgampi_fft_export_wisdom": [c_int32, c_char_p, c_size_t, P(c_size_t)],
     "dgampi_fft_import_wisdom": [c_int32, c_char_p],
 }
@@ -237,6 +256,32 @@ for _name, _argtypes in _PROTOTYPES.items():
 if _missing:
     raise ImportError(f"dgampi: {lib_path} lacks {', '.join(_missing)} (library older than the Python package?)")
 del _name, _argtypes, _f
+
+
+def _check_library_version():
+    """The loaded library must serve this package (dgampi_check_version)."""
+    major, minor, patch = c_int(), c_int(), c_int()
+    fn.version_numbers(ctypes.byref(major), ctypes.byref(minor), ctypes.byref(patch))
+    if fn.check_version(*ABI_VERSION) != 0:
+        raise ImportError(
+            f"dgampi: {lib_path} is version {major.value}.{minor.value}.{patch.value}, but this Python package needs "
+            f"{ABI_VERSION[0]}.{ABI_VERSION[1]}.x ({SONAME}): {last_error_message()}"
+        )
+    return major.value, minor.value, patch.value
+
+
+def fft_options():
+    """A ``dgampi_fft_options`` record with the library's defaults."""
+    o = FftOptions()
+    check(fn.fft_options_init(ctypes.byref(o), ctypes.sizeof(o)), "dgampi_fft_options_init")
+    return o
+
+
+def orbital_transform():
+    """A zeroed ``dgampi_orbital_transform`` record (struct_size set)."""
+    t = OrbitalTransform()
+    check(fn.orbital_transform_init(ctypes.byref(t), ctypes.sizeof(t)), "dgampi_orbital_transform_init")
+    return t
 
 # ---------------------------------------------------------------- errors
 
@@ -275,8 +320,13 @@ class DgampiError(RuntimeError):
 
 
 def last_error_message():
-    buf = ctypes.create_string_buffer(4096)
-    lib.dgampi_last_error_message(buf, len(buf))
+    """The calling thread's last message (the size-query convention: the
+    length first, then the whole message)."""
+    needed = c_size_t(0)
+    if fn.last_error_message(None, 0, ctypes.byref(needed)) != 0 or needed.value < 1:
+        return ""
+    buf = ctypes.create_string_buffer(needed.value)
+    fn.last_error_message(buf, len(buf), ctypes.byref(needed))
     return buf.value.decode("utf-8", "replace")
 
 
@@ -287,7 +337,11 @@ def check(status, function=None):
 
 
 def call(name, *args):
-    """Calls ``dgampi_<name>`` and raises :class:`DgampiError` on failure."""
+    """Calls ``dgampi_<name>`` and raises :class:`DgampiError` on failure;
+    a closed object's handle raises at once (``INVALID_HANDLE``)."""
+    for a in args:
+        if type(a) is Handle and not a.value:
+            raise DgampiError(12, f"dgampi_{name}: the {a.owner} is closed; it cannot be used after close()", "dgampi_" + name)
     check(getattr(fn, name)(*args), "dgampi_" + name)
 
 
@@ -453,6 +507,14 @@ def take_owned(owned):
     return np.asarray(_LibBuffer(owned.data, shape, dtype))
 
 
+def root_record(owned):
+    """The root's record of a broadcast: the broadcast's shape with data NULL
+    (the convention of every broadcast); frees data should a library ever
+    allocate it, so nothing leaks."""
+    if owned.data:
+        fn.free(owned.data)
+
+
 def take_bytes(ptr, length):
     """Copies a malloc'ed byte buffer into ``bytes`` and frees it."""
     if not ptr:
@@ -483,14 +545,28 @@ def byte_buffer(data, what="data"):
 
 class HandleOwner:
     """Lifetime of an object owning one library handle ``self._handle``
-    (a ``ctypes.c_void_p``), released by the entry point named ``_destroy``:
-    ``close()`` (idempotent), ``closed``, ``with`` blocks, and ``__del__``
-    as a safety net while MPI is still running."""
+    (a :class:`Handle`), released by the entry point named ``_destroy``.
+
+    Destroying the handle frees the object's communicators, which is
+    collective in MPI, so it happens only at a moment the program chooses on
+    every rank: :meth:`close` (idempotent) or the end of a ``with`` block.
+    Never at a garbage collection, which runs at different moments on
+    different ranks: ``__del__`` of an object that was not closed does not
+    destroy it; it emits a ``ResourceWarning`` naming the object and leaks
+    the handle (and its communicators) instead. A closed object raises
+    :class:`DgampiError` (``INVALID_HANDLE``, "... is closed") when used.
+    """
 
     _destroy = None
 
+    def _new_handle(self):
+        """A NULL handle for the creation call, named after this object."""
+        h = Handle()
+        h.owner = type(self).__name__
+        return h
+
     def close(self):
-        """Releases the handle (idempotent)."""
+        """Releases the handle (collective: call it on every rank; idempotent)."""
         handle = getattr(self, "_handle", None)
         if handle is None or not handle.value:
             return
@@ -512,8 +588,14 @@ class HandleOwner:
         if handle is None or not handle.value:
             return
         try:
-            if MPI.Is_initialized() and not MPI.Is_finalized():
-                getattr(fn, self._destroy)(ctypes.byref(handle))
+            warnings.warn(
+                f"dgampi: {self!r} was never closed; its library object and communicators are leaked (destroying "
+                f"them is collective, so it never happens at garbage collection): call close() on every rank or "
+                f"use 'with'",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
         except Exception:  # interpreter shutdown: modules may already be gone
             pass
 
@@ -525,3 +607,7 @@ def fint(comm, what="comm"):
     if comm == MPI.COMM_NULL:
         raise ValueError(f"{what} is MPI.COMM_NULL")
     return comm.py2f()
+
+
+# Refuse a library of another ABI at import (after the helpers above exist).
+LIBRARY_VERSION = _check_library_version()

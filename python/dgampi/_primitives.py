@@ -190,8 +190,7 @@ def bcast_rows(comm, arr, root, limit=None):
     out = _lib.OwnedArray()
     call("bcast_rows_f", f, ptr, root, limit, ctypes.byref(out))
     if is_root:
-        if out.data:
-            _lib.fn.free(out.data)
+        _lib.root_record(out)  # the shape, data NULL: nothing to free
         return a
     return take_owned(out)
 

@@ -5,6 +5,7 @@ include 0, 1 and 2 so that at 3 and 4 ranks some ranks hold no task.
 """
 
 import gc
+import warnings
 import os
 import pickle
 import weakref
@@ -391,9 +392,42 @@ def test_close_context_manager_and_stale_use(comm):
         d.allgather(block)
     assert err.value.status == dgampi.STATUS_INVALID_HANDLE
     assert d.ntasks == 4 and "closed" in repr(d)
-    d2 = MpiDistributor(2, comm)
-    del d2  # __del__ destroys it (MPI still running)
-    gc.collect()
+    assert "MpiDistributor is closed" in str(err.value), str(err.value)
+    with pytest.raises(dgampi.DgampiError, match="MpiDistributor is closed"):
+        d.barrier()
+
+
+def test_unclosed_objects_warn_and_leak_instead_of_a_collective_at_gc(comm):
+    """Destroying a distributor or plan frees communicators (collective), so
+    garbage collection must never do it: an unclosed object warns
+    (ResourceWarning naming it) and leaks its handle."""
+    for make in (lambda: MpiDistributor(2, comm), lambda: dgampi.FftPlan(comm, (2, 1, 1))):
+        obj = make()
+        name = type(obj).__name__
+        destroyed = []
+        real_destroy = obj._destroy
+        obj._destroy = "never_called"  # close() would call this name: fail loudly if __del__ did
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            obj.__del__()
+        assert [w.category for w in caught] == [ResourceWarning], caught
+        assert name in str(caught[0].message) and "close()" in str(caught[0].message)
+        assert not obj.closed  # leaked, not destroyed
+        obj._destroy = real_destroy
+        obj.close()  # a collective the program chooses: every rank, here
+        obj.close()  # idempotent
+        assert obj.closed and not destroyed
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            obj.__del__()  # closed: nothing to say
+        assert caught == []
+    # and through real garbage collection
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        d2 = MpiDistributor(2, comm)
+        del d2
+        gc.collect()
+    assert any(w.category is ResourceWarning and "MpiDistributor" in str(w.message) for w in caught), caught
 
 
 def test_library_buffers_are_freed(make_dist):

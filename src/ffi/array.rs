@@ -139,6 +139,17 @@ impl OwnedAlloc {
         self.data = std::ptr::null_mut();
     }
 
+    /// Like [`OwnedAlloc::finish`], for a broadcast: a rank that allocated
+    /// nothing (the root) gets the broadcast's `header` with `data` NULL,
+    /// owning nothing (the convention of every broadcast of the C ABI).
+    pub(crate) fn finish_bcast(mut self, out: &mut dgampi_owned_array, header: &crate::collective::ArrayHeader) {
+        match self.header.take() {
+            Some((dtype, shape)) => fill_owned(out, self.data, dtype, &shape),
+            None => fill_owned(out, std::ptr::null_mut(), header.dtype, &header.shape),
+        }
+        self.data = std::ptr::null_mut();
+    }
+
     fn release(&mut self) {
         // SAFETY: data came from malloc_for_caller (or is null).
         unsafe { libc::free(self.data as *mut c_void) };

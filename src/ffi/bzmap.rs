@@ -6,6 +6,7 @@ use crate::distributor::Distributor;
 use crate::error::{Error, Result};
 use crate::ffi::array::{dgampi_array, dgampi_owned_array, out_from_c, raw_from_c};
 use crate::ffi::core::{guard, non_null};
+use crate::ffi::record::{self, Extensible};
 use crate::ffi::distributor::{collective, dgampi_distributor, handle_ref, into_owned};
 use crate::freq::{gather_full_ibz_for_vslice_raw, node_aware_split, node_aware_split_by, node_aware_split_with_nodes, FreqSplit, NodeOrder};
 use crate::orbital::OrbitalTransform;
@@ -18,10 +19,17 @@ use std::os::raw::{c_int, c_void};
 /// matrices of `nb x nb` (row-major), `sigma` `n` signs (±1) and `conj` `n`
 /// flags (nonzero = conjugate the representative's data), for this rank's
 /// full-BZ points or for all of them. `axes` (2 or 4) is the number of
-/// orbital axes right after q.
+/// orbital axes right after q. An extensible record: initialize it with
+/// `dgampi_orbital_transform_init(&t, sizeof t)` (which sets `struct_size`
+/// and zeroes the rest), then set every field. Later releases only append
+/// fields (0 = their default); see "Extensible records" at the top.
 #[allow(non_camel_case_types)]
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct dgampi_orbital_transform {
+    /// `sizeof(dgampi_orbital_transform)` as the caller compiled it (set by
+    /// `dgampi_orbital_transform_init`).
+    pub struct_size: usize,
     /// `n * nb * nb` complex128 values (pairs of doubles).
     pub u: *const c_void,
     /// Number of k-points covered.
@@ -34,6 +42,38 @@ pub struct dgampi_orbital_transform {
     pub sigma: *const f64,
     /// `n` conjugation flags.
     pub conj: *const u8,
+}
+
+/// Size of the first layout of `dgampi_orbital_transform` with
+/// `struct_size` (dgampi 0.2), the smallest `struct_size` accepted.
+pub const DGAMPI_ORBITAL_TRANSFORM_MIN_SIZE: usize = 56;
+const _: () = assert!(std::mem::size_of::<dgampi_orbital_transform>() >= DGAMPI_ORBITAL_TRANSFORM_MIN_SIZE);
+
+// SAFETY: repr(C), `struct_size: usize` first, integers and raw pointers.
+unsafe impl Extensible for dgampi_orbital_transform {
+    const NAME: &'static str = "dgampi_orbital_transform";
+    const MIN_SIZE: usize = DGAMPI_ORBITAL_TRANSFORM_MIN_SIZE;
+    fn defaults() -> dgampi_orbital_transform {
+        dgampi_orbital_transform {
+            struct_size: std::mem::size_of::<dgampi_orbital_transform>(),
+            u: std::ptr::null(),
+            n: 0,
+            nb: 0,
+            axes: 0,
+            sigma: std::ptr::null(),
+            conj: std::ptr::null(),
+        }
+    }
+}
+
+/// Initializes the caller's record `t` of `struct_size` bytes (pass
+/// `sizeof *t`): zeroes it and stores `struct_size`; then set `u`, `n`,
+/// `nb`, `axes`, `sigma` and `conj`. A `struct_size` below
+/// `DGAMPI_ORBITAL_TRANSFORM_MIN_SIZE`, above `DGAMPI_MAX_RECORD_BYTES` or
+/// not a multiple of 8 is `DGAMPI_STATUS_INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_orbital_transform_init(t: *mut dgampi_orbital_transform, struct_size: usize) -> Status {
+    guard("dgampi_orbital_transform_init", || record::init(t, struct_size))
 }
 
 /// The transform's inputs, copied out of the C record.
@@ -55,7 +95,7 @@ unsafe fn transform_from_c(t: *const dgampi_orbital_transform) -> Result<Option<
     if t.is_null() {
         return Ok(None);
     }
-    let t = &*t;
+    let t = &record::read(t)?;
     let n = usize::try_from(t.n).map_err(|_| Error::invalid(format!("transform n = {} is negative", t.n)))?;
     let nb = usize::try_from(t.nb).map_err(|_| Error::invalid(format!("transform nb = {} is negative", t.nb)))?;
     let axes = usize::try_from(t.axes).map_err(|_| Error::invalid(format!("transform axes = {} is negative", t.axes)))?;

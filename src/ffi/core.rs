@@ -4,7 +4,7 @@ use crate::bounds::{chunk_step, Chunk, RowChunks};
 use crate::error::{Error, Result, Status};
 use crate::limit::{resolve_limit, set_max_message_bytes};
 use std::cell::RefCell;
-use std::os::raw::{c_char, c_void};
+use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Source of handle values, shared by every handle type: each object handed
@@ -97,36 +97,120 @@ pub(crate) fn non_null<T>(p: *const T, what: &str) -> Result<()> {
     }
 }
 
-/// Copies the calling thread's last error message (empty after a success) into
-/// `buf` (`len` bytes, always NUL-terminated; a longer message is truncated at
-/// a UTF-8 character boundary).
-#[no_mangle]
-pub unsafe extern "C" fn dgampi_last_error_message(buf: *mut c_char, len: usize) -> Status {
-    if buf.is_null() || len == 0 {
-        return Status::NullArgument;
+/// The size-query convention of every function that returns text in a
+/// caller buffer (`buf`, `len`, `needed`): stores the bytes the text needs,
+/// NUL included, in `*needed` (when not NULL) on success and on
+/// `OUT_OF_RANGE`; `buf` NULL is a pure size query (`needed` is then
+/// required); otherwise copies the longest prefix that fits in `len - 1`
+/// bytes, cut at a UTF-8 character boundary, NUL-terminated, and fails with
+/// `OUT_OF_RANGE` when the text was cut (`len` 0: nothing written).
+pub(crate) unsafe fn write_text(text: &str, buf: *mut c_char, len: usize, needed: *mut usize, what: &str) -> Result<()> {
+    let need = text.len() + 1;
+    if !needed.is_null() {
+        *needed = need;
     }
-    LAST_ERROR.with(|last| {
-        let last = last.borrow();
-        // Cut at a character boundary, so the copy is valid UTF-8.
-        let mut n = last.len().min(len - 1);
-        while !last.is_char_boundary(n) {
-            n -= 1;
+    if buf.is_null() {
+        if needed.is_null() {
+            return Err(Error::null("buf and needed are both NULL (pass needed to query the size)"));
         }
-        std::ptr::copy_nonoverlapping(last.as_ptr() as *const c_char, buf, n);
-        *buf.add(n) = 0;
-    });
-    Status::Ok
+        return Ok(());
+    }
+    if len == 0 {
+        return Err(Error::out_of_range(format!("buf has 0 bytes but {what} needs {need}")));
+    }
+    // Cut at a character boundary, so the copy is valid UTF-8.
+    let mut n = text.len().min(len - 1);
+    while !text.is_char_boundary(n) {
+        n -= 1;
+    }
+    std::ptr::copy_nonoverlapping(text.as_ptr() as *const c_char, buf, n);
+    *buf.add(n) = 0;
+    if n < text.len() {
+        return Err(Error::out_of_range(format!("buf has {len} bytes but {what} needs {need}")));
+    }
+    Ok(())
+}
+
+/// Copies the calling thread's last error message (empty after a success)
+/// into `buf`, following the size-query convention (see the header's
+/// conventions): `*needed` (may be NULL) receives the bytes the whole
+/// message needs, NUL included; `buf` NULL queries that size; a shorter
+/// `buf` receives the message cut at a UTF-8 character boundary and
+/// NUL-terminated, and the call returns `DGAMPI_STATUS_OUT_OF_RANGE`. Never
+/// changes the stored message (it is not itself an error of the thread).
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_last_error_message(buf: *mut c_char, len: usize, needed: *mut usize) -> Status {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        LAST_ERROR.with(|last| write_text(&last.borrow(), buf, len, needed, "the message"))
+    }));
+    match outcome {
+        Ok(Ok(())) => Status::Ok,
+        Ok(Err(e)) => e.status,
+        Err(_) => Status::Internal,
+    }
 }
 
 static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
-/// Stores a pointer to the library version string (static, NUL-terminated) in `*version`.
+/// Stores a pointer to the library version string (static, NUL-terminated,
+/// e.g. "0.2.0") in `*version`.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_version(version: *mut *const c_char) -> Status {
     guard("dgampi_version", || {
         non_null(version, "version")?;
         *version = VERSION.as_ptr() as *const c_char;
         Ok(())
+    })
+}
+
+/// The library's version numbers (major, minor, patch).
+fn version_numbers() -> (c_int, c_int, c_int) {
+    let part = |s: &str| s.parse::<c_int>().unwrap_or(0);
+    (part(env!("CARGO_PKG_VERSION_MAJOR")), part(env!("CARGO_PKG_VERSION_MINOR")), part(env!("CARGO_PKG_VERSION_PATCH")))
+}
+
+/// Stores the loaded library's version numbers in `*major`, `*minor` and
+/// `*patch` (each may be NULL). Compare with the header's
+/// `DGAMPI_VERSION_MAJOR` / `_MINOR` / `_PATCH`, or call
+/// `DGAMPI_CHECK_VERSION()`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_version_numbers(major: *mut c_int, minor: *mut c_int, patch: *mut c_int) -> Status {
+    guard("dgampi_version_numbers", || {
+        let (ma, mi, pa) = version_numbers();
+        for (p, v) in [(major, ma), (minor, mi), (patch, pa)] {
+            if !p.is_null() {
+                *p = v;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Checks that the loaded library serves a caller compiled against the
+/// header of version `major.minor` (pass `DGAMPI_VERSION_MAJOR` and
+/// `DGAMPI_VERSION_MINOR`, or use `DGAMPI_CHECK_VERSION()`): for 0.x the
+/// major and minor versions must be equal (every 0.x minor release may
+/// change the ABI; the soname is `libdgampi.so.0.MINOR`); from 1.0 the
+/// majors must be equal and the library's minor at least the header's.
+/// Otherwise `DGAMPI_STATUS_MISMATCH` with a message naming both versions.
+#[no_mangle]
+pub extern "C" fn dgampi_check_version(major: c_int, minor: c_int) -> Status {
+    guard("dgampi_check_version", || {
+        let (ma, mi, _) = version_numbers();
+        let ok = major == ma && if ma == 0 { minor == mi } else { minor <= mi };
+        if ok {
+            return Ok(());
+        }
+        let rule = if ma == 0 { "0.x releases are compatible only within the same minor version" } else { "the major versions must be equal and the library's minor version at least the header's" };
+        Err(Error::new(
+            Status::Mismatch,
+            format!(
+                "the caller was compiled against dgampi {major}.{minor} (dgampi.h) but the loaded library is {} ({}); {rule}: \
+                 rebuild against the installed header or load the matching library",
+                env!("CARGO_PKG_VERSION"),
+                env!("DGAMPI_SONAME")
+            ),
+        ))
     })
 }
 

@@ -13,7 +13,7 @@ use crate::distributor::{Distributor, Split};
 use crate::element::DType;
 use crate::error::{Error, Result, Status};
 use crate::ffi::array::{dgampi_array, dgampi_owned_array, out_from_c, raw_from_c, OwnedAlloc, DGAMPI_MAX_NDIM};
-use crate::ffi::core::{guard, malloc_for_caller, non_null, LiveHandles};
+use crate::ffi::core::{guard, malloc_for_caller, non_null, write_text, LiveHandles};
 use crate::ffi::{CommArg, MPI_Fint};
 use crate::collective::{ArrayHeader, Destination};
 use mpi::ffi::MPI_Comm;
@@ -211,7 +211,8 @@ pub unsafe extern "C" fn dgampi_distributor_create_with_sizes_f(
 }
 
 /// Collective: destroys the distributor `*handle` (closing its spill file and
-/// freeing its communicator) and sets `*handle` to NULL. A NULL `*handle` is a
+/// freeing its communicators) and sets `*handle` to NULL. Every rank of the
+/// distributor must call it (`MPI_Comm_free` is collective). A NULL `*handle` is a
 /// no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`. Works after
 /// `MPI_Finalize` too (the communicator is then left to MPI).
 #[no_mangle]
@@ -497,8 +498,8 @@ pub unsafe extern "C" fn dgampi_distributor_allreduce(h: *mut dgampi_distributor
 
 /// Collective: broadcasts the root's `len` bytes at `data` (ignored
 /// elsewhere). Non-root ranks receive a new buffer `*out` of `*out_len` bytes
-/// (release with `dgampi_free`; NULL when empty); on the root `*out` is NULL
-/// and `*out_len` is `len`.
+/// (release with `dgampi_free`; NULL when empty); on the root, as for every
+/// broadcast, `*out` is NULL (nothing allocated) and `*out_len` is `len`.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_bcast_bytes(
     h: *mut dgampi_distributor,
@@ -534,8 +535,10 @@ pub unsafe extern "C" fn dgampi_distributor_bcast_bytes(
 }
 
 /// Collective: broadcasts the root's array `a` (ignored elsewhere); dtype and
-/// shape travel first and every non-root rank receives a new array in `*out`.
-/// On the root `*out` is an empty record.
+/// shape travel first and every non-root rank receives a new array in `*out`
+/// (release `out->data` with `dgampi_free`). On the root `*out` describes
+/// the array (dtype, ndim, shape) with `data` NULL, owning nothing, as for
+/// every broadcast.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_bcast_chunked(
     h: *mut dgampi_distributor,
@@ -547,7 +550,12 @@ pub unsafe extern "C" fn dgampi_distributor_bcast_chunked(
     guard("dgampi_distributor_bcast_chunked", || {
         let d = handle(h)?;
         let args = non_null(out, "out").and_then(|()| root_array(d, a, root, "a"));
-        collective(d, args, |a| into_owned(out, |owned| d.bcast_chunked_raw(a.as_ref(), root, limit, &mut |hd| owned.alloc(hd)).map(|_| ())))
+        collective(d, args, |a| {
+            let mut owned = OwnedAlloc::default();
+            let header = d.bcast_chunked_raw(a.as_ref(), root, limit, &mut |hd| owned.alloc(hd))?;
+            owned.finish_bcast(&mut *out, &header);
+            Ok(())
+        })
     })
 }
 
@@ -564,8 +572,10 @@ pub unsafe extern "C" fn dgampi_distributor_bcast_chunked_into(h: *mut dgampi_di
 /// Collective: broadcasts an N-point object, the root's `meta_len`-byte
 /// metadata blob and its array `mat` (sent as raw chunks, never inside the
 /// blob). Non-root ranks receive new buffers `*out_meta` / `*out_meta_len`
-/// and `*out_mat` (release both with `dgampi_free`); on the root they are
-/// empty.
+/// and `*out_mat` (release `*out_meta` and `out_mat->data` with
+/// `dgampi_free`). On the root, as for every broadcast, nothing is
+/// allocated: `*out_meta` is NULL with `*out_meta_len` = `meta_len`, and
+/// `*out_mat` describes `mat` (dtype, ndim, shape) with `data` NULL.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn dgampi_distributor_bcast_npoint(
@@ -591,13 +601,15 @@ pub unsafe extern "C" fn dgampi_distributor_bcast_npoint(
         })();
         let mut meta_out = Vec::new();
         collective(d, args, |(mut blob, mat)| {
-            into_owned(out_mat, |owned| d.bcast_npoint_raw(&mut blob, mat.as_ref(), root, limit, &mut |hd| owned.alloc(hd)).map(|_| ()))?;
+            let mut owned = OwnedAlloc::default();
+            let header = d.bcast_npoint_raw(&mut blob, mat.as_ref(), root, limit, &mut |hd| owned.alloc(hd))?;
+            owned.finish_bcast(&mut *out_mat, &header);
             meta_out = blob;
             Ok(())
         })?;
         if is_root {
             *out_meta = std::ptr::null_mut();
-            *out_meta_len = 0;
+            *out_meta_len = meta_len;
             Ok(())
         } else {
             give_bytes(&meta_out, out_meta, out_meta_len)
@@ -820,11 +832,12 @@ pub unsafe extern "C" fn dgampi_distributor_spill_remove(h: *mut dgampi_distribu
     })
 }
 
-/// Copies the spill file's path (NUL-terminated) into `buf` of `len` bytes and
-/// stores the bytes it needs, NUL included, in `*needed` (may be NULL). With
-/// `buf` NULL and `len` 0 it only sets `*needed` (a size query). Fails with
-/// `DGAMPI_STATUS_OUT_OF_RANGE` when `buf` is too small, and with
-/// `DGAMPI_STATUS_INVALID_ARGUMENT` when the distributor has no output path.
+/// Copies the spill file's path (NUL-terminated) into `buf` of `len` bytes,
+/// with the size-query convention (see the header's conventions):
+/// `*needed` (may be NULL) receives the bytes the path needs, NUL included;
+/// `buf` NULL queries that size; a shorter `buf` gets
+/// `DGAMPI_STATUS_OUT_OF_RANGE`. `DGAMPI_STATUS_INVALID_ARGUMENT` when the
+/// distributor has no output path.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_distributor_spill_path(h: *mut dgampi_distributor, buf: *mut c_char, len: usize, needed: *mut usize) -> Status {
     guard("dgampi_distributor_spill_path", || {
@@ -833,18 +846,6 @@ pub unsafe extern "C" fn dgampi_distributor_spill_path(h: *mut dgampi_distributo
             .spill_path()
             .ok_or_else(|| Error::invalid("this distributor has no output_path, so it has no spill file"))?;
         let text = path.to_str().ok_or_else(|| Error::invalid("the spill path is not valid UTF-8"))?;
-        if !needed.is_null() {
-            *needed = text.len() + 1;
-            if buf.is_null() && len == 0 {
-                return Ok(());
-            }
-        }
-        non_null(buf, "buf")?;
-        if len < text.len() + 1 {
-            return Err(Error::out_of_range(format!("buf has {len} bytes but the path needs {}", text.len() + 1)));
-        }
-        std::ptr::copy_nonoverlapping(text.as_ptr() as *const c_char, buf, text.len());
-        *buf.add(text.len()) = 0;
-        Ok(())
+        write_text(text, buf, len, needed, "the path")
     })
 }

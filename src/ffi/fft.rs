@@ -7,7 +7,8 @@
 use crate::element::DType;
 use crate::error::{Error, Result};
 use crate::ffi::array::{dgampi_array, raw_from_c};
-use crate::ffi::core::{guard, non_null, LiveHandles};
+use crate::ffi::core::{guard, non_null, write_text, LiveHandles};
+use crate::ffi::record::{self, Extensible};
 use crate::ffi::{CommArg, MPI_Fint};
 use crate::fft::{self, Direction, FftOptions, FftPlan, Layout, Normalization, Precision, Rigor, Strategy};
 use crate::Status;
@@ -21,11 +22,17 @@ pub struct dgampi_fft_plan {
     inner: FftPlan,
 }
 
-/// Options of a plan; fill with `dgampi_fft_options_default` and change fields.
+/// Options of a plan, an extensible record: initialize it with
+/// `dgampi_fft_options_init(&opts, sizeof opts)` (which sets `struct_size`
+/// and the defaults), then change fields. Later releases only append fields
+/// (0 = their default); see "Extensible records" at the top of the header.
 #[allow(non_camel_case_types)]
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct dgampi_fft_options {
+    /// `sizeof(dgampi_fft_options)` as the caller compiled it (set by
+    /// `dgampi_fft_options_init`).
+    pub struct_size: usize,
     /// `dgampi_fft_direction`: -1 forward (numpy sign), +1 backward.
     pub direction: i32,
     /// `dgampi_fft_normalization` (default backward: 1/N on the backward transform).
@@ -38,9 +45,24 @@ pub struct dgampi_fft_options {
     pub limit: usize,
 }
 
+/// Size of the first layout of `dgampi_fft_options` with `struct_size`
+/// (dgampi 0.2), the smallest `struct_size` the library accepts.
+pub const DGAMPI_FFT_OPTIONS_MIN_SIZE: usize = 32;
+const _: () = assert!(std::mem::size_of::<dgampi_fft_options>() >= DGAMPI_FFT_OPTIONS_MIN_SIZE);
+
+// SAFETY: repr(C), `struct_size: usize` first, plain integers.
+unsafe impl Extensible for dgampi_fft_options {
+    const NAME: &'static str = "dgampi_fft_options";
+    const MIN_SIZE: usize = DGAMPI_FFT_OPTIONS_MIN_SIZE;
+    fn defaults() -> dgampi_fft_options {
+        FftOptions::default().into()
+    }
+}
+
 impl From<FftOptions> for dgampi_fft_options {
     fn from(o: FftOptions) -> dgampi_fft_options {
         dgampi_fft_options {
+            struct_size: std::mem::size_of::<dgampi_fft_options>(),
             direction: o.direction as i32,
             normalization: o.normalization as i32,
             strategy: o.strategy as i32,
@@ -50,12 +72,9 @@ impl From<FftOptions> for dgampi_fft_options {
     }
 }
 
-/// The options of a C record (NULL = defaults).
+/// The options of a C record (NULL = defaults; see [`record::read`]).
 unsafe fn options_from_c(o: *const dgampi_fft_options) -> Result<FftOptions> {
-    if o.is_null() {
-        return Ok(FftOptions::default());
-    }
-    let o = *o;
+    let o = record::read(o)?;
     let direction = match o.direction {
         -1 => Direction::Forward,
         1 => Direction::Backward,
@@ -109,15 +128,24 @@ fn first_error<A>(comm: Result<MPI_Comm>, args: &Result<A>) -> Result<MPI_Comm> 
     comm.map_err(|e| args.as_ref().err().cloned().unwrap_or(e))
 }
 
-/// Stores the built-in defaults in `*opts`: forward, normalization backward,
-/// strategy auto, rigor estimate, limit 0.
+/// Initializes the caller's record `opts` of `struct_size` bytes (pass
+/// `sizeof *opts`): zeroes it, stores `struct_size` and the defaults of the
+/// fields that fit: forward, normalization backward, strategy auto, rigor
+/// estimate, limit 0. A `struct_size` below `DGAMPI_FFT_OPTIONS_MIN_SIZE`,
+/// above `DGAMPI_MAX_RECORD_BYTES` or not a multiple of 8 is
+/// `DGAMPI_STATUS_INVALID_ARGUMENT`.
 #[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_options_init(opts: *mut dgampi_fft_options, struct_size: usize) -> Status {
+    guard("dgampi_fft_options_init", || record::init(opts, struct_size))
+}
+
+/// Deprecated (0.1 name): `dgampi_fft_options_init(opts,
+/// DGAMPI_FFT_OPTIONS_MIN_SIZE)`, which writes only the first (0.2) layout.
+/// Use `dgampi_fft_options_init(&opts, sizeof opts)`.
+#[no_mangle]
+#[deprecated(note = "use dgampi_fft_options_init(&opts, sizeof opts)")]
 pub unsafe extern "C" fn dgampi_fft_options_default(opts: *mut dgampi_fft_options) -> Status {
-    guard("dgampi_fft_options_default", || {
-        non_null(opts, "opts")?;
-        *opts = FftOptions::default().into();
-        Ok(())
-    })
+    guard("dgampi_fft_options_default", || record::init(opts, DGAMPI_FFT_OPTIONS_MIN_SIZE))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -181,23 +209,34 @@ pub unsafe extern "C" fn dgampi_fft_plan_create_f(
     guard("dgampi_fft_plan_create_f", || create(CommArg::F(comm), nq, batch_ndim, batch_shape, dtype, opts, out))
 }
 
+unsafe fn plan_execute(plan: *mut dgampi_fft_plan, block: *const dgampi_array) -> Result<()> {
+    let plan = plan_for_mpi(plan)?;
+    match raw_from_c(block, "block") {
+        Ok(b) => plan.execute_raw(&b),
+        Err(e) => Err(plan.fail_execute(e)),
+    }
+}
+
 /// Collective: transforms this rank's block `[my_q, batch...]` in place
 /// (C-contiguous, the plan's dtype, aligned to its elements: 8 bytes for
 /// complex128, 4 for complex64; `my_q` from `dgampi_fft_plan_local`). A
 /// wrong block on any rank fails on every rank and nothing moves.
 #[no_mangle]
-pub unsafe extern "C" fn dgampi_fft_execute(plan: *mut dgampi_fft_plan, block: *const dgampi_array) -> Status {
-    guard("dgampi_fft_execute", || {
-        let plan = plan_for_mpi(plan)?;
-        match raw_from_c(block, "block") {
-            Ok(b) => plan.execute_raw(&b),
-            Err(e) => Err(plan.fail_execute(e)),
-        }
-    })
+pub unsafe extern "C" fn dgampi_fft_plan_execute(plan: *mut dgampi_fft_plan, block: *const dgampi_array) -> Status {
+    guard("dgampi_fft_plan_execute", || plan_execute(plan, block))
 }
 
-/// Destroys the plan `*plan` (not collective) and sets `*plan` to NULL. A NULL
-/// `*plan` is a no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`.
+/// Deprecated (0.1 name): forwards to `dgampi_fft_plan_execute`.
+#[no_mangle]
+#[deprecated(note = "renamed dgampi_fft_plan_execute")]
+pub unsafe extern "C" fn dgampi_fft_execute(plan: *mut dgampi_fft_plan, block: *const dgampi_array) -> Status {
+    guard("dgampi_fft_execute", || plan_execute(plan, block))
+}
+
+/// Collective: destroys the plan `*plan` and sets `*plan` to NULL. Every
+/// rank of the plan must call it (it frees the plan's duplicate of the
+/// communicator, and `MPI_Comm_free` is collective). A NULL `*plan` is a
+/// no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_fft_plan_destroy(plan: *mut *mut dgampi_fft_plan) -> Status {
     guard("dgampi_fft_plan_destroy", || {
@@ -254,6 +293,29 @@ unsafe fn one_shot(comm: CommArg, nq: *const i64, block: *const dgampi_array, op
 /// place, and frees the plan. `opts` NULL = defaults (forward). `comm` must
 /// be an intracommunicator.
 #[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_execute_once(
+    comm: MPI_Comm,
+    nq: *const i64,
+    block: *const dgampi_array,
+    opts: *const dgampi_fft_options,
+) -> Status {
+    guard("dgampi_fft_execute_once", || one_shot(CommArg::C(comm), nq, block, opts))
+}
+
+/// Fortran-handle twin of `dgampi_fft_execute_once`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_execute_once_f(
+    comm: MPI_Fint,
+    nq: *const i64,
+    block: *const dgampi_array,
+    opts: *const dgampi_fft_options,
+) -> Status {
+    guard("dgampi_fft_execute_once_f", || one_shot(CommArg::F(comm), nq, block, opts))
+}
+
+/// Deprecated (0.1 name): forwards to `dgampi_fft_execute_once`.
+#[no_mangle]
+#[deprecated(note = "renamed dgampi_fft_execute_once")]
 pub unsafe extern "C" fn dgampi_execute_distributed_fft(
     comm: MPI_Comm,
     nq: *const i64,
@@ -263,8 +325,9 @@ pub unsafe extern "C" fn dgampi_execute_distributed_fft(
     guard("dgampi_execute_distributed_fft", || one_shot(CommArg::C(comm), nq, block, opts))
 }
 
-/// Fortran-handle twin of `dgampi_execute_distributed_fft`.
+/// Deprecated (0.1 name): forwards to `dgampi_fft_execute_once_f`.
 #[no_mangle]
+#[deprecated(note = "renamed dgampi_fft_execute_once_f")]
 pub unsafe extern "C" fn dgampi_execute_distributed_fft_f(
     comm: MPI_Fint,
     nq: *const i64,
@@ -274,12 +337,48 @@ pub unsafe extern "C" fn dgampi_execute_distributed_fft_f(
     guard("dgampi_execute_distributed_fft_f", || one_shot(CommArg::F(comm), nq, block, opts))
 }
 
+unsafe fn pencil_indices(rank: i32, size: i32, nq: *const i64, layout: i32, out: *mut i64, capacity: usize, count: *mut usize) -> Result<()> {
+    non_null(count, "count")?;
+    let rank = usize::try_from(rank).map_err(|_| Error::invalid(format!("rank = {rank} is negative")))?;
+    let size = usize::try_from(size).ok().filter(|&s| s > 0).ok_or_else(|| Error::invalid(format!("size = {size} must be positive")))?;
+    let (nq, layout) = (nq_from_c(nq)?, Layout::from_code(layout)?);
+    let n = fft::pencil_count(rank, size, nq, layout)?;
+    *count = n;
+    if out.is_null() {
+        return Ok(());
+    }
+    if capacity < n {
+        return Err(Error::out_of_range(format!("out has room for {capacity} indices but rank {rank} owns {n}")));
+    }
+    let idx = fft::pencil_indices(rank, size, nq, layout)?;
+    for (k, q) in idx.into_iter().enumerate() {
+        *out.add(k) = q as i64;
+    }
+    Ok(())
+}
+
 /// Local (no MPI): the q indices rank `rank` of `size` owns in `layout`
-/// (`dgampi_layout`), in storage order. Stores their number in `*count`
-/// and, when `out` is not NULL, writes them to `out` (room for `capacity`
-/// values; too little room gives `DGAMPI_STATUS_OUT_OF_RANGE`). Call with
-/// `out` NULL to learn the count.
+/// (`dgampi_layout`), in storage order, with the size-query convention:
+/// stores their number in `*count` (required) and, when `out` is not NULL,
+/// writes them to `out` (room for `capacity` values; too little room gives
+/// `DGAMPI_STATUS_OUT_OF_RANGE` and writes nothing). Call with `out` NULL
+/// to learn the count.
 #[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_pencil_indices(
+    rank: i32,
+    size: i32,
+    nq: *const i64,
+    layout: i32,
+    out: *mut i64,
+    capacity: usize,
+    count: *mut usize,
+) -> Status {
+    guard("dgampi_fft_pencil_indices", || pencil_indices(rank, size, nq, layout, out, capacity, count))
+}
+
+/// Deprecated (0.1 name): forwards to `dgampi_fft_pencil_indices`.
+#[no_mangle]
+#[deprecated(note = "renamed dgampi_fft_pencil_indices")]
 pub unsafe extern "C" fn dgampi_get_pencil_indices(
     rank: i32,
     size: i32,
@@ -289,47 +388,19 @@ pub unsafe extern "C" fn dgampi_get_pencil_indices(
     capacity: usize,
     count: *mut usize,
 ) -> Status {
-    guard("dgampi_get_pencil_indices", || {
-        non_null(count, "count")?;
-        let rank = usize::try_from(rank).map_err(|_| Error::invalid(format!("rank = {rank} is negative")))?;
-        let size = usize::try_from(size).ok().filter(|&s| s > 0).ok_or_else(|| Error::invalid(format!("size = {size} must be positive")))?;
-        let (nq, layout) = (nq_from_c(nq)?, Layout::from_code(layout)?);
-        let n = fft::pencil_count(rank, size, nq, layout)?;
-        *count = n;
-        if out.is_null() {
-            return Ok(());
-        }
-        if capacity < n {
-            return Err(Error::out_of_range(format!("out has room for {capacity} indices but rank {rank} owns {n}")));
-        }
-        let idx = fft::pencil_indices(rank, size, nq, layout)?;
-        for (k, q) in idx.into_iter().enumerate() {
-            *out.add(k) = q as i64;
-        }
-        Ok(())
-    })
+    guard("dgampi_get_pencil_indices", || pencil_indices(rank, size, nq, layout, out, capacity, count))
 }
 
 /// Exports FFTW's wisdom for `dtype`'s precision (complex128 → double,
-/// complex64 → single) as text. Stores the text's length plus one (for the
-/// NUL) in `*needed`; when `buf` is not NULL and `capacity >= *needed`,
-/// writes the NUL-terminated text there (too little room gives
-/// `DGAMPI_STATUS_OUT_OF_RANGE`).
+/// complex64 → single) as text into `buf` of `len` bytes, with the
+/// size-query convention (see the header's conventions): `*needed` (may be
+/// NULL) receives the bytes the text needs, NUL included; `buf` NULL
+/// queries that size; a shorter `buf` gets `DGAMPI_STATUS_OUT_OF_RANGE`.
 #[no_mangle]
-pub unsafe extern "C" fn dgampi_fft_export_wisdom(dtype: i32, buf: *mut c_char, capacity: usize, needed: *mut usize) -> Status {
+pub unsafe extern "C" fn dgampi_fft_export_wisdom(dtype: i32, buf: *mut c_char, len: usize, needed: *mut usize) -> Status {
     guard("dgampi_fft_export_wisdom", || {
-        non_null(needed, "needed")?;
         let text = fft::export_wisdom(Precision::of(DType::from_code(dtype)?)?)?;
-        *needed = text.len() + 1;
-        if buf.is_null() {
-            return Ok(());
-        }
-        if capacity < text.len() + 1 {
-            return Err(Error::out_of_range(format!("the wisdom needs {} bytes but buf has {capacity}", text.len() + 1)));
-        }
-        std::ptr::copy_nonoverlapping(text.as_ptr() as *const c_char, buf, text.len());
-        *buf.add(text.len()) = 0;
-        Ok(())
+        write_text(&text, buf, len, needed, "the wisdom")
     })
 }
 

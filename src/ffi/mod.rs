@@ -18,14 +18,16 @@ pub mod core;
 pub mod distributor;
 pub mod fft;
 pub mod primitives;
+pub mod record;
 
 use crate::comm::{check_comm_handle, check_intracomm, comm_from_fortran_checked, ensure_initialized};
 use crate::error::Result;
 use mpi::ffi::MPI_Comm;
 
-/// Fortran communicator handle, as declared by `mpi.h`.
+/// Fortran communicator handle, the `MPI_Fint` of `mpi.h` (the header
+/// declares no type of its own: it uses `mpi.h`'s).
 #[allow(non_camel_case_types)]
-pub type MPI_Fint = std::os::raw::c_int;
+pub type MPI_Fint = crate::comm::MpiFint;
 
 /// A communicator argument in either language binding.
 #[derive(Clone, Copy)]

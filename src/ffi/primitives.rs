@@ -167,8 +167,9 @@ unsafe fn bcast_rows(comm: CommArg, a: *const dgampi_array, root: c_int, limit: 
 
 /// Collective: broadcasts the root's `a` (ignored elsewhere, may be NULL);
 /// every non-root rank receives a newly allocated copy in `*out` (release
-/// `out->data` with `dgampi_free`). On the root, `*out` describes the array
-/// with `data` NULL. `comm` must be an intracommunicator.
+/// `out->data` with `dgampi_free`). On the root, as for every broadcast,
+/// `*out` describes the array (dtype, ndim, shape) with `data` NULL, owning
+/// nothing. `comm` must be an intracommunicator.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_bcast_rows(comm: MPI_Comm, a: *const dgampi_array, root: c_int, limit: usize, out: *mut dgampi_owned_array) -> Status {
     guard("dgampi_bcast_rows", || bcast_rows(CommArg::C(comm), a, root, limit, out))
