@@ -69,6 +69,11 @@ module dgampi
   integer, parameter, public :: DGAMPI_DTYPE_I32 = 5
   integer, parameter, public :: DGAMPI_DTYPE_I64 = 6
   integer, parameter, public :: DGAMPI_DTYPE_U8 = 7
+  !> Node orders of dgampi_node_aware_split (argument `order`): ranks sharing
+  !> memory, nodes by lowest rank (default); or the original Python module's
+  !> split: nodes by MPI_Get_processor_name in sorted order, slices in rank order.
+  integer, parameter, public :: DGAMPI_NODE_ORDER_SHARED_MEMORY = 0
+  integer, parameter, public :: DGAMPI_NODE_ORDER_HOST_NAME = 1
 
   !> Largest ndim of the C ABI, and largest rank of the Fortran generics.
   integer, parameter, public :: DGAMPI_MAX_NDIM = 32
@@ -159,7 +164,7 @@ module dgampi
   public :: dgampi_chunk_step, dgampi_row_chunks
   public :: dgampi_send_rows, dgampi_recv_rows_into, dgampi_bcast_rows_into
   public :: dgampi_send_bytes, dgampi_recv_bytes
-  public :: dgampi_distributor_create, dgampi_distributor_destroy
+  public :: dgampi_distributor_create, dgampi_distributor_destroy, dgampi_distributor_create_with_sizes
   public :: dgampi_distributor_ntasks, dgampi_distributor_mpi_size, dgampi_distributor_my_rank
   public :: dgampi_distributor_is_root, dgampi_distributor_my_size, dgampi_distributor_my_offset
   public :: dgampi_distributor_sizes, dgampi_distributor_offsets, dgampi_distributor_comm
@@ -270,6 +275,13 @@ module dgampi
     module procedure create_m_32, create_m_64
 #endif
   end interface dgampi_distributor_create
+
+  interface dgampi_distributor_create_with_sizes
+    module procedure create_sizes_i_32, create_sizes_i_64
+#ifdef DGAMPI_HAVE_MPI_F08
+    module procedure create_sizes_m_32, create_sizes_m_64
+#endif
+  end interface dgampi_distributor_create_with_sizes
 
   interface dgampi_distributor_comm
     module procedure comm_i
@@ -412,6 +424,16 @@ module dgampi
       import :: c_int, c_int64_t, c_ptr, c_int32_t
       integer, value :: comm  ! MPI_Fint = default integer
       integer(c_int64_t), value :: ntasks
+      type(c_ptr), value :: name, output_path
+      type(c_ptr), intent(out) :: out
+      integer(c_int32_t) :: st
+    end function
+    function c_distributor_create_with_sizes_f(comm, sizes, nsizes, name, output_path, out) &
+        bind(C, name='dgampi_distributor_create_with_sizes_f') result(st)
+      import :: c_int64_t, c_size_t, c_ptr, c_int32_t
+      integer, value :: comm  ! MPI_Fint = default integer
+      integer(c_int64_t), intent(in) :: sizes(*)
+      integer(c_size_t), value :: nsizes
       type(c_ptr), value :: name, output_path
       type(c_ptr), intent(out) :: out
       integer(c_int32_t) :: st
@@ -636,10 +658,12 @@ module dgampi
       integer(c_size_t), value :: n_full, limit
       integer(c_int32_t) :: st
     end function
-    function c_node_aware_split(d, n_nu, sizes, offsets, len) bind(C, name='dgampi_node_aware_split') result(st)
+    function c_node_aware_split_ordered(d, n_nu, order, sizes, offsets, len) &
+        bind(C, name='dgampi_node_aware_split_ordered') result(st)
       import :: c_ptr, c_int64_t, c_size_t, c_int32_t
       type(c_ptr), value :: d
       integer(c_int64_t), value :: n_nu
+      integer(c_int32_t), value :: order
       integer(c_int64_t), intent(out) :: sizes(*), offsets(*)
       integer(c_size_t), value :: len
       integer(c_int32_t) :: st
@@ -1338,6 +1362,70 @@ contains
   end subroutine create_m_64
 #endif
 
+  !> Collective: creates `dist` over a duplicate of `comm` with rank r owning
+  !> sizes(r+1) tasks (one entry per rank, the same on every rank: checked;
+  !> ranks may own none), e.g. the sizes of dgampi_node_aware_split.
+  subroutine create_sizes_v(dist, comm, sizes, name, output_path, ierr)
+    type(dgampi_distributor), intent(inout) :: dist
+    integer, intent(in) :: comm
+    integer(c_int64_t), intent(in) :: sizes(:)
+    character(len=*), intent(in), optional :: name, output_path
+    integer, intent(out), optional :: ierr
+    character(kind=c_char, len=:), allocatable, target :: cname, cpath
+    integer(c_int64_t), allocatable :: packed(:)
+    type(c_ptr) :: pname, ppath
+    pname = c_null_ptr
+    ppath = c_null_ptr
+    if (present(name)) then
+      cname = c_string(name)
+      pname = c_loc(cname)
+    end if
+    if (present(output_path)) then
+      cpath = c_string(output_path)
+      ppath = c_loc(cpath)
+    end if
+    allocate (packed, source=sizes)
+    call finish(c_distributor_create_with_sizes_f(comm, packed, size(packed, kind=c_size_t), pname, ppath, dist%ptr), ierr)
+  end subroutine create_sizes_v
+
+  subroutine create_sizes_i_32(dist, comm, sizes, name, output_path, ierr)
+    type(dgampi_distributor), intent(inout) :: dist
+    integer, intent(in) :: comm
+    integer(c_int32_t), intent(in) :: sizes(:)
+    character(len=*), intent(in), optional :: name, output_path
+    integer, intent(out), optional :: ierr
+    call create_sizes_v(dist, comm, int(sizes, c_int64_t), name, output_path, ierr)
+  end subroutine create_sizes_i_32
+
+  subroutine create_sizes_i_64(dist, comm, sizes, name, output_path, ierr)
+    type(dgampi_distributor), intent(inout) :: dist
+    integer, intent(in) :: comm
+    integer(c_int64_t), intent(in) :: sizes(:)
+    character(len=*), intent(in), optional :: name, output_path
+    integer, intent(out), optional :: ierr
+    call create_sizes_v(dist, comm, sizes, name, output_path, ierr)
+  end subroutine create_sizes_i_64
+
+#ifdef DGAMPI_HAVE_MPI_F08
+  subroutine create_sizes_m_32(dist, comm, sizes, name, output_path, ierr)
+    type(dgampi_distributor), intent(inout) :: dist
+    type(MPI_Comm), intent(in) :: comm
+    integer(c_int32_t), intent(in) :: sizes(:)
+    character(len=*), intent(in), optional :: name, output_path
+    integer, intent(out), optional :: ierr
+    call create_sizes_v(dist, comm%MPI_VAL, int(sizes, c_int64_t), name, output_path, ierr)
+  end subroutine create_sizes_m_32
+
+  subroutine create_sizes_m_64(dist, comm, sizes, name, output_path, ierr)
+    type(dgampi_distributor), intent(inout) :: dist
+    type(MPI_Comm), intent(in) :: comm
+    integer(c_int64_t), intent(in) :: sizes(:)
+    character(len=*), intent(in), optional :: name, output_path
+    integer, intent(out), optional :: ierr
+    call create_sizes_v(dist, comm%MPI_VAL, sizes, name, output_path, ierr)
+  end subroutine create_sizes_m_64
+#endif
+
   !> Collective: destroys `dist` (closing its spill file, freeing its
   !> communicators) and nullifies it; every rank of the distributor must call
   !> it (MPI_Comm_free is collective). Destroying a null distributor is a no-op.
@@ -2000,39 +2088,46 @@ contains
   end function dtype_bytes
 
   ! ---------------------------------------------------------------- node-aware split
-  ! dgampi_node_aware_split(dist, n_nu, sizes, offsets [, ierr]): collective.
+  ! dgampi_node_aware_split(dist, n_nu, sizes, offsets [, ierr] [, order]): collective;
+  !   order is DGAMPI_NODE_ORDER_SHARED_MEMORY (default) or DGAMPI_NODE_ORDER_HOST_NAME.
   ! dgampi_node_aware_split_nodes(n_nu, nodes, sizes, offsets [, ierr]): local.
   !   n_nu and nodes are integer(4) or integer(8); sizes and offsets
   !   (allocatable integer(int64)) are allocated with one entry per rank:
   !   rank r holds the 0-based frequencies offsets(r+1) .. offsets(r+1)+sizes(r+1)-1.
 
-  subroutine node_aware_split_v(dist, n_nu, sizes, offsets, ierr)
+  subroutine node_aware_split_v(dist, n_nu, sizes, offsets, ierr, order)
     type(dgampi_distributor), intent(in) :: dist
     integer(c_int64_t), intent(in) :: n_nu
     integer(c_int64_t), allocatable, intent(out) :: sizes(:), offsets(:)
     integer, intent(out), optional :: ierr
+    integer, intent(in), optional :: order
     integer(c_int) :: n
+    integer(c_int32_t) :: how
     n = 0
     if (c_distributor_mpi_size(dist%ptr, n) /= DGAMPI_STATUS_OK) n = 0
     allocate (sizes(n), offsets(n))
+    how = DGAMPI_NODE_ORDER_SHARED_MEMORY
+    if (present(order)) how = int(order, c_int32_t)
     ! Called even when the handle is bad: the C message then names this function.
-    call finish(c_node_aware_split(dist%ptr, n_nu, sizes, offsets, size(sizes, kind=c_size_t)), ierr)
+    call finish(c_node_aware_split_ordered(dist%ptr, n_nu, how, sizes, offsets, size(sizes, kind=c_size_t)), ierr)
   end subroutine node_aware_split_v
 
-  subroutine node_aware_split_32(dist, n_nu, sizes, offsets, ierr)
+  subroutine node_aware_split_32(dist, n_nu, sizes, offsets, ierr, order)
     type(dgampi_distributor), intent(in) :: dist
     integer(c_int32_t), intent(in) :: n_nu
     integer(c_int64_t), allocatable, intent(out) :: sizes(:), offsets(:)
     integer, intent(out), optional :: ierr
-    call node_aware_split_v(dist, int(n_nu, c_int64_t), sizes, offsets, ierr)
+    integer, intent(in), optional :: order
+    call node_aware_split_v(dist, int(n_nu, c_int64_t), sizes, offsets, ierr, order)
   end subroutine node_aware_split_32
 
-  subroutine node_aware_split_64(dist, n_nu, sizes, offsets, ierr)
+  subroutine node_aware_split_64(dist, n_nu, sizes, offsets, ierr, order)
     type(dgampi_distributor), intent(in) :: dist
     integer(c_int64_t), intent(in) :: n_nu
     integer(c_int64_t), allocatable, intent(out) :: sizes(:), offsets(:)
     integer, intent(out), optional :: ierr
-    call node_aware_split_v(dist, n_nu, sizes, offsets, ierr)
+    integer, intent(in), optional :: order
+    call node_aware_split_v(dist, n_nu, sizes, offsets, ierr, order)
   end subroutine node_aware_split_64
 
   subroutine split_nodes_v(n_nu, nodes, sizes, offsets, ierr)

@@ -450,6 +450,29 @@ contains
     call dgampi_node_aware_split(full, 5_c_int64_t, sizes, offsets, ierr)
     call check_ok(ierr, 'dgampi_node_aware_split (integer(8))')
     call check_true(sum(sizes) == 5 .and. offsets(1) == 0, 'split of 5 frequencies')
+    ! the original module's order (host names): one host, the same split
+    call dgampi_node_aware_split(full, 5, ref_sizes, ref_offsets, ierr, order=DGAMPI_NODE_ORDER_HOST_NAME)
+    call check_ok(ierr, 'dgampi_node_aware_split (host-name order)')
+    call check_true(all(ref_sizes == sizes) .and. all(ref_offsets == offsets), 'host-name order on one host')
+    call dgampi_node_aware_split(full, 5, ref_sizes, ref_offsets, ierr, order=7)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_node_aware_split', 'order 7')
+    ! a distributor over the split's sizes owns its slices
+    block
+      type(dgampi_distributor) :: v
+      real(c_double) :: freqs(5)
+      real(c_double), allocatable :: got(:)
+      freqs = [(real(n, c_double), n = 1, 5)]
+      call dgampi_distributor_create_with_sizes(v, MPI_COMM_WORLD, sizes, ierr=ierr)
+      call check_ok(ierr, 'dgampi_distributor_create_with_sizes')
+      call check_true(all(dgampi_distributor_sizes(v) == sizes) .and. dgampi_distributor_my_offset(v) == offsets(me + 1), &
+        'the sized distributor''s layout')
+      call dgampi_distributor_allgather(v, freqs(offsets(me + 1) + 1:offsets(me + 1) + sizes(me + 1)), got, ierr=ierr)
+      call check_ok(ierr, 'dgampi_distributor_allgather over the sizes')
+      call check_true(all(got == freqs), 'allgather over the node-aware sizes')
+      call dgampi_distributor_destroy(v)
+      call dgampi_distributor_create_with_sizes(v, MPI_COMM_WORLD, [(1, n = 1, nprocs + 1)], ierr=ierr)
+      call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_distributor_create_with_sizes', 'too many sizes')
+    end block
   end subroutine test_node_aware_split
 
   ! ---------------------------------------------------------------- vslice

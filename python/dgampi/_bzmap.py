@@ -339,43 +339,37 @@ map_irrbz_fullbz.__doc__ = _MAP_DOC.format(
 # ---------------------------------------------------------------- frequency split
 
 
-def _agree(d, error, function):
-    """Agrees over ``d``'s ranks whether any rank has an argument error: that
-    rank raises it, the others a REMOTE_ERROR :class:`DgampiError`.
-
-    Needed before ``dgampi_node_aware_split``: its first collective is
-    ``MPI_Comm_split_type``, not the status agreement that a rank with bad
-    arguments joins, so the library alone would leave the other ranks waiting.
-    One 4-byte MPI_Allreduce on the distributor's private communicator.
-    """
-    if d.closed:
-        raise DgampiError(_lib_status("INVALID_HANDLE"), "the distributor is closed", function)
-    flag = np.array([0 if error is None else 1], dtype=np.int32)
-    worst = np.zeros(1, dtype=np.int32)
-    d.comm.Allreduce(flag, worst, op=MPI.MAX)
-    if error is not None:
-        raise error
-    if worst[0]:
-        raise DgampiError(
-            _lib_status("REMOTE_ERROR"), "another rank passed invalid arguments; no data was moved", function
-        )
+_NODE_ORDERS = {"shared_memory": 0, "host_name": 1}
 
 
-def _split_on(d, n_nu):
-    """The collective node-aware split over ``d``'s ranks."""
-    try:
-        n, error = _count(n_nu, "n_nu"), None
-    except (TypeError, ValueError) as err:
-        n, error = -1, err
-    _agree(d, error, "dgampi_node_aware_split")
+def _split_on(d, n_nu, order="shared_memory", error=None):
+    """The collective node-aware split over ``d``'s ranks. A rank whose
+    arguments are bad (``error``, or found here) joins the library's opening
+    agreement with ``n_nu = -1``, so the other ranks get a REMOTE_ERROR
+    :class:`DgampiError` instead of waiting, and raises its own error."""
+    n, code = -1, 0
+    if error is None:
+        try:
+            n = _count(n_nu, "n_nu")
+            if order not in _NODE_ORDERS:
+                raise ValueError(f"order must be one of {sorted(_NODE_ORDERS)}, not {order!r}")
+            code = _NODE_ORDERS[order]
+        except (TypeError, ValueError) as err:
+            n, code, error = -1, 0, err
     size = d.mpi_size
     sizes = np.zeros(size, dtype=np.int64)
     offsets = np.zeros(size, dtype=np.int64)
-    call("node_aware_split", d._handle, n, _ptr64(sizes), _ptr64(offsets), size)
+    if error is not None:
+        try:
+            call("node_aware_split_ordered", d._handle, -1, 0, _ptr64(sizes), _ptr64(offsets), size)
+        except DgampiError:
+            pass
+        raise error
+    call("node_aware_split_ordered", d._handle, n, code, _ptr64(sizes), _ptr64(offsets), size)
     return sizes, offsets
 
 
-def get_node_aware_v_dist(n_nu, comm=None, node_ids=None):
+def get_node_aware_v_dist(n_nu, comm=None, node_ids=None, order="shared_memory"):
     """The node-aware split of ``n_nu`` fermionic frequencies: ``(sizes,
     offsets)``, two int64 arrays with one entry per rank; rank ``r`` gets
     frequencies ``offsets[r] : offsets[r] + sizes[r]``.
@@ -392,6 +386,14 @@ def get_node_aware_v_dist(n_nu, comm=None, node_ids=None):
     with nodes found by ``MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)``. With
     ``node_ids`` (one integer label per rank, any values) it is local and
     needs no MPI; ``comm``, if given, then only checks the number of labels.
+
+    ``order`` says how the nodes are found and ordered: ``"shared_memory"``
+    (the default; ranks sharing memory form a node, nodes ordered by their
+    lowest rank: no host-name string is involved, which some systems report
+    inconsistently) or ``"host_name"`` (ranks with the same
+    ``MPI.Get_processor_name()`` form a node, nodes ordered by host name, and
+    the slices follow each other in rank order: exactly the original module's
+    split, whose sizes suit :meth:`MpiDistributor.with_sizes`).
 
     Unlike the original module's ``_get_node_aware_v_dist`` (which returned
     ``(sizes, slices)`` with rank-order slices), this returns the offsets the
@@ -416,10 +418,10 @@ def get_node_aware_v_dist(n_nu, comm=None, node_ids=None):
     if comm is None:
         comm = MPI.COMM_WORLD
     if isinstance(comm, MpiDistributor):
-        return _split_on(comm, n_nu)
+        return _split_on(comm, n_nu, order)
     _lib.fint(comm)  # TypeError / ValueError before any collective
     with MpiDistributor(0, comm) as d:
-        return _split_on(d, n_nu)
+        return _split_on(d, n_nu, order)
 
 
 def _comm_size(comm):
@@ -495,10 +497,9 @@ def gather_full_ibz_for_vslice(
     except Exception as err:
         error = err
     if v_dist is None:
-        # agree first (see _agree), then the collective node-aware split on
-        # full_dist's communicator
-        _agree(full_dist, error, "dgampi_gather_full_ibz_for_vslice")
-        sizes, offsets = _split_on(full_dist, n_nu)
+        # the collective node-aware split on full_dist's ranks (a rank whose
+        # arguments failed joins its agreement and raises its own error)
+        sizes, offsets = _split_on(full_dist, n_nu if error is None else None, error=error)
     elif error is not None:
         fn.gather_full_ibz_for_vslice(irr_h, full_h, None, 0, None, None, None, None, 0, None, None)
         raise error

@@ -9,7 +9,7 @@ import numpy as np
 from mpi4py import MPI
 
 from . import _lib
-from ._lib import HandleOwner, as_array, call, desc, fn, resolve_limit, take_bytes, take_owned
+from ._lib import DgampiError, HandleOwner, as_array, call, desc, fn, resolve_limit, take_bytes, take_owned
 
 __all__ = ["MpiDistributor"]
 
@@ -92,17 +92,29 @@ class MpiDistributor(HandleOwner):
 
     # ------------------------------------------------------------ lifetime
 
-    def __init__(self, ntasks=1, comm=None, name="", output_path=None):
+    def __init__(self, ntasks=1, comm=None, name="", output_path=None, *, sizes=None):
         self._handle = self._new_handle()
         self._comm_obj = None
         if comm is None:
             comm = MPI.COMM_WORLD
         f = _lib.fint(comm)
-        # Validate locally, then agree: the library's create duplicates the
-        # communicator, so a rank that failed before the duplication would
-        # leave the others waiting in MPI_Comm_dup.
-        error = None
+        # Validate locally; a rank whose arguments are bad still calls the
+        # library's collective create (with ntasks = -1), whose opening
+        # agreement then fails on every rank (REMOTE_ERROR on the others),
+        # and raises its own error.
+        error, c_sizes = None, None
         try:
+            if sizes is not None:
+                c_sizes = np.asarray(sizes)
+                if c_sizes.dtype.kind not in "iu" or c_sizes.dtype == np.bool_:
+                    raise TypeError(f"sizes must be integers, not {c_sizes.dtype}")
+                if c_sizes.ndim != 1:
+                    raise ValueError(f"sizes must be a 1-d sequence with one entry per rank, got shape {c_sizes.shape}")
+                if np.any(c_sizes < 0):
+                    raise ValueError("sizes must not be negative")
+                if ntasks is not None and int(ntasks) != int(c_sizes.sum()):
+                    raise ValueError(f"ntasks = {ntasks} but the sizes add up to {int(c_sizes.sum())}")
+                ntasks = int(c_sizes.sum())
             if isinstance(ntasks, bool) or not isinstance(ntasks, (int, np.integer)):
                 raise TypeError(f"ntasks must be an integer, not {type(ntasks).__name__}")
             ntasks = int(ntasks)
@@ -120,14 +132,18 @@ class MpiDistributor(HandleOwner):
                     raise ValueError("output_path contains a NUL character")
         except (TypeError, ValueError) as err:
             error = err
-        flag = np.array([1 if error is None else 0], dtype=np.int32)
-        agreed = np.zeros(1, dtype=np.int32)
-        comm.Allreduce(flag, agreed, op=MPI.MIN)  # 4 bytes, whatever the message limit
-        if not agreed[0]:
-            if error is not None:
-                raise error
-            raise ValueError("MpiDistributor: another rank passed invalid arguments (see its exception)")
-        call("distributor_create_f", f, ntasks, c_name, c_path, _byref(self._handle))
+        if error is not None:
+            try:
+                call("distributor_create_f", f, -1, None, None, _byref(self._handle))
+            except DgampiError:
+                pass
+            raise error
+        if c_sizes is None:
+            call("distributor_create_f", f, ntasks, c_name, c_path, _byref(self._handle))
+        else:
+            c_sizes = np.ascontiguousarray(c_sizes, dtype=np.int64)
+            ptr = c_sizes.ctypes.data_as(ctypes.POINTER(_lib.c_int64))
+            call("distributor_create_with_sizes_f", f, ptr, c_sizes.size, c_name, c_path, _byref(self._handle))
 
         h = self._handle
         n, size, rank, comm_f = _lib.c_int64(), _lib.c_int(), _lib.c_int(), _lib.MPI_Fint()
@@ -149,6 +165,15 @@ class MpiDistributor(HandleOwner):
         # owned by mpi4py (never freed by it); the library frees the handle.
         self._comm_obj = MPI.Intracomm.f2py(comm_f.value)
         self._spill_path = self._query_spill_path()
+
+    @classmethod
+    def with_sizes(cls, sizes, comm=None, name="", output_path=None):
+        """Collective: a distributor whose rank ``r`` owns ``sizes[r]`` tasks
+        (one entry per rank of ``comm``, the same on every rank - checked;
+        ranks may own none), for splits other than the even one, such as the
+        node-aware frequency split of :func:`dgampi.get_node_aware_v_dist`
+        with ``order="host_name"`` (rank-ordered slices)."""
+        return cls(None, comm, name, output_path, sizes=sizes)
 
     @staticmethod
     def create_distributor(ntasks, comm=None, name="", output_path=None):

@@ -175,6 +175,7 @@ _PROTOTYPES = {
     "dgampi_recv_bytes_f": [MPI_Fint, c_int, c_int, P(c_void_p), P(c_size_t)],
     # distributor
     "dgampi_distributor_create_f": [MPI_Fint, c_int64, c_char_p, c_char_p, P(Handle)],
+    "dgampi_distributor_create_with_sizes_f": [MPI_Fint, P(c_int64), c_size_t, c_char_p, c_char_p, P(Handle)],
     "dgampi_distributor_destroy": [P(Handle)],
     "dgampi_distributor_sizes": [Handle, P(c_int64), c_size_t],
     "dgampi_distributor_offsets": [Handle, P(c_int64), c_size_t],
@@ -219,6 +220,7 @@ _PROTOTYPES = {
     "dgampi_map_irrbz_fullbz": [Handle, Handle, P(c_int64), c_size_t, PArray, PTransform, c_size_t, POwned],
     "dgampi_map_irrbz_fullbz_into": [Handle, Handle, P(c_int64), c_size_t, PArray, PTransform, c_size_t, PArray],
     "dgampi_node_aware_split": [Handle, c_int64, P(c_int64), P(c_int64), c_size_t],
+    "dgampi_node_aware_split_ordered": [Handle, c_int64, c_int32, P(c_int64), P(c_int64), c_size_t],
     "dgampi_node_aware_split_nodes": [c_int64, P(c_int64), c_size_t, P(c_int64), P(c_int64)],
     "dgampi_gather_full_ibz_for_vslice": [
         Handle, Handle, P(c_int64), c_size_t, P(c_int64), P(c_int64), PArray, PTransform, c_size_t, POwned, P(c_int),

@@ -289,6 +289,29 @@ def test_node_aware_split_errors(comm):
     with MpiDistributor(0, comm) as d:
         fails_everywhere(rank, {0}, TypeError, lambda bad: dgampi.get_node_aware_v_dist("4" if bad else 4, d))
         assert dgampi.get_node_aware_v_dist(4, d)[0].sum() == 4
+        fails_everywhere(rank, {size - 1}, ValueError, lambda bad: dgampi.get_node_aware_v_dist(4, d, order="fast" if bad else "host_name"))
+        if size > 1:  # valid orders that differ between ranks: MISMATCH everywhere
+            with pytest.raises(dgampi.DgampiError) as err:
+                dgampi.get_node_aware_v_dist(4, d, order="host_name" if rank == 0 else "shared_memory")
+            assert err.value.status == dgampi.STATUS_MISMATCH and "node order" in str(err.value)
+
+
+def test_node_aware_split_host_name_order_is_the_originals(comm):
+    """The original's _get_node_aware_v_dist: nodes by MPI.Get_processor_name,
+    in sorted order, slices in rank order; a distributor over its sizes owns
+    exactly those slices and allgathers (5 frequencies: the original's vslice)."""
+    names = comm.allgather(MPI.Get_processor_name().strip())
+    hosts = sorted(set(names))
+    labels = [hosts.index(h) for h in names]
+    for n in (0, 1, 5, 7):
+        ref_sizes, _ = reference_split(n, labels)
+        sizes, offsets = dgampi.get_node_aware_v_dist(n, comm, order="host_name")
+        assert list(sizes) == ref_sizes and list(offsets) == list(np.cumsum([0] + ref_sizes)[:-1]), n
+    sizes, offsets = dgampi.get_node_aware_v_dist(5, comm, order="host_name")
+    with MpiDistributor.with_sizes(sizes, comm) as v:
+        assert list(v.sizes) == list(sizes) and [s.start for s in v.slices] == list(offsets)
+        freqs = np.arange(10.0).reshape(5, 2)
+        assert np.array_equal(v.allgather(freqs[v.my_slice]), freqs)
 
 
 # ---------------------------------------------------------------- gather_full_ibz_for_vslice

@@ -373,10 +373,42 @@ def test_constructor_errors(comm):
             MpiDistributor(*args, comm=comm)
     with pytest.raises(TypeError):
         MpiDistributor(3, comm="world")
-    # invalid on one rank only: every rank raises, none hangs
+    # invalid on one rank only: that rank raises its error, the others a
+    # REMOTE_ERROR from the library's agreement; none hangs
     bad = comm.Get_rank() == comm.Get_size() - 1
-    with pytest.raises(ValueError):
+    with pytest.raises((ValueError, dgampi.DgampiError)) as err:
         MpiDistributor(-1 if bad else 3, comm=comm)
+    assert isinstance(err.value, ValueError) if bad else err.value.status == dgampi.STATUS_REMOTE_ERROR
+
+
+def test_with_sizes(comm):
+    """A distributor over given sizes (odd ranks own nothing): its layout and
+    collectives; sizes that differ between ranks or are malformed fail everywhere."""
+    rank, size = comm.Get_rank(), comm.Get_size()
+    sizes = [0 if r % 2 else r + 2 for r in range(size)]
+    n = sum(sizes)
+    full = np.arange(3.0 * n).reshape(n, 3)
+    with MpiDistributor.with_sizes(sizes, comm, name="sized") as d:
+        assert d.ntasks == n and list(d.sizes) == sizes and d.my_size == sizes[rank]
+        assert np.array_equal(d.scatter(full if rank == 0 else None), full[d.my_slice])
+        assert np.array_equal(d.allgather(full[d.my_slice]), full)
+    with MpiDistributor(n, comm, sizes=np.array(sizes)) as d:
+        assert list(d.sizes) == sizes
+    with pytest.raises(ValueError, match="add up"):
+        MpiDistributor(n + 1, comm, sizes=sizes)
+    for bad, exc in [([1.5] * size, TypeError), ([-1] * size, ValueError), ([[1]] * size, ValueError)]:
+        with pytest.raises(exc):
+            MpiDistributor.with_sizes(bad, comm)
+    with pytest.raises(dgampi.DgampiError) as err:
+        MpiDistributor.with_sizes([1] * (size + 1), comm)
+    assert err.value.status == dgampi.STATUS_INVALID_ARGUMENT
+    if size > 1:
+        other = list(sizes)
+        if rank == size - 1:
+            other[0] += 1
+        with pytest.raises(dgampi.DgampiError) as err:
+            MpiDistributor.with_sizes(other, comm)
+        assert err.value.status == dgampi.STATUS_MISMATCH
 
 
 # ---------------------------------------------------------------- lifetime and memory
