@@ -102,12 +102,6 @@ impl FftOptions {
     pub fn direction(direction: Direction) -> FftOptions {
         FftOptions { direction, ..FftOptions::default() }
     }
-
-    /// A fingerprint ranks compare to check they were given the same options.
-    fn fingerprint(&self) -> u64 {
-        let fields = [self.direction as i32 as i64, self.normalization as i64, self.strategy as i64, self.rigor as i64];
-        fields.iter().fold(0u64, |h, &v| h.wrapping_mul(1_000_003) ^ (v as u64 & 0xffff))
-    }
 }
 
 /// Which buffer a step works on.
@@ -220,21 +214,21 @@ impl FftPlan {
             }
             Ok((grid, width, resolve_limit(options.limit)?))
         })();
-        // One agreement: every rank must have been given the same grid,
-        // batch, dtype, options and limit (the batch in fixed slots, so every
-        // rank sends a record of the same length).
+        // One agreement: every rank must have been given the same limit,
+        // grid, dtype, options and batch shape (the last three as one
+        // fingerprint, so that the record stays 80 bytes: one allreduce, or
+        // 80 one-byte pieces at the smallest limits).
         let my_limit = local.as_ref().map_or(1, |l| l.2);
-        let mut values = vec![
+        let o = &options;
+        let fields = [dtype as i32, o.direction as i32, o.normalization as i32, o.strategy as i32, o.rigor as i32];
+        let rest = fields.into_iter().map(|v| v as u32 as usize).chain([batch.len()]).chain(batch.iter().copied());
+        let values = [
             ("the message limit", my_limit as u64),
-            ("the dtype", dtype as i32 as u64),
-            ("the options (direction, normalization, strategy, rigor)", options.fingerprint()),
             ("nq[0]", nq[0] as u64),
             ("nq[1]", nq[1] as u64),
             ("nq[2]", nq[2] as u64),
-            ("the number of batch axes", batch.len() as u64),
+            ("the dtype, the options (direction, normalization, strategy, rigor) or the batch shape", collective::fingerprint(rest)),
         ];
-        let axis_names: Vec<String> = (0..MAX_BATCH_AXES).map(|k| format!("batch axis {k}")).collect();
-        values.extend(axis_names.iter().enumerate().map(|(k, name)| (name.as_str(), batch.get(k).map_or(0, |&n| n as u64))));
         agree_values(raw, local.as_ref().map(|_| ()).map_err(Clone::clone), false, my_limit, &values)?;
         let (grid, width, limit) = local?;
         let (rank, size) = (comm::rank(raw)? as usize, comm::size(raw)? as usize);
