@@ -42,7 +42,9 @@ def _lib_dist(d, what):
 
 
 def _comm_of(d):
-    return d.comm if isinstance(d, MpiDistributor) else MPI.COMM_WORLD
+    """The caller's communicator of a compat distributor; the user
+    communicator (a duplicate, same ranks) of a plain dgampi one."""
+    return _lib_dist(d, "distributor").comm if not isinstance(d, MpiDistributor) else d.comm
 
 
 # ---------------------------------------------------------------- node-aware split and row primitives
@@ -55,6 +57,12 @@ def _get_node_aware_v_dist(n_nu, comm):
     share the frequencies equally (the extra ones to the first nodes), each
     node's ranks share its part (the extra ones to its first ranks), and the
     slices follow each other in rank order."""
+    return _node_split(n_nu, comm)
+
+
+def _node_split(n_nu, comm):
+    """:func:`_get_node_aware_v_dist` over an mpi4py communicator or a library
+    distributor (which saves a temporary one)."""
     sizes, offsets = dgampi.get_node_aware_v_dist(n_nu, comm, order="host_name")
     sizes = np.array(sizes, dtype=int)
     slices = [slice(int(o), int(o) + int(s)) for s, o in zip(sizes, offsets)]
@@ -170,7 +178,7 @@ def gather_full_ibz_for_vslice(gamma_r, mpi_dist_irrq, mpi_dist_v, q_grid=None):
     grid = _common.q_grid(q_grid, "gather_full_ibz_for_vslice")
     if not isinstance(mpi_dist_v, MpiDistributor):
         raise TypeError(f"mpi_dist_v must be a dgampi.compat MpiDistributor, not {type(mpi_dist_v).__name__}")
-    sizes, slices = _get_node_aware_v_dist(mpi_dist_v.ntasks, mpi_dist_v.comm)
+    sizes, slices = _node_split(mpi_dist_v.ntasks, mpi_dist_v.library_distributor)
     mpi_dist_v._install_sizes(sizes)
 
     irr = _lib_dist(mpi_dist_irrq, "mpi_dist_irrq")
