@@ -108,6 +108,43 @@ static int test_finish(const char *name) {
 }
 
 /* Even ranks send first, odd ranks receive first: no cycle of blocked sends in a ring. */
+/* Whether a blocking send to self completes before its receive is posted.
+ * Open MPI buffers small messages to self; MPICH (ch4) completes a send to
+ * self only when the receive matches it, as the MPI standard allows, so a
+ * one-rank ring (send to self, then receive) never returns there. Probed once
+ * with a 1-byte MPI_Isend to self on a duplicate of MPI_COMM_SELF. */
+static int self_send_buffered(void) {
+    static int known = -1;
+    if (known < 0) {
+        MPI_Comm c;
+        MPI_Comm_dup(MPI_COMM_SELF, &c);
+        char byte = 1, got = 0;
+        int done = 0;
+        MPI_Request rq;
+        MPI_Isend(&byte, 1, MPI_CHAR, 0, 0, c, &rq);
+        for (int i = 0; i < 1000 && !done; i++) MPI_Test(&rq, &done, MPI_STATUS_IGNORE);
+        MPI_Recv(&got, 1, MPI_CHAR, 0, 0, c, MPI_STATUS_IGNORE);
+        if (!done) MPI_Wait(&rq, MPI_STATUS_IGNORE);
+        MPI_Comm_free(&c);
+        known = done;
+    }
+    return known;
+}
+
+/* True, after a note on stdout, when a ring over `comm` is a send to self
+ * (one rank) that this MPI does not buffer: the caller skips the exchange
+ * (it runs at 2, 3 and 4 ranks). */
+static int ring_to_self_blocks(MPI_Comm comm) {
+    int n = 0;
+    MPI_Comm_size(comm, &n);
+    if (n != 1 || self_send_buffered()) return 0;
+    printf("note: [%s] skipped at 1 rank: the ring is a blocking send to self, which this MPI completes "
+           "only once the receive is posted (MPICH; Open MPI buffers it); it runs at 2, 3 and 4 ranks\n",
+           check_section);
+    fflush(stdout);
+    return 1;
+}
+
 #define RING_EXCHANGE(rank, do_send, do_recv) \
     do {                                      \
         if ((rank) % 2 == 0) { do_send; do_recv; } else { do_recv; do_send; } \

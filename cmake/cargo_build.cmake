@@ -1,7 +1,7 @@
 # Build step of the dgampi CMake project (script mode, run by the dgampi_cargo
 # target on every build; cargo decides what is out of date):
 #
-#   cmake -DCARGO=... -DSOURCE_DIR=... -DTARGET_DIR=... -DOUT_DIR=... [-DCARGO_ARGS=a|b]
+#   cmake -DCARGO=... -DSOURCE_DIR=... -DTARGET_DIR=... -DOUT_DIR=... [-DCARGO_ARGS=a|b] [-DMPICC=...]
 #         -P cargo_build.cmake
 #
 # 1. runs `cargo build --release --lib` (CARGO_TARGET_DIR=TARGET_DIR),
@@ -21,6 +21,10 @@ if(DEFINED CARGO_ARGS AND NOT CARGO_ARGS STREQUAL "")
 endif()
 
 set(ENV{CARGO_TARGET_DIR} "${TARGET_DIR}")
+# The MPI wrapper the crate is built with (rsmpi and build.rs read $MPICC).
+if(DEFINED MPICC AND NOT MPICC STREQUAL "")
+  set(ENV{MPICC} "${MPICC}")
+endif()
 set(_messages "${OUT_DIR}/cargo-messages.json")
 execute_process(
   COMMAND "${CARGO}" build --release --lib --message-format=json-render-diagnostics ${_args}
