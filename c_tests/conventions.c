@@ -9,6 +9,9 @@
  *   bcast_root     every broadcast gives the root the broadcast's shape (or
  *                  length) with data NULL, owning nothing;
  *   aliases        the deprecated 0.1 names forward to the new ones;
+ *   mpi_build      dgampi_mpi_build names the MPI of mpi.h, which is the one
+ *                  running; dgampi_check_mpi_library accepts it and refuses
+ *                  the other ABI family's MPI_Get_library_version text;
  *   fint           the _f twins take mpi.h's MPI_Fint (a compile-time check).
  */
 #define DGAMPI_NO_DEPRECATION_WARNINGS /* the aliases are called on purpose */
@@ -245,6 +248,31 @@ static void test_aliases(void) {
     for (int k = 0; k < 5; k++) free(x[k]);
 }
 
+static void test_mpi_build(void) {
+    check_section = "mpi_build";
+    int family = -1;
+    const char *version = NULL;
+    CHECK_OK(dgampi_mpi_build(&family, &version));
+    CHECK_OK(dgampi_mpi_build(NULL, NULL));
+    char running[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(running, &len);
+#if defined(OPEN_MPI)
+    CHECK(family == DGAMPI_MPI_FAMILY_OPEN_MPI, "family %d, mpi.h is Open MPI's", family);
+    CHECK(version && strncmp(version, "Open MPI ", 9) == 0, "version '%s'", version ? version : "(null)");
+    const char *other = "MPICH Version:\t4.0.2\nMPICH Release date:\tThu Apr  7 12:34:45 CDT 2022";
+#else
+    CHECK(family == DGAMPI_MPI_FAMILY_MPICH, "family %d, mpi.h is MPICH's", family);
+    CHECK(version && strstr(version, "Open MPI") == NULL, "version '%s'", version ? version : "(null)");
+    const char *other = "Open MPI v4.1.4, package: Debian OpenMPI, ident: 4.1.4";
+#endif
+    CHECK_OK(dgampi_check_mpi_library(running));
+    CHECK_STATUS(dgampi_check_mpi_library(other), DGAMPI_STATUS_MISMATCH, "dgampi_check_mpi_library");
+    CHECK(version && strstr(last_error(), version), "the message '%s' does not name '%s'", last_error(), version);
+    CHECK_OK(dgampi_check_mpi_library("Microsoft MPI 10.1")); /* no known family: nothing to compare */
+    CHECK_STATUS(dgampi_check_mpi_library(NULL), S_NULL, "dgampi_check_mpi_library");
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -256,5 +284,6 @@ int main(int argc, char **argv) {
     test_fft_options();
     test_bcast_root();
     test_aliases();
+    test_mpi_build();
     return test_finish("conventions");
 }

@@ -458,6 +458,36 @@ typedef int32_t dgampi_node_order;
 #endif // __cplusplus
 
 /*
+ An MPI ABI family. Exported to C as `dgampi_mpi_family`.
+ */
+enum dgampi_mpi_family
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Neither of the two below (the MPI's `mpi.h` defines neither macro).
+   */
+  DGAMPI_MPI_FAMILY_OTHER = 0,
+  /*
+   Open MPI (`OPEN_MPI` defined).
+   */
+  DGAMPI_MPI_FAMILY_OPEN_MPI = 1,
+  /*
+   MPICH and the MPIs built on its ABI: Intel MPI, MVAPICH, Cray MPICH
+   (`MPICH_VERSION` defined).
+   */
+  DGAMPI_MPI_FAMILY_MPICH = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum dgampi_mpi_family dgampi_mpi_family;
+#else
+typedef int32_t dgampi_mpi_family;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  Opaque distributor handle.
  */
 typedef struct dgampi_distributor dgampi_distributor;
@@ -772,6 +802,25 @@ dgampi_status dgampi_version(const char **version);
  `DGAMPI_CHECK_VERSION()`.
  */
 dgampi_status dgampi_version_numbers(int *major, int *minor, int *patch);
+
+/*
+ Stores the MPI ABI family this library was compiled for (a
+ `dgampi_mpi_family`) in `*family` and a pointer to the implementation and
+ version its `mpi.h` declares ("Open MPI 4.1.4", "MPICH 4.0.2"; static,
+ NUL-terminated) in `*version`; either may be NULL. Calls no MPI function.
+ */
+dgampi_status dgampi_mpi_build(int *family, const char **version);
+
+/*
+ Checks that this library can run beside the MPI whose
+ `MPI_Get_library_version` text is `library_version` (NUL-terminated):
+ `DGAMPI_STATUS_MISMATCH`, with a message naming both, when that MPI is of
+ the other ABI family (Open MPI against the MPICH family: MPICH, Intel MPI,
+ MVAPICH, Cray MPICH). A text naming no known family passes. Calls no MPI
+ function: a binding whose process loaded its MPI some other way (Python's
+ mpi4py) calls it before anything else.
+ */
+dgampi_status dgampi_check_mpi_library(const char *library_version);
 
 /*
  Checks that the loaded library serves a caller compiled against the

@@ -39,9 +39,10 @@ module dgampi
   use, intrinsic :: iso_c_binding
   use, intrinsic :: iso_fortran_env, only: error_unit
 #ifdef DGAMPI_HAVE_MPI_F08
-  use mpi_f08, only: MPI_Comm, MPI_COMM_WORLD, MPI_Abort, MPI_Initialized, MPI_Finalized
+  use mpi_f08, only: MPI_Comm, MPI_COMM_WORLD, MPI_Abort, MPI_Initialized, MPI_Finalized, &
+    MPI_Get_library_version, MPI_MAX_LIBRARY_VERSION_STRING
 #else
-  use mpi, only: MPI_COMM_WORLD
+  use mpi, only: MPI_COMM_WORLD, MPI_MAX_LIBRARY_VERSION_STRING
 #endif
   implicit none
   private
@@ -74,6 +75,11 @@ module dgampi
   !> split: nodes by MPI_Get_processor_name in sorted order, slices in rank order.
   integer, parameter, public :: DGAMPI_NODE_ORDER_SHARED_MEMORY = 0
   integer, parameter, public :: DGAMPI_NODE_ORDER_HOST_NAME = 1
+  !> MPI ABI families (dgampi_mpi_build): neither, Open MPI, the MPICH family
+  !> (MPICH, Intel MPI, MVAPICH, Cray MPICH).
+  integer, parameter, public :: DGAMPI_MPI_FAMILY_OTHER = 0
+  integer, parameter, public :: DGAMPI_MPI_FAMILY_OPEN_MPI = 1
+  integer, parameter, public :: DGAMPI_MPI_FAMILY_MPICH = 2
 
   !> Largest ndim of the C ABI, and largest rank of the Fortran generics.
   integer, parameter, public :: DGAMPI_MAX_NDIM = 32
@@ -160,6 +166,7 @@ module dgampi
 
   ! ---------------------------------------------------------------- public procedures
   public :: dgampi_error_message, dgampi_version, dgampi_version_numbers, dgampi_check_version
+  public :: dgampi_mpi_build, dgampi_check_mpi_library
   public :: dgampi_set_max_message_bytes, dgampi_max_message_bytes
   public :: dgampi_chunk_step, dgampi_row_chunks
   public :: dgampi_send_rows, dgampi_recv_rows_into, dgampi_bcast_rows_into
@@ -340,6 +347,17 @@ module dgampi
     function c_check_version(major, minor) bind(C, name='dgampi_check_version') result(st)
       import :: c_int, c_int32_t
       integer(c_int), value :: major, minor
+      integer(c_int32_t) :: st
+    end function
+    function c_mpi_build(family, version) bind(C, name='dgampi_mpi_build') result(st)
+      import :: c_int, c_ptr, c_int32_t
+      integer(c_int), intent(out) :: family
+      type(c_ptr), intent(out) :: version
+      integer(c_int32_t) :: st
+    end function
+    function c_check_mpi_library(library_version) bind(C, name='dgampi_check_mpi_library') result(st)
+      import :: c_char, c_int32_t
+      character(kind=c_char), intent(in) :: library_version(*)
       integer(c_int32_t) :: st
     end function
     function c_version(version) bind(C, name='dgampi_version') result(st)
@@ -1116,6 +1134,55 @@ contains
     if (present(minor)) mi = int(minor, c_int)
     call finish(c_check_version(ma, mi), ierr)
   end subroutine dgampi_check_version
+
+  !> The MPI the library was compiled for: its ABI family
+  !> (DGAMPI_MPI_FAMILY_OPEN_MPI, _MPICH or _OTHER) and the implementation
+  !> and version its mpi.h declares (e.g. "MPICH 4.0.2"). Calls no MPI.
+  subroutine dgampi_mpi_build(family, version, ierr)
+    integer, intent(out) :: family
+    character(len=:), allocatable, intent(out), optional :: version
+    integer, intent(out), optional :: ierr
+    integer(c_int) :: fam
+    type(c_ptr) :: p
+    character(kind=c_char), pointer :: chars(:)
+    integer(c_int32_t) :: st
+    fam = -1
+    st = c_mpi_build(fam, p)
+    family = int(fam)
+    if (present(version)) then
+      version = ''
+      if (st == DGAMPI_STATUS_OK) then
+        call c_f_pointer(p, chars, [c_strlen(p)])
+        version = chars_to_string(chars)
+      end if
+    end if
+    call finish(st, ierr)
+  end subroutine dgampi_mpi_build
+
+  !> Checks that the library was compiled for the MPI this program runs
+  !> (its MPI_Get_library_version text, or `library_version` when given):
+  !> DGAMPI_STATUS_MISMATCH, with a message naming both, when it is of the
+  !> other ABI family (Open MPI against MPICH, Intel MPI, MVAPICH, Cray MPICH).
+  subroutine dgampi_check_mpi_library(library_version, ierr)
+    character(len=*), intent(in), optional :: library_version
+    integer, intent(out), optional :: ierr
+    character(len=MPI_MAX_LIBRARY_VERSION_STRING) :: running
+    integer :: n
+#ifndef DGAMPI_HAVE_MPI_F08
+    integer :: mpierr
+#endif
+    if (present(library_version)) then
+      call finish(c_check_mpi_library(c_string(library_version)), ierr)
+      return
+    end if
+    running = ''
+#ifdef DGAMPI_HAVE_MPI_F08
+    call MPI_Get_library_version(running, n)
+#else
+    call MPI_Get_library_version(running, n, mpierr)
+#endif
+    call finish(c_check_mpi_library(c_string(running(1:n))), ierr)
+  end subroutine dgampi_check_mpi_library
 
   !> Sets the process-wide message limit in bytes (1 .. 2147483647).
   subroutine dgampi_set_max_message_bytes(bytes, ierr)

@@ -45,6 +45,7 @@ program errors
   end if
 
   call test_limits()
+  call test_mpi_build()
   call test_primitives()
   call test_distributor()
   call test_bzmap()
@@ -74,6 +75,27 @@ contains
     call dgampi_row_chunks(4_c_size_t, 8_c_size_t, count, 8_c_size_t, 4_c_size_t, chunk, ierr)
     call check_status(ierr, DGAMPI_STATUS_OUT_OF_RANGE, 'dgampi_row_chunks', 'chunk index past the end')
   end subroutine test_limits
+
+  !> The library names the MPI it was built for, which is the one running;
+  !> the other ABI family's version text is refused.
+  subroutine test_mpi_build()
+    integer :: family
+    character(len=:), allocatable :: version
+    call check_section('mpi_build')
+    call dgampi_mpi_build(family, version, ierr)
+    call check_ok(ierr, 'dgampi_mpi_build')
+    call check_true(family == DGAMPI_MPI_FAMILY_OPEN_MPI .or. family == DGAMPI_MPI_FAMILY_MPICH, 'family')
+    call check_true(len(version) > 0, 'empty version')
+    call dgampi_check_mpi_library(ierr=ierr)
+    call check_ok(ierr, 'dgampi_check_mpi_library (the running MPI)')
+    if (family == DGAMPI_MPI_FAMILY_OPEN_MPI) then
+      call dgampi_check_mpi_library('MPICH Version: 4.0.2', ierr)
+    else
+      call dgampi_check_mpi_library('Open MPI v4.1.4, package: Debian OpenMPI', ierr)
+    end if
+    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_check_mpi_library', 'the other MPI family')
+    call check_true(index(dgampi_error_message(), version) > 0, 'message "' // dgampi_error_message() // '"')
+  end subroutine test_mpi_build
 
   subroutine test_primitives()
     real(c_double) :: a(3, 4), b(3, 5)

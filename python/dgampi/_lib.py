@@ -160,6 +160,8 @@ _PROTOTYPES = {
     "dgampi_version": [P(c_char_p)],
     "dgampi_version_numbers": [P(c_int), P(c_int), P(c_int)],
     "dgampi_check_version": [c_int, c_int],
+    "dgampi_mpi_build": [P(c_int), P(c_char_p)],
+    "dgampi_check_mpi_library": [c_char_p],
     "dgampi_free": [c_void_p],
     "dgampi_set_max_message_bytes": [c_size_t],
     "dgampi_max_message_bytes": [P(c_size_t)],
@@ -270,6 +272,33 @@ def _check_library_version():
             f"{ABI_VERSION[0]}.{ABI_VERSION[1]}.x ({SONAME}): {last_error_message()}"
         )
     return major.value, minor.value, patch.value
+
+
+MPI_FAMILY_NAMES = {0: "other", 1: "Open MPI", 2: "MPICH"}
+
+
+def mpi_build():
+    """(family, version) of the MPI the library was compiled for, from its
+    ``mpi.h``: ("Open MPI", "Open MPI 4.1.4"), ("MPICH", "MPICH 4.0.2"); the
+    family is "other" for an MPI of neither ABI."""
+    family, version = c_int(), c_char_p()
+    fn.mpi_build(ctypes.byref(family), ctypes.byref(version))
+    return MPI_FAMILY_NAMES.get(family.value, "other"), version.value.decode()
+
+
+def _check_mpi_library():
+    """The library must be built for the MPI mpi4py loaded (dgampi_check_mpi_library):
+    an MPI of the other ABI family would crash or corrupt at the first call."""
+    running = MPI.Get_library_version()
+    if fn.check_mpi_library(running.encode()) != 0:
+        raise ImportError(
+            f"dgampi: {lib_path} cannot run with mpi4py's MPI ({mpi4py_path()}): {last_error_message()}"
+        )
+
+
+def mpi4py_path():
+    """Where mpi4py's MPI module was loaded from (for messages)."""
+    return getattr(MPI, "__file__", "mpi4py.MPI")
 
 
 def fft_options():
@@ -611,5 +640,7 @@ def fint(comm, what="comm"):
     return comm.py2f()
 
 
-# Refuse a library of another ABI at import (after the helpers above exist).
+# Refuse a library of another ABI, or one built for another MPI, at import
+# (after the helpers above exist, before any call reaches MPI).
 LIBRARY_VERSION = _check_library_version()
+_check_mpi_library()

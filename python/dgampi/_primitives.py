@@ -254,3 +254,12 @@ def library_version():
     out = _lib.c_char_p()
     call("version", ctypes.byref(out))
     return out.value.decode()
+
+
+def mpi_build():
+    """The MPI the loaded libdgampi was compiled for, as (family, version):
+    family "Open MPI", "MPICH" (MPICH and the MPIs of its ABI: Intel MPI,
+    MVAPICH, Cray MPICH) or "other"; version as its ``mpi.h`` declares it,
+    e.g. "MPICH 4.0.2". Import already refused a library built for the other
+    family than the MPI mpi4py runs."""
+    return _lib.mpi_build()

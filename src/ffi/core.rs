@@ -4,6 +4,7 @@ use crate::bounds::{chunk_step, Chunk, RowChunks};
 use crate::error::{Error, Result, Status};
 use crate::limit::{resolve_limit, set_max_message_bytes};
 use std::cell::RefCell;
+use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -183,6 +184,40 @@ pub unsafe extern "C" fn dgampi_version_numbers(major: *mut c_int, minor: *mut c
             }
         }
         Ok(())
+    })
+}
+
+/// Stores the MPI ABI family this library was compiled for (a
+/// `dgampi_mpi_family`) in `*family` and a pointer to the implementation and
+/// version its `mpi.h` declares ("Open MPI 4.1.4", "MPICH 4.0.2"; static,
+/// NUL-terminated) in `*version`; either may be NULL. Calls no MPI function.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_mpi_build(family: *mut c_int, version: *mut *const c_char) -> Status {
+    guard("dgampi_mpi_build", || {
+        let build = crate::mpi_abi::mpi_build();
+        if !family.is_null() {
+            *family = build.family as c_int;
+        }
+        if !version.is_null() {
+            *version = crate::mpi_abi::header_version().as_ptr();
+        }
+        Ok(())
+    })
+}
+
+/// Checks that this library can run beside the MPI whose
+/// `MPI_Get_library_version` text is `library_version` (NUL-terminated):
+/// `DGAMPI_STATUS_MISMATCH`, with a message naming both, when that MPI is of
+/// the other ABI family (Open MPI against the MPICH family: MPICH, Intel MPI,
+/// MVAPICH, Cray MPICH). A text naming no known family passes. Calls no MPI
+/// function: a binding whose process loaded its MPI some other way (Python's
+/// mpi4py) calls it before anything else.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_check_mpi_library(library_version: *const c_char) -> Status {
+    guard("dgampi_check_mpi_library", || {
+        non_null(library_version, "library_version")?;
+        let text = CStr::from_ptr(library_version).to_string_lossy();
+        crate::mpi_abi::check_mpi_library(&text)
     })
 }
 
