@@ -239,6 +239,9 @@ impl RowPlan {
             return Err(Error::mismatch(format!("the plan names {count} destination rows but this rank holds {ndst}")));
         }
         for (p, lists) in by_peer.into_iter().enumerate() {
+            if lists.is_empty() {
+                continue; // no rows from p: `starts` stays empty (no allocation per idle peer)
+            }
             let peer = &mut peers[p];
             peer.starts.push(0);
             let mut firsts = Vec::with_capacity(lists.len());
@@ -710,11 +713,12 @@ struct Schedule<'a> {
 impl<'a> Schedule<'a> {
     fn new(nrows: usize, row_bytes: usize, cut: Cut, runs: Option<&'a [usize]>) -> Result<Schedule<'a>> {
         let total = nrows.checked_mul(row_bytes).ok_or_else(|| Error::out_of_range("a stream's length overflows"))?;
-        let runs = runs.filter(|r| !r.is_empty() && total / r.len() >= RUN_MIN_BYTES);
-        // When every rank's rows are contiguous, messages at runs and messages
-        // of wide rows travel in place at both ends: cut at the limit alone.
-        let in_place = cut.in_place_runs && (runs.is_some() || row_bytes >= SCATTERED_ROW_MIN_BYTES);
-        let chunk = if in_place { cut.limit } else { cut.staged };
+        // When every rank's rows are contiguous, messages of wide rows (any
+        // rows: an indexed type) and messages within long runs travel in place
+        // at both ends: cut at the limit alone, wide rows without regard to runs.
+        let wide = cut.in_place_runs && row_bytes >= SCATTERED_ROW_MIN_BYTES;
+        let runs = runs.filter(|r| !wide && !r.is_empty() && total / r.len() >= RUN_MIN_BYTES);
+        let chunk = if wide || (cut.in_place_runs && runs.is_some()) { cut.limit } else { cut.staged };
         let part = match runs {
             Some(r) => RowChunks::new(r[0], row_bytes, chunk)?,
             None => RowChunks::new(nrows, row_bytes, chunk)?,
@@ -1028,7 +1032,8 @@ mod tests {
         assert_eq!(runs_of(&[0, 1, 2], &[0, 2, 3]), vec![1, 2]);
         // Two runs of 20 and 12 rows of 4 KiB, messages of at most 40 KiB:
         // no message crosses the run boundary at row 20.
-        let cut = Cut { limit: 40 << 10, staged: 40 << 10, in_place_runs: true };
+        // (rows not known contiguous everywhere: 4 KiB rows are cut at runs, not as wide rows)
+        let cut = Cut { limit: 40 << 10, staged: 40 << 10, in_place_runs: false };
         let mut s = Schedule::new(32, 4096, cut, Some(&[20, 12])).unwrap();
         assert!(s.at_runs());
         let mut chunks = Vec::new();
