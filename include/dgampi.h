@@ -112,10 +112,10 @@
 #define DGAMPI_NPOINT_ARRAY_TAG_OFFSET 500
 
 /*
- Bytes of staged messages the engine keeps in flight per direction (64
- MiB; at least one message).
+ Bytes of staged messages the engine keeps in flight per direction (16
+ MiB, 32 MiB for both; at least one message).
  */
-#define STAGING_BYTES (64 << 20)
+#define STAGING_BYTES (16 << 20)
 
 /*
  Largest message of a stream that may need staging (8 MiB or the limit,

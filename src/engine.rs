@@ -49,9 +49,9 @@ use mpi::raw::AsRaw;
 use std::collections::HashMap;
 use std::os::raw::c_void;
 
-/// Bytes of staged messages the engine keeps in flight per direction (64
-/// MiB; at least one message).
-pub const STAGING_BYTES: usize = 64 << 20;
+/// Bytes of staged messages the engine keeps in flight per direction (16
+/// MiB, 32 MiB for both; at least one message).
+pub const STAGING_BYTES: usize = 16 << 20;
 
 /// Largest message of a stream that may need staging (8 MiB or the limit,
 /// whichever is smaller): streams not cut at in-place runs are cut here.
