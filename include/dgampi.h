@@ -112,6 +112,31 @@
 #define DGAMPI_NPOINT_ARRAY_TAG_OFFSET 500
 
 /*
+ Bytes of staged messages the engine keeps in flight per direction (16
+ MiB, 32 MiB for both; at least one message).
+ */
+#define STAGING_BYTES (16 << 20)
+
+/*
+ Largest message of a stream that may need staging (8 MiB or the limit,
+ whichever is smaller): streams not cut at in-place runs are cut here.
+ */
+#define STAGED_MESSAGE_BYTES (8 << 20)
+
+/*
+ Smallest row (bytes) that a message of scattered rows carries in place
+ (an MPI indexed type, one displacement per row): below it the
+ displacements would cost too much against the data, and such messages
+ are staged.
+ */
+#define SCATTERED_ROW_MIN_BYTES 4096
+
+/*
+ Most requests an execution keeps posted per direction.
+ */
+#define MAX_OUTSTANDING 64
+
+/*
  Largest `ndim` of an array descriptor.
  */
 #define DGAMPI_MAX_NDIM 32

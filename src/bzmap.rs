@@ -16,10 +16,10 @@
 use crate::buffer::{zeroed_vec, ArrayMut, ArrayRef, RawArray};
 use crate::comm::check_mpi;
 use crate::distributor::Distributor;
-use crate::engine::RowPlan;
+use crate::engine::{RowPlan, RowsInPlace};
 use crate::orbital::OrbitalTransform;
 use crate::error::{Error, Result};
-use crate::collective::{agree, ArrayHeader, Destination};
+use crate::collective::{agree_flag, ArrayHeader, Destination};
 use crate::primitives::check_disjoint;
 
 /// `irrk_inv` of the n x n x 1 square lattice under x/y inversion and the x<->y
@@ -202,8 +202,12 @@ pub(crate) fn exchange_and_map_irrbz_fullbz_raw(
     let p = prepare(irr, full, irrk_inv, block, &mut out, transform, limit, false)?;
     let plan = plan_map(irr, full, irrk_inv);
     let coord = p.coord;
-    agree(coord.lib_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone))?;
-    coord.poison().guard(|| plan?.run(coord.lib_comm(), block, &p.dst, p.limit))?;
+    // One agreement on the plan and on whether every rank's rows are
+    // contiguous (then messages at runs are cut at the limit alone).
+    let strided = !(RowsInPlace::rows_contiguous(block) && RowsInPlace::rows_contiguous(&p.dst));
+    let any_strided = agree_flag(coord.lib_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone), strided)?;
+    let rows = RowsInPlace::from_agreement(!any_strided);
+    coord.poison().guard(|| plan?.run(coord.lib_comm(), block, &p.dst, p.limit, rows))?;
     finish(p, transform)
 }
 

@@ -302,6 +302,37 @@ impl RowType {
         }
     }
 
+    /// Creates and commits a vector of `count` blocks of `bytes` bytes whose
+    /// starts are `stride` bytes apart (rows that are each contiguous but
+    /// not adjacent); its size is `count * bytes`.
+    pub fn vector(count: usize, bytes: usize, stride: isize) -> Result<RowType> {
+        let (n, len) = (to_int(count, "rows in a message")?, to_int(bytes, "row size in bytes")?);
+        // SAFETY: reading rsmpi's extern constant.
+        let mut t = unsafe { mpi::ffi::RSMPI_DATATYPE_NULL };
+        // SAFETY: building and committing a vector of a predefined type.
+        unsafe {
+            check_mpi(mpi::ffi::MPI_Type_create_hvector(n, len, stride as mpi::ffi::MPI_Aint, byte_type(), &mut t), "MPI_Type_create_hvector")?;
+            check_mpi(mpi::ffi::MPI_Type_commit(&mut t), "MPI_Type_commit")?;
+        }
+        Ok(RowType(t, PhantomData))
+    }
+
+    /// Creates and commits an indexed type of blocks of `bytes` bytes at
+    /// the byte `displacements` (scattered rows); its size is
+    /// `displacements.len() * bytes`.
+    pub fn indexed(displacements: &[isize], bytes: usize) -> Result<RowType> {
+        let (n, len) = (to_int(displacements.len(), "rows in a message")?, to_int(bytes, "row size in bytes")?);
+        let displs: Vec<mpi::ffi::MPI_Aint> = displacements.iter().map(|&d| d as mpi::ffi::MPI_Aint).collect();
+        // SAFETY: reading rsmpi's extern constant.
+        let mut t = unsafe { mpi::ffi::RSMPI_DATATYPE_NULL };
+        // SAFETY: building and committing an indexed type of a predefined type from n displacements.
+        unsafe {
+            check_mpi(mpi::ffi::MPI_Type_create_hindexed_block(n, len, displs.as_ptr(), byte_type(), &mut t), "MPI_Type_create_hindexed_block")?;
+            check_mpi(mpi::ffi::MPI_Type_commit(&mut t), "MPI_Type_commit")?;
+        }
+        Ok(RowType(t, PhantomData))
+    }
+
     /// The raw datatype handle.
     pub fn raw(&self) -> MPI_Datatype {
         self.0

@@ -17,7 +17,7 @@ use crate::comm::{self, CommRef, ThreadBound, check_mpi, check_peer, check_tag_r
 use crate::failure::Poison;
 use crate::element::{DType, Element};
 use crate::error::{Error, Result};
-use crate::engine::RowPlan;
+use crate::engine::{RowPlan, RowsInPlace};
 use crate::layout::BlockLayout;
 use crate::limit::resolve_limit;
 use crate::primitives::{
@@ -424,7 +424,7 @@ impl Distributor {
                 // Through the row-movement engine: root's rows to every block
                 // (the root's own rows are copied onto themselves when in place).
                 let src = send.filter(|_| is_root).cloned().unwrap_or_else(|| dst.rows(0, 0));
-                self.root_plan(root as usize, true)?.run(self.raw(), &src, &dst, limit)
+                self.root_plan(root as usize, true)?.run(self.raw(), &src, &dst, limit, RowsInPlace::Unknown)
             }
         })?;
         Ok(dst)
@@ -531,7 +531,7 @@ impl Distributor {
             } else {
                 // Through the row-movement engine: every block to the root's rows.
                 let target = dst.clone().unwrap_or_else(|| block.rows(0, 0));
-                self.root_plan(root as usize, false)?.run(self.raw(), block, &target, limit)
+                self.root_plan(root as usize, false)?.run(self.raw(), block, &target, limit, RowsInPlace::Unknown)
             }
         })?;
         Ok(dst)

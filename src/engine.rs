@@ -9,20 +9,30 @@
 //! crosses the network at most once per destination rank and is replicated
 //! locally when it feeds several destination rows.
 //!
-//! Execution: the rows for one peer form a byte stream cut into chunks of at
-//! most `limit` bytes; in each step every rank posts, per peer and direction,
-//! chunks worth up to `window / (2 * ranks)` bytes (at least one; nonblocking,
-//! one tag on the given communicator, order preserved by MPI's non-overtaking
-//! rule), its receives before its sends, with the peers in an order rotated
-//! by rank (sends to `rank + k`, receives from `rank - k`, k = 1, 2, ...), and
-//! waits. Sender and receiver group chunks into steps the same way.
-//! When a stream's runs of rows consecutive at both ends are long (64 KiB on
-//! average), chunks are cut at the runs too, so every chunk travels in place.
-//! Otherwise consecutive source rows are sent in place; received rows go
-//! straight into the destination when their first destination rows are
-//! consecutive, and through a staging arena otherwise; the arenas are sized
-//! once per step and reused by every step (and across executions through a
-//! `Scratch`), so staging memory is bounded by the window.
+//! Execution: the rows for one peer form a byte stream cut into messages.
+//! Sender and receiver cut it the same way, from what both know: the plan,
+//! the agreed limit and whether every rank's rows are contiguous
+//! ([`RowsInPlace`]). When a stream's runs of rows consecutive at both ends
+//! are long (64 KiB on average) it is cut at the runs, and, when every
+//! rank's rows are contiguous, into messages of the limit alone: every such
+//! message travels in place at both ends (one pointer, or an MPI vector type
+//! over rows that are contiguous but not adjacent, such as column windows).
+//! Any other stream is cut at `min(limit, STAGED_MESSAGE_BYTES)`; its
+//! messages go in place where the rows allow and through staging buffers
+//! otherwise.
+//!
+//! Messages are posted in one order on every rank: pass j takes the j-th
+//! message of every stream still running, peers rotated by rank (sends to
+//! `rank + k`, receives from `rank - k`, k = 1, 2, ...), so no rank is every
+//! rank's first peer and a message has the same place in the order at both
+//! ends. At most `MAX_OUTSTANDING` receives and as many sends are posted at
+//! once, and at most `STAGING_BYTES` of staged messages per direction (one
+//! message at least); receives are posted before sends, and completions are
+//! handled as they come (`MPI_Waitsome`: a staged receive is unpacked and its
+//! buffer reused, a finished send frees its slot), so no rank waits for all
+//! peers at any point. Posting in one global order with every window holding
+//! its lowest unfinished message keeps the exchange deadlock-free. Staging
+//! buffers are kept in a `Scratch` across executions.
 //!
 //! A `Side` may show each peer a different column window of a 2-D array:
 //! the FFT's batch transpose moves, for every q, each rank's slice of the batch.
@@ -39,8 +49,52 @@ use mpi::raw::AsRaw;
 use std::collections::HashMap;
 use std::os::raw::c_void;
 
-/// Bytes of staging the engine may hold in flight per execution (64 MiB).
-pub const WINDOW_BYTES: usize = 64 << 20;
+/// Bytes of staged messages the engine keeps in flight per direction (16
+/// MiB, 32 MiB for both; at least one message).
+pub const STAGING_BYTES: usize = 16 << 20;
+
+/// Largest message of a stream that may need staging (8 MiB or the limit,
+/// whichever is smaller): streams not cut at in-place runs are cut here.
+pub const STAGED_MESSAGE_BYTES: usize = 8 << 20;
+
+/// Smallest row (bytes) that a message of scattered rows carries in place
+/// (an MPI indexed type, one displacement per row): below it the
+/// displacements would cost too much against the data, and such messages
+/// are staged.
+pub const SCATTERED_ROW_MIN_BYTES: usize = 4096;
+
+/// Most requests an execution keeps posted per direction.
+pub const MAX_OUTSTANDING: usize = 64;
+
+/// What the ranks of an execution agreed on about their arrays, which
+/// decides (the same way at both ends) how long messages may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RowsInPlace {
+    /// Every row of every rank's source and destination is one contiguous
+    /// run of bytes (contiguous arrays, column windows): streams cut at
+    /// runs travel in place in messages of the limit.
+    Everywhere,
+    /// Not known for every rank: every message is at most
+    /// `STAGED_MESSAGE_BYTES`.
+    Unknown,
+}
+
+impl RowsInPlace {
+    /// `Everywhere` when `agreed_all` (an agreement's verdict that every
+    /// rank's rows are contiguous), else `Unknown`.
+    pub fn from_agreement(agreed_all: bool) -> RowsInPlace {
+        if agreed_all {
+            RowsInPlace::Everywhere
+        } else {
+            RowsInPlace::Unknown
+        }
+    }
+
+    /// True when every row of `a` is one contiguous run (or `a` has no rows).
+    pub fn rows_contiguous(a: &RawArray) -> bool {
+        a.nrows() == 0 || a.row_bytes() == 0 || a.row_ptr(0).is_some()
+    }
+}
 
 /// The tag every engine message uses (order is kept per peer by MPI). Callers
 /// run the engine on a communicator that carries no other traffic (the
@@ -113,16 +167,26 @@ impl<'a> Side<'a> {
     }
 }
 
-/// Staging memory an execution reuses, so that a long-lived caller (an FFT
-/// plan) keeps it across executions instead of allocating it every time.
+/// Staging memory and request slots an execution reuses, so that a
+/// long-lived caller (an FFT plan) keeps them across executions instead of
+/// allocating them every time.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
-    send_arena: Vec<u8>,
-    recv_arena: Vec<u8>,
-    /// One step's messages: (stream, chunk, where) per send and receive, and their requests.
-    sends: Vec<(usize, Chunk, Place<*const u8>)>,
-    recvs: Vec<(usize, Chunk, Place<*mut u8>)>,
+    /// Staging buffers not in use.
+    pool: Vec<Vec<u8>>,
+    /// What each request slot carries (None: free).
+    posted: Vec<Option<Posted>>,
     requests: Vec<MPI_Request>,
+    done: Vec<usize>,
+}
+
+/// A posted message: its stream, its chunk and, when staged, its buffer.
+#[derive(Debug)]
+struct Posted {
+    recv: bool,
+    stream: usize,
+    chunk: Chunk,
+    staged: Option<Vec<u8>>,
 }
 
 /// A reusable plan moving rows between two ownerships of the same ranks.
@@ -175,6 +239,9 @@ impl RowPlan {
             return Err(Error::mismatch(format!("the plan names {count} destination rows but this rank holds {ndst}")));
         }
         for (p, lists) in by_peer.into_iter().enumerate() {
+            if lists.is_empty() {
+                continue; // no rows from p: `starts` stays empty (no allocation per idle peer)
+            }
             let peer = &mut peers[p];
             peer.starts.push(0);
             let mut firsts = Vec::with_capacity(lists.len());
@@ -247,6 +314,42 @@ impl RowPlan {
             && mine.send.iter().enumerate().all(|(k, &s)| s == k && mine.targets_of(k) == [k])
     }
 
+    /// The messages an execution of this plan posts on this rank, from the
+    /// plan alone (no MPI): how each stream is cut for rows of
+    /// `send_row_bytes(p)` bytes to peer `p` and `recv_row_bytes(p)` from it
+    /// (the same for every peer unless the sides show column windows), the
+    /// agreed `limit`, and whether every rank's rows are contiguous
+    /// (`rows_contiguous_everywhere`: the FFT and the frequency re-layout
+    /// always, the maps when all ranks' arrays are). For the W-ENGINE-SCALE
+    /// benchmark and the engine's tests.
+    pub fn message_stats(
+        &self,
+        send_row_bytes: impl Fn(usize) -> usize,
+        recv_row_bytes: impl Fn(usize) -> usize,
+        limit: usize,
+        rows_contiguous_everywhere: bool,
+    ) -> Result<MessageStats> {
+        let cut = Cut { limit, staged: limit.min(STAGED_MESSAGE_BYTES), in_place_runs: rows_contiguous_everywhere };
+        let mut stats = MessageStats::default();
+        for (p, rows) in self.peers.iter().enumerate().filter(|(p, _)| *p != self.rank) {
+            let count = |mut s: Schedule| -> Result<usize> {
+                let mut n = 0;
+                while s.take_next()?.is_some() {
+                    n += 1;
+                }
+                Ok(n)
+            };
+            let sends = count(Schedule::new(rows.send.len(), send_row_bytes(p), cut, rows.send_segments.as_deref())?)?;
+            let recvs = count(Schedule::new(rows.nrecv(), recv_row_bytes(p), cut, rows.recv_segments.as_deref())?)?;
+            stats.peers_sent_to += usize::from(sends > 0);
+            stats.messages_sent += sends;
+            stats.messages_received += recvs;
+            stats.passes = stats.passes.max(sends).max(recvs);
+        }
+        stats.max_outstanding = MAX_OUTSTANDING.min(stats.messages_sent) + MAX_OUTSTANDING.min(stats.messages_received);
+        Ok(stats)
+    }
+
     /// Rows this rank sends to other ranks (self excluded).
     pub fn rows_sent(&self) -> usize {
         self.peers.iter().enumerate().filter(|(p, _)| *p != self.rank).map(|(_, r)| r.send.len()).sum()
@@ -302,21 +405,23 @@ impl RowPlan {
         let limit = crate::limit::resolve_limit(limit)?;
         crate::primitives::check_disjoint(src.raw(), dst.raw(), None, "the destination", "the source")?;
         crate::primitives::check_output(dst.raw(), "the destination")?;
-        self.run(comm.as_raw(), src.raw(), dst.raw(), limit)
+        // No agreement here: the other ranks' arrays are unknown.
+        self.run(comm.as_raw(), src.raw(), dst.raw(), limit, RowsInPlace::Unknown)
     }
 
     /// [`RowPlan::execute`] on descriptors the caller vouches for, with a
-    /// resolved limit (callers agree on buffers and limit beforehand).
-    pub(crate) fn run(&self, comm: MPI_Comm, src: &RawArray, dst: &RawArray, limit: usize) -> Result<()> {
+    /// resolved limit and what the ranks agreed on their rows (callers
+    /// agree on buffers and limit beforehand).
+    pub(crate) fn run(&self, comm: MPI_Comm, src: &RawArray, dst: &RawArray, limit: usize, rows: RowsInPlace) -> Result<()> {
         self.check_buffers(src, dst)?;
-        self.execute_with(comm, Side::whole(src), Side::whole(dst), limit, &mut Scratch::default())
+        self.execute_with(comm, Side::whole(src), Side::whole(dst), limit, rows, &mut Scratch::default())
     }
 
     /// Moves the rows between two sides, staging through `scratch`. The row
     /// counts must match the plan, and the row type a rank's source shows
     /// peer `p` must be the one `p`'s destination shows this rank (callers
     /// agree on that beforehand; only the row counts are checked here).
-    pub(crate) fn execute_with(&self, comm: MPI_Comm, src: Side, dst: Side, limit: usize, scratch: &mut Scratch) -> Result<()> {
+    pub(crate) fn execute_with(&self, comm: MPI_Comm, src: Side, dst: Side, limit: usize, rows_in_place: RowsInPlace, scratch: &mut Scratch) -> Result<()> {
         if src.array.nrows() != self.nsrc || dst.array.nrows() != self.ndst {
             return Err(Error::mismatch(format!(
                 "the plan moves {} source rows into {} destination rows but the arrays have {} and {}",
@@ -326,15 +431,14 @@ impl RowPlan {
                 dst.array.nrows()
             )));
         }
-        let budget = (WINDOW_BYTES / (2 * self.peers.len())).max(1);
-        let chunk = limit.min(budget);
+        let cut = Cut { limit, staged: limit.min(STAGED_MESSAGE_BYTES), in_place_runs: rows_in_place == RowsInPlace::Everywhere };
         let mut streams: Vec<Stream> = Vec::new();
         for (p, rows) in self.peers.iter().enumerate() {
             if p != self.rank {
-                streams.push(Stream::new(p, rows, src.view(p), dst.view(p), chunk)?);
+                streams.push(Stream::new(p, rows, src.view(p), dst.view(p), cut)?);
             }
         }
-        self.exchange(comm, &mut streams, budget, scratch)?;
+        self.exchange(comm, &mut streams, scratch)?;
         self.copy_local(&src.view(self.rank), &dst.view(self.rank))?;
         for s in &streams {
             replicate(&self.peers[s.peer], &s.dst)?;
@@ -358,90 +462,175 @@ impl RowPlan {
         Ok(())
     }
 
-    /// Runs the chunked nonblocking exchange, `budget` bytes per peer and direction per step.
-    fn exchange(&self, comm: MPI_Comm, streams: &mut [Stream], budget: usize, scratch: &mut Scratch) -> Result<()> {
-        // Staging for chunks that cannot go in place, reused by every step.
-        let Scratch { send_arena, recv_arena, sends, recvs, requests } = scratch;
+    /// Runs the nonblocking exchange of every stream (see the module documentation).
+    fn exchange(&self, comm: MPI_Comm, streams: &mut [Stream], scratch: &mut Scratch) -> Result<()> {
+        let Scratch { pool, posted, requests, done } = scratch;
         // `streams` holds every peer but this rank, in rank order.
         let npeers = self.peers.len();
         let stream_of = |peer: usize| if peer < self.rank { peer } else { peer - 1 };
+        let mut sends = Passes::new((1..npeers).map(|k| stream_of((self.rank + k) % npeers)).collect());
+        let mut recvs = Passes::new((1..npeers).map(|k| stream_of((self.rank + npeers - k) % npeers)).collect());
+        // The next message of each direction, taken but not yet posted (stream, chunk).
+        let mut next_send: Option<(usize, Chunk)> = None;
+        let mut next_recv: Option<(usize, Chunk)> = None;
+        let mut send_window = Window::default();
+        let mut recv_window = Window::default();
+        posted.clear();
+        // Every request joins `in_flight` as it is posted: an error or a
+        // panic from here on waits for the posted ones before returning
+        // (their staging buffers live in `posted`, in the caller's scratch).
+        let mut in_flight = InFlight::new(requests);
         loop {
-            // Choose this step's chunks: up to `budget` bytes (at least one chunk)
-            // per peer and direction, each in place or at an offset in an arena.
-            sends.clear();
-            recvs.clear();
-            requests.clear();
-            let (mut send_staged, mut recv_staged) = (0, 0);
-            // Peers in an order rotated by rank, so that no rank is every
-            // rank's first peer: sends to rank + k, receives from rank - k.
-            for k in 1..npeers {
-                let i = stream_of((self.rank + k) % npeers);
-                let s = &mut streams[i];
-                let rows = &self.peers[s.peer];
-                let mut sent = 0;
-                while sent < budget {
-                    let Some(c) = s.send_plan.take_next()? else { break };
-                    sent += c.byte_len.max(1);
-                    let place = Place::new(send_in_place(&s.src, &rows.send, &c), &mut send_staged, c.byte_len);
-                    sends.push((i, c, place));
-                }
-                let i = stream_of((self.rank + npeers - k) % npeers);
-                let s = &mut streams[i];
-                let rows = &self.peers[s.peer];
-                let mut received = 0;
-                while received < budget {
-                    let Some(c) = s.recv_plan.take_next()? else { break };
-                    received += c.byte_len.max(1);
-                    let place = Place::new(recv_target(&s.dst, rows, &c), &mut recv_staged, c.byte_len);
-                    recvs.push((i, c, place));
-                }
-            }
-            if sends.is_empty() && recvs.is_empty() {
-                return Ok(());
-            }
-            // Size the arenas before any request points into them.
-            if send_arena.len() < send_staged {
-                send_arena.resize(send_staged, 0);
-            }
-            if recv_arena.len() < recv_staged {
-                recv_arena.resize(recv_staged, 0);
-            }
-            // Every request joins `in_flight` as it is posted: an error or a
-            // panic from here on waits for the posted ones before returning.
-            let mut in_flight = InFlight::new(requests);
             // Receives first, so that arriving messages find their buffer
             // instead of the unexpected-message queue.
-            for (i, c, place) in recvs.iter() {
-                let ptr = match *place {
-                    Place::InPlace(p) => p,
-                    Place::Staged(at) => recv_arena[at..].as_mut_ptr(),
+            loop {
+                if next_recv.is_none() {
+                    next_recv = recvs.next(|i| streams[i].recv_plan.take_next())?;
+                }
+                let Some((i, c)) = next_recv else { break };
+                let s = &streams[i];
+                let wire = recv_wire(&s.dst, &self.peers[s.peer], &c);
+                if !recv_window.admits(wire.is_none(), c.byte_len) {
+                    break;
+                }
+                let mut staged = wire.is_none().then(|| take_buffer(pool, c.byte_len));
+                let target = match (wire, staged.as_mut()) {
+                    (Some(w), _) => w,
+                    (None, Some(buf)) => Wire::Bytes(buf.as_mut_ptr()),
+                    (None, None) => unreachable!("a staged receive has a buffer"),
                 };
-                let posted = in_flight.post(|req| irecv(comm, ptr, c.byte_len, streams[*i].peer, req));
-                posted.unwrap_or_else(|e| abort_stranded(comm, &e));
+                let slot = in_flight.post_slot(|req| irecv(comm, target, c.byte_len, s.peer, req));
+                let slot = slot.unwrap_or_else(|e| abort_stranded(comm, &e));
+                recv_window.add(staged.is_some(), c.byte_len);
+                put(posted, slot, Posted { recv: true, stream: i, chunk: c, staged });
+                next_recv = None;
             }
-            for (i, c, place) in sends.iter() {
-                let s = &streams[*i];
-                let ptr = match *place {
-                    Place::InPlace(p) => p,
-                    Place::Staged(at) => {
-                        let buf = &mut send_arena[at..at + c.byte_len];
-                        pack_chunk(&s.src, &self.peers[s.peer].send, c, buf);
-                        buf.as_ptr()
+            loop {
+                if next_send.is_none() {
+                    next_send = sends.next(|i| streams[i].send_plan.take_next())?;
+                }
+                let Some((i, c)) = next_send else { break };
+                let s = &streams[i];
+                let rows = &self.peers[s.peer].send;
+                let wire = send_wire(&s.src, rows, &c);
+                if !send_window.admits(wire.is_none(), c.byte_len) {
+                    break;
+                }
+                let mut staged = wire.is_none().then(|| take_buffer(pool, c.byte_len));
+                let source = match (wire, staged.as_mut()) {
+                    (Some(w), _) => w,
+                    (None, Some(buf)) => {
+                        pack_chunk(&s.src, rows, &c, buf);
+                        Wire::Bytes(buf.as_mut_ptr())
                     }
+                    (None, None) => unreachable!("a staged send has a buffer"),
                 };
-                let posted = in_flight.post(|req| isend(comm, ptr, c.byte_len, s.peer, req));
-                posted.unwrap_or_else(|e| abort_stranded(comm, &e));
+                let slot = in_flight.post_slot(|req| isend(comm, source, c.byte_len, s.peer, req));
+                let slot = slot.unwrap_or_else(|e| abort_stranded(comm, &e));
+                send_window.add(staged.is_some(), c.byte_len);
+                put(posted, slot, Posted { recv: false, stream: i, chunk: c, staged });
+                next_send = None;
             }
-            in_flight.wait_all("MPI_Waitall (row exchange)")?;
-            drop(in_flight);
-            for (i, c, place) in recvs.iter() {
-                if let Place::Staged(at) = *place {
-                    let s = &streams[*i];
-                    unpack_received(&s.dst, &self.peers[s.peer], c, &recv_arena[at..at + c.byte_len]);
+            if in_flight.is_idle() {
+                // Nothing posted is pending: everything was posted and is done.
+                debug_assert!(next_send.is_none() && next_recv.is_none());
+                return Ok(());
+            }
+            in_flight.wait_some(done, "MPI_Waitsome (row exchange)")?;
+            for &slot in done.iter() {
+                let Some(m) = posted[slot].take() else { continue };
+                let window = if m.recv { &mut recv_window } else { &mut send_window };
+                window.remove(m.staged.is_some(), m.chunk.byte_len);
+                if let Some(buf) = m.staged {
+                    if m.recv {
+                        let s = &streams[m.stream];
+                        unpack_received(&s.dst, &self.peers[s.peer], &m.chunk, &buf[..m.chunk.byte_len]);
+                    }
+                    pool.push(buf);
                 }
             }
         }
     }
+}
+
+/// Hands out the messages of a set of streams in passes: each pass takes the
+/// next message of every stream still running, in the order given (the
+/// rotated peer order); a stream that has no message left leaves.
+struct Passes {
+    order: Vec<usize>,
+    at: usize,
+    next_pass: Vec<usize>,
+}
+
+impl Passes {
+    fn new(order: Vec<usize>) -> Passes {
+        Passes { order, at: 0, next_pass: Vec::new() }
+    }
+
+    /// The next (stream, message), or None when every stream has ended.
+    fn next(&mut self, mut take: impl FnMut(usize) -> Result<Option<Chunk>>) -> Result<Option<(usize, Chunk)>> {
+        loop {
+            if self.at == self.order.len() {
+                if self.next_pass.is_empty() {
+                    return Ok(None);
+                }
+                std::mem::swap(&mut self.order, &mut self.next_pass);
+                self.next_pass.clear();
+                self.at = 0;
+            }
+            let i = self.order[self.at];
+            self.at += 1;
+            if let Some(c) = take(i)? {
+                self.next_pass.push(i);
+                return Ok(Some((i, c)));
+            }
+        }
+    }
+}
+
+/// Posted requests and staged bytes of one direction.
+#[derive(Default)]
+struct Window {
+    requests: usize,
+    staged_bytes: usize,
+}
+
+impl Window {
+    /// Whether one more message (staged or not, of `len` bytes) may be
+    /// posted: below `MAX_OUTSTANDING` requests, and a staged one within
+    /// `STAGING_BYTES` unless nothing staged is in flight.
+    fn admits(&self, staged: bool, len: usize) -> bool {
+        self.requests < MAX_OUTSTANDING && (!staged || self.staged_bytes == 0 || self.staged_bytes + len <= STAGING_BYTES)
+    }
+
+    fn add(&mut self, staged: bool, len: usize) {
+        self.requests += 1;
+        if staged {
+            self.staged_bytes += len;
+        }
+    }
+
+    fn remove(&mut self, staged: bool, len: usize) {
+        self.requests -= 1;
+        if staged {
+            self.staged_bytes -= len;
+        }
+    }
+}
+
+/// A staging buffer of `len` bytes from the pool (or a new one).
+fn take_buffer(pool: &mut Vec<Vec<u8>>, len: usize) -> Vec<u8> {
+    let mut buf = pool.pop().unwrap_or_default();
+    buf.resize(len.max(buf.len()), 0);
+    buf
+}
+
+/// Records what request slot `slot` carries.
+fn put(posted: &mut Vec<Option<Posted>>, slot: usize, m: Posted) {
+    if posted.len() <= slot {
+        posted.resize_with(slot + 1, || None);
+    }
+    posted[slot] = Some(m);
 }
 
 /// Fills the extra destination rows of every row received from a peer from its first one.
@@ -457,28 +646,6 @@ fn replicate(rows: &PeerRows, dst: &RawArray) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Where a chunk's bytes are sent from or received into.
-#[derive(Clone, Copy, Debug)]
-enum Place<P> {
-    /// Straight from / into the array.
-    InPlace(P),
-    /// At this offset of the step's staging arena.
-    Staged(usize),
-}
-
-impl<P> Place<P> {
-    /// In place when possible, else the next `len` bytes of the arena (`staged` grows).
-    fn new(in_place: Option<P>, staged: &mut usize, len: usize) -> Place<P> {
-        match in_place {
-            Some(p) => Place::InPlace(p),
-            None => {
-                *staged += len;
-                Place::Staged(*staged - len)
-            }
-        }
-    }
 }
 
 /// A side's first row and its row stride in bytes.
@@ -544,12 +711,17 @@ struct Schedule<'a> {
 }
 
 impl<'a> Schedule<'a> {
-    fn new(nrows: usize, row_bytes: usize, chunk: usize, runs: Option<&'a [usize]>) -> Result<Schedule<'a>> {
-        let plain = RowChunks::new(nrows, row_bytes, chunk)?;
-        let runs = runs.filter(|r| !r.is_empty() && plain.total_bytes() / r.len() >= RUN_MIN_BYTES);
+    fn new(nrows: usize, row_bytes: usize, cut: Cut, runs: Option<&'a [usize]>) -> Result<Schedule<'a>> {
+        let total = nrows.checked_mul(row_bytes).ok_or_else(|| Error::out_of_range("a stream's length overflows"))?;
+        // When every rank's rows are contiguous, messages of wide rows (any
+        // rows: an indexed type) and messages within long runs travel in place
+        // at both ends: cut at the limit alone, wide rows without regard to runs.
+        let wide = cut.in_place_runs && row_bytes >= SCATTERED_ROW_MIN_BYTES;
+        let runs = runs.filter(|r| !wide && !r.is_empty() && total / r.len() >= RUN_MIN_BYTES);
+        let chunk = if wide || (cut.in_place_runs && runs.is_some()) { cut.limit } else { cut.staged };
         let part = match runs {
             Some(r) => RowChunks::new(r[0], row_bytes, chunk)?,
-            None => plain,
+            None => RowChunks::new(nrows, row_bytes, chunk)?,
         };
         Ok(Schedule { row_bytes, chunk, runs, run: 0, first: 0, part, next: 0 })
     }
@@ -580,6 +752,34 @@ impl<'a> Schedule<'a> {
     }
 }
 
+/// What one rank posts in one execution of a plan ([`RowPlan::message_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MessageStats {
+    /// Peers this rank sends at least one message to.
+    pub peers_sent_to: usize,
+    /// Messages sent (self excluded).
+    pub messages_sent: usize,
+    /// Messages received (self excluded).
+    pub messages_received: usize,
+    /// Passes over the peers: the most messages any one stream has (1 when
+    /// every per-peer block goes in one message).
+    pub passes: usize,
+    /// The most requests posted at once (receives and sends): at most
+    /// `MAX_OUTSTANDING` per direction.
+    pub max_outstanding: usize,
+}
+
+/// How streams are cut into messages, the same at both ends.
+#[derive(Clone, Copy, Debug)]
+struct Cut {
+    /// The agreed message limit: messages at in-place runs.
+    limit: usize,
+    /// The size of every other message: `min(limit, STAGED_MESSAGE_BYTES)`.
+    staged: usize,
+    /// Whether every rank's rows are contiguous ([`RowsInPlace::Everywhere`]).
+    in_place_runs: bool,
+}
+
 /// One peer's send and receive streams, and the views of the source and
 /// destination that peer exchanges with.
 struct Stream<'a> {
@@ -591,11 +791,11 @@ struct Stream<'a> {
 }
 
 impl<'a> Stream<'a> {
-    fn new(peer: usize, rows: &'a PeerRows, src: RawArray, dst: RawArray, chunk: usize) -> Result<Stream<'a>> {
+    fn new(peer: usize, rows: &'a PeerRows, src: RawArray, dst: RawArray, cut: Cut) -> Result<Stream<'a>> {
         Ok(Stream {
             peer,
-            send_plan: Schedule::new(rows.send.len(), src.row_bytes(), chunk, rows.send_segments.as_deref())?,
-            recv_plan: Schedule::new(rows.nrecv(), dst.row_bytes(), chunk, rows.recv_segments.as_deref())?,
+            send_plan: Schedule::new(rows.send.len(), src.row_bytes(), cut, rows.send_segments.as_deref())?,
+            recv_plan: Schedule::new(rows.nrecv(), dst.row_bytes(), cut, rows.recv_segments.as_deref())?,
             src,
             dst,
         })
@@ -626,20 +826,65 @@ fn consecutive(rows: impl Iterator<Item = usize>) -> bool {
     true
 }
 
-/// The chunk's bytes in place, when its source rows are consecutive in a contiguous array.
-fn send_in_place(src: &RawArray, rows: &[usize], c: &Chunk) -> Option<*const u8> {
-    let row_bytes = src.row_bytes();
+/// Where a message's bytes are in a caller array, when it travels in place.
+#[derive(Clone, Debug)]
+enum Wire {
+    /// One contiguous span.
+    Bytes(*mut u8),
+    /// `count` rows of `row_bytes` each, `stride` bytes apart, from the first
+    /// (sent as an MPI vector type: rows that are each contiguous but not
+    /// adjacent, such as column windows).
+    Rows { first: *mut u8, count: usize, row_bytes: usize, stride: isize },
+    /// Rows of `row_bytes` each at these byte displacements from `base`
+    /// (an MPI indexed type: scattered rows of at least
+    /// `SCATTERED_ROW_MIN_BYTES`).
+    Scattered { base: *mut u8, displacements: Vec<isize>, row_bytes: usize },
+}
+
+/// How message `c` of a stream over `rows` (the array's row of each stream
+/// row, consecutive or not) can travel in place in `a`: within one row, over
+/// consecutive rows of a contiguous array, or as a vector of consecutive
+/// rows that are each contiguous. None: it must be staged.
+fn wire_of(a: &RawArray, c: &Chunk, row_of: impl Fn(usize) -> usize) -> Option<Wire> {
+    let row_bytes = a.row_bytes();
     let (k0, k1) = (c.byte_offset / row_bytes, (c.byte_offset + c.byte_len - 1) / row_bytes);
     if k0 == k1 {
-        if let Some(p) = src.row_ptr(rows[k0]) {
+        if let Some(p) = a.row_ptr(row_of(k0)) {
             // SAFETY: the chunk lies inside this one row.
-            return Some(unsafe { p.add(c.byte_offset % row_bytes) } as *const u8);
+            return Some(Wire::Bytes(unsafe { p.add(c.byte_offset % row_bytes) }));
         }
     }
-    if consecutive(rows[k0..=k1].iter().copied()) {
-        return src.contiguous_ptr(rows[k0] * row_bytes + c.byte_offset % row_bytes).map(|p| p as *const u8);
+    let whole_rows = c.byte_offset.is_multiple_of(row_bytes) && c.byte_len.is_multiple_of(row_bytes);
+    if !consecutive((k0..=k1).map(&row_of)) {
+        if !whole_rows || row_bytes < SCATTERED_ROW_MIN_BYTES {
+            return None;
+        }
+        let base = a.row_ptr(row_of(k0))?;
+        let displacements = (k0..=k1)
+            .map(|k| a.row_ptr(row_of(k)).map(|p| (p as isize).wrapping_sub(base as isize)))
+            .collect::<Option<Vec<isize>>>()?;
+        return Some(Wire::Scattered { base, displacements, row_bytes });
+    }
+    if let Some(p) = a.contiguous_ptr(row_of(k0) * row_bytes + c.byte_offset % row_bytes) {
+        return Some(Wire::Bytes(p));
+    }
+    // Whole consecutive rows (a message longer than a row starts at a row).
+    if whole_rows {
+        if let Some(first) = a.row_ptr(row_of(k0)) {
+            return Some(Wire::Rows { first, count: k1 - k0 + 1, row_bytes, stride: a.row_stride() });
+        }
     }
     None
+}
+
+/// Where message `c` of the send stream over source rows `rows` is, in place.
+fn send_wire(src: &RawArray, rows: &[usize], c: &Chunk) -> Option<Wire> {
+    wire_of(src, c, |k| rows[k])
+}
+
+/// Where to receive message `c` in place (the first destination row of each received row).
+fn recv_wire(dst: &RawArray, rows: &PeerRows, c: &Chunk) -> Option<Wire> {
+    wire_of(dst, c, |k| rows.targets_of(k)[0])
 }
 
 /// Gathers the chunk's bytes from its source rows into `buf`.
@@ -648,49 +893,138 @@ fn pack_chunk(src: &RawArray, rows: &[usize], c: &Chunk, buf: &mut [u8]) {
     for_each_piece(row_bytes, c, |k, within, n, at| src.pack(rows[k] * row_bytes + within, &mut buf[at..at + n]));
 }
 
-/// Where to receive the chunk in place (first destination rows consecutive), if possible.
-fn recv_target(dst: &RawArray, rows: &PeerRows, c: &Chunk) -> Option<*mut u8> {
-    let row_bytes = dst.row_bytes();
-    let (k0, k1) = (c.byte_offset / row_bytes, (c.byte_offset + c.byte_len - 1) / row_bytes);
-    if k0 == k1 {
-        if let Some(p) = dst.row_ptr(rows.targets_of(k0)[0]) {
-            // SAFETY: the chunk lies inside this one row.
-            return Some(unsafe { p.add(c.byte_offset % row_bytes) });
-        }
-    }
-    if consecutive((k0..=k1).map(|k| rows.targets_of(k)[0])) {
-        return dst.contiguous_ptr(rows.targets_of(k0)[0] * row_bytes + c.byte_offset % row_bytes);
-    }
-    None
-}
-
 /// Copies a staged chunk into the first destination row of each received row.
 fn unpack_received(dst: &RawArray, rows: &PeerRows, c: &Chunk, buf: &[u8]) {
     let row_bytes = dst.row_bytes();
     for_each_piece(row_bytes, c, |k, within, n, at| dst.unpack(rows.targets_of(k)[0] * row_bytes + within, &buf[at..at + n]));
 }
 
-fn isend(comm: MPI_Comm, ptr: *const u8, len: usize, peer: usize, req: &mut MPI_Request) -> Result<()> {
-    let count = to_int(len, "chunk length")?;
-    check_mpi(
-        // SAFETY: ptr spans len bytes that stay alive until the request set is done.
-        unsafe { mpi::ffi::MPI_Isend(ptr as *const c_void, count, crate::comm::byte_type(), peer as i32, ENGINE_TAG, comm, req) },
-        "MPI_Isend (row exchange)",
-    )
+/// Posts a send or receive of `len` bytes at `wire` (`send`: which one).
+fn post(comm: MPI_Comm, wire: Wire, len: usize, peer: usize, send: bool, req: &mut MPI_Request) -> Result<()> {
+    let what = if send { "MPI_Isend (row exchange)" } else { "MPI_Irecv (row exchange)" };
+    let post_typed = |ptr: *mut u8, count: i32, datatype, req: &mut MPI_Request| {
+        // SAFETY: ptr spans the message (count elements of datatype) in memory
+        // that stays alive (and, for a receive, unread) until the request is done.
+        let code = unsafe {
+            if send {
+                mpi::ffi::MPI_Isend(ptr as *const c_void, count, datatype, peer as i32, ENGINE_TAG, comm, req)
+            } else {
+                mpi::ffi::MPI_Irecv(ptr as *mut c_void, count, datatype, peer as i32, ENGINE_TAG, comm, req)
+            }
+        };
+        check_mpi(code, what)
+    };
+    match wire {
+        Wire::Bytes(ptr) => post_typed(ptr, to_int(len, "message length")?, crate::comm::byte_type(), req),
+        // Freeing a type right after posting is allowed: the pending operation keeps it.
+        Wire::Rows { first, count, row_bytes, stride } => post_typed(first, 1, crate::comm::RowType::vector(count, row_bytes, stride)?.raw(), req),
+        Wire::Scattered { base, displacements, row_bytes } => {
+            post_typed(base, 1, crate::comm::RowType::indexed(&displacements, row_bytes)?.raw(), req)
+        }
+    }
 }
 
-fn irecv(comm: MPI_Comm, ptr: *mut u8, len: usize, peer: usize, req: &mut MPI_Request) -> Result<()> {
-    let count = to_int(len, "chunk length")?;
-    check_mpi(
-        // SAFETY: ptr has room for len bytes that stay alive until the request set is done.
-        unsafe { mpi::ffi::MPI_Irecv(ptr as *mut c_void, count, crate::comm::byte_type(), peer as i32, ENGINE_TAG, comm, req) },
-        "MPI_Irecv (row exchange)",
-    )
+fn isend(comm: MPI_Comm, wire: Wire, len: usize, peer: usize, req: &mut MPI_Request) -> Result<()> {
+    post(comm, wire, len, peer, true, req)
+}
+
+fn irecv(comm: MPI_Comm, wire: Wire, len: usize, peer: usize, req: &mut MPI_Request) -> Result<()> {
+    post(comm, wire, len, peer, false, req)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plan from a block layout of `n` rows to a cyclic one (rank p gets
+    /// rows p, p + size, ...): every rank needs scattered rows of every rank.
+    fn transpose_plan(n: usize, size: usize, rank: usize) -> RowPlan {
+        let layout = BlockLayout::new(n, size).unwrap();
+        // destination rank p holds rows p, p + size, p + 2 size, ...; sources are blocks
+        let needs = |p: usize| (0..n).filter(move |g| g % size == p);
+        let ndst = (0..n).filter(|g| g % size == rank).count();
+        RowPlan::build(size, rank, layout.sizes()[rank], ndst, needs, |g| Ok(layout.owner(g))).unwrap()
+    }
+
+    fn block_plan(n: usize, size: usize, rank: usize) -> RowPlan {
+        // from blocks to blocks shifted by half a block: every rank talks to its neighbours, in runs
+        let from = BlockLayout::new(n, size).unwrap();
+        let shift = n / (2 * size);
+        let to = BlockLayout::new(n, size).unwrap();
+        let needs = move |p: usize| to.range(p).map(move |d| (d + shift) % n);
+        let (nsrc, ndst) = (from.sizes()[rank], from.sizes()[rank]);
+        RowPlan::build(size, rank, nsrc, ndst, needs, |g| Ok(from.owner(g))).unwrap()
+    }
+
+    #[test]
+    fn messages_at_runs_are_cut_at_the_limit_when_rows_are_contiguous_everywhere() {
+        // 1024 rows of 64 KiB over 8 ranks: each rank sends half its block
+        // (64 rows, 4 MiB) to its neighbour, in one run.
+        let plan = block_plan(1024, 8, 3);
+        let row = 64 << 10;
+        let s = plan.message_stats(|_| row, |_| row, 2_147_483_647, true).unwrap();
+        assert_eq!((s.peers_sent_to, s.messages_sent, s.messages_received, s.passes), (1, 1, 1, 1), "{s:?}");
+        // a lowered limit cuts the run: 4 MiB / 1 MiB
+        let s = plan.message_stats(|_| row, |_| row, 1 << 20, true).unwrap();
+        assert_eq!((s.messages_sent, s.passes), (4, 4), "{s:?}");
+        // unknown rows: every message at most STAGED_MESSAGE_BYTES
+        let wide = 1 << 20; // 64 MiB per peer
+        let s = plan.message_stats(|_| wide, |_| wide, 2_147_483_647, false).unwrap();
+        assert_eq!(s.passes, (64 << 20) / STAGED_MESSAGE_BYTES, "{s:?}");
+        let s = plan.message_stats(|_| wide, |_| wide, 2_147_483_647, true).unwrap();
+        assert_eq!(s.passes, 1, "{s:?}");
+    }
+
+    #[test]
+    fn scattered_rows_are_cut_at_the_staging_size_whatever_the_ranks() {
+        // every rank needs every size-th row: no runs; 8 B rows
+        for size in [4, 64, 1024] {
+            let plan = transpose_plan(1 << 14, size, 1);
+            let s = plan.message_stats(|_| 8, |_| 8, 2_147_483_647, true).unwrap();
+            // the per-peer block (rows / size^2 rows of 8 B) fits one message: one per peer, one pass
+            assert_eq!(s.passes, 1, "{size} ranks: {s:?}");
+            let mine = BlockLayout::new(1 << 14, size).unwrap().range(1);
+            let mut peers: Vec<usize> = mine.map(|g| g % size).filter(|&p| p != 1).collect();
+            peers.sort_unstable();
+            peers.dedup();
+            assert_eq!(s.peers_sent_to, peers.len(), "{size} ranks: {s:?}");
+            assert!(s.max_outstanding <= 2 * MAX_OUTSTANDING, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn passes_take_one_message_per_running_stream_in_order() {
+        // streams 0, 1, 2 with 2, 0 and 3 messages, visited in the order 2, 0, 1
+        let mut left = [2usize, 0, 3];
+        let mut passes = Passes::new(vec![2, 0, 1]);
+        let mut order = Vec::new();
+        while let Some((i, _)) = passes
+            .next(|i| {
+                Ok((left[i] > 0).then(|| {
+                    left[i] -= 1;
+                    Chunk { row_start: 0, row_stop: 0, byte_offset: 0, byte_len: 0 }
+                }))
+            })
+            .unwrap()
+        {
+            order.push(i);
+        }
+        assert_eq!(order, [2, 0, 2, 0, 2]);
+    }
+
+    #[test]
+    fn the_window_bounds_requests_and_staged_bytes_but_admits_one_message() {
+        let mut w = Window::default();
+        assert!(w.admits(true, STAGING_BYTES * 4), "one staged message of any size when nothing is staged");
+        w.add(true, STAGING_BYTES - 10);
+        assert!(!w.admits(true, 11) && w.admits(true, 10) && w.admits(false, 1 << 30));
+        w.remove(true, STAGING_BYTES - 10);
+        for _ in 0..MAX_OUTSTANDING {
+            assert!(w.admits(false, 8));
+            w.add(false, 8);
+        }
+        assert!(!w.admits(false, 8) && !w.admits(true, 8));
+    }
 
     #[test]
     fn runs_and_run_schedules() {
@@ -698,7 +1032,9 @@ mod tests {
         assert_eq!(runs_of(&[0, 1, 2], &[0, 2, 3]), vec![1, 2]);
         // Two runs of 20 and 12 rows of 4 KiB, messages of at most 40 KiB:
         // no message crosses the run boundary at row 20.
-        let mut s = Schedule::new(32, 4096, 40 << 10, Some(&[20, 12])).unwrap();
+        // (rows not known contiguous everywhere: 4 KiB rows are cut at runs, not as wide rows)
+        let cut = Cut { limit: 40 << 10, staged: 40 << 10, in_place_runs: false };
+        let mut s = Schedule::new(32, 4096, cut, Some(&[20, 12])).unwrap();
         assert!(s.at_runs());
         let mut chunks = Vec::new();
         while let Some(c) = s.take_next().unwrap() {
@@ -708,7 +1044,8 @@ mod tests {
         assert!(chunks.iter().all(|c| c.row_stop <= 20 || c.row_start >= 20));
         assert!(chunks.windows(2).all(|w| w[0].byte_offset + w[0].byte_len == w[1].byte_offset));
         // Short runs: cut by size only.
-        assert!(!Schedule::new(32, 64, 1024, Some(&[1; 32])).unwrap().at_runs());
+        let cut = Cut { limit: 1024, staged: 1024, in_place_runs: true };
+        assert!(!Schedule::new(32, 64, cut, Some(&[1; 32])).unwrap().at_runs());
     }
 
     /// 2x2 lattice map [0, 1, 1, 2]: 3 irreducible rows on 2 ranks ([1, 2]),

@@ -6,7 +6,7 @@ use crate::buffer::{try_bytes, ArrayMut, ArrayRef, RawArray};
 use crate::bzmap::{check_map, coordinator, map_fingerprint, map_values};
 use crate::comm::check_mpi;
 use crate::distributor::Distributor;
-use crate::engine::RowPlan;
+use crate::engine::{RowPlan, RowsInPlace};
 use crate::error::{Error, Result};
 use crate::orbital::OrbitalTransform;
 use crate::limit::resolve_limit;
@@ -307,7 +307,8 @@ pub(crate) fn gather_full_ibz_for_vslice_raw(
     );
     agree(coord.lib_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone))?;
     coord.poison().guard(|| {
-        plan?.run(coord.lib_comm(), &src_rows.view, &dst_rows.view, limit)?;
+        // Both sides are C-ordered on every rank (copies of strided arrays).
+        plan?.run(coord.lib_comm(), &src_rows.view, &dst_rows.view, limit, RowsInPlace::Everywhere)?;
         dst_rows.write_back(&dst, limit)
     })?;
     if let Some(t) = transform {

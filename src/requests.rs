@@ -20,26 +20,52 @@ impl<'a> InFlight<'a> {
         InFlight(storage)
     }
 
-    /// Posts one request with `post`, which fills the handle; the request
-    /// joins the set before anything can fail after it.
-    pub fn post(&mut self, post: impl FnOnce(&mut MPI_Request) -> Result<()>) -> Result<()> {
+    /// Posts one request into the first free slot (a completed, null
+    /// request) or a new one, and returns the slot's index: a set that
+    /// posts and completes requests one at a time ([`InFlight::wait_some`])
+    /// stays as long as its most requests ever posted at once.
+    pub fn post_slot(&mut self, post: impl FnOnce(&mut MPI_Request) -> Result<()>) -> Result<usize> {
         injected(Fault::Post)?;
         // SAFETY: reading rsmpi's extern constant.
-        self.0.push(unsafe { mpi::ffi::RSMPI_REQUEST_NULL });
-        let slot = self.0.last_mut().expect("just pushed");
-        post(slot)
+        let null = unsafe { mpi::ffi::RSMPI_REQUEST_NULL };
+        let slot = match self.0.iter().position(|r| *r == null) {
+            Some(k) => k,
+            None => {
+                self.0.push(null);
+                self.0.len() - 1
+            }
+        };
+        post(&mut self.0[slot])?;
+        Ok(slot)
     }
 
-    /// Waits for every request; the set is empty afterwards, whatever the outcome.
-    pub fn wait_all(&mut self, what: &str) -> Result<()> {
+    /// Waits until at least one posted request completes and stores the
+    /// slots of those that did in `done` (empty when none was pending).
+    /// Completed slots become free for [`InFlight::post_slot`].
+    pub fn wait_some(&mut self, done: &mut Vec<usize>, what: &str) -> Result<()> {
         injected(Fault::Wait)?;
+        done.clear();
         let count = to_int(self.0.len(), "requests in flight")?;
-        // SAFETY: every handle is a posted request or MPI_REQUEST_NULL.
-        let code = unsafe { mpi::ffi::MPI_Waitall(count, self.0.as_mut_ptr(), mpi::ffi::RSMPI_STATUSES_IGNORE) };
-        if code == 0 {
-            self.0.clear();
+        let mut indices = vec![0i32; self.0.len()];
+        let mut outcount: i32 = 0;
+        // SAFETY: every handle is a posted request or MPI_REQUEST_NULL, and
+        // `indices` has room for one index per request.
+        let code = unsafe {
+            mpi::ffi::MPI_Waitsome(count, self.0.as_mut_ptr(), &mut outcount, indices.as_mut_ptr(), mpi::ffi::RSMPI_STATUSES_IGNORE)
+        };
+        check_mpi(code, what)?;
+        // MPI_UNDEFINED (negative) when every request was null.
+        if outcount > 0 {
+            done.extend(indices[..outcount as usize].iter().map(|&i| i as usize));
         }
-        check_mpi(code, what)
+        Ok(())
+    }
+
+    /// True when no request is pending.
+    pub fn is_idle(&self) -> bool {
+        // SAFETY: reading rsmpi's extern constant.
+        let null = unsafe { mpi::ffi::RSMPI_REQUEST_NULL };
+        self.0.iter().all(|r| *r == null)
     }
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use dgampi::bzmap::square_lattice_irrk_inv as square_lattice_map;
-use common::{ensure, pattern, Case, TestElem};
+use common::{ensure, limit_in_force, pattern, Case, TestElem};
 use dgampi::{ArrayMut, ArrayRef};
 use dgampi::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz, plan_map};
 use dgampi::orbital::OrbitalTransform;
@@ -114,6 +114,56 @@ fn case_strided_blocks(world: &SimpleCommunicator) -> Result<(), String> {
     exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, raw_in.clone(), raw_out.reborrow(), None, 0).map_err(err)?;
     let expected = unfold(&irr_all, &irrk_inv).slice_axis(Axis(0), Slice::from(full.my_tasks())).to_owned();
     ensure(view_out.view().into_dyn() == expected, || "strided map".into())
+}
+
+/// Rows of 4 KiB and more (the engine's `SCATTERED_ROW_MIN_BYTES`): with
+/// every rank's rows contiguous, a peer's scattered rows travel in one
+/// message of an MPI indexed type and runs of rows in one vector or span, at
+/// the limit alone; the same rows as a column window of a wider array
+/// (contiguous rows, not adjacent) and fully strided (rows staged) give the
+/// same result.
+fn case_wide_rows(world: &SimpleCommunicator) -> Result<(), String> {
+    use ndarray::s;
+    type C = num_complex::Complex64;
+    if limit_in_force() < 1024 {
+        return Ok(()); // 4 KiB rows in 3-byte messages take minutes on 2 cores
+    }
+    let width = 4096 / 16 + 8; // 264 complex128: 4224 B rows
+    // the default limit (one message per peer) and one of three rows (several passes)
+    for (name, irrk_inv, limit) in [
+        ("square 8x8", square_lattice_map(8), 0),
+        ("square 8x8", square_lattice_map(8), 3 * 4224 + 100),
+        ("reversed", (0..13).rev().collect::<Vec<_>>(), 0),
+        ("reversed", (0..13).rev().collect::<Vec<_>>(), 3 * 4224 + 100),
+    ] {
+        let n_irr = irrk_inv.iter().max().unwrap() + 1;
+        let irr = Distributor::new(world, n_irr, "irr", None).map_err(err)?;
+        let full = Distributor::new(world, irrk_inv.len(), "full", None).map_err(err)?;
+        let irr_all = pattern::<C>(&[n_irr, width], 7);
+        let expected = unfold(&irr_all, &irrk_inv).slice_axis(Axis(0), Slice::from(full.my_tasks())).to_owned();
+        let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();
+        // contiguous in and out
+        let mut out = ArrayD::<C>::default(IxDyn(expected.shape()));
+        exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, ArrayRef::new(&block).map_err(err)?, ArrayMut::new(&mut out).map_err(err)?, None, limit)
+            .map_err(err)?;
+        ensure(out == expected, || format!("{name} (limit {limit}): contiguous rows differ"))?;
+        // column windows: each row contiguous, rows not adjacent
+        let mut wide_in = ArrayD::<C>::default(IxDyn(&[irr.my_size(), width + 5]));
+        wide_in.slice_mut(s![.., 2..width + 2]).assign(&block);
+        let mut wide_out = ArrayD::<C>::default(IxDyn(&[full.my_size(), width + 3]));
+        let view_in = wide_in.slice(s![.., 2..width + 2]);
+        let mut view_out = wide_out.slice_mut(s![.., 1..width + 1]);
+        exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, ArrayRef::new(&view_in).map_err(err)?, ArrayMut::new(&mut view_out).map_err(err)?, None, limit)
+            .map_err(err)?;
+        ensure(view_out.view().into_dyn() == expected, || format!("{name} (limit {limit}): column windows differ"))?;
+        // fully strided output on even ranks only (the ranks disagree: every message is staged)
+        let mut strided = ArrayD::<C>::default(IxDyn(&[full.my_size(), 2 * width]));
+        let mut out_view = if world.rank() % 2 == 0 { strided.slice_mut(s![.., ..;2]) } else { strided.slice_mut(s![.., ..width]) };
+        exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, ArrayRef::new(&block).map_err(err)?, ArrayMut::new(&mut out_view).map_err(err)?, None, limit)
+            .map_err(err)?;
+        ensure(out_view.view().into_dyn() == expected, || format!("{name} (limit {limit}): mixed strided output differs"))?;
+    }
+    Ok(())
 }
 
 /// Bad maps fail on every rank.
@@ -308,6 +358,7 @@ fn main() {
         ("bad_input", case_bad_input),
         ("orbital_transform", case_orbital_transform),
         ("vslice", case_vslice),
+        ("wide_rows", case_wide_rows),
     ];
     common::main("mpi_bzmap", cases, &[]);
 }

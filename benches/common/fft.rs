@@ -436,7 +436,8 @@ impl Drop for Alltoall {
 
 // ------------------------------------------------------------------ profile
 
-/// Bytes of staging dgampi's row engine keeps in flight (its `WINDOW_BYTES`).
+/// Bytes of staging this profile keeps in flight (the window of dgampi's row
+/// engine before it bounded staging per direction, `STAGING_BYTES`).
 const ENGINE_WINDOW: usize = 64 << 20;
 const PROFILE_TAG: i32 = 4242;
 

@@ -24,7 +24,7 @@ use crate::collective::{self, agree, agree_values};
 use crate::comm::{self, OwnedComm, ThreadBound};
 use crate::failure::Poison;
 use crate::element::{DType, Element};
-use crate::engine::{RowPlan, Scratch, Side};
+use crate::engine::{RowPlan, RowsInPlace, Scratch, Side};
 use crate::error::{Error, Result};
 use crate::layout::BlockLayout;
 use crate::limit::resolve_limit;
@@ -338,7 +338,9 @@ impl FftPlan {
                 Step::Move { plan, from, to } => {
                     let (src, dst) = (self.view(user, *from)?, self.view(user, *to)?);
                     let side = |a, s: &Shape| Side { array: a, columns: s.split_columns.then_some(&self.batch_split) };
-                    plan.execute_with(self.comm.raw(), side(&src, &from.1), side(&dst, &to.1), self.limit, &mut self.scratch)?;
+                    // Blocks and work buffers are C-contiguous on every rank (checked).
+                    let rows = RowsInPlace::Everywhere;
+                    plan.execute_with(self.comm.raw(), side(&src, &from.1), side(&dst, &to.1), self.limit, rows, &mut self.scratch)?;
                 }
                 Step::Transform { buf, plan, unaligned } => {
                     let ptr = self.ptr(user, *buf);
