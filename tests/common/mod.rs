@@ -203,7 +203,10 @@ pub fn mpirun(np: usize, limit: Option<usize>, checker: &std::path::Path, mode: 
     cmd.args(["-k", "10", &timeout.to_string(), &mpi.mpiexec]);
     cmd.args(&mpi.mpiexec_flags);
     cmd.args(["-n", &np.to_string(), "env"]);
-    cmd.arg(format!("LD_PRELOAD={}", checker.display()));
+    // the checker in front of what the scripts preload (MPICH's yield_when_idle)
+    let inherited = std::env::var("LD_PRELOAD").unwrap_or_default();
+    let sep = if inherited.is_empty() { "" } else { ":" };
+    cmd.arg(format!("LD_PRELOAD={}{sep}{inherited}", checker.display()));
     cmd.arg(format!("DGAMPI_TEST_WORKER={mode}"));
     cmd.arg(format!("DGAMPI_TEST_NP={np}"));
     match limit {
