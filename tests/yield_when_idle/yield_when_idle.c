@@ -12,18 +12,39 @@
  * The same ring then takes 0.3 s. A rank with a core of its own returns
  * from sched_yield at once, so runs with a core per rank are unchanged.
  *
- * Processes that never load UCX never call it. Opt out with
- * DGAMPI_YIELD_WHEN_IDLE=0 (scripts/mpi_env then does not preload it). */
+ * The real ucp_worker_progress is the next definition after this one
+ * (RTLD_NEXT) when libucp is in the global scope (a program linked with
+ * MPI), else the one of the loaded libucp (a Python process whose mpi4py
+ * loaded MPI with dlopen). Processes that never load UCX never call it. If
+ * it cannot be found the process aborts with a message rather than spin.
+ * Opt out with DGAMPI_YIELD_WHEN_IDLE=0 (scripts/mpi_env then does not
+ * preload it). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 typedef unsigned (*progress_fn)(void *);
 
+static progress_fn find_real(void) {
+    progress_fn f = (progress_fn)dlsym(RTLD_NEXT, "ucp_worker_progress");
+    static const char *const names[] = {"libucp.so.0", "libucp.so"};
+    for (unsigned i = 0; !f && i < sizeof names / sizeof names[0]; i++) {
+        void *lib = dlopen(names[i], RTLD_LAZY | RTLD_NOLOAD);
+        if (lib) f = (progress_fn)dlsym(lib, "ucp_worker_progress");
+    }
+    if (!f) {
+        fprintf(stderr, "yield_when_idle: ucp_worker_progress of the loaded libucp not found; "
+                        "run with DGAMPI_YIELD_WHEN_IDLE=0\n");
+        abort();
+    }
+    return f;
+}
+
 unsigned ucp_worker_progress(void *worker) {
     static progress_fn real;
-    if (!real) real = (progress_fn)dlsym(RTLD_NEXT, "ucp_worker_progress");
-    if (!real) return 0;
+    if (!real) real = find_real();
     unsigned events = real(worker);
     if (events == 0) sched_yield();
     return events;
