@@ -90,6 +90,8 @@ pub mod spill;
 
 pub use bounds::{chunk_step, row_chunks, Chunk, RowChunks};
 pub use buffer::{ArrayMut, ArrayRef, MAX_NDIM};
+pub use bzmap::MapPlan;
+pub use freq::VslicePlan;
 pub use comm::CommRef;
 pub use distributor::Distributor;
 pub use element::{DType, Element};

@@ -9,7 +9,7 @@ use crate::ffi::core::{guard, non_null};
 use crate::ffi::record::{self, Extensible};
 use crate::ffi::distributor::{collective, dgampi_distributor, handle_ref, into_owned};
 use crate::freq::{gather_full_ibz_for_vslice_raw, node_aware_split, node_aware_split_by, node_aware_split_with_nodes, FreqSplit, NodeOrder};
-use crate::orbital::OrbitalTransform;
+use crate::orbital::OwnedTransform;
 use crate::collective::Destination;
 use crate::Status;
 use num_complex::Complex64;
@@ -76,22 +76,8 @@ pub unsafe extern "C" fn dgampi_orbital_transform_init(t: *mut dgampi_orbital_tr
     guard("dgampi_orbital_transform_init", || record::init(t, struct_size))
 }
 
-/// The transform's inputs, copied out of the C record.
-struct TransformArgs {
-    u: Vec<Complex64>,
-    nb: usize,
-    axes: usize,
-    sigma: Vec<f64>,
-    conj: Vec<bool>,
-}
-
-impl TransformArgs {
-    fn view(&self) -> OrbitalTransform<'_> {
-        OrbitalTransform { u: &self.u, nb: self.nb, axes: self.axes, sigma: &self.sigma, conj: &self.conj }
-    }
-}
-
-unsafe fn transform_from_c(t: *const dgampi_orbital_transform) -> Result<Option<TransformArgs>> {
+/// The transform's inputs, copied out of the C record (NULL: none).
+unsafe fn transform_from_c(t: *const dgampi_orbital_transform) -> Result<Option<OwnedTransform>> {
     if t.is_null() {
         return Ok(None);
     }
@@ -116,7 +102,7 @@ unsafe fn transform_from_c(t: *const dgampi_orbital_transform) -> Result<Option<
     let u = slice(t.u as *const f64, doubles).chunks_exact(2).map(|z| Complex64::new(z[0], z[1])).collect();
     let sigma = slice(t.sigma, n).to_vec();
     let conj = if n == 0 { Vec::new() } else { std::slice::from_raw_parts(t.conj, n).iter().map(|&c| c != 0).collect() };
-    Ok(Some(TransformArgs { u, nb, axes, sigma, conj }))
+    Ok(Some(OwnedTransform::new(u, nb, axes, sigma, conj)))
 }
 
 /// Converts `irrk_inv` (n_full int64 values, each >= 0).
@@ -188,7 +174,7 @@ unsafe fn run_map(
             MapKind::Exchange => exchange_and_map_irrbz_fullbz_raw,
             MapKind::ThroughRoot => map_irrbz_fullbz_raw,
         };
-        let view = t.as_ref().map(TransformArgs::view);
+        let view = t.as_ref().map(OwnedTransform::view);
         match into {
             Some(o) => f(irr, full, &map, &block, Destination::Into(&o), view.as_ref(), limit).map(|_| ()),
             None => into_owned(out_owned, |owned| {
@@ -399,7 +385,7 @@ pub unsafe extern "C" fn dgampi_gather_full_ibz_for_vslice(
         })();
         collective(coord, args, |(irr, map, split, block, t)| {
             let mine = split.sizes[full.my_rank()];
-            let view = t.as_ref().map(TransformArgs::view);
+            let view = t.as_ref().map(OwnedTransform::view);
             into_owned(out, |owned| {
                 gather_full_ibz_for_vslice_raw(irr, full, &map, &split, &block, Destination::Alloc(&mut |h| owned.alloc(h)), view.as_ref(), limit)
                     .map(|_| ())
