@@ -16,7 +16,7 @@
 //! transform ([`OrbitalTransform`]) to the unfolded rows.
 
 use crate::buffer::{zeroed_vec, ArrayMut, ArrayRef, RawArray};
-use crate::collective::{self, agree_flag, ArrayHeader, Destination};
+use crate::collective::{self, agree_flag, rows_fingerprint, ArrayHeader, Destination};
 use crate::comm::{check_mpi, OwnedComm, ThreadBound};
 use crate::distributor::Distributor;
 use crate::element::DType;
@@ -170,12 +170,6 @@ fn finish(p: Prepared, transform: Option<&OrbitalTransform>) -> Result<RawArray>
         t.apply(&p.dst, p.transform_first)?;
     }
     Ok(p.dst)
-}
-
-/// The fingerprint of an element type and a row shape, agreed by the ranks
-/// of a plan (every rank's rows must have the same type).
-pub(crate) fn rows_fingerprint(dtype: DType, row_shape: &[usize]) -> u64 {
-    collective::fingerprint(std::iter::once(dtype as usize).chain([row_shape.len()]).chain(row_shape.iter().copied()))
 }
 
 /// Checks that `count` rows of `row_shape` `dtype` elements can be addressed.

@@ -981,6 +981,7 @@ fn irecv(comm: MPI_Comm, wire: Wire, len: usize, peer: usize, req: &mut MPI_Requ
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::BlockLayout;
 
     /// A plan from a block layout of `n` rows to a cyclic one (rank p gets
     /// rows p, p + size, ...): every rank needs scattered rows of every rank.

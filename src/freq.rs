@@ -4,8 +4,8 @@
 //! [`VslicePlan`], and its one-shot form [`gather_full_ibz_for_vslice`].
 
 use crate::buffer::{try_bytes, ArrayMut, ArrayRef, RawArray};
-use crate::bzmap::{check_addressable, check_map, check_shape, coordinator, map_fingerprint, map_values, rows_fingerprint};
-use crate::collective::{self, agree, agree_values, ArrayHeader, Destination};
+use crate::bzmap::{check_addressable, check_map, check_shape, coordinator, map_fingerprint, map_values};
+use crate::collective::{self, agree, agree_values, rows_fingerprint, ArrayHeader, Destination};
 use crate::comm::{check_mpi, OwnedComm, ThreadBound};
 use crate::distributor::Distributor;
 use crate::element::DType;
