@@ -346,12 +346,15 @@ pub(crate) fn with_rows(rows: usize, row_shape: &[usize]) -> Vec<usize> {
     std::iter::once(rows).chain(row_shape.iter().copied()).collect()
 }
 
+/// Storage a receiving rank allocates for the header it learned.
+pub(crate) type Allocator<'a> = &'a mut dyn FnMut(&ArrayHeader) -> Result<RawArray>;
+
 /// Where a receiving operation writes: a caller array or fresh storage.
 pub(crate) enum Destination<'a> {
     /// The caller's array, which must have exactly the expected dtype and shape.
     Into(&'a RawArray),
     /// Storage the callback allocates for the expected header.
-    Alloc(&'a mut dyn FnMut(&ArrayHeader) -> Result<RawArray>),
+    Alloc(Allocator<'a>),
 }
 
 impl Destination<'_> {

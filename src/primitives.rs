@@ -398,7 +398,7 @@ fn bcast_open(
     mine: Result<Option<&RawArray>>,
     root: i32,
     limit: usize,
-    alloc: Option<&mut dyn FnMut(&ArrayHeader) -> Result<RawArray>>,
+    alloc: Option<collective::Allocator>,
     poison: Option<&Poison>,
 ) -> Result<(ArrayHeader, Option<RawArray>, usize)> {
     let (rank, size) = prologue(comm)?;
