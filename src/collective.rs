@@ -7,22 +7,32 @@
 //!
 //! The protocol, as built:
 //!
-//! 1. **Opening** ([`open`], [`agree_values`]): each rank runs its local
-//!    checks (the object is not poisoned, the root exists, the limit
-//!    resolves, the buffers are usable) and joins one 1-byte MAX allreduce
-//!    carrying its status, a flag and its limit class. If every rank
-//!    succeeded, the values that must be equal everywhere (root, message
-//!    limit, sizes, fingerprints of maps and splits) travel in one bytewise
-//!    MAX allreduce of their values and complements, which yields every
-//!    value's maximum and minimum at once. A value that differs is
-//!    [`Status::Mismatch`] on every rank.
-//! 2. **Header** ([`share_header`], only where non-root ranks must learn a
-//!    shape or allocate): the root's [`ArrayHeader`] is broadcast in pieces
-//!    cut at the limit agreed in step 1.
-//! 3. **Confirmation** ([`confirm`]): each rank checks its buffers against the
-//!    header (or allocates) and joins a second 1-byte agreement.
-//! 4. Data moves; a failure from here on poisons the object (see
+//! 1. **Opening** ([`open`], [`open_record`], [`agree_record`]): each rank
+//!    runs its local checks (the object is not poisoned, the root exists,
+//!    the limit resolves, its buffers are usable: a caller's output is
+//!    checked, a gather or allgather output is allocated, here) and joins
+//!    one 1-byte MAX allreduce carrying its status, a flag and its limit
+//!    class. If every rank succeeded, one record travels in one bytewise MAX
+//!    allreduce: the values that must be equal everywhere (root, message
+//!    limit, sizes, fingerprints of maps, splits and of every rank's row
+//!    type) as values and complements, which yields every value's maximum
+//!    and minimum at once, then bytes reduced with MAX: flags (their OR:
+//!    "some rank's buffer is strided", "some rank allocates") and, where
+//!    non-root ranks may have to learn a shape (scatter, broadcasts), the
+//!    root's [`ArrayHeader`] (the other ranks send zeros). A value that
+//!    differs between the ranks that give it is [`Status::Mismatch`] on
+//!    every rank; a rank that cannot know a value (it allocates from the
+//!    root's header) gives none.
+//! 2. **Confirmation** ([`confirm`], only when some rank allocates from the
+//!    root's header): each such rank allocates and all join a second 1-byte
+//!    agreement.
+//! 3. Data moves; a failure from here on poisons the object (see
 //!    [`crate::failure`]).
+//!
+//! So a distributor collective into caller buffers costs two small
+//! allreduces (1 byte, then the record) before its data; the allocating
+//! scatter and broadcasts one more. The root-gathering map
+//! (`map_irrbz_fullbz`) still broadcasts its header ([`share_header`]).
 //!
 //! What a failure returns: the rank that failed gets its own error; every
 //! other rank gets [`Status::RemoteError`] naming the lowest failing rank

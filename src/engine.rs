@@ -35,7 +35,10 @@
 //! buffers are kept in a `Scratch` across executions.
 //!
 //! A `Side` may show each peer a different column window of a 2-D array:
-//! the FFT's batch transpose moves, for every q, each rank's slice of the batch.
+//! the FFT's batch transpose moves, for every q, each rank's slice of the
+//! batch, and the frequency re-layout, for every (q, orbital), each rank's
+//! slice of nu. [`RowPlan::build_uniform`] plans a movement in which every
+//! receiving rank needs the same rows (the re-layout) in one pass.
 
 use crate::buffer::{ArrayMut, ArrayRef, RawArray};
 use crate::bounds::{Chunk, RowChunks};
