@@ -16,8 +16,9 @@
 //! transform ([`OrbitalTransform`]) to the unfolded rows.
 
 use crate::buffer::{zeroed_vec, ArrayMut, ArrayRef, RawArray};
-use crate::collective::{self, agree_flag, rows_fingerprint, ArrayHeader, Destination};
-use crate::comm::{check_mpi, OwnedComm, ThreadBound};
+use crate::bzplan::{plan_api, Movement, PlanState, Planned};
+use crate::collective::{self, agree_flag, rows_fingerprint, with_rows, ArrayHeader, Destination};
+use crate::comm::check_mpi;
 use crate::distributor::Distributor;
 use crate::element::DType;
 use crate::engine::{RowPlan, RowsInPlace, Scratch, Side};
@@ -186,15 +187,7 @@ pub(crate) fn check_addressable(count: usize, dtype: DType, row_shape: &[usize],
 /// [`MapPlan`] keeps and the one-shot [`exchange_and_map_irrbz_fullbz`]
 /// builds for one call.
 #[derive(Debug)]
-struct MapCore {
-    plan: RowPlan,
-    dtype: DType,
-    block_shape: Vec<usize>,
-    out_shape: Vec<usize>,
-    /// This rank's rows of the transform's inputs.
-    transform: Option<OwnedTransform>,
-    limit: usize,
-}
+struct MapCore(Planned);
 
 impl MapCore {
     /// Plans the map on `comm` (the distributors' private communicator, or a
@@ -230,44 +223,29 @@ impl MapCore {
             Ok(())
         })?;
         let (plan, transform) = planned.expect("planned when the agreement succeeded");
-        let with_rows = |n: usize| std::iter::once(n).chain(row_shape.iter().copied()).collect();
-        Ok(MapCore { plan, dtype, block_shape: with_rows(irr.my_size()), out_shape: with_rows(full.my_size()), transform, limit })
+        let (block_shape, out_shape) = (with_rows(irr.my_size(), row_shape), with_rows(full.my_size(), row_shape));
+        Ok(MapCore(Planned { plan, dtype, block_shape, out_shape, transform, limit }))
+    }
+}
+
+impl Movement for MapCore {
+    fn planned(&self) -> &Planned {
+        &self.0
     }
 
-    /// Unfolds `block` into `out` on `comm` (collective): one agreement on
-    /// every rank's buffers (and whether all rows are contiguous), then the
-    /// movement, then the transform. Returns the output.
+    /// One agreement on every rank's buffers (and whether all rows are
+    /// contiguous), then the movement, then the transform.
     fn execute(&self, comm: MPI_Comm, poison: &Poison, what: &str, block: &RawArray, out: &mut Destination, scratch: &mut Scratch) -> Result<RawArray> {
-        let local = poison.check(what).and_then(|()| {
-            check_shape(block, self.dtype, &self.block_shape, "the irreducible block")?;
-            let h = ArrayHeader { dtype: self.dtype, shape: self.out_shape.clone(), limit: self.limit, flags: 0 };
-            let dst = out.resolve(&h, "the full-BZ output")?;
-            check_disjoint(block, &dst, None, "the full-BZ output", "the irreducible block")?;
-            Ok(dst)
-        });
+        let p = &self.0;
+        let local = p.check_buffers(poison, what, block, out, ["the irreducible block", "the full-BZ output"]);
         let strided = local.as_ref().is_ok_and(|dst| !(RowsInPlace::rows_contiguous(block) && RowsInPlace::rows_contiguous(dst)));
         let any_strided = agree_flag(comm, local.as_ref().map(drop).map_err(Clone::clone), strided)?;
         let dst = local?;
         let rows = RowsInPlace::from_agreement(!any_strided);
-        poison.guard(|| self.plan.execute_with(comm, Side::whole(block), Side::whole(&dst), self.limit, rows, scratch))?;
-        if let Some(t) = &self.transform {
-            t.view().apply(&dst, 0)?;
-        }
+        poison.guard(|| p.plan.execute_with(comm, Side::whole(block), Side::whole(&dst), p.limit, rows, scratch))?;
+        p.finish(&dst)?;
         Ok(dst)
     }
-}
-
-/// Checks an argument's dtype and shape against what a plan expects.
-pub(crate) fn check_shape(a: &RawArray, dtype: DType, shape: &[usize], what: &str) -> Result<()> {
-    if a.dtype() != dtype || a.shape() != shape {
-        return Err(Error::mismatch(format!(
-            "{what} is {:?} {} but this rank's must be {shape:?} {}",
-            a.shape(),
-            a.dtype().name(),
-            dtype.name()
-        )));
-    }
-    Ok(())
 }
 
 /// A reusable IBZ → full-BZ unfolding, peer to peer, with the optional
@@ -275,24 +253,18 @@ pub(crate) fn check_shape(a: &RawArray, dtype: DType, shape: &[usize], what: &st
 /// [`MapPlan::execute`] moves this rank's `[my_irr, row...]` block into its
 /// `[my_full, row...]` block of the full BZ as often as needed, with one
 /// small agreement per execution and no allocation proportional to the data
-/// (staging buffers are kept in the plan). The plan keeps its own duplicate
-/// of the distributors' communicator and a copy of this rank's rows of the
-/// transform; the distributors and the caller's arrays may go after creation.
+/// (staging buffers are kept in the plan; strided arrays are accepted). The
+/// plan keeps its own duplicate of the distributors' communicator and a copy
+/// of this rank's rows of the transform; the distributors and the caller's
+/// arrays may go after creation.
 ///
 /// A plan is bound to the thread that created it, like every dgampi object.
 pub struct MapPlan {
-    comm: OwnedComm,
+    state: PlanState,
     core: MapCore,
-    scratch: Scratch,
-    poison: Poison,
-    _thread: ThreadBound,
 }
 
-impl std::fmt::Debug for MapPlan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MapPlan").field("block_shape", &self.core.block_shape).field("out_shape", &self.core.out_shape).finish()
-    }
-}
+plan_api!(MapPlan, "map plan", "`[my_irr, row...]`", "`[my_full, row...]`");
 
 impl MapPlan {
     /// Plans the unfolding `full[q] = irr[irrk_inv[q]]` for rows of
@@ -311,52 +283,9 @@ impl MapPlan {
         transform: Option<&OrbitalTransform>,
         limit: usize,
     ) -> Result<MapPlan> {
-        let comm = OwnedComm::dup(coordinator(irr, full).lib_comm())?;
-        let core = MapCore::new(comm.raw(), irr, full, irrk_inv, dtype, row_shape, transform, limit)?;
-        Ok(MapPlan { comm, core, scratch: Scratch::default(), poison: Poison::default(), _thread: std::marker::PhantomData })
-    }
-
-    /// Shape of the block every execution takes on this rank: `[my_irr, row...]`.
-    pub fn block_shape(&self) -> &[usize] {
-        &self.core.block_shape
-    }
-
-    /// Shape of the block every execution fills on this rank: `[my_full, row...]`.
-    pub fn out_shape(&self) -> &[usize] {
-        &self.core.out_shape
-    }
-
-    /// The element type.
-    pub fn dtype(&self) -> DType {
-        self.core.dtype
-    }
-
-    /// The agreed message limit in bytes.
-    pub fn limit(&self) -> usize {
-        self.core.limit
-    }
-
-    /// The row plan (for statistics: rows sent, message schedule).
-    pub fn row_plan(&self) -> &RowPlan {
-        &self.core.plan
-    }
-
-    /// Unfolds `block` (`block_shape()`) into `out` (`out_shape()`, not
-    /// overlapping `block`; strided arrays are accepted). Collective; a wrong
-    /// buffer on any rank is reported on every rank and nothing moves.
-    pub fn execute(&mut self, block: ArrayRef<'_>, out: ArrayMut<'_>) -> Result<()> {
-        self.execute_raw(block.raw(), out.raw())
-    }
-
-    /// [`MapPlan::execute`] on descriptors.
-    pub(crate) fn execute_raw(&mut self, block: &RawArray, out: &RawArray) -> Result<()> {
-        self.core.execute(self.comm.raw(), &self.poison, "map plan", block, &mut Destination::Into(out), &mut self.scratch).map(drop)
-    }
-
-    /// Joins an execution's agreement with an error this rank found in its
-    /// arguments (bindings); returns `e`.
-    pub(crate) fn fail_execute(&self, e: Error) -> Error {
-        collective::join_with_error(self.comm.raw(), e)
+        let state = PlanState::dup(coordinator(irr, full).lib_comm())?;
+        let core = MapCore::new(state.comm.raw(), irr, full, irrk_inv, dtype, row_shape, transform, limit)?;
+        Ok(MapPlan { state, core })
     }
 }
 

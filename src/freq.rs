@@ -4,9 +4,10 @@
 //! [`VslicePlan`], and its one-shot form [`gather_full_ibz_for_vslice`].
 
 use crate::buffer::{try_bytes, ArrayMut, ArrayRef, RawArray};
-use crate::bzmap::{check_addressable, check_map, check_shape, coordinator, map_fingerprint, map_values};
-use crate::collective::{self, agree, agree_values, rows_fingerprint, ArrayHeader, Destination};
-use crate::comm::{check_mpi, OwnedComm, ThreadBound};
+use crate::bzmap::{check_addressable, check_map, coordinator, map_fingerprint, map_values};
+use crate::bzplan::{plan_api, Movement, PlanState, Planned};
+use crate::collective::{self, agree, agree_values, rows_fingerprint, with_rows, Destination};
+use crate::comm::check_mpi;
 use crate::distributor::Distributor;
 use crate::element::DType;
 use crate::engine::{RowPlan, RowsInPlace, Scratch, Side};
@@ -14,7 +15,6 @@ use crate::error::{Error, Result};
 use crate::failure::Poison;
 use crate::limit::resolve_limit;
 use crate::orbital::{OrbitalTransform, OwnedTransform};
-use crate::primitives::check_disjoint;
 use mpi::ffi::MPI_Comm;
 use std::ops::Range;
 
@@ -222,19 +222,13 @@ pub fn node_aware_split_by(d: &Distributor, n: usize, order: NodeOrder) -> Resul
 /// `n_full x n_orb` rows plus the send lists.
 #[derive(Debug)]
 struct VsliceCore {
-    plan: RowPlan,
+    planned: Planned,
     /// The column window of the source rows each peer receives (its slice, times n_nu').
     windows: Vec<Range<usize>>,
-    dtype: DType,
-    block_shape: Vec<usize>,
-    out_shape: Vec<usize>,
     /// Source rows `[my_irr * n_orb, n_nu * n_nu']` and destination rows
     /// `[n_full * n_orb or 0, my_nu * n_nu']` (elements).
     src_rows: [usize; 2],
     dst_rows: [usize; 2],
-    /// The transform's inputs for every full-BZ q.
-    transform: Option<OwnedTransform>,
-    limit: usize,
 }
 
 impl VsliceCore {
@@ -298,24 +292,26 @@ impl VsliceCore {
             let windows = (0..nranks).map(|p| split.offsets[p] * n_nup..(split.offsets[p] + split.sizes[p]) * n_nup).collect();
             let src_rows = [plan.nsrc(), n_nu * n_nup];
             let dst_rows = [plan.ndst(), split.sizes[rank] * n_nup];
-            let with_rows = |n: usize, row: &[usize]| std::iter::once(n).chain(row.iter().copied()).collect();
-            let shapes = (with_rows(irr.my_size(), row_shape), with_rows(full.ntasks(), &out_row));
-            planned = Some((plan, windows, src_rows, dst_rows, shapes, transform));
+            let (block_shape, out_shape) = (with_rows(irr.my_size(), row_shape), with_rows(full.ntasks(), &out_row));
+            planned = Some((Planned { plan, dtype, block_shape, out_shape, transform, limit: 0 }, windows, src_rows, dst_rows));
             Ok(())
         })?;
-        let (plan, windows, src_rows, dst_rows, (block_shape, out_shape), transform) = planned.expect("planned when the agreement succeeded");
-        Ok(VsliceCore { plan, windows, dtype, block_shape, out_shape, src_rows, dst_rows, transform, limit })
+        let (mut planned, windows, src_rows, dst_rows) = planned.expect("planned when the agreement succeeded");
+        planned.limit = limit;
+        Ok(VsliceCore { planned, windows, src_rows, dst_rows })
+    }
+}
+
+impl Movement for VsliceCore {
+    fn planned(&self) -> &Planned {
+        &self.planned
     }
 
-    /// Re-lays `block` out into `out` on `comm` (collective): one agreement
-    /// on every rank's buffers, then the movement, then the transform. A
-    /// strided block or output goes through a C-ordered copy.
+    /// One agreement on every rank's buffers, then the movement, then the
+    /// transform. A strided block or output goes through a C-ordered copy.
     fn execute(&self, comm: MPI_Comm, poison: &Poison, what: &str, block: &RawArray, out: &mut Destination, scratch: &mut Scratch) -> Result<RawArray> {
-        let local = poison.check(what).and_then(|()| {
-            check_shape(block, self.dtype, &self.block_shape, "the vertex block")?;
-            let h = ArrayHeader { dtype: self.dtype, shape: self.out_shape.clone(), limit: self.limit, flags: 0 };
-            let dst = out.resolve(&h, "the vslice output")?;
-            check_disjoint(block, &dst, None, "the vslice output", "the vertex block")?;
+        let p = &self.planned;
+        let local = p.check_buffers(poison, what, block, out, ["the vertex block", "the vslice output"]).and_then(|dst| {
             let src_rows = contiguous_rows(block, self.src_rows)?;
             let dst_rows = contiguous_rows(&dst, self.dst_rows)?;
             Ok((dst, src_rows, dst_rows))
@@ -325,12 +321,10 @@ impl VsliceCore {
         poison.guard(|| {
             // Both sides are C-ordered on every rank (copies of strided arrays).
             let src = Side { array: &src_rows.view, columns: Some(&self.windows) };
-            self.plan.execute_with(comm, src, Side::whole(&dst_rows.view), self.limit, RowsInPlace::Everywhere, scratch)?;
-            dst_rows.write_back(&dst, self.limit)
+            p.plan.execute_with(comm, src, Side::whole(&dst_rows.view), p.limit, RowsInPlace::Everywhere, scratch)?;
+            dst_rows.write_back(&dst, p.limit)
         })?;
-        if let Some(t) = &self.transform {
-            t.view().apply(&dst, 0)?;
-        }
+        p.finish(&dst)?;
         Ok(dst)
     }
 }
@@ -345,18 +339,11 @@ impl VsliceCore {
 /// The plan keeps its own duplicate of the distributors' communicator and a
 /// copy of the transform's inputs.
 pub struct VslicePlan {
-    comm: OwnedComm,
+    state: PlanState,
     core: VsliceCore,
-    scratch: Scratch,
-    poison: Poison,
-    _thread: ThreadBound,
 }
 
-impl std::fmt::Debug for VslicePlan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VslicePlan").field("block_shape", &self.core.block_shape).field("out_shape", &self.core.out_shape).finish()
-    }
-}
+plan_api!(VslicePlan, "vslice plan", "`[my_irr, orb..., n_nu, n_nu']`", "`[n_full, orb..., my_nu, n_nu']`");
 
 impl VslicePlan {
     /// Plans the re-layout of a vertex whose rows (after q) have shape
@@ -376,52 +363,9 @@ impl VslicePlan {
         transform: Option<&OrbitalTransform>,
         limit: usize,
     ) -> Result<VslicePlan> {
-        let comm = OwnedComm::dup(coordinator(irr, full).lib_comm())?;
-        let core = VsliceCore::new(comm.raw(), irr, full, irrk_inv, split, dtype, row_shape, transform, limit)?;
-        Ok(VslicePlan { comm, core, scratch: Scratch::default(), poison: Poison::default(), _thread: std::marker::PhantomData })
-    }
-
-    /// Shape of the vertex block every execution takes on this rank: `[my_irr, orb..., n_nu, n_nu']`.
-    pub fn block_shape(&self) -> &[usize] {
-        &self.core.block_shape
-    }
-
-    /// Shape of the output every execution fills on this rank: `[n_full, orb..., my_nu, n_nu']`.
-    pub fn out_shape(&self) -> &[usize] {
-        &self.core.out_shape
-    }
-
-    /// The element type.
-    pub fn dtype(&self) -> DType {
-        self.core.dtype
-    }
-
-    /// The agreed message limit in bytes.
-    pub fn limit(&self) -> usize {
-        self.core.limit
-    }
-
-    /// The row plan (for statistics: rows sent, message schedule).
-    pub fn row_plan(&self) -> &RowPlan {
-        &self.core.plan
-    }
-
-    /// Re-lays `block` (`block_shape()`) out into `out` (`out_shape()`, not
-    /// overlapping `block`). Collective; a wrong buffer on any rank is
-    /// reported on every rank and nothing moves.
-    pub fn execute(&mut self, block: ArrayRef<'_>, out: ArrayMut<'_>) -> Result<()> {
-        self.execute_raw(block.raw(), out.raw())
-    }
-
-    /// [`VslicePlan::execute`] on descriptors.
-    pub(crate) fn execute_raw(&mut self, block: &RawArray, out: &RawArray) -> Result<()> {
-        self.core.execute(self.comm.raw(), &self.poison, "vslice plan", block, &mut Destination::Into(out), &mut self.scratch).map(drop)
-    }
-
-    /// Joins an execution's agreement with an error this rank found in its
-    /// arguments (bindings); returns `e`.
-    pub(crate) fn fail_execute(&self, e: Error) -> Error {
-        collective::join_with_error(self.comm.raw(), e)
+        let state = PlanState::dup(coordinator(irr, full).lib_comm())?;
+        let core = VsliceCore::new(state.comm.raw(), irr, full, irrk_inv, split, dtype, row_shape, transform, limit)?;
+        Ok(VslicePlan { state, core })
     }
 }
 

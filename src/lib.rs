@@ -70,6 +70,7 @@
 pub mod bounds;
 pub(crate) mod buffer;
 pub mod bzmap;
+pub(crate) mod bzplan;
 pub(crate) mod collective;
 pub(crate) mod comm;
 pub mod distributor;

@@ -3,6 +3,7 @@
 
 use crate::bzmap::{exchange_and_map_irrbz_fullbz_raw, map_irrbz_fullbz_raw};
 use crate::bzmap::MapPlan;
+use crate::bzplan::PlanObject;
 use crate::distributor::Distributor;
 use crate::element::DType;
 use crate::error::{Error, Result};
@@ -478,9 +479,19 @@ unsafe fn destroy_plan<P>(plan: *mut *mut P, live: &LiveHandles, kind: &str) -> 
     Ok(())
 }
 
-/// Writes a plan's `block` and `out` shapes (`ndim` entries each, which must
+/// A plan's execution from C: converts the descriptors; a bad one joins the
+/// execution's agreement so every rank fails.
+unsafe fn execute_plan(plan: &mut dyn PlanObject, block: *const dgampi_array, out: *const dgampi_array) -> Result<()> {
+    match raw_from_c(block, "block").and_then(|b| Ok((b, out_from_c(out, "out")?))) {
+        Ok((b, o)) => plan.execute_raw(&b, &o),
+        Err(e) => Err(plan.fail_execute(e)),
+    }
+}
+
+/// Writes a plan's block and output shapes (`ndim` entries each, which must
 /// be the plan's number of axes).
-unsafe fn write_shapes(block: &[usize], out: &[usize], ndim: i32, block_shape: *mut i64, out_shape: *mut i64) -> Result<()> {
+unsafe fn write_shapes(plan: &dyn PlanObject, ndim: i32, block_shape: *mut i64, out_shape: *mut i64) -> Result<()> {
+    let (block, out) = plan.shapes();
     if usize::try_from(ndim).ok() != Some(block.len()) {
         return Err(Error::mismatch(format!("the plan's arrays have {} axes, not ndim = {ndim}", block.len())));
     }
@@ -539,11 +550,7 @@ pub unsafe extern "C" fn dgampi_map_plan_create(
 pub unsafe extern "C" fn dgampi_map_plan_execute(plan: *mut dgampi_map_plan, block: *const dgampi_array, out: *const dgampi_array) -> Status {
     guard("dgampi_map_plan_execute", || {
         crate::comm::ensure_initialized()?;
-        let plan = &mut (*LIVE_MAP_PLANS.get(plan, "map plan")?).inner;
-        match raw_from_c(block, "block").and_then(|b| Ok((b, out_from_c(out, "out")?))) {
-            Ok((b, o)) => plan.execute_raw(&b, &o),
-            Err(e) => Err(plan.fail_execute(e)),
-        }
+        execute_plan(&mut (*LIVE_MAP_PLANS.get(plan, "map plan")?).inner, block, out)
     })
 }
 
@@ -553,8 +560,7 @@ pub unsafe extern "C" fn dgampi_map_plan_execute(plan: *mut dgampi_map_plan, blo
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_map_plan_shapes(plan: *mut dgampi_map_plan, ndim: i32, block_shape: *mut i64, out_shape: *mut i64) -> Status {
     guard("dgampi_map_plan_shapes", || {
-        let plan = &(*LIVE_MAP_PLANS.get(plan, "map plan")?).inner;
-        write_shapes(plan.block_shape(), plan.out_shape(), ndim, block_shape, out_shape)
+        write_shapes(&(*LIVE_MAP_PLANS.get(plan, "map plan")?).inner, ndim, block_shape, out_shape)
     })
 }
 
@@ -618,11 +624,7 @@ pub unsafe extern "C" fn dgampi_vslice_plan_create(
 pub unsafe extern "C" fn dgampi_vslice_plan_execute(plan: *mut dgampi_vslice_plan, block: *const dgampi_array, out: *const dgampi_array) -> Status {
     guard("dgampi_vslice_plan_execute", || {
         crate::comm::ensure_initialized()?;
-        let plan = &mut (*LIVE_VSLICE_PLANS.get(plan, "vslice plan")?).inner;
-        match raw_from_c(block, "block").and_then(|b| Ok((b, out_from_c(out, "out")?))) {
-            Ok((b, o)) => plan.execute_raw(&b, &o),
-            Err(e) => Err(plan.fail_execute(e)),
-        }
+        execute_plan(&mut (*LIVE_VSLICE_PLANS.get(plan, "vslice plan")?).inner, block, out)
     })
 }
 
@@ -631,8 +633,7 @@ pub unsafe extern "C" fn dgampi_vslice_plan_execute(plan: *mut dgampi_vslice_pla
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_vslice_plan_shapes(plan: *mut dgampi_vslice_plan, ndim: i32, block_shape: *mut i64, out_shape: *mut i64) -> Status {
     guard("dgampi_vslice_plan_shapes", || {
-        let plan = &(*LIVE_VSLICE_PLANS.get(plan, "vslice plan")?).inner;
-        write_shapes(plan.block_shape(), plan.out_shape(), ndim, block_shape, out_shape)
+        write_shapes(&(*LIVE_VSLICE_PLANS.get(plan, "vslice plan")?).inner, ndim, block_shape, out_shape)
     })
 }
 
