@@ -6,6 +6,8 @@
 //! Cases, interleaved per repetition:
 //! - `exchange`: `exchange_and_map_irrbz_fullbz` into a preallocated output
 //!   (`Destination::Into`);
+//! - `map_plan`: `MapPlan::execute` of a plan made once before the cases
+//!   (its creation time reported apart), into the same output;
 //! - `map`: `map_irrbz_fullbz` (gather to rank 0, unfold, scatter) into the same output;
 //! - `a2av+memcpy` (anchor, compared with both): a raw `MPI_Alltoallv` of the
 //!   bytes the exchange must move between ranks, then a memcpy of this rank's
@@ -16,8 +18,8 @@
 //! The Alltoallv counts are computed here from the map, independently of the
 //! library: rank `s` sends rank `p != s` each irreducible row it owns that `p`
 //! needs, once (the minimum); the anchor sends contiguous dummy buffers of
-//! those sizes. The library's plan (`plan_map(...).rows_sent()`) is compared
-//! with that minimum. Both maps' outputs are checked element by element
+//! those sizes. The library's plan (`MapPlan::row_plan().rows_sent()`) is compared
+//! with that minimum. Every map's output is checked element by element
 //! against a serial unfold right after their warm-ups (outside timing).
 //!
 //! Memory: `exchange` runs first, and the anchors allocate their buffers only
@@ -43,7 +45,8 @@ mod common;
 use dgampi::bzmap::square_lattice_irrk_inv as square_lattice_map;
 use common::{Bench, Case, Json};
 use dgampi::{ArrayMut, ArrayRef};
-use dgampi::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz, plan_map};
+use dgampi::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz};
+use dgampi::MapPlan;
 use dgampi::Distributor;
 use mpi::traits::*;
 use ndarray::Array2;
@@ -77,6 +80,8 @@ fn exit_with(rank: i32, msg: &str) -> ! {
 }
 
 struct State {
+    /// The plan of the `map_plan` case.
+    plan: MapPlan,
     comm: mpi::ffi::MPI_Comm,
     row_elems: usize,
     /// First full-BZ point of this rank.
@@ -203,12 +208,12 @@ fn main() {
     let min_sent_rows: usize = (0..nranks).filter(|&p| p != me).map(|p| rows[me][p]).sum();
     let min_recv_rows: usize = (0..nranks).filter(|&p| p != me).map(|p| rows[p][me]).sum();
     let cross_bytes_total: usize = (0..nranks).flat_map(|s| (0..nranks).map(move |p| (s, p))).filter(|(s, p)| s != p).map(|(s, p)| rows[s][p] * row_bytes).sum();
-    let plan = plan_map(&irr, &full, &irrk_inv).unwrap_or_else(|e| exit_with(rank, &format!("plan_map: {e}")));
+    // The MapPlan of the `map_plan` case, created once (timed apart).
     let t0 = mpi::time();
-    let plan_again = plan_map(&irr, &full, &irrk_inv).expect("plan_map");
+    let plan = MapPlan::new(&irr, &full, &irrk_inv, dgampi::DType::Complex128, &[row_elems], None, 0)
+        .unwrap_or_else(|e| exit_with(rank, &format!("MapPlan::new: {e}")));
     let plan_build_s = mpi::time() - t0;
-    drop(plan_again);
-    let plan_sent_rows = plan.rows_sent();
+    let plan_sent_rows = plan.row_plan().rows_sent();
 
     let to_i32 = |b: usize| i32::try_from(b).unwrap_or_else(|_| exit_with(rank, &format!("alltoallv byte count {b} exceeds an int; lower --scale")));
     let scounts: Vec<i32> = (0..nranks).map(|p| if p == me { 0 } else { to_i32(rows[me][p] * row_bytes) }).collect();
@@ -233,6 +238,7 @@ fn main() {
     let in_bytes = input.len() * 16;
     let out_bytes = output.len() * 16;
     let mut state = State {
+        plan,
         comm: world.as_raw(),
         row_elems,
         full_off: full.my_offset(),
@@ -263,6 +269,12 @@ fn main() {
             s.rss_after_exchange = common::peak_rss_bytes();
             verify(s, map_r)
         })
+        .vs("a2av+memcpy"),
+        Case::new("map_plan", "MapPlan::execute (plan made once) into the same output", both, move |s: &mut State| {
+            s.plan.execute(ArrayRef::new(&s.input).expect("input view"), ArrayMut::new(&mut s.output).expect("output view")).expect("MapPlan::execute");
+        })
+        .prepare(poison)
+        .check(move |s: &mut State| verify(s, map_r))
         .vs("a2av+memcpy"),
         Case::new("map", "map_irrbz_fullbz (gather to rank 0, unfold, scatter) into the same output", both, move |s: &mut State| {
             map_irrbz_fullbz(irr_r, full_r, map_r, ArrayRef::new(&s.input).expect("input view"), ArrayMut::new(&mut s.output).expect("output view"), None, 0).expect("map_irrbz_fullbz");
@@ -312,6 +324,9 @@ fn main() {
     let find = |n: &str| bench.results.iter().find(|r| r.name == n).expect("case").clone();
     let (ex, mp, both_a, a2a, mc) = (find("exchange"), find("map"), find("a2av+memcpy"), find("alltoallv"), find("memcpy"));
     let gts = find("gather+take+scatter");
+    let planned = find("map_plan");
+    let ratio_plan = planned.median_s() / (a2a.median_s() + mc.median_s());
+    let ratio_plan_paired = common::median(&(0..planned.times.len()).map(|i| planned.times[i] / (a2a.times[i] + mc.times[i])).collect::<Vec<f64>>());
     let ratio_sum = ex.median_s() / (a2a.median_s() + mc.median_s());
     let ratio_combined = ex.median_s() / both_a.median_s();
     // Paired per repetition (cases are interleaved, so rep i of each ran back to back).
@@ -322,7 +337,10 @@ fn main() {
     bench.param("bytes_sent_per_rank_plan", Json::Arr(plan_sent.iter().map(|&r| Json::int(r * row_bytes as u64)).collect()));
     bench.param("bytes_sent_per_rank_minimum", Json::Arr(min_sent.iter().map(|&r| Json::int(r * row_bytes as u64)).collect()));
     bench.param("bytes_received_per_rank_minimum", Json::Arr(min_recv.iter().map(|&r| Json::int(r * row_bytes as u64)).collect()));
-    bench.param("plan_map_build_s_max_over_ranks", Json::Num(plan_s));
+    bench.param("map_plan_create_s_max_over_ranks", Json::Num(plan_s));
+    bench.param("ratio_map_plan_over_alltoallv_plus_memcpy", Json::Num(ratio_plan));
+    bench.param("ratio_map_plan_over_alltoallv_plus_memcpy_median_per_rep", Json::Num(ratio_plan_paired));
+    bench.param("ratio_exchange_over_map_plan", Json::Num(ex.median_s() / planned.median_s()));
     bench.param("peak_rss_after_exchange_bytes", Json::Arr(rss_exchange.iter().map(|&b| Json::int(b)).collect()));
     bench.param("ratio_exchange_over_alltoallv_plus_memcpy", Json::Num(ratio_sum));
     bench.param("ratio_exchange_over_combined_anchor", Json::Num(ratio_combined));
@@ -350,6 +368,16 @@ fn main() {
         "same ratio paired per repetition (median over reps of exchange_i / (alltoallv_i + memcpy_i)): {ratio_paired:.3}: {}; \
          of exchange_i / combined_i: {ratio_paired_combined:.3}",
         verdict(ratio_paired <= ACCEPT_RATIO)
+    ));
+    bench.note(format!(
+        "plan: MapPlan::execute / (alltoallv + memcpy) = {:.4} / ({:.4} + {:.4}) = {ratio_plan:.3} (target <= 1.0): {}; paired per repetition {ratio_plan_paired:.3}; \
+         the one-shot exchange / the plan's execution = {:.3}; MapPlan::new once: {:.1} us (max over ranks)",
+        planned.median_s(),
+        a2a.median_s(),
+        mc.median_s(),
+        verdict(ratio_plan <= 1.0),
+        ex.median_s() / planned.median_s(),
+        plan_s * 1e6
     ));
     bench.note(format!(
         "map (through the root) / (alltoallv + memcpy) = {:.3}",
@@ -380,10 +408,9 @@ fn main() {
         ));
     }
     bench.note(format!(
-        "bytes sent: {}; peak RSS: {}; plan_map build (per call, max over ranks): {:.1} us",
+        "bytes sent: {}; peak RSS: {}",
         if sent_ok { "every rank at the minimum" } else { "NOT at the minimum" },
-        verdict(rss_ok),
-        plan_s * 1e6
+        verdict(rss_ok)
     ));
     bench.note("the process peak RSS below also covers map (rank 0 holds the whole irreducible and full arrays) and the anchors' buffers");
     drop(state);

@@ -7,9 +7,12 @@
 //! Each rank ends with `[1024, 2, 2, 2, 2, my_nu, 64]`: 512 MiB per rank at 2 ranks.
 //!
 //! Cases, interleaved per repetition:
-//! - `vslice`: `gather_full_ibz_for_vslice` into a preallocated output
-//!   (`Destination::Into`), checked element by element against a serial
-//!   unfold right after its warm-up (outside timing);
+//! - `vslice_plan`: `VslicePlan::execute` of a plan made once before the
+//!   cases (its creation time is reported apart), into a preallocated
+//!   output, checked element by element against a serial unfold right after
+//!   its warm-up (outside timing);
+//! - `vslice`: the one-shot `gather_full_ibz_for_vslice` (plans inside every
+//!   call), checked the same way;
 //! - `alltoallv` (anchor of WORKLOADS.md): a raw `MPI_Alltoallv` of the bytes
 //!   that must cross ranks (computed here from the map and the split: rank
 //!   `s` sends rank `p != s` each (q_irr, orb, nu) row it owns with nu in
@@ -18,15 +21,13 @@
 //! - `a2av+memcpy` (extra anchor): both in a row, the data movement a perfect
 //!   implementation cannot avoid.
 //!
-//! The library builds its row plan inside every call; the bench builds the same
-//! plan once (same closures as src/freq.rs) to time it and to compare its
-//! `rows_sent` with the minimum.
+//! The plan's bytes sent are compared with the minimum.
 //!
-//! Bytes per case (for GB/s): `vslice` and `a2av+memcpy` declare cross-rank +
+//! Bytes per case (for GB/s): `vslice_plan`, `vslice` and `a2av+memcpy` declare cross-rank +
 //! output bytes (all ranks); `alltoallv` the cross-rank bytes; `memcpy` the output bytes.
 //!
-//! Ratios are also reported paired per repetition (median over reps of
-//! `vslice_i / anchor_i`). Repetitions default to 11.
+//! Ratios (of `vslice_plan`) are also reported paired per repetition
+//! (median over reps of `vslice_plan_i / anchor_i`). Repetitions default to 11.
 //!
 //! Run: `scripts/bench w_vslice [--reps N] [--scale N] [--out DIR]`.
 
@@ -36,8 +37,8 @@ mod common;
 use dgampi::bzmap::square_lattice_irrk_inv as square_lattice_map;
 use common::{Bench, Case, Json};
 use dgampi::{ArrayMut, ArrayRef};
-use dgampi::engine::RowPlan;
 use dgampi::freq::{gather_full_ibz_for_vslice, node_aware_split, node_labels, FreqSplit, NodeOrder};
+use dgampi::VslicePlan;
 use dgampi::Distributor;
 use mpi::traits::*;
 use ndarray::{ArrayD, IxDyn};
@@ -69,6 +70,7 @@ fn exit_with(rank: i32, msg: &str) -> ! {
 }
 
 struct State {
+    plan: VslicePlan,
     comm: mpi::ffi::MPI_Comm,
     input: ArrayD<Complex64>,
     output: ArrayD<Complex64>,
@@ -185,32 +187,17 @@ fn main() {
     let min_sent_rows: usize = (0..nranks).filter(|&p| p != me).map(|p| rows(me, p)).sum();
     let cross_bytes_total: usize = (0..nranks).flat_map(|s| (0..nranks).map(move |p| (s, p))).filter(|(s, p)| s != p).map(|(s, p)| rows(s, p) * row_bytes).sum();
 
-    // The library's plan, built as src/freq.rs builds it (timed once).
-    let irr_layout = irr.layout().clone();
+    // The plan, created once (timed; WORKLOADS.md reports plan time apart).
     let t0 = mpi::time();
-    let plan = RowPlan::build(
-        nranks,
-        me,
-        irr.my_size() * n_orb * N_NU,
-        n_full * n_orb * my_nu,
-        |p| {
-            let nus = split.range(p);
-            let map = &irrk_inv;
-            (0..n_full).flat_map(move |q| {
-                let nus = nus.clone();
-                (0..n_orb).flat_map(move |o| nus.clone().map(move |nu| (map[q] * n_orb + o) * N_NU + nu))
-            })
-        },
-        |g| {
-            let (q_irr, rest) = (g / (n_orb * N_NU), g % (n_orb * N_NU));
-            let (owner, local) = irr_layout.owner(q_irr);
-            Ok((owner, local * n_orb * N_NU + rest))
-        },
-    )
-    .unwrap_or_else(|e| exit_with(rank, &format!("RowPlan::build: {e}")));
+    let row_shape: Vec<usize> = ORB.iter().copied().chain([N_NU, n_nup]).collect();
+    let plan = VslicePlan::new(&irr, &full, &irrk_inv, &split, dgampi::DType::Complex128, &row_shape, None, 0)
+        .unwrap_or_else(|e| exit_with(rank, &format!("VslicePlan::new: {e}")));
     let plan_build_s = mpi::time() - t0;
-    let plan_sent_rows = plan.rows_sent();
-    drop(plan);
+    // The plan sends one list of (q, orbital) rows to every rank with a
+    // slice; each row carries that rank's slice of nu (x nu' elements).
+    let receivers: Vec<usize> = (0..nranks).filter(|&p| p != me && split.sizes[p] > 0).collect();
+    let rows_per_receiver = if receivers.is_empty() { 0 } else { plan.row_plan().rows_sent() / receivers.len() };
+    let plan_sent_rows: usize = receivers.iter().map(|&p| rows_per_receiver * split.sizes[p]).sum();
 
     let to_i32 = |b: usize| i32::try_from(b).unwrap_or_else(|_| exit_with(rank, &format!("alltoallv byte count {b} exceeds an int; lower --scale")));
     let scounts: Vec<i32> = (0..nranks).map(|p| if p == me { 0 } else { to_i32(rows(me, p) * row_bytes) }).collect();
@@ -250,6 +237,7 @@ fn main() {
     let output = ArrayD::from_elem(IxDyn(&out_shape), POISON);
     let (in_bytes, out_bytes) = (input.len() * 16, output.len() * 16);
     let mut state = State {
+        plan,
         comm: world.as_raw(),
         input,
         output,
@@ -269,14 +257,20 @@ fn main() {
     let both = cross_bytes_total as u64 + output_total;
     let (irr_r, full_r, map_r, split_r) = (&irr, &full, &irrk_inv[..], &split);
     let cases = vec![
-        Case::new("vslice", "gather_full_ibz_for_vslice into a preallocated output (Destination::Into), node-aware nu split", both, move |s: &mut State| {
-            gather_full_ibz_for_vslice(irr_r, full_r, map_r, split_r, ArrayRef::new(&s.input).expect("input view"), ArrayMut::new(&mut s.output).expect("output view"), None, 0).expect("gather_full_ibz_for_vslice");
+        Case::new("vslice_plan", "VslicePlan::execute (plan made once) into a preallocated output, node-aware nu split", both, |s: &mut State| {
+            s.plan.execute(ArrayRef::new(&s.input).expect("input view"), ArrayMut::new(&mut s.output).expect("output view")).expect("VslicePlan::execute");
         })
         .prepare(|s: &mut State| s.output.fill(POISON))
         .check(move |s: &mut State| {
             s.rss_after_vslice = common::peak_rss_bytes();
             verify(&s.output, map_r, n_orb, nu_off, my_nu, n_nup)
         })
+        .vs("alltoallv"),
+        Case::new("vslice", "gather_full_ibz_for_vslice into a preallocated output (Destination::Into), node-aware nu split", both, move |s: &mut State| {
+            gather_full_ibz_for_vslice(irr_r, full_r, map_r, split_r, ArrayRef::new(&s.input).expect("input view"), ArrayMut::new(&mut s.output).expect("output view"), None, 0).expect("gather_full_ibz_for_vslice");
+        })
+        .prepare(|s: &mut State| s.output.fill(POISON))
+        .check(move |s: &mut State| verify(&s.output, map_r, n_orb, nu_off, my_nu, n_nup))
         .vs("alltoallv"),
         Case::new("alltoallv", "raw MPI_Alltoallv of the minimum cross-rank bytes (contiguous dummy buffers)", cross_bytes_total as u64, alltoallv)
             .prepare(prepare_anchors)
@@ -307,10 +301,11 @@ fn main() {
         worst
     };
     let find = |n: &str| bench.results.iter().find(|r| r.name == n).expect("case").clone();
-    let (v, a2a, mc, both_a) = (find("vslice"), find("alltoallv"), find("memcpy"), find("a2av+memcpy"));
+    let (v, one_shot, a2a, mc, both_a) = (find("vslice_plan"), find("vslice"), find("alltoallv"), find("memcpy"), find("a2av+memcpy"));
     bench.param("bytes_sent_per_rank_plan", Json::Arr(plan_sent.iter().map(|&r| Json::int(r * row_bytes as u64)).collect()));
     bench.param("bytes_sent_per_rank_minimum", Json::Arr(min_sent.iter().map(|&r| Json::int(r * row_bytes as u64)).collect()));
     bench.param("plan_build_s_max_over_ranks", Json::Num(plan_s));
+    bench.param("ratio_one_shot_over_plan", Json::Num(one_shot.median_s() / v.median_s()));
     bench.param("peak_rss_after_vslice_bytes", Json::Arr(rss_v.iter().map(|&b| Json::int(b)).collect()));
     bench.param("ratio_vslice_over_alltoallv", Json::Num(v.median_s() / a2a.median_s()));
     bench.param("ratio_vslice_over_alltoallv_plus_memcpy", Json::Num(v.median_s() / (a2a.median_s() + mc.median_s())));
@@ -340,9 +335,11 @@ fn main() {
         "paired per repetition (median over reps): vslice_i / alltoallv_i = {paired_a2a:.2}; vslice_i / (alltoallv_i + memcpy_i) = {paired_sum:.3}"
     ));
     bench.note(format!(
-        "row plan built inside every call: {:.4} s (max over ranks) = {:.0}% of the vslice median",
+        "plan creation (once): {:.4} s (max over ranks) = {:.0}% of an execution; the one-shot call (plans inside): {:.4} s = {:.2} x the plan's execution",
         plan_s,
-        100.0 * plan_s / v.median_s()
+        100.0 * plan_s / v.median_s(),
+        one_shot.median_s(),
+        one_shot.median_s() / v.median_s()
     ));
     for r in 0..nranks {
         let bound = 1.1 * (in_all[r] + out_all[r]) as f64 + (64u64 << 20) as f64;

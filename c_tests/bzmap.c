@@ -1,8 +1,8 @@
 /* dgampi C ABI: the Brillouin-zone maps (dgampi_exchange_and_map_irrbz_fullbz,
  * dgampi_map_irrbz_fullbz and their _into forms, with and without the orbital
  * transform), the node-aware frequency split (dgampi_node_aware_split,
- * dgampi_node_aware_split_nodes) and dgampi_gather_full_ibz_for_vslice,
- * checked on every rank against serial references computed here, and their
+ * dgampi_node_aware_split_nodes), dgampi_gather_full_ibz_for_vslice and the
+ * reusable plans of both (dgampi_map_plan_*, dgampi_vslice_plan_*), checked on every rank against serial references computed here, and their
  * bad input (a clear status on every rank, never a hang).
  *
  *   bzmap          all checks (any number of ranks, any process-wide limit)
@@ -855,6 +855,27 @@ static void test_split_real(void) {
 
 /* ------------------------------------------------------------------ gather_full_ibz_for_vslice */
 
+/* The expected vslice output for pattern `seed`: all q, this rank's nu
+ * (my_nu from my_off), transformed when `in` is given. */
+static cplx *vslice_expected(const struct bzmap *m, const struct transform_inputs *in, int64_t nb, int64_t n_nu,
+                             int64_t nup, int64_t my_nu, int64_t my_off, int seed) {
+    size_t orow = (size_t)(nb * nb * my_nu * nup);
+    cplx *want = malloc((size_t)m->n_full * orow * sizeof(cplx) + 1), *x = malloc(orow * sizeof(cplx) + 1);
+    for (int64_t q = 0; q < m->n_full; q++) {
+        for (int64_t ab = 0; ab < nb * nb; ab++)
+            for (int64_t j = 0; j < my_nu; j++)
+                for (int64_t tt = 0; tt < nup; tt++)
+                    pattern_elem(DGAMPI_DTYPE_COMPLEX128, (size_t)(((m->inv[q] * nb * nb + ab) * n_nu + my_off + j) * nup + tt),
+                                 seed, x + (size_t)((ab * my_nu + j) * nup + tt));
+        if (in)
+            transform_ref(x, want + (size_t)q * orow, in->u + 4 * q, 2, 2, (size_t)(my_nu * nup), in->sigma[q], in->conj[q] != 0);
+        else
+            memcpy(want + (size_t)q * orow, x, orow * sizeof(cplx));
+    }
+    free(x);
+    return want;
+}
+
 static void vslice_case(const struct bzmap *m, const struct dists *d, const struct transform_inputs *in,
                         const int64_t *ssz, const int64_t *soff, int64_t n_nu, int with_t, size_t limit, const char *layout) {
     char ctx[200];
@@ -877,26 +898,13 @@ static void vslice_case(const struct bzmap *m, const struct dists *d, const stru
                                                with_t ? &t : NULL, limit, &o, &has));
     CHECK(has == (my_nu > 0), "has_slice %d with %lld frequencies", has, (long long)my_nu);
     /* the reference: all q, this rank's nu, transformed by the definition */
-    size_t orow = (size_t)(nb * nb * my_nu * nup), trail = (size_t)(my_nu * nup);
-    size_t n = (size_t)m->n_full * orow;
-    cplx *want = malloc(n * sizeof(cplx) + 1), *x = malloc(orow * sizeof(cplx) + 1);
-    for (int64_t q = 0; q < m->n_full; q++) {
-        for (int64_t ab = 0; ab < nb * nb; ab++)
-            for (int64_t j = 0; j < my_nu; j++)
-                for (int64_t tt = 0; tt < nup; tt++)
-                    pattern_elem(dt, (size_t)(((m->inv[q] * nb * nb + ab) * n_nu + my_off + j) * nup + tt), 3,
-                                 x + (size_t)((ab * my_nu + j) * nup + tt));
-        if (with_t)
-            transform_ref(x, want + (size_t)q * orow, in->u + 4 * q, 2, 2, trail, in->sigma[q], in->conj[q] != 0);
-        else
-            memcpy(want + (size_t)q * orow, x, orow * sizeof(cplx));
-    }
+    size_t orow = (size_t)(nb * nb * my_nu * nup), n = (size_t)m->n_full * orow;
+    cplx *want = vslice_expected(m, with_t ? in : NULL, nb, n_nu, nup, my_nu, my_off, 3);
     if (check_owned_record(&o, dt, 5, oshape, "vslice record") && n)
         CHECK_CLOSE(o.data, want, (size_t)m->n_full, orow, with_t ? 1e-12 : 0.0, "vslice");
     if (o.ndim == 5) CHECK_OK(dgampi_free(o.data));
     free(blk);
     free(want);
-    free(x);
 }
 
 static void test_vslice(void) {
@@ -1388,6 +1396,107 @@ static void irrk_inv_differs_on_one_rank(void) {
     fixture_teardown();
 }
 
+/* ------------------------------------------------------------------ plans */
+
+/* A map plan per map: created once, executed with new data twice after its
+ * distributors are destroyed, refusing a wrong block on rank 0 everywhere
+ * and still usable after it; then a stale handle. */
+static void test_map_plans(void) {
+    const int32_t dt = DGAMPI_DTYPE_F64;
+    const int64_t trail[1] = {3};
+    for (int mi = 0; mi < N_MAPS; mi++) {
+        const struct bzmap *m = &MAPS[mi];
+        char ctx[160];
+        snprintf(ctx, sizeof ctx, "dgampi_map_plan: %s", m->name);
+        check_section = ctx;
+        struct dists d;
+        if (!dists_create(m, &d)) continue;
+        dgampi_map_plan *plan = NULL;
+        CHECK_OK(dgampi_map_plan_create(d.irr, d.full, m->inv, (size_t)m->n_full, dt, 1, trail, NULL, lim(40), &plan));
+        int64_t isz = d.isz, ioff = d.ioff, fsz = d.fsz, foff = d.foff;
+        dists_destroy(&d); /* the plan keeps its own communicator */
+        if (!plan) continue;
+        int64_t bshape[2], oshape[2];
+        CHECK_OK(dgampi_map_plan_shapes(plan, 2, bshape, oshape));
+        CHECK(bshape[0] == isz && bshape[1] == 3 && oshape[0] == fsz && oshape[1] == 3, "plan shapes [%lld, %lld] [%lld, %lld]",
+              (long long)bshape[0], (long long)bshape[1], (long long)oshape[0], (long long)oshape[1]);
+        CHECK_STATUS(dgampi_map_plan_shapes(plan, 3, bshape, oshape), S_MISMATCH, "dgampi_map_plan_shapes");
+        size_t n = (size_t)fsz * 3;
+        double *out = malloc(n * sizeof(double) + 1);
+        dgampi_array o = make_array(out, dt, 2, oshape, NULL);
+        for (int seed = 1; seed <= 3; seed++) {
+            void *in = pattern_range_new(dt, (size_t)ioff * 3, (size_t)isz * 3, seed);
+            dgampi_array block = make_array(in, dt, 2, bshape, NULL);
+            if (seed == 2) {
+                /* a wrong block on rank 0: every rank fails, nothing moves */
+                int64_t wrong[2] = {isz + (rank == 0), 3};
+                void *big = pattern_range_new(dt, 0, (size_t)(isz + 1) * 3, seed);
+                dgampi_array bad = make_array(big, dt, 2, wrong, NULL);
+                CHECK_SOME_RANK(dgampi_map_plan_execute(plan, &bad, &o), S_MISMATCH, "dgampi_map_plan_execute");
+                free(big);
+            }
+            CHECK_OK(dgampi_map_plan_execute(plan, &block, &o));
+            void *want = unfold_expected(m, dt, 3, foff, fsz, seed);
+            CHECK_ELEMS(dt, out, want, n, "planned map");
+            free(want);
+            free(in);
+        }
+        dgampi_map_plan *stale = plan;
+        CHECK_OK(dgampi_map_plan_destroy(&plan));
+        CHECK(plan == NULL, "destroy left the handle set");
+        CHECK_OK(dgampi_map_plan_destroy(&plan));
+        CHECK_STATUS(dgampi_map_plan_execute(stale, NULL, &o), S_HANDLE, "dgampi_map_plan_execute");
+        free(out);
+    }
+}
+
+/* A vslice plan with the transform, created once and executed twice with new
+ * data, at every node layout of test_vslice's first two (ranks with empty
+ * slices at 5 frequencies on 4 ranks of one node). */
+static void test_vslice_plans(void) {
+    static struct transform_inputs in;
+    const struct bzmap *m = &MAPS[1];
+    struct dists d;
+    if (!dists_create(m, &d)) return;
+    make_inputs(m->n_full, 9, &in);
+    const int32_t dt = DGAMPI_DTYPE_COMPLEX128;
+    const int64_t nb = 2, nup = 3;
+    for (int layout = 0; layout < 2; layout++) {
+        for (int64_t n_nu = 2; n_nu <= 5; n_nu += 3) {
+            char ctx[160];
+            snprintf(ctx, sizeof ctx, "dgampi_vslice_plan: nodes %s, n_nu %lld", layout ? "all on one" : "rank%2", (long long)n_nu);
+            check_section = ctx;
+            int64_t nodes[MAX_RANKS], ssz[MAX_RANKS], soff[MAX_RANKS];
+            for (int r = 0; r < nranks; r++) nodes[r] = layout == 0 ? r % 2 : 0;
+            CHECK_OK(dgampi_node_aware_split_nodes(n_nu, nodes, (size_t)nranks, ssz, soff));
+            int64_t row[4] = {nb, nb, n_nu, nup};
+            dgampi_orbital_transform t = transform_record(&in, 0, m->n_full, 2);
+            dgampi_vslice_plan *plan = NULL;
+            CHECK_OK(dgampi_vslice_plan_create(d.irr, d.full, m->inv, (size_t)m->n_full, ssz, soff, dt, 4, row, &t, lim(64), &plan));
+            if (!plan) continue;
+            int64_t bshape[5], oshape[5];
+            CHECK_OK(dgampi_vslice_plan_shapes(plan, 5, bshape, oshape));
+            CHECK(bshape[0] == d.isz && oshape[0] == m->n_full && oshape[3] == ssz[rank] && oshape[4] == nup, "plan shapes");
+            size_t n = (size_t)m->n_full * (size_t)(nb * nb * ssz[rank] * nup);
+            cplx *out = malloc(n * sizeof(cplx) + 1);
+            dgampi_array o = make_array(n ? out : NULL, dt, 5, oshape, NULL);
+            size_t brow = (size_t)(nb * nb * n_nu * nup);
+            for (int seed = 4; seed <= 5; seed++) {
+                cplx *blk = pattern_range_new(dt, (size_t)d.ioff * brow, (size_t)d.isz * brow, seed);
+                dgampi_array block = make_array(blk, dt, 5, bshape, NULL);
+                CHECK_OK(dgampi_vslice_plan_execute(plan, &block, &o));
+                cplx *want = vslice_expected(m, &in, nb, n_nu, nup, ssz[rank], soff[rank], seed);
+                if (n) CHECK_CLOSE(out, want, (size_t)m->n_full, n / (size_t)m->n_full, 1e-12, "planned vslice");
+                free(want);
+                free(blk);
+            }
+            CHECK_OK(dgampi_vslice_plan_destroy(&plan));
+            free(out);
+        }
+    }
+    dists_destroy(&d);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -1423,6 +1532,8 @@ int main(int argc, char **argv) {
     test_split_nodes();
     test_split_real();
     test_vslice();
+    test_map_plans();
+    test_vslice_plans();
     fixture_setup();
     test_bad_maps();
     test_bad_blocks();

@@ -6,10 +6,10 @@ array routine needs one specific procedure for each of the 6 element types
 (real(4), real(8), complex(4), complex(8), integer(4), integer(8); the FFT
 only the two complex ones) and each rank 1..7 (and, for the Brillouin-zone
 routines, each kind of irrk_inv: integer(4) and integer(8); for the one-shot
-FFT, each kind of nq). They are all the same few lines: describe the
-array (`view_<t>_<r>`: data address, shape and byte strides, reversed to C
-order) and call the hand-written routine of src/dgampi.F90 that takes the
-description. This script writes them:
+FFT, each kind of nq; the plans' execute forms only by type and rank). They
+are all the same few lines: describe the array (`view_<t>_<r>`: data
+address, shape and byte strides, reversed to C order) and call the
+hand-written routine of src/dgampi.F90 that takes the description. This script writes them:
 
   src/generated/dgampi_generic.inc    generic interface blocks (specification part)
   src/generated/dgampi_specific.inc   the specific procedures (after `contains`)
@@ -65,6 +65,8 @@ LIMIT = "integer(c_size_t), intent(in), optional :: limit"
 IERR = "integer, intent(out), optional :: ierr"
 TRANSFORM = "type(dgampi_orbital_transform), intent(in), optional :: transform"
 FFT_PLAN = "type(dgampi_fft_plan), intent(in) :: plan"
+MAP_PLAN = "type(dgampi_map_plan), intent(in) :: plan"
+VSLICE_PLAN = "type(dgampi_vslice_plan), intent(in) :: plan"
 FFT_OPTIONS = "integer, intent(in), optional :: direction, normalization, strategy, rigor"
 
 # Array operations. generic: the public name; name: prefix of the specifics
@@ -177,6 +179,17 @@ OPS = [
                 "{T}, intent(in), target :: block{D}", "{T}, allocatable, intent(out), target :: out{D}",
                 "logical, intent(out), optional :: has_slice", TRANSFORM, LIMIT, IERR],
          views=["block"], locals=["type(c_owned_array) :: owned"]),
+    # The reusable plans of the two: this rank's block(row..., my_irr) into
+    # the caller's out (row..., my_full), resp. the vertex block(nu', nu,
+    # orb..., my_irr) into out(nu', my_nu, orb..., n_full) (ranks 3..7).
+    dict(generic="dgampi_map_plan_execute", name="map_plan_execute",
+         args="plan, block, out, ierr",
+         decls=[MAP_PLAN, "{T}, intent(in), target :: block{D}", "{T}, intent(inout), target :: out{D}", IERR],
+         views=["block", "out"], body="call map_plan_execute_v(plan, vblock, vout, ierr)"),
+    dict(generic="dgampi_vslice_plan_execute", name="vslice_plan_execute", min_rank=3,
+         args="plan, block, out, ierr",
+         decls=[VSLICE_PLAN, "{T}, intent(in), target :: block{D}", "{T}, intent(inout), target :: out{D}", IERR],
+         views=["block", "out"], body="call vslice_plan_execute_v(plan, vblock, vout, ierr)"),
     # The distributed FFT: this rank's block a(batch..., my_q) in place
     # (complex only; a non-contiguous section is described by its strides
     # and rejected by the library on every rank, never copied).

@@ -523,6 +523,16 @@ typedef struct dgampi_distributor dgampi_distributor;
 typedef struct dgampi_fft_plan dgampi_fft_plan;
 
 /*
+ Opaque handle of a planned IBZ → full-BZ map (`dgampi_map_plan_create`).
+ */
+typedef struct dgampi_map_plan dgampi_map_plan;
+
+/*
+ Opaque handle of a planned frequency re-layout (`dgampi_vslice_plan_create`).
+ */
+typedef struct dgampi_vslice_plan dgampi_vslice_plan;
+
+/*
  The optional per-k orbital transform of the maps: `u` holds `n` complex128
  matrices of `nb x nb` (row-major), `sigma` `n` signs (±1) and `conj` `n`
  flags (nonzero = conjugate the representative's data), for this rank's
@@ -802,6 +812,106 @@ dgampi_status dgampi_gather_full_ibz_for_vslice(struct dgampi_distributor *irr,
                                                 size_t limit,
                                                 struct dgampi_owned_array *out,
                                                 int *has_slice);
+
+/*
+ Collective: plans the peer-to-peer unfolding `full[q] = irr[irrk_inv[q]]`
+ (as `dgampi_exchange_and_map_irrbz_fullbz` does it) for rows of
+ `row_shape` (`row_ndim` int64 values; 0 axes = one element per q) of
+ `dtype`, with the optional `transform` (NULL = none; copied, so its
+ arrays may be freed after the call). Every rank passes the same
+ `irrk_inv`, `dtype`, row shape and `limit` (checked); a bad argument on
+ any rank fails on every rank. The plan keeps its own duplicate of the
+ distributors' communicator: the distributors may be destroyed first.
+ Stores the handle in `*out` (release with `dgampi_map_plan_destroy`).
+ */
+dgampi_status dgampi_map_plan_create(struct dgampi_distributor *irr,
+                                     struct dgampi_distributor *full,
+                                     const int64_t *irrk_inv,
+                                     size_t n_full,
+                                     int32_t dtype,
+                                     int32_t row_ndim,
+                                     const int64_t *row_shape,
+                                     const struct dgampi_orbital_transform *transform,
+                                     size_t limit,
+                                     struct dgampi_map_plan **out);
+
+/*
+ Collective: unfolds this rank's `block` (`[my_irr, row...]`) into `out`
+ (`[my_full, row...]`, not overlapping `block`; strided arrays are
+ accepted), applying the plan's transform. A wrong buffer on any rank
+ fails on every rank and nothing moves; the plan stays usable.
+ */
+dgampi_status dgampi_map_plan_execute(struct dgampi_map_plan *plan,
+                                      const struct dgampi_array *block,
+                                      const struct dgampi_array *out);
+
+/*
+ Writes this rank's block shape (`[my_irr, row...]`) and output shape
+ (`[my_full, row...]`) into `block_shape[0..ndim]` and `out_shape[0..ndim]`;
+ `ndim` must be the plan's number of axes (`row_ndim + 1`). Local.
+ */
+dgampi_status dgampi_map_plan_shapes(struct dgampi_map_plan *plan,
+                                     int32_t ndim,
+                                     int64_t *block_shape,
+                                     int64_t *out_shape);
+
+/*
+ Collective: destroys the plan `*plan` and sets `*plan` to NULL. Every
+ rank of the plan must call it (it frees the plan's duplicate of the
+ communicator). A NULL `*plan` is a no-op; a stale one gives
+ `DGAMPI_STATUS_INVALID_HANDLE`.
+ */
+dgampi_status dgampi_map_plan_destroy(struct dgampi_map_plan **plan);
+
+/*
+ Collective: plans the frequency re-layout of
+ `dgampi_gather_full_ibz_for_vslice` for a vertex whose rows after q have
+ shape `row_shape = [orb..., n_nu, n_nu']` (`row_ndim` >= 2 int64 values)
+ of `dtype`, with the slices `split_sizes` / `split_offsets` (mpi_size
+ entries each, tiling `0..n_nu`) and the optional `transform` (covering
+ all full-BZ q; copied). Every rank passes the same arguments (checked);
+ a bad argument on any rank fails on every rank. Stores the handle in
+ `*out` (release with `dgampi_vslice_plan_destroy`).
+ */
+dgampi_status dgampi_vslice_plan_create(struct dgampi_distributor *irr,
+                                        struct dgampi_distributor *full,
+                                        const int64_t *irrk_inv,
+                                        size_t n_full,
+                                        const int64_t *split_sizes,
+                                        const int64_t *split_offsets,
+                                        int32_t dtype,
+                                        int32_t row_ndim,
+                                        const int64_t *row_shape,
+                                        const struct dgampi_orbital_transform *transform,
+                                        size_t limit,
+                                        struct dgampi_vslice_plan **out);
+
+/*
+ Collective: re-lays this rank's vertex `block` (`[my_irr, orb..., n_nu,
+ n_nu']`) out into `out` (`[n_full, orb..., my_nu, n_nu']`, not overlapping
+ `block`; a rank with an empty slice passes a zero-size array, `data` may
+ be NULL). A wrong buffer on any rank fails on every rank and nothing
+ moves; the plan stays usable.
+ */
+dgampi_status dgampi_vslice_plan_execute(struct dgampi_vslice_plan *plan,
+                                         const struct dgampi_array *block,
+                                         const struct dgampi_array *out);
+
+/*
+ Writes this rank's block shape and output shape (`ndim` = `row_ndim + 1`
+ entries each) into `block_shape` and `out_shape`. Local.
+ */
+dgampi_status dgampi_vslice_plan_shapes(struct dgampi_vslice_plan *plan,
+                                        int32_t ndim,
+                                        int64_t *block_shape,
+                                        int64_t *out_shape);
+
+/*
+ Collective: destroys the plan `*plan` and sets `*plan` to NULL (every
+ rank of the plan must call it). A NULL `*plan` is a no-op; a stale one
+ gives `DGAMPI_STATUS_INVALID_HANDLE`.
+ */
+dgampi_status dgampi_vslice_plan_destroy(struct dgampi_vslice_plan **plan);
 
 /*
  Copies the calling thread's last error message (empty after a success)

@@ -6,21 +6,27 @@
 //! `[my_irr, ...]` block. Output: this rank's `[my_full, ...]` block with
 //! `full[q] = irr[irrk_inv[q]]`.
 //!
-//! [`exchange_and_map_irrbz_fullbz`] goes peer to peer through the
-//! row-movement engine: no rank holds more than its own blocks plus bounded
+//! [`MapPlan`] is the peer-to-peer unfolding as a reusable plan: created once
+//! (collective), executed any number of times into caller buffers.
+//! [`exchange_and_map_irrbz_fullbz`] is the one-shot form of the same
+//! movement, through the row-movement engine: no rank holds more than its own blocks plus bounded
 //! buffers, and each needed irreducible row crosses the network once per
 //! destination rank. [`map_irrbz_fullbz`] is the simple reference: gather to
 //! the root, unfold there, scatter. Both apply the optional per-k orbital
 //! transform ([`OrbitalTransform`]) to the unfolded rows.
 
 use crate::buffer::{zeroed_vec, ArrayMut, ArrayRef, RawArray};
+use crate::bzplan::{plan_api, Movement, PlanState, Planned};
+use crate::collective::{self, agree_flag, rows_fingerprint, with_rows, ArrayHeader, Destination};
 use crate::comm::check_mpi;
 use crate::distributor::Distributor;
-use crate::engine::{RowPlan, RowsInPlace};
-use crate::orbital::OrbitalTransform;
+use crate::element::DType;
+use crate::engine::{RowPlan, RowsInPlace, Scratch, Side};
 use crate::error::{Error, Result};
-use crate::collective::{agree_flag, ArrayHeader, Destination};
+use crate::failure::Poison;
+use crate::orbital::{OrbitalTransform, OwnedTransform};
 use crate::primitives::check_disjoint;
+use mpi::ffi::MPI_Comm;
 
 /// `irrk_inv` of the n x n x 1 square lattice under x/y inversion and the x<->y
 /// swap (the map of the W-MAP benchmark): q = i*n + j goes to its
@@ -102,34 +108,30 @@ pub fn plan_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize]) -> Re
     )
 }
 
-/// What [`prepare`] agreed on.
-struct Prepared<'a> {
-    /// The distributor whose private communicator carries the map.
-    coord: &'a Distributor,
+/// What [`prepare`] agreed on (the map through the root).
+struct Prepared {
     limit: usize,
     full_header: ArrayHeader,
     dst: RawArray,
     /// First row of the transform's inputs for this rank's block.
     transform_first: usize,
-    /// On the root of [`map_irrbz_fullbz`]: room for the gathered and the unfolded array.
+    /// On the root: room for the gathered and the unfolded array.
     root_staging: Vec<u8>,
 }
 
-/// Agrees on the arguments, the row type and the transform's inputs, and
-/// resolves this rank's output (and, with `root_staging`, reserves the
-/// root's two whole arrays before the agreement, so a failed allocation is
-/// reported on every rank).
-#[allow(clippy::too_many_arguments)]
-fn prepare<'a>(
-    irr: &'a Distributor,
-    full: &'a Distributor,
+/// Agrees on the arguments of [`map_irrbz_fullbz`], the row type and the
+/// transform's inputs, resolves this rank's output and reserves the root's
+/// two whole arrays before the agreement, so a failed allocation is
+/// reported on every rank.
+fn prepare(
+    irr: &Distributor,
+    full: &Distributor,
     irrk_inv: &[usize],
     block: &RawArray,
     out: &mut Destination,
     transform: Option<&OrbitalTransform>,
     limit: usize,
-    root_staging: bool,
-) -> Result<Prepared<'a>> {
+) -> Result<Prepared> {
     let coord = coordinator(irr, full);
     let fingerprint = map_fingerprint(irrk_inv, &[]);
     let limit = coord.begin_with(0, limit, &map_values(irr, full, fingerprint), || check_map(irr, full, irrk_inv))?;
@@ -148,7 +150,7 @@ fn prepare<'a>(
         };
         let dst = out.resolve(&full.block_header(&full_header, full.my_rank()), "the full-BZ output")?;
         check_disjoint(block, &dst, None, "the full-BZ output", "the irreducible block")?;
-        let staging = if root_staging && coord.is_root() {
+        let staging = if coord.is_root() {
             let rows = irr.ntasks().checked_add(full.ntasks());
             let bytes = rows.and_then(|r| r.checked_mul(full_header.row_bytes()));
             // Lazily zeroed (calloc-style) pages: gather and unfold write them once.
@@ -160,7 +162,7 @@ fn prepare<'a>(
     });
     coord.confirm(local.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
     let (dst, transform_first, root_staging) = local?;
-    Ok(Prepared { coord, limit, full_header, dst, transform_first, root_staging })
+    Ok(Prepared { limit, full_header, dst, transform_first, root_staging })
 }
 
 /// Applies the optional transform to the unfolded block.
@@ -171,12 +173,129 @@ fn finish(p: Prepared, transform: Option<&OrbitalTransform>) -> Result<RawArray>
     Ok(p.dst)
 }
 
+/// Checks that `count` rows of `row_shape` `dtype` elements can be addressed.
+pub(crate) fn check_addressable(count: usize, dtype: DType, row_shape: &[usize], what: &str) -> Result<()> {
+    std::iter::once(count)
+        .chain(row_shape.iter().copied())
+        .try_fold(dtype.size(), |a, n| a.checked_mul(n))
+        .filter(|&b| b <= isize::MAX as usize)
+        .map(drop)
+        .ok_or_else(|| Error::out_of_range(format!("{what} ({count} rows of {row_shape:?} {}) is too large to address", dtype.name())))
+}
+
+/// A planned IBZ → full-BZ unfolding, without its communicator: what
+/// [`MapPlan`] keeps and the one-shot [`exchange_and_map_irrbz_fullbz`]
+/// builds for one call.
+#[derive(Debug)]
+struct MapCore(Planned);
+
+impl MapCore {
+    /// Plans the map on `comm` (the distributors' private communicator, or a
+    /// plan's duplicate of it) in one agreement: every rank checks its
+    /// arguments and builds its row plan locally, then all agree on the
+    /// outcome, the limit, the distributors, `irrk_inv` and the row type.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        comm: MPI_Comm,
+        irr: &Distributor,
+        full: &Distributor,
+        irrk_inv: &[usize],
+        dtype: DType,
+        row_shape: &[usize],
+        transform: Option<&OrbitalTransform>,
+        limit: usize,
+    ) -> Result<MapCore> {
+        let coord = coordinator(irr, full);
+        let mut values = map_values(irr, full, map_fingerprint(irrk_inv, &[])).to_vec();
+        values.push(("the dtype or the row shape", rows_fingerprint(dtype, row_shape)));
+        let mut planned = None;
+        let limit = collective::open(comm, Some(coord.poison()), 0, full.mpi_size(), limit, &values, || {
+            check_map(irr, full, irrk_inv)?;
+            check_addressable(irr.my_size().max(full.my_size()), dtype, row_shape, "a block")?;
+            let transform = match transform {
+                Some(t) => {
+                    let first = t.check(row_shape, dtype, full.my_size(), full.my_offset(), full.ntasks())?;
+                    Some(OwnedTransform::rows_of(t, first, full.my_size()))
+                }
+                None => None,
+            };
+            planned = Some((plan_map(irr, full, irrk_inv)?, transform));
+            Ok(())
+        })?;
+        let (plan, transform) = planned.expect("planned when the agreement succeeded");
+        let (block_shape, out_shape) = (with_rows(irr.my_size(), row_shape), with_rows(full.my_size(), row_shape));
+        Ok(MapCore(Planned { plan, dtype, block_shape, out_shape, transform, limit }))
+    }
+}
+
+impl Movement for MapCore {
+    fn planned(&self) -> &Planned {
+        &self.0
+    }
+
+    /// One agreement on every rank's buffers (and whether all rows are
+    /// contiguous), then the movement, then the transform.
+    fn execute(&self, comm: MPI_Comm, poison: &Poison, what: &str, block: &RawArray, out: &mut Destination, scratch: &mut Scratch) -> Result<RawArray> {
+        let p = &self.0;
+        let local = p.check_buffers(poison, what, block, out, ["the irreducible block", "the full-BZ output"]);
+        let strided = local.as_ref().is_ok_and(|dst| !(RowsInPlace::rows_contiguous(block) && RowsInPlace::rows_contiguous(dst)));
+        let any_strided = agree_flag(comm, local.as_ref().map(drop).map_err(Clone::clone), strided)?;
+        let dst = local?;
+        let rows = RowsInPlace::from_agreement(!any_strided);
+        poison.guard(|| p.plan.execute_with(comm, Side::whole(block), Side::whole(&dst), p.limit, rows, scratch))?;
+        p.finish(&dst)?;
+        Ok(dst)
+    }
+}
+
+/// A reusable IBZ → full-BZ unfolding, peer to peer, with the optional
+/// per-k orbital transform: [`MapPlan::new`] plans once (collective) and
+/// [`MapPlan::execute`] moves this rank's `[my_irr, row...]` block into its
+/// `[my_full, row...]` block of the full BZ as often as needed, with one
+/// small agreement per execution and no allocation proportional to the data
+/// (staging buffers are kept in the plan; strided arrays are accepted). The
+/// plan keeps its own duplicate of the distributors' communicator and a copy
+/// of this rank's rows of the transform; the distributors and the caller's
+/// arrays may go after creation.
+///
+/// A plan is bound to the thread that created it, like every dgampi object.
+pub struct MapPlan {
+    state: PlanState,
+    core: MapCore,
+}
+
+plan_api!(MapPlan, "map plan", "`[my_irr, row...]`", "`[my_full, row...]`");
+
+impl MapPlan {
+    /// Plans the unfolding `full[q] = irr[irrk_inv[q]]` for rows of
+    /// `row_shape` `dtype` elements (collective over the distributors' ranks;
+    /// every rank passes the same `irrk_inv`, `dtype`, `row_shape` and
+    /// `limit`, checked; errors are reported on every rank). `transform`, if
+    /// any, covers this rank's full-BZ points or all of them. Messages stay
+    /// at or below `limit` bytes (0: the process limit).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        irr: &Distributor,
+        full: &Distributor,
+        irrk_inv: &[usize],
+        dtype: DType,
+        row_shape: &[usize],
+        transform: Option<&OrbitalTransform>,
+        limit: usize,
+    ) -> Result<MapPlan> {
+        let state = PlanState::dup(coordinator(irr, full).lib_comm())?;
+        let core = MapCore::new(state.comm.raw(), irr, full, irrk_inv, dtype, row_shape, transform, limit)?;
+        Ok(MapPlan { state, core })
+    }
+}
+
 /// Unfolds peer to peer: every rank sends the irreducible rows each other rank
 /// needs (once per rank) and replicates them locally, then applies the
 /// optional orbital transform. `block` is this rank's `[irr.my_size(), ...]`
 /// block, `out` its `[full.my_size(), ...]` block of the full BZ (same dtype
 /// and row shape, not overlapping `block`). Collective over the
-/// distributors' ranks; errors are reported on every rank.
+/// distributors' ranks; errors are reported on every rank. A [`MapPlan`]
+/// does the same and can be executed again.
 pub fn exchange_and_map_irrbz_fullbz(
     irr: &Distributor,
     full: &Distributor,
@@ -189,7 +308,9 @@ pub fn exchange_and_map_irrbz_fullbz(
     exchange_and_map_irrbz_fullbz_raw(irr, full, irrk_inv, block.raw(), Destination::Into(out.raw()), transform, limit).map(drop)
 }
 
-/// [`exchange_and_map_irrbz_fullbz`] on descriptors, into a caller array or fresh storage.
+/// [`exchange_and_map_irrbz_fullbz`] on descriptors, into a caller array or
+/// fresh storage: a [`MapCore`] planned and executed once on the
+/// distributors' private communicator (two agreements in all).
 pub(crate) fn exchange_and_map_irrbz_fullbz_raw(
     irr: &Distributor,
     full: &Distributor,
@@ -199,16 +320,9 @@ pub(crate) fn exchange_and_map_irrbz_fullbz_raw(
     transform: Option<&OrbitalTransform>,
     limit: usize,
 ) -> Result<RawArray> {
-    let p = prepare(irr, full, irrk_inv, block, &mut out, transform, limit, false)?;
-    let plan = plan_map(irr, full, irrk_inv);
-    let coord = p.coord;
-    // One agreement on the plan and on whether every rank's rows are
-    // contiguous (then messages at runs are cut at the limit alone).
-    let strided = !(RowsInPlace::rows_contiguous(block) && RowsInPlace::rows_contiguous(&p.dst));
-    let any_strided = agree_flag(coord.lib_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone), strided)?;
-    let rows = RowsInPlace::from_agreement(!any_strided);
-    coord.poison().guard(|| plan?.run(coord.lib_comm(), block, &p.dst, p.limit, rows))?;
-    finish(p, transform)
+    let coord = coordinator(irr, full);
+    let core = MapCore::new(coord.lib_comm(), irr, full, irrk_inv, block.dtype(), block.row_shape(), transform, limit)?;
+    core.execute(coord.lib_comm(), coord.poison(), "distributor", block, &mut out, &mut Scratch::default())
 }
 
 /// Unfolds through the root: gathers the irreducible array there, builds the
@@ -237,7 +351,7 @@ pub(crate) fn map_irrbz_fullbz_raw(
     transform: Option<&OrbitalTransform>,
     limit: usize,
 ) -> Result<RawArray> {
-    let mut p = prepare(irr, full, irrk_inv, block, &mut out, transform, limit, true)?;
+    let mut p = prepare(irr, full, irrk_inv, block, &mut out, transform, limit)?;
     let (limit, full_header) = (p.limit, p.full_header.clone());
     let row_bytes = full_header.row_bytes();
     let mut staging = std::mem::take(&mut p.root_staging);

@@ -7,22 +7,32 @@
 //!
 //! The protocol, as built:
 //!
-//! 1. **Opening** ([`open`], [`agree_values`]): each rank runs its local
-//!    checks (the object is not poisoned, the root exists, the limit
-//!    resolves, the buffers are usable) and joins one 1-byte MAX allreduce
-//!    carrying its status, a flag and its limit class. If every rank
-//!    succeeded, the values that must be equal everywhere (root, message
-//!    limit, sizes, fingerprints of maps and splits) travel in one bytewise
-//!    MAX allreduce of their values and complements, which yields every
-//!    value's maximum and minimum at once. A value that differs is
-//!    [`Status::Mismatch`] on every rank.
-//! 2. **Header** ([`share_header`], only where non-root ranks must learn a
-//!    shape or allocate): the root's [`ArrayHeader`] is broadcast in pieces
-//!    cut at the limit agreed in step 1.
-//! 3. **Confirmation** ([`confirm`]): each rank checks its buffers against the
-//!    header (or allocates) and joins a second 1-byte agreement.
-//! 4. Data moves; a failure from here on poisons the object (see
+//! 1. **Opening** ([`open`], [`open_record`], [`agree_record`]): each rank
+//!    runs its local checks (the object is not poisoned, the root exists,
+//!    the limit resolves, its buffers are usable: a caller's output is
+//!    checked, a gather or allgather output is allocated, here) and joins
+//!    one 1-byte MAX allreduce carrying its status, a flag and its limit
+//!    class. If every rank succeeded, one record travels in one bytewise MAX
+//!    allreduce: the values that must be equal everywhere (root, message
+//!    limit, sizes, fingerprints of maps, splits and of every rank's row
+//!    type) as values and complements, which yields every value's maximum
+//!    and minimum at once, then bytes reduced with MAX: flags (their OR:
+//!    "some rank's buffer is strided", "some rank allocates") and, where
+//!    non-root ranks may have to learn a shape (scatter, broadcasts), the
+//!    root's [`ArrayHeader`] (the other ranks send zeros). A value that
+//!    differs between the ranks that give it is [`Status::Mismatch`] on
+//!    every rank; a rank that cannot know a value (it allocates from the
+//!    root's header) gives none.
+//! 2. **Confirmation** ([`confirm`], only when some rank allocates from the
+//!    root's header): each such rank allocates and all join a second 1-byte
+//!    agreement.
+//! 3. Data moves; a failure from here on poisons the object (see
 //!    [`crate::failure`]).
+//!
+//! So a distributor collective into caller buffers costs two small
+//! allreduces (1 byte, then the record) before its data; the allocating
+//! scatter and broadcasts one more. The root-gathering map
+//! (`map_irrbz_fullbz`) still broadcasts its header ([`share_header`]).
 //!
 //! What a failure returns: the rank that failed gets its own error; every
 //! other rank gets [`Status::RemoteError`] naming the lowest failing rank
@@ -58,32 +68,45 @@ pub(crate) fn agree_flag(comm: MPI_Comm, local: Result<()>, flag: bool) -> Resul
     agree_values(comm, local, flag, usize::MAX, &[])
 }
 
-/// Bytes per value in the record of [`agree_values`]: the value and its complement.
+/// Bytes per value in the record of [`agree_record`]: the value and its complement.
 const VALUE_BYTES: usize = 16;
 
 /// The one agreement every collective opens with: the outcome of each rank's
 /// local checks, an optional flag (OR over ranks), and `values` that must be
 /// equal on every rank (roots, limits, sizes, fingerprints), each with a name
 /// for the error message. Every rank must pass the same number of values.
+/// Same as [`agree_record`] with every value given and no MAX bytes.
+pub(crate) fn agree_values(comm: MPI_Comm, local: Result<()>, flag: bool, limit: usize, values: &[(&str, u64)]) -> Result<bool> {
+    let values: Vec<(&str, Option<u64>)> = values.iter().map(|&(n, v)| (n, Some(v))).collect();
+    agree_record(comm, local, flag, limit, &values, &mut [])
+}
+
+/// The opening agreement in full.
 ///
 /// First one byte travels, reduced with MAX, so the agreement obeys even a
 /// 1-byte message limit and every rank learns any rank's error: the status
 /// in bits 3.., the flag in bit 2, and in bits 0..2 how far this rank's
 /// `limit` is below the record size (0: not below; 1, 2, 3: at least 16, 4,
 /// 1 bytes). When some rank failed, [`first_failure`] finds which. When all
-/// succeeded and there are values, their record (each value's big-endian
-/// bytes and their complements, reduced bytewise with MAX, which yields the
-/// maximum and the minimum of every byte) travels in one allreduce, or in
+/// succeeded, one record travels in one bytewise MAX allreduce, or in
 /// pieces of the smallest rank's class when some rank's limit is below its
-/// size. A value that differs between ranks is a `Mismatch` on every rank.
-pub(crate) fn agree_values(comm: MPI_Comm, local: Result<()>, flag: bool, limit: usize, values: &[(&str, u64)]) -> Result<bool> {
+/// size:
+/// - `values`: each given value's big-endian bytes and their complements,
+///   which yields the maximum and the minimum of every value at once. A
+///   value given (`Some`) on two ranks that differs is a `Mismatch` on every
+///   rank; a rank that cannot know a value (`None`: it will learn the shape
+///   from the root's header) sends zeros, which constrain nothing.
+/// - `max_bytes`: bytes reduced with MAX and returned in place: flags (their
+///   OR) and the root's [`ArrayHeader`] (the other ranks send zeros), so a
+///   header needs no broadcast of its own. Every rank passes the same length.
+pub(crate) fn agree_record(comm: MPI_Comm, local: Result<()>, flag: bool, limit: usize, values: &[(&str, Option<u64>)], max_bytes: &mut [u8]) -> Result<bool> {
     let status = match &local {
         Ok(()) => 0u8,
         Err(e) => e.status as i32 as u8,
     };
-    let record_len = values.len() * VALUE_BYTES;
+    let record_len = values.len() * VALUE_BYTES + max_bytes.len();
     const PIECES: [usize; 3] = [16, 4, 1];
-    let class = if values.is_empty() || limit >= record_len { 0 } else { 1 + PIECES.iter().position(|&p| limit >= p).unwrap_or(2) as u8 };
+    let class = if record_len == 0 || limit >= record_len { 0 } else { 1 + PIECES.iter().position(|&p| limit >= p).unwrap_or(2) as u8 };
     let mut mine: u8 = (status << 3) | (u8::from(flag) << 2) | class;
     let mut worst: u8 = 0;
     allreduce_max_bytes(comm, std::slice::from_mut(&mut mine), std::slice::from_mut(&mut worst), 1, "status agreement")?;
@@ -95,21 +118,33 @@ pub(crate) fn agree_values(comm: MPI_Comm, local: Result<()>, flag: bool, limit:
             format!("rank {rank} failed first (status {:?}); no data was moved", Status::from_code(status as i32)),
         ));
     }
-    if !values.is_empty() {
-        let mut record: Vec<u8> = values.iter().flat_map(|(_, v)| v.to_be_bytes().into_iter().chain((!v).to_be_bytes())).collect();
+    if record_len != 0 {
+        let mut record: Vec<u8> = values
+            .iter()
+            .flat_map(|(_, v)| match v {
+                Some(v) => v.to_be_bytes().into_iter().chain((!v).to_be_bytes()),
+                None => [0u8; 8].into_iter().chain([0u8; 8]),
+            })
+            .chain(max_bytes.iter().copied())
+            .collect();
         let mut reduced = vec![0u8; record_len];
         let piece = match worst & 3 {
             0 => record_len,
             c => PIECES[c as usize - 1],
         };
         allreduce_max_bytes(comm, &mut record, &mut reduced, piece, "argument agreement")?;
-        for ((name, _), r) in values.iter().zip(reduced.chunks_exact(VALUE_BYTES)) {
+        let (agreed, maxed) = reduced.split_at(values.len() * VALUE_BYTES);
+        for ((name, _), r) in values.iter().zip(agreed.chunks_exact(VALUE_BYTES)) {
             let max = u64::from_be_bytes(r[..8].try_into().expect("8 bytes"));
             let min = !u64::from_be_bytes(r[8..].try_into().expect("8 bytes"));
-            if max != min {
-                return Err(Error::mismatch(format!("{name} differs between ranks (values from {min} to {max}); it must be equal on every rank")));
+            let given_nowhere = max == 0 && min == u64::MAX;
+            if max != min && !given_nowhere {
+                // Sizes, roots and limits are shown; fingerprints (large hashes) would say nothing.
+                let range = if max < 1 << 48 { format!(" (values from {min} to {max})") } else { String::new() };
+                return Err(Error::mismatch(format!("{name} differs between ranks{range}; it must be equal on every rank")));
             }
         }
+        max_bytes.copy_from_slice(maxed);
     }
     Ok(worst & 4 == 4)
 }
@@ -166,6 +201,23 @@ pub(crate) fn open(
     values: &[(&str, u64)],
     extra: impl FnOnce() -> Result<()>,
 ) -> Result<usize> {
+    let values: Vec<(&str, Option<u64>)> = values.iter().map(|&(n, v)| (n, Some(v))).collect();
+    open_record(comm, poison, root, nranks, limit, &values, &mut [], extra)
+}
+
+/// [`open`] with values a rank may leave open and bytes reduced with MAX
+/// (flags, the root's header; see [`agree_record`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open_record(
+    comm: MPI_Comm,
+    poison: Option<&Poison>,
+    root: i32,
+    nranks: usize,
+    limit: usize,
+    values: &[(&str, Option<u64>)],
+    max_bytes: &mut [u8],
+    extra: impl FnOnce() -> Result<()>,
+) -> Result<usize> {
     let checked = (|| {
         poison.map_or(Ok(()), |p| p.check("distributor"))?;
         check_peer(root, nranks as i32, "root")?;
@@ -174,9 +226,9 @@ pub(crate) fn open(
         Ok(limit)
     })();
     let resolved = *checked.as_ref().unwrap_or(&1);
-    let mut all = vec![("the root", root as u64), ("the message limit", resolved as u64)];
+    let mut all = vec![("the root", Some(root as u64)), ("the message limit", Some(resolved as u64))];
     all.extend_from_slice(values);
-    agree_values(comm, checked.clone().map(|_| ()), false, resolved, &all)?;
+    agree_record(comm, checked.clone().map(|_| ()), false, resolved, &all, max_bytes)?;
     checked
 }
 
@@ -269,12 +321,50 @@ impl ArrayHeader {
     }
 }
 
+/// The fingerprint of an element type and a row shape (or a whole shape),
+/// agreed by the ranks of a collective whose buffers must have the same
+/// rows everywhere.
+pub(crate) fn rows_fingerprint(dtype: DType, row_shape: &[usize]) -> u64 {
+    fingerprint(std::iter::once(dtype as usize).chain([row_shape.len()]).chain(row_shape.iter().copied()))
+}
+
+/// Flag bits in the first MAX byte of an opening ([`agree_record`]), OR-ed
+/// over ranks: some rank's buffer is strided.
+pub(crate) const FLAG_STRIDED: u8 = 1;
+/// Some rank allocates its output from the root's header: every rank then
+/// joins a confirmation after the opening.
+pub(crate) const FLAG_ALLOCATES: u8 = 2;
+
+/// The MAX bytes of an opening that shares the root's header: the flag byte,
+/// then the root's header (zeros on the other ranks).
+pub(crate) fn header_tail(flags: u8, root_header: Option<&ArrayHeader>) -> Vec<u8> {
+    let mut tail = vec![0u8; 1 + HEADER_WORDS * 8];
+    tail[0] = flags;
+    if let Some(h) = root_header {
+        tail[1..].copy_from_slice(&h.to_bytes());
+    }
+    tail
+}
+
+/// The root's header out of an agreed [`header_tail`].
+pub(crate) fn tail_header(tail: &[u8]) -> Result<ArrayHeader> {
+    ArrayHeader::from_bytes(&tail[1..])
+}
+
+/// A shape with `rows` rows of `row_shape`.
+pub(crate) fn with_rows(rows: usize, row_shape: &[usize]) -> Vec<usize> {
+    std::iter::once(rows).chain(row_shape.iter().copied()).collect()
+}
+
+/// Storage a receiving rank allocates for the header it learned.
+pub(crate) type Allocator<'a> = &'a mut dyn FnMut(&ArrayHeader) -> Result<RawArray>;
+
 /// Where a receiving operation writes: a caller array or fresh storage.
 pub(crate) enum Destination<'a> {
     /// The caller's array, which must have exactly the expected dtype and shape.
     Into(&'a RawArray),
     /// Storage the callback allocates for the expected header.
-    Alloc(&'a mut dyn FnMut(&ArrayHeader) -> Result<RawArray>),
+    Alloc(Allocator<'a>),
 }
 
 impl Destination<'_> {

@@ -12,7 +12,7 @@
 
 use crate::buffer::{try_bytes, RawArray};
 use crate::bounds::RowChunks;
-use crate::collective::{self, agree, agree_values, fingerprint, ArrayHeader, Destination, HEADER_WORDS};
+use crate::collective::{self, agree, agree_values, fingerprint, rows_fingerprint, ArrayHeader, Destination, HEADER_WORDS};
 use crate::comm::{self, CommRef, ThreadBound, check_mpi, check_peer, check_tag_range, in_place, to_int, OwnedComm, RowType};
 use crate::failure::Poison;
 use crate::element::{DType, Element};
@@ -274,16 +274,37 @@ impl Distributor {
 
     // ------------------------------------------------------------ agreement
 
-    /// Step 1 of every collective ([`collective::open`] on the library
-    /// communicator, with this distributor's poison and ranks). Returns the
-    /// resolved limit.
-    pub(crate) fn begin(&self, root: i32, limit: usize, extra: impl FnOnce() -> Result<()>) -> Result<usize> {
-        self.begin_with(root, limit, &[], extra)
-    }
-
-    /// [`Distributor::begin`] with more values that must match across ranks.
+    /// Step 1 of a collective ([`collective::open`] on the library
+    /// communicator, with this distributor's poison and ranks) with `values`
+    /// that must match across ranks. Returns the resolved limit.
     pub(crate) fn begin_with(&self, root: i32, limit: usize, values: &[(&str, u64)], extra: impl FnOnce() -> Result<()>) -> Result<usize> {
         collective::open(self.raw(), Some(&self.poison), root, self.mpi_size(), limit, values, extra)
+    }
+
+    /// The opening of a collective whose buffers this rank has checked
+    /// already (`local`): one agreement ([`collective::agree_record`]) on the
+    /// outcome, the root, the limit and `values` (`None`: not known here),
+    /// with `tail` reduced with MAX (flags, the root's header). Returns the
+    /// resolved limit.
+    fn open_checked<T>(&self, root: i32, limit: usize, values: &[(&str, Option<u64>)], tail: &mut [u8], local: &Result<T>) -> Result<usize> {
+        collective::open_record(self.raw(), Some(&self.poison), root, self.mpi_size(), limit, values, tail, || {
+            local.as_ref().map(drop).map_err(Clone::clone)
+        })
+    }
+
+    /// Checks that `a` holds this rank's block: `my_size` rows.
+    fn check_rows(&self, a: &RawArray, what: &str) -> Result<()> {
+        if a.nrows() != self.my_size() {
+            return Err(Error::mismatch(format!(
+                "{what} on rank {} is {:?} {} but must have this rank's {} tasks as rows (of {})",
+                self.rank,
+                a.shape(),
+                a.dtype().name(),
+                self.my_size(),
+                self.ntasks()
+            )));
+        }
+        Ok(())
     }
 
     /// Step 2 ([`collective::share_header`]): the root's header on every rank.
@@ -353,40 +374,73 @@ impl Distributor {
     /// Non-root ranks learn dtype and trailing shape from the root.
     pub(crate) fn scatter_raw(&self, send: Option<&RawArray>, mut out: Destination, root: i32, limit: usize) -> Result<RawArray> {
         let is_root = self.rank as i32 == root;
-        let limit = self.begin(root, limit, || {
-            if !is_root {
-                return Ok(());
-            }
-            let a = send.ok_or_else(|| Error::null("the root must provide the array to scatter"))?;
-            if a.nrows() != self.ntasks() {
-                return Err(Error::invalid(format!(
-                    "the array to scatter has leading length {} but the distributor has {} tasks \
-                     (this rank's block would be {})",
-                    a.nrows(),
-                    self.ntasks(),
-                    self.my_size()
-                )));
-            }
-            Ok(())
-        })?;
-        let mine = send.filter(|_| is_root).map(|a| {
-            let mut h = ArrayHeader::of(a, limit);
+        let send = send.filter(|_| is_root);
+        // One opening: the root's header travels in it, every rank that holds
+        // an output (or the array) checks it first and gives its row type;
+        // ranks that allocate from the root's header confirm afterwards.
+        let root_header = send.map(|a| {
+            let mut h = ArrayHeader::of(a, resolve_limit(limit).unwrap_or(1));
             h.flags = if a.is_contiguous() { 0 } else { ROOT_STRIDED };
             h
         });
-        let header = self.share_header(root, mine, limit)?;
-        let dst = out.resolve(&self.block_header(&header, self.rank), "scatter output").and_then(|dst| {
-            let in_place = match send.filter(|_| is_root) {
+        let mut rows = None;
+        let local: Result<Option<(RawArray, bool)>> = (|| {
+            if is_root {
+                let a = send.ok_or_else(|| Error::null("the root must provide the array to scatter"))?;
+                if a.nrows() != self.ntasks() {
+                    return Err(Error::invalid(format!(
+                        "the array to scatter has leading length {} but the distributor has {} tasks \
+                         (this rank's block would be {})",
+                        a.nrows(),
+                        self.ntasks(),
+                        self.my_size()
+                    )));
+                }
+                rows = Some(rows_fingerprint(a.dtype(), a.row_shape()));
+            }
+            let dst = match (&out, &root_header) {
+                (Destination::Into(o), _) => {
+                    self.check_rows(o, "the scatter output")?;
+                    let fp = rows_fingerprint(o.dtype(), o.row_shape());
+                    if rows.is_some_and(|r| r != fp) {
+                        return Err(Error::mismatch(format!(
+                            "the scatter output on the root is {:?} {} but the array to scatter has rows {:?} {}",
+                            o.shape(),
+                            o.dtype().name(),
+                            send.map_or(&[][..], |a| a.row_shape()),
+                            send.map_or("?", |a| a.dtype().name())
+                        )));
+                    }
+                    rows = Some(fp);
+                    let h = ArrayHeader { dtype: o.dtype(), shape: o.shape().to_vec(), limit: 0, flags: 0 };
+                    out.resolve(&h, "scatter output")?
+                }
+                (Destination::Alloc(_), Some(h)) => out.resolve(&self.block_header(h, self.rank), "scatter output")?,
+                (Destination::Alloc(_), None) => return Ok(None),
+            };
+            let in_place = match send {
                 Some(a) => {
                     let slot = a.rows(self.my_offset(), self.my_offset() + self.my_size());
                     check_disjoint(a, &dst, Some((&slot, &dst)), "the scatter output", "the array to scatter")?
                 }
                 None => false,
             };
-            Ok((dst, in_place))
-        });
-        self.confirm(dst.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
-        let (dst, in_place) = dst?;
+            Ok(Some((dst, in_place)))
+        })();
+        let allocates = matches!(local, Ok(None));
+        let mut tail = collective::header_tail(if allocates { collective::FLAG_ALLOCATES } else { 0 }, root_header.as_ref());
+        let limit = self.open_checked(root, limit, &[("the dtype or row shape of the scattered array", rows)], &mut tail, &local)?;
+        let header = collective::tail_header(&tail)?;
+        let (dst, in_place) = if tail[0] & collective::FLAG_ALLOCATES != 0 {
+            let dst = match local? {
+                Some(d) => Ok(d),
+                None => out.resolve(&self.block_header(&header, self.rank), "scatter output").map(|d| (d, false)),
+            };
+            self.confirm(dst.as_ref().map(drop).map_err(Clone::clone), false)?;
+            dst?
+        } else {
+            local?.expect("every rank resolved its output before the opening")
+        };
         let row_bytes = header.row_bytes();
         if self.ntasks() == 0 || row_bytes == 0 {
             return Ok(dst);
@@ -472,14 +526,10 @@ impl Distributor {
     /// `out` is used on the root only; other ranks get `None`.
     pub(crate) fn gather_raw(&self, block: &RawArray, mut out: Destination, root: i32, limit: usize) -> Result<Option<RawArray>> {
         let is_root = self.rank as i32 == root;
-        let limit = self.begin(root, limit, || Ok(()))?;
-        let mine = is_root.then(|| {
-            let mut h = ArrayHeader::of(block, limit);
-            h.shape[0] = self.ntasks();
-            h
-        });
-        let full = self.share_header(root, mine, limit)?;
-        let local = self.check_block(block, &full, "the block to gather").and_then(|()| {
+        // One opening: every rank checks its block and gives its row type;
+        // the root resolves (or allocates) its output first.
+        let full = ArrayHeader { dtype: block.dtype(), shape: collective::with_rows(self.ntasks(), block.row_shape()), limit: 0, flags: 0 };
+        let local = self.check_rows(block, "the block to gather").and_then(|()| {
             if !is_root {
                 return Ok(None);
             }
@@ -488,9 +538,12 @@ impl Distributor {
             let in_place = check_disjoint(block, &dst, Some((&slot, block)), "the gather output", "the block to gather")?;
             Ok(Some((dst, in_place)))
         });
+        // Only the root can raise the flag: "the root's output is strided".
         let root_strided = local.as_ref().ok().and_then(|d| d.as_ref()).is_some_and(|d| !d.0.is_contiguous());
-        // Only the root can raise the flag, so it means "the root's output is strided".
-        let root_out_strided = self.confirm(local.as_ref().map(|_| ()).map_err(Clone::clone), root_strided)?;
+        let mut tail = [if root_strided { collective::FLAG_STRIDED } else { 0 }];
+        let values = [("the dtype or row shape of the blocks", Some(rows_fingerprint(block.dtype(), block.row_shape())))];
+        let limit = self.open_checked(root, limit, &values, &mut tail, &local)?;
+        let root_out_strided = tail[0] & collective::FLAG_STRIDED != 0;
         let (dst, in_place) = match local? {
             Some((d, in_place)) => (Some(d), in_place),
             None => (None, false),
@@ -584,20 +637,19 @@ impl Distributor {
     /// rank (raw form of [`Distributor::allgather`]). Dtype and trailing shape
     /// come from rank 0 and are checked everywhere.
     pub(crate) fn allgather_raw(&self, block: &RawArray, mut out: Destination, limit: usize) -> Result<RawArray> {
-        let limit = self.begin(0, limit, || Ok(()))?;
-        let mine = self.is_root().then(|| {
-            let mut h = ArrayHeader::of(block, limit);
-            h.shape[0] = self.ntasks();
-            h
-        });
-        let full = self.share_header(0, mine, limit)?;
-        let local = self.check_block(block, &full, "the block to allgather").and_then(|()| out.resolve(&full, "allgather output")).and_then(|dst| {
+        // One opening: every rank checks its block, resolves (or allocates)
+        // its output and gives its row type.
+        let full = ArrayHeader { dtype: block.dtype(), shape: collective::with_rows(self.ntasks(), block.row_shape()), limit: 0, flags: 0 };
+        let local = self.check_rows(block, "the block to allgather").and_then(|()| out.resolve(&full, "allgather output")).and_then(|dst| {
             let slot = dst.rows(self.my_offset(), self.my_offset() + self.my_size());
             let in_place = check_disjoint(block, &dst, Some((&slot, block)), "the allgather output", "the block to allgather")?;
             Ok((dst, in_place))
         });
         let strided_out = local.as_ref().is_ok_and(|d| !d.0.is_contiguous());
-        let any_strided = self.confirm(local.as_ref().map(|_| ()).map_err(Clone::clone), strided_out)?;
+        let mut tail = [if strided_out { collective::FLAG_STRIDED } else { 0 }];
+        let values = [("the dtype or row shape of the blocks", Some(rows_fingerprint(block.dtype(), block.row_shape())))];
+        let limit = self.open_checked(0, limit, &values, &mut tail, &local)?;
+        let any_strided = tail[0] & collective::FLAG_STRIDED != 0;
         let (dst, in_place) = local?;
         let row_bytes = full.row_bytes();
         if self.ntasks() == 0 || row_bytes == 0 {
@@ -683,23 +735,10 @@ impl Distributor {
     /// Sums `a` element-wise over all ranks, in place (raw form of
     /// [`Distributor::allreduce`]). Shape and dtype must be equal everywhere.
     pub(crate) fn allreduce_raw(&self, a: &RawArray, limit: usize) -> Result<()> {
-        let limit = self.begin(0, limit, || Ok(()))?;
-        let header = self.share_header(0, self.is_root().then(|| ArrayHeader::of(a, limit)), limit)?;
-        let local = if let Err(e) = check_output(a, "the array to reduce") {
-            Err(e)
-        } else if header.dtype != a.dtype() || header.shape != a.shape() {
-            Err(Error::mismatch(format!(
-                "rank {} reduces a {:?} {} array but rank 0 reduces a {:?} {} array",
-                self.rank,
-                a.shape(),
-                a.dtype().name(),
-                header.shape,
-                header.dtype.name()
-            )))
-        } else {
-            Ok(())
-        };
-        self.confirm(local, false)?;
+        // One opening: every rank checks its array and gives its dtype and shape.
+        let local = check_output(a, "the array to reduce");
+        let values = [("the dtype or shape of the array to reduce", Some(rows_fingerprint(a.dtype(), a.shape())))];
+        let limit = self.open_checked(0, limit, &values, &mut [], &local)?;
         let elem = a.dtype().size();
         let total = a.total_bytes();
         if total == 0 {

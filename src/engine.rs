@@ -35,18 +35,21 @@
 //! buffers are kept in a `Scratch` across executions.
 //!
 //! A `Side` may show each peer a different column window of a 2-D array:
-//! the FFT's batch transpose moves, for every q, each rank's slice of the batch.
+//! the FFT's batch transpose moves, for every q, each rank's slice of the
+//! batch, and the frequency re-layout, for every (q, orbital), each rank's
+//! slice of nu. [`RowPlan::build_uniform`] plans a movement in which every
+//! receiving rank needs the same rows (the re-layout) in one pass.
 
 use crate::buffer::{ArrayMut, ArrayRef, RawArray};
 use crate::bounds::{Chunk, RowChunks};
 use crate::comm::{check_mpi, to_int};
 use crate::error::{Error, Result};
 use crate::failure::abort_stranded;
-use crate::layout::BlockLayout;
 use crate::requests::InFlight;
 use mpi::ffi::{MPI_Comm, MPI_Request};
 use mpi::raw::AsRaw;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::os::raw::c_void;
 
 /// Bytes of staged messages the engine keeps in flight per direction (16
@@ -131,6 +134,73 @@ fn runs_of(a: &[usize], b: &[usize]) -> Vec<usize> {
     out
 }
 
+/// The receive side of a plan: this rank's destination rows (`my_needs`,
+/// the global source row of each) grouped by the rank owning their source,
+/// each distinct source row once, with the destination rows it fills.
+fn receive_side<O>(nranks: usize, rank: usize, nsrc: usize, ndst: usize, my_needs: impl IntoIterator<Item = usize>, src_owner: &O) -> Result<Vec<PeerRows>>
+where
+    O: Fn(usize) -> Result<(usize, usize)>,
+{
+    let mut peers = vec![PeerRows::default(); nranks];
+    let mut slot: HashMap<usize, usize> = HashMap::new();
+    let mut by_peer: Vec<Vec<Vec<usize>>> = vec![Vec::new(); nranks];
+    let mut src_locals: Vec<Vec<usize>> = vec![Vec::new(); nranks];
+    let mut count = 0;
+    for (d, g) in my_needs.into_iter().enumerate() {
+        let (owner, local) = src_owner(g)?;
+        if owner == rank && local >= nsrc {
+            return Err(Error::out_of_range(format!("source row {g} maps to local row {local} of {nsrc}")));
+        }
+        let lists = &mut by_peer[owner];
+        let k = *slot.entry(g).or_insert_with(|| {
+            lists.push(Vec::new());
+            src_locals[owner].push(local);
+            lists.len() - 1
+        });
+        lists[k].push(d);
+        count += 1;
+    }
+    if count != ndst {
+        return Err(Error::mismatch(format!("the plan names {count} destination rows but this rank holds {ndst}")));
+    }
+    for (p, lists) in by_peer.into_iter().enumerate() {
+        if lists.is_empty() {
+            continue; // no rows from p: `starts` stays empty (no allocation per idle peer)
+        }
+        let peer = &mut peers[p];
+        peer.starts.push(0);
+        let mut firsts = Vec::with_capacity(lists.len());
+        for targets in lists {
+            firsts.push(targets[0]);
+            peer.targets.extend(targets);
+            peer.starts.push(peer.targets.len());
+        }
+        peer.recv_segments = Some(runs_of(&src_locals[p], &firsts));
+    }
+    Ok(peers)
+}
+
+/// The send list of this rank for peer `p` whose destination rows copy the
+/// global source rows `needs`: the distinct local source rows, first use
+/// first, and the runs consecutive at both ends. `mark` (one entry per
+/// local source row) must not hold `p` on entry.
+fn send_list<O>(rank: usize, p: usize, mark: &mut [usize], needs: impl IntoIterator<Item = usize>, src_owner: &O) -> Result<(Vec<usize>, Option<Vec<usize>>)>
+where
+    O: Fn(usize) -> Result<(usize, usize)>,
+{
+    let (mut send, mut firsts) = (Vec::new(), Vec::new());
+    for (d, g) in needs.into_iter().enumerate() {
+        let (owner, local) = src_owner(g)?;
+        if owner == rank && mark[local] != p {
+            mark[local] = p;
+            send.push(local);
+            firsts.push(d);
+        }
+    }
+    let segments = runs_of(&send, &firsts);
+    Ok((send, Some(segments)))
+}
+
 impl PeerRows {
     fn nrecv(&self) -> usize {
         self.starts.len().saturating_sub(1)
@@ -141,15 +211,15 @@ impl PeerRows {
 }
 
 /// One side (source or destination) of an execution: an array whose rows the
-/// plan indexes. Every peer sees the whole rows, or, with `columns`, the
-/// 2-D array is split along axis 1 and peer `p` sees columns
-/// `columns.range(p)` (how the FFT's batch transpose moves part of each row).
+/// plan indexes. Every peer sees the whole rows, or, with `columns`, peer
+/// `p` sees the column window `columns[p]` of the 2-D array (how the FFT's
+/// batch transpose and the frequency re-layout move part of each row).
 #[derive(Clone, Copy)]
 pub(crate) struct Side<'a> {
     /// The local array (2-D when `columns` is given).
     pub array: &'a RawArray,
-    /// The split of axis 1 over peers, if any.
-    pub columns: Option<&'a BlockLayout>,
+    /// The column window (axis 1) each peer sees, if any.
+    pub columns: Option<&'a [Range<usize>]>,
 }
 
 impl<'a> Side<'a> {
@@ -162,7 +232,7 @@ impl<'a> Side<'a> {
     fn view(&self, p: usize) -> RawArray {
         match self.columns {
             None => self.array.clone(),
-            Some(split) => self.array.columns(split.range(p)),
+            Some(windows) => self.array.columns(windows[p].clone()),
         }
     }
 }
@@ -214,58 +284,37 @@ impl RowPlan {
         N: Fn(usize) -> I,
         O: Fn(usize) -> Result<(usize, usize)>,
     {
-        let mut peers = vec![PeerRows::default(); nranks];
-        // Receive side: my destination rows grouped by the rank owning their
-        // source, and that rank's local index of each distinct source row.
-        let mut slot: HashMap<usize, usize> = HashMap::new();
-        let mut by_peer: Vec<Vec<Vec<usize>>> = vec![Vec::new(); nranks];
-        let mut src_locals: Vec<Vec<usize>> = vec![Vec::new(); nranks];
-        let mut count = 0;
-        for (d, g) in needs(rank).into_iter().enumerate() {
-            let (owner, local) = src_owner(g)?;
-            if owner == rank && local >= nsrc {
-                return Err(Error::out_of_range(format!("source row {g} maps to local row {local} of {nsrc}")));
-            }
-            let lists = &mut by_peer[owner];
-            let k = *slot.entry(g).or_insert_with(|| {
-                lists.push(Vec::new());
-                src_locals[owner].push(local);
-                lists.len() - 1
-            });
-            lists[k].push(d);
-            count += 1;
-        }
-        if count != ndst {
-            return Err(Error::mismatch(format!("the plan names {count} destination rows but this rank holds {ndst}")));
-        }
-        for (p, lists) in by_peer.into_iter().enumerate() {
-            if lists.is_empty() {
-                continue; // no rows from p: `starts` stays empty (no allocation per idle peer)
-            }
-            let peer = &mut peers[p];
-            peer.starts.push(0);
-            let mut firsts = Vec::with_capacity(lists.len());
-            for targets in lists {
-                firsts.push(targets[0]);
-                peer.targets.extend(targets);
-                peer.starts.push(peer.targets.len());
-            }
-            peer.recv_segments = Some(runs_of(&src_locals[p], &firsts));
-        }
-        // Send side: for each peer, my distinct source rows it needs, first
-        // use first, and the first destination row each one fills there.
+        let mut peers = receive_side(nranks, rank, nsrc, ndst, needs(rank), &src_owner)?;
         let mut mark = vec![usize::MAX; nsrc];
         for (p, peer) in peers.iter_mut().enumerate() {
-            let mut firsts = Vec::new();
-            for (d, g) in needs(p).into_iter().enumerate() {
-                let (owner, local) = src_owner(g)?;
-                if owner == rank && mark[local] != p {
-                    mark[local] = p;
-                    peer.send.push(local);
-                    firsts.push(d);
-                }
+            (peer.send, peer.send_segments) = send_list(rank, p, &mut mark, needs(p), &src_owner)?;
+        }
+        Ok(RowPlan { rank, nsrc, ndst, peers })
+    }
+
+    /// [`RowPlan::build`] for a movement in which every rank with
+    /// `receives[p]` has the same destination rows, each copying the global
+    /// source row `needs()` lists for it, and the other ranks have none (the
+    /// frequency re-layout: every rank with a frequency slice gets every q).
+    /// Cost: one pass over the destination rows plus O(ranks × rows sent),
+    /// instead of a pass per rank.
+    pub fn build_uniform<I, N, O>(nranks: usize, rank: usize, nsrc: usize, receives: &[bool], needs: N, src_owner: O) -> Result<RowPlan>
+    where
+        I: IntoIterator<Item = usize>,
+        N: Fn() -> I,
+        O: Fn(usize) -> Result<(usize, usize)>,
+    {
+        if receives.len() != nranks || rank >= nranks {
+            return Err(Error::invalid("one receive flag per rank is needed"));
+        }
+        let mine: Vec<usize> = if receives[rank] { needs().into_iter().collect() } else { Vec::new() };
+        let ndst = mine.len();
+        let mut peers = receive_side(nranks, rank, nsrc, ndst, mine, &src_owner)?;
+        if receives.iter().any(|&r| r) {
+            let (send, segments) = send_list(rank, 0, &mut vec![usize::MAX; nsrc], needs(), &src_owner)?;
+            for (peer, _) in peers.iter_mut().zip(receives).filter(|(_, &r)| r) {
+                (peer.send, peer.send_segments) = (send.clone(), segments.clone());
             }
-            peer.send_segments = Some(runs_of(&peer.send, &firsts));
         }
         Ok(RowPlan { rank, nsrc, ndst, peers })
     }
@@ -935,6 +984,7 @@ fn irecv(comm: MPI_Comm, wire: Wire, len: usize, peer: usize, req: &mut MPI_Requ
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::BlockLayout;
 
     /// A plan from a block layout of `n` rows to a cyclic one (rank p gets
     /// rows p, p + size, ...): every rank needs scattered rows of every rank.

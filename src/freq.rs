@@ -1,17 +1,20 @@
 //! Frequency re-layout: the node-aware split of fermionic frequencies and
-//! `gather_full_ibz_for_vslice`, which turns a vertex distributed over
-//! irreducible q into all (unfolded) q for each rank's slice of frequencies.
+//! the re-layout itself, which turns a vertex distributed over irreducible q
+//! into all (unfolded) q for each rank's slice of frequencies: a reusable
+//! [`VslicePlan`], and its one-shot form [`gather_full_ibz_for_vslice`].
 
 use crate::buffer::{try_bytes, ArrayMut, ArrayRef, RawArray};
-use crate::bzmap::{check_map, coordinator, map_fingerprint, map_values};
+use crate::bzmap::{check_addressable, check_map, coordinator, map_fingerprint, map_values};
+use crate::bzplan::{plan_api, Movement, PlanState, Planned};
+use crate::collective::{self, agree, agree_values, rows_fingerprint, with_rows, Destination};
 use crate::comm::check_mpi;
 use crate::distributor::Distributor;
-use crate::engine::{RowPlan, RowsInPlace};
+use crate::element::DType;
+use crate::engine::{RowPlan, RowsInPlace, Scratch, Side};
 use crate::error::{Error, Result};
-use crate::orbital::OrbitalTransform;
+use crate::failure::Poison;
 use crate::limit::resolve_limit;
-use crate::collective::{agree, agree_values, ArrayHeader, Destination};
-use crate::primitives::check_disjoint;
+use crate::orbital::{OrbitalTransform, OwnedTransform};
 use mpi::ffi::MPI_Comm;
 use std::ops::Range;
 
@@ -207,6 +210,165 @@ pub fn node_aware_split_by(d: &Distributor, n: usize, order: NodeOrder) -> Resul
     Ok(if order == NodeOrder::HostName { split.in_rank_order() } else { split })
 }
 
+/// A planned frequency re-layout without its communicator: what
+/// [`VslicePlan`] keeps and the one-shot [`gather_full_ibz_for_vslice`]
+/// builds for one call.
+///
+/// The engine moves rows of (q, orbital): a source row is one irreducible
+/// q and orbital of this rank's block, all `n_nu x n_nu'` values, and peer
+/// `p` is shown the column window of its frequency slice; a destination row
+/// is one full-BZ q and orbital, this rank's slice. Every rank with a
+/// non-empty slice receives every q, so planning is one pass over
+/// `n_full x n_orb` rows plus the send lists.
+#[derive(Debug)]
+struct VsliceCore {
+    planned: Planned,
+    /// The column window of the source rows each peer receives (its slice, times n_nu').
+    windows: Vec<Range<usize>>,
+    /// Source rows `[my_irr * n_orb, n_nu * n_nu']` and destination rows
+    /// `[n_full * n_orb or 0, my_nu * n_nu']` (elements).
+    src_rows: [usize; 2],
+    dst_rows: [usize; 2],
+}
+
+impl VsliceCore {
+    /// Plans the re-layout on `comm` in one agreement (see `MapCore::new`),
+    /// for a vertex of `row_shape = [orb..., n_nu, n_nu']` `dtype` rows.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        comm: MPI_Comm,
+        irr: &Distributor,
+        full: &Distributor,
+        irrk_inv: &[usize],
+        split: &FreqSplit,
+        dtype: DType,
+        row_shape: &[usize],
+        transform: Option<&OrbitalTransform>,
+        limit: usize,
+    ) -> Result<VsliceCore> {
+        let (rank, nranks) = (full.my_rank(), full.mpi_size());
+        let coord = coordinator(irr, full);
+        let fingerprint = map_fingerprint(irrk_inv, &[split.sizes.as_slice(), split.offsets.as_slice()].concat());
+        let mut values = map_values(irr, full, fingerprint).to_vec();
+        values.push(("the dtype or the vertex shape", rows_fingerprint(dtype, row_shape)));
+        let mut planned = None;
+        let limit = collective::open(comm, Some(coord.poison()), 0, nranks, limit, &values, || {
+            check_map(irr, full, irrk_inv)?;
+            if split.sizes.len() != nranks || split.offsets.len() != nranks {
+                return Err(Error::mismatch(format!("the frequency split has {} ranks, the communicator {nranks}", split.sizes.len())));
+            }
+            let nd = row_shape.len();
+            if nd < 2 {
+                return Err(Error::invalid(format!("the vertex rows {row_shape:?} need axes [..., nu, nu'] after q")));
+            }
+            let (n_nu, n_nup) = (row_shape[nd - 2], row_shape[nd - 1]);
+            split.check(n_nu)?;
+            let n_orb: usize = row_shape[..nd - 2].iter().product();
+            let mut out_row = row_shape.to_vec();
+            out_row[nd - 2] = split.sizes[rank];
+            check_addressable(irr.my_size(), dtype, row_shape, "the vertex block")?;
+            check_addressable(full.ntasks(), dtype, &out_row, "the vslice output")?;
+            let transform = match transform {
+                Some(t) => {
+                    let first = t.check(&out_row, dtype, full.ntasks(), 0, full.ntasks())?;
+                    Some(OwnedTransform::rows_of(t, first, full.ntasks()))
+                }
+                None => None,
+            };
+            // Rows of (q, orbital); rank p receives when its slice holds values.
+            let receives: Vec<bool> = split.sizes.iter().map(|&n| n > 0 && n_nup > 0 && n_orb > 0).collect();
+            let irr_layout = irr.layout();
+            let plan = RowPlan::build_uniform(
+                nranks,
+                rank,
+                irr.my_size() * n_orb,
+                &receives,
+                || (0..full.ntasks()).flat_map(move |q| (0..n_orb).map(move |o| irrk_inv[q] * n_orb + o)),
+                |g| {
+                    let (owner, local) = irr_layout.owner(g / n_orb);
+                    Ok((owner, local * n_orb + g % n_orb))
+                },
+            )?;
+            let windows = (0..nranks).map(|p| split.offsets[p] * n_nup..(split.offsets[p] + split.sizes[p]) * n_nup).collect();
+            let src_rows = [plan.nsrc(), n_nu * n_nup];
+            let dst_rows = [plan.ndst(), split.sizes[rank] * n_nup];
+            let (block_shape, out_shape) = (with_rows(irr.my_size(), row_shape), with_rows(full.ntasks(), &out_row));
+            planned = Some((Planned { plan, dtype, block_shape, out_shape, transform, limit: 0 }, windows, src_rows, dst_rows));
+            Ok(())
+        })?;
+        let (mut planned, windows, src_rows, dst_rows) = planned.expect("planned when the agreement succeeded");
+        planned.limit = limit;
+        Ok(VsliceCore { planned, windows, src_rows, dst_rows })
+    }
+}
+
+impl Movement for VsliceCore {
+    fn planned(&self) -> &Planned {
+        &self.planned
+    }
+
+    /// One agreement on every rank's buffers, then the movement, then the
+    /// transform. A strided block or output goes through a C-ordered copy.
+    fn execute(&self, comm: MPI_Comm, poison: &Poison, what: &str, block: &RawArray, out: &mut Destination, scratch: &mut Scratch) -> Result<RawArray> {
+        let p = &self.planned;
+        let local = p.check_buffers(poison, what, block, out, ["the vertex block", "the vslice output"]).and_then(|dst| {
+            let src_rows = contiguous_rows(block, self.src_rows)?;
+            let dst_rows = contiguous_rows(&dst, self.dst_rows)?;
+            Ok((dst, src_rows, dst_rows))
+        });
+        agree(comm, local.as_ref().map(drop).map_err(Clone::clone))?;
+        let (dst, src_rows, dst_rows) = local?;
+        poison.guard(|| {
+            // Both sides are C-ordered on every rank (copies of strided arrays).
+            let src = Side { array: &src_rows.view, columns: Some(&self.windows) };
+            p.plan.execute_with(comm, src, Side::whole(&dst_rows.view), p.limit, RowsInPlace::Everywhere, scratch)?;
+            dst_rows.write_back(&dst, p.limit)
+        })?;
+        p.finish(&dst)?;
+        Ok(dst)
+    }
+}
+
+/// A reusable frequency re-layout (`gather_full_ibz_for_vslice` as a plan):
+/// [`VslicePlan::new`] plans once (collective) and [`VslicePlan::execute`]
+/// turns this rank's vertex block `[my_irr, orb..., nu, nu']` into
+/// `[n_full, orb..., my_nu, nu']` (every q unfolded through `irrk_inv`, this
+/// rank's slice of nu) as often as needed, with one small agreement per
+/// execution and no allocation proportional to the data for C-contiguous
+/// arrays (a strided block or output is staged through a C-ordered copy).
+/// The plan keeps its own duplicate of the distributors' communicator and a
+/// copy of the transform's inputs.
+pub struct VslicePlan {
+    state: PlanState,
+    core: VsliceCore,
+}
+
+plan_api!(VslicePlan, "vslice plan", "`[my_irr, orb..., n_nu, n_nu']`", "`[n_full, orb..., my_nu, n_nu']`");
+
+impl VslicePlan {
+    /// Plans the re-layout of a vertex whose rows (after q) have shape
+    /// `row_shape = [orb..., n_nu, n_nu']` (collective over the
+    /// distributors' ranks; every rank passes the same `irrk_inv`, `split`,
+    /// `dtype`, `row_shape` and `limit`, checked). `split` gives every rank's
+    /// slice of nu (it must tile `0..n_nu`); `transform`, if any, covers all
+    /// full-BZ q. Messages stay at or below `limit` bytes (0: the process limit).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        irr: &Distributor,
+        full: &Distributor,
+        irrk_inv: &[usize],
+        split: &FreqSplit,
+        dtype: DType,
+        row_shape: &[usize],
+        transform: Option<&OrbitalTransform>,
+        limit: usize,
+    ) -> Result<VslicePlan> {
+        let state = PlanState::dup(coordinator(irr, full).lib_comm())?;
+        let core = VsliceCore::new(state.comm.raw(), irr, full, irrk_inv, split, dtype, row_shape, transform, limit)?;
+        Ok(VslicePlan { state, core })
+    }
+}
+
 /// Gathers a vertex `[q_irr_local, orb..., nu, nu']` distributed over
 /// irreducible q into `[n_full, orb..., my_nu, nu']` on every rank: all q,
 /// unfolded through `irrk_inv`, for this rank's slice `split.range(rank)` of
@@ -214,7 +376,8 @@ pub fn node_aware_split_by(d: &Distributor, n: usize, order: NodeOrder) -> Resul
 /// The optional orbital transform is applied to every full q. Collective over
 /// the distributors' ranks; all ranks must pass the same `split`. `out`
 /// must be this rank's `[n_full, orb..., split.range(rank).len(), nu']`
-/// array, not overlapping `block`.
+/// array, not overlapping `block`. A [`VslicePlan`] does the same and can
+/// be executed again.
 #[allow(clippy::too_many_arguments)]
 pub fn gather_full_ibz_for_vslice(
     irr: &Distributor,
@@ -229,7 +392,9 @@ pub fn gather_full_ibz_for_vslice(
     gather_full_ibz_for_vslice_raw(irr, full, irrk_inv, split, block.raw(), Destination::Into(out.raw()), transform, limit).map(drop)
 }
 
-/// [`gather_full_ibz_for_vslice`] on descriptors, into a caller array or fresh storage.
+/// [`gather_full_ibz_for_vslice`] on descriptors, into a caller array or
+/// fresh storage: a `VsliceCore` planned and executed once on the
+/// distributors' private communicator (two agreements in all).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gather_full_ibz_for_vslice_raw(
     irr: &Distributor,
@@ -241,80 +406,9 @@ pub(crate) fn gather_full_ibz_for_vslice_raw(
     transform: Option<&OrbitalTransform>,
     limit: usize,
 ) -> Result<RawArray> {
-    let rank = full.my_rank();
     let coord = coordinator(irr, full);
-    let fingerprint = map_fingerprint(irrk_inv, &[split.sizes.as_slice(), split.offsets.as_slice()].concat());
-    let limit = coord.begin_with(0, limit, &map_values(irr, full, fingerprint), || {
-        check_map(irr, full, irrk_inv)?;
-        if split.sizes.len() != full.mpi_size() {
-            return Err(Error::mismatch(format!("the frequency split has {} ranks, the communicator {}", split.sizes.len(), full.mpi_size())));
-        }
-        if block.shape().len() < 3 {
-            return Err(Error::invalid(format!("the vertex block {:?} needs axes [q, ..., nu, nu']", block.shape())));
-        }
-        Ok(())
-    })?;
-    let mine = coord.is_root().then(|| {
-        let mut h = ArrayHeader::of(block, limit);
-        h.shape[0] = irr.ntasks();
-        h
-    });
-    let irr_header = coord.share_header(0, mine, limit)?;
-    let nd = irr_header.shape.len();
-    let n_nu = irr_header.shape[nd - 2];
-    let n_orb: usize = irr_header.shape[1..nd - 2].iter().product();
-    let row_len = irr_header.shape[nd - 1];
-    let out_shape: Vec<usize> = std::iter::once(full.ntasks())
-        .chain(irr_header.shape[1..nd - 2].iter().copied())
-        .chain([split.sizes[rank], irr_header.shape[nd - 1]])
-        .collect();
-    let local = irr.check_block(block, &irr_header, "the vertex block").and_then(|()| {
-        split.check(n_nu)?;
-        let first = match transform {
-            Some(t) => t.check(&out_shape[1..], irr_header.dtype, full.ntasks(), 0, full.ntasks())?,
-            None => 0,
-        };
-        let h = ArrayHeader { dtype: irr_header.dtype, shape: out_shape.clone(), limit, flags: 0 };
-        let dst = out.resolve(&h, "the vslice output")?;
-        check_disjoint(block, &dst, None, "the vslice output", "the vertex block")?;
-        // Strided sides are staged through C-ordered copies, reserved now.
-        let src_rows = contiguous_rows(block, irr.my_size() * n_orb * n_nu, row_len)?;
-        let dst_rows = contiguous_rows(&dst, full.ntasks() * n_orb * split.sizes[rank], row_len)?;
-        Ok((dst, first, src_rows, dst_rows))
-    });
-    coord.confirm(local.as_ref().map(|_| ()).map_err(Clone::clone), false)?;
-    let (dst, first, src_rows, dst_rows) = local?;
-
-    // Rows of nu' elements: source (q_irr, orb, nu), destination (q_full, orb, my nu).
-    let irr_layout = irr.layout();
-    let plan = RowPlan::build(
-        full.mpi_size(),
-        rank,
-        irr.my_size() * n_orb * n_nu,
-        full.ntasks() * n_orb * split.sizes[rank],
-        |p| {
-            let nus = split.range(p);
-            (0..full.ntasks()).flat_map(move |q| {
-                let nus = nus.clone();
-                (0..n_orb).flat_map(move |o| nus.clone().map(move |nu| (irrk_inv[q] * n_orb + o) * n_nu + nu))
-            })
-        },
-        |g| {
-            let (q_irr, rest) = (g / (n_orb * n_nu), g % (n_orb * n_nu));
-            let (owner, local) = irr_layout.owner(q_irr);
-            Ok((owner, local * n_orb * n_nu + rest))
-        },
-    );
-    agree(coord.lib_comm(), plan.as_ref().map(|_| ()).map_err(Clone::clone))?;
-    coord.poison().guard(|| {
-        // Both sides are C-ordered on every rank (copies of strided arrays).
-        plan?.run(coord.lib_comm(), &src_rows.view, &dst_rows.view, limit, RowsInPlace::Everywhere)?;
-        dst_rows.write_back(&dst, limit)
-    })?;
-    if let Some(t) = transform {
-        t.apply(&dst, first)?;
-    }
-    Ok(dst)
+    let core = VsliceCore::new(coord.lib_comm(), irr, full, irrk_inv, split, block.dtype(), block.row_shape(), transform, limit)?;
+    core.execute(coord.lib_comm(), coord.poison(), "distributor", block, &mut out, &mut Scratch::default())
 }
 
 /// An array seen as `[nrows, row_len]`: in place when contiguous, else a copy.
@@ -335,7 +429,8 @@ impl RowsView {
     }
 }
 
-fn contiguous_rows(a: &RawArray, nrows: usize, row_len: usize) -> Result<RowsView> {
+/// `a` seen as rows of `[nrows, row_len]` elements.
+fn contiguous_rows(a: &RawArray, [nrows, row_len]: [usize; 2]) -> Result<RowsView> {
     let shape = vec![nrows, row_len];
     match a.contiguous_ptr(0) {
         // SAFETY: a contiguous array of nrows * row_len elements, viewed 2-D.

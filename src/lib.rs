@@ -70,6 +70,7 @@
 pub mod bounds;
 pub(crate) mod buffer;
 pub mod bzmap;
+pub(crate) mod bzplan;
 pub(crate) mod collective;
 pub(crate) mod comm;
 pub mod distributor;
@@ -90,6 +91,8 @@ pub mod spill;
 
 pub use bounds::{chunk_step, row_chunks, Chunk, RowChunks};
 pub use buffer::{ArrayMut, ArrayRef, MAX_NDIM};
+pub use bzmap::MapPlan;
+pub use freq::VslicePlan;
 pub use comm::CommRef;
 pub use distributor::Distributor;
 pub use element::{DType, Element};

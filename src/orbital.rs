@@ -96,6 +96,41 @@ impl OrbitalTransform<'_> {
     }
 }
 
+/// A copy of a transform's inputs for a run of rows, which a plan keeps
+/// (the caller's slices need not outlive plan creation).
+#[derive(Clone, Debug)]
+pub(crate) struct OwnedTransform {
+    u: Vec<Complex64>,
+    nb: usize,
+    axes: usize,
+    sigma: Vec<f64>,
+    conj: Vec<bool>,
+}
+
+impl OwnedTransform {
+    /// Rows `first..first + n` of `t`'s inputs (checked by [`OrbitalTransform::check`]).
+    pub(crate) fn rows_of(t: &OrbitalTransform, first: usize, n: usize) -> OwnedTransform {
+        let m = t.nb * t.nb;
+        OwnedTransform {
+            u: t.u[first * m..(first + n) * m].to_vec(),
+            nb: t.nb,
+            axes: t.axes,
+            sigma: t.sigma[first..first + n].to_vec(),
+            conj: t.conj[first..first + n].to_vec(),
+        }
+    }
+
+    /// Owned inputs (a binding's converted arrays), not yet checked.
+    pub(crate) fn new(u: Vec<Complex64>, nb: usize, axes: usize, sigma: Vec<f64>, conj: Vec<bool>) -> OwnedTransform {
+        OwnedTransform { u, nb, axes, sigma, conj }
+    }
+
+    /// The transform over these inputs.
+    pub(crate) fn view(&self) -> OrbitalTransform<'_> {
+        OrbitalTransform { u: &self.u, nb: self.nb, axes: self.axes, sigma: &self.sigma, conj: &self.conj }
+    }
+}
+
 /// Checks that a row shape starts with `axes` (2 or 4) axes of length `nb`.
 fn check_axes(row_shape: &[usize], nb: usize, axes: usize) -> Result<()> {
     if axes != 2 && axes != 4 {

@@ -16,7 +16,7 @@
 
 use crate::bounds::{Chunk, RowChunks};
 use crate::buffer::RawArray;
-use crate::collective::{self, agree, bcast_header, ArrayHeader};
+use crate::collective::{self, agree, ArrayHeader};
 use crate::comm::{self, byte_type, check_mpi, check_peer, check_tag_range, ensure_initialized, to_int};
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -380,20 +380,52 @@ pub(crate) fn bcast_rows_into_raw(comm: MPI_Comm, a: Result<&RawArray>, root: i3
 
 /// [`bcast_rows_into_raw`] for an object whose failures `poison` records.
 pub(crate) fn bcast_rows_into_in(comm: MPI_Comm, a: Result<&RawArray>, root: i32, limit: usize, poison: Option<&Poison>) -> Result<()> {
+    let (rank, _) = prologue(comm)?;
+    let a = a.and_then(|a| check_output(a, "the broadcast buffer").map(|()| a));
+    let (_, dst, limit) = bcast_open(comm, a.map(Some), root, limit, None, poison)?;
+    let dst = dst.expect("a rank that broadcasts into its buffer has one");
+    body_phase(poison, || bcast_body(comm, &dst, root, rank == root, limit))
+}
+
+/// The opening shared by the broadcasts, whichever form each rank calls:
+/// one agreement carrying the root's header; every rank that holds a buffer
+/// (`mine`: the root's array, or a rank's own destination) gives its dtype
+/// and shape, which must be the root's; ranks without one (`mine` None)
+/// allocate with `alloc` from the header, and then every rank joins a
+/// confirmation. Returns the header, this rank's array and the resolved limit.
+fn bcast_open(
+    comm: MPI_Comm,
+    mine: Result<Option<&RawArray>>,
+    root: i32,
+    limit: usize,
+    alloc: Option<collective::Allocator>,
+    poison: Option<&Poison>,
+) -> Result<(ArrayHeader, Option<RawArray>, usize)> {
     let (rank, size) = prologue(comm)?;
-    let limit = collective::open(comm, poison, root, size as usize, limit, &[], || check_output(a.clone()?, "the broadcast buffer"))?;
-    let a = a?;
-    let header = bcast_header(comm, root, Some(&ArrayHeader::of(a, limit)), limit)?;
-    let consistent = if header.dtype != a.dtype() || header.shape != a.shape() {
-        Err(Error::mismatch(format!(
-            "rank {rank} holds a {:?} {} array but the root broadcasts a {:?} {} array",
-            a.shape(), a.dtype().name(), header.shape, header.dtype.name()
-        )))
-    } else {
-        Ok(())
+    let mine = mine.and_then(|m| match m {
+        None if rank == root => Err(Error::null("the root must provide the array to broadcast")),
+        m => Ok(m),
+    });
+    let held = mine.as_ref().ok().copied().flatten();
+    let shape = held.map(|a| collective::rows_fingerprint(a.dtype(), a.shape()));
+    let root_header = held.filter(|_| rank == root).map(|a| ArrayHeader::of(a, resolve_limit(limit).unwrap_or(1)));
+    let allocates = matches!(mine, Ok(None));
+    let mut tail = collective::header_tail(if allocates { collective::FLAG_ALLOCATES } else { 0 }, root_header.as_ref());
+    let values = [("the dtype or shape of the broadcast array", shape)];
+    let checked = mine.as_ref().map(drop).map_err(Clone::clone);
+    let limit = collective::open_record(comm, poison, root, size as usize, limit, &values, &mut tail, || checked)?;
+    let header = collective::tail_header(&tail)?;
+    let mine = mine?.cloned();
+    if tail[0] & collective::FLAG_ALLOCATES == 0 {
+        return Ok((header, mine, limit));
+    }
+    let local = match (mine, alloc) {
+        (Some(a), _) => Ok(a),
+        (None, Some(alloc)) => alloc(&header),
+        (None, None) => Err(Error::new(crate::Status::Internal, "a broadcast rank has neither a buffer nor an allocator")),
     };
-    agree(comm, consistent)?;
-    body_phase(poison, || bcast_body(comm, a, root, rank == root, limit))
+    agree(comm, local.as_ref().map(drop).map_err(Clone::clone))?;
+    Ok((header, Some(local?), limit))
 }
 
 /// Broadcasts the root's array to ranks that allocate their own copy (raw form of [`bcast_rows`]).
@@ -419,21 +451,11 @@ pub(crate) fn bcast_rows_in(
     alloc: &mut dyn FnMut(&ArrayHeader) -> Result<RawArray>,
     poison: Option<&Poison>,
 ) -> Result<ArrayHeader> {
-    let (rank, size) = prologue(comm)?;
-    let limit = collective::open(comm, poison, root, size as usize, limit, &[], || {
-        if a.clone()?.is_none() && rank == root {
-            return Err(Error::null("the root must provide the array to broadcast"));
-        }
-        Ok(())
-    })?;
-    let a = if rank == root { a? } else { None };
-    let header = bcast_header(comm, root, a.map(|a| ArrayHeader::of(a, limit)).as_ref(), limit)?;
-    let local = if rank == root { Ok(None) } else { alloc(&header).map(Some) };
-    agree(comm, local.as_ref().map(|_| ()).map_err(Clone::clone))?;
-    body_phase(poison, || match local? {
-        Some(dst) => bcast_body(comm, &dst, root, false, limit),
-        None => bcast_body(comm, a.expect("root has its array"), root, true, limit),
-    })?;
+    let (rank, _) = prologue(comm)?;
+    let a = a.map(|a| a.filter(|_| rank == root));
+    let (header, dst, limit) = bcast_open(comm, a, root, limit, Some(alloc), poison)?;
+    let dst = dst.expect("every rank has its array after the opening");
+    body_phase(poison, || bcast_body(comm, &dst, root, rank == root, limit))?;
     Ok(header)
 }
 

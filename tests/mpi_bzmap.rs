@@ -8,7 +8,7 @@ use common::{ensure, limit_in_force, pattern, Case, TestElem};
 use dgampi::{ArrayMut, ArrayRef};
 use dgampi::bzmap::{exchange_and_map_irrbz_fullbz, map_irrbz_fullbz, plan_map};
 use dgampi::orbital::OrbitalTransform;
-use dgampi::{Distributor, Status};
+use dgampi::{Distributor, MapPlan, Status, VslicePlan};
 use num_complex::Complex64;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
@@ -349,6 +349,149 @@ fn case_vslice(world: &SimpleCommunicator) -> Result<(), String> {
     Ok(())
 }
 
+/// A `MapPlan` made once and executed several times (new data each time),
+/// for every map and two dtypes, into contiguous and strided outputs, with
+/// the orbital transform, after its distributors are gone, and with a wrong
+/// block on one rank (refused everywhere; the plan stays usable).
+fn case_map_plan(world: &SimpleCommunicator) -> Result<(), String> {
+    fn run<T: TestElem>(world: &SimpleCommunicator, row: &[usize]) -> Result<(), String> {
+        for (name, irrk_inv) in maps() {
+            let n_irr = irrk_inv.iter().max().map_or(0, |m| m + 1);
+            let (mut plan, irr_tasks, full_tasks) = {
+                let irr = Distributor::new(world, n_irr, "irr", None).map_err(err)?;
+                let full = Distributor::new(world, irrk_inv.len(), "full", None).map_err(err)?;
+                let plan = MapPlan::new(&irr, &full, &irrk_inv, T::DTYPE, row, None, 0).map_err(err)?;
+                (plan, irr.my_tasks(), full.my_tasks())
+            }; // the distributors are dropped: the plan keeps its own communicator
+            let shape: Vec<usize> = std::iter::once(n_irr).chain(row.iter().copied()).collect();
+            ensure(plan.block_shape()[0] == irr_tasks.len() && plan.out_shape()[0] == full_tasks.len(), || format!("{name}: plan shapes"))?;
+            for seed in 0..3u64 {
+                let irr_all = pattern::<T>(&shape, seed);
+                let block = irr_all.slice_axis(Axis(0), Slice::from(irr_tasks.clone())).to_owned();
+                let expected = unfold(&irr_all, &irrk_inv).slice_axis(Axis(0), Slice::from(full_tasks.clone())).to_owned();
+                let mut out = ArrayD::<T>::default(IxDyn(plan.out_shape()));
+                plan.execute(ArrayRef::new(&block).map_err(err)?, ArrayMut::new(&mut out).map_err(err)?).map_err(err)?;
+                ensure(out == expected, || format!("{name} {} {row:?} execution {seed}: {out:?} != {expected:?}", T::DTYPE.name()))?;
+                if seed == 1 && !row.is_empty() {
+                    // A strided output (every other row of a twice-as-long array).
+                    let mut long = ArrayD::<T>::default(IxDyn(&[2 * full_tasks.len()].iter().chain(row).copied().collect::<Vec<_>>()));
+                    let mut view = long.slice_axis_mut(Axis(0), Slice::new(0, None, 2));
+                    plan.execute(ArrayRef::new(&block).map_err(err)?, ArrayMut::new(&mut view).map_err(err)?).map_err(err)?;
+                    ensure(view.to_owned() == expected, || format!("{name}: strided output"))?;
+                }
+            }
+            // A wrong block on rank 0: every rank fails, nothing moves, the plan stays usable.
+            let wrong: Vec<usize> = std::iter::once(irr_tasks.len() + usize::from(world.rank() == 0)).chain(row.iter().copied()).collect();
+            let bad = ArrayD::<T>::default(IxDyn(&wrong));
+            let mut out = ArrayD::<T>::default(IxDyn(plan.out_shape()));
+            let e = plan.execute(ArrayRef::new(&bad).map_err(err)?, ArrayMut::new(&mut out).map_err(err)?).expect_err("wrong block");
+            let want = if world.rank() == 0 { Status::Mismatch } else { Status::RemoteError };
+            ensure(e.status == want, || format!("{name}: wrong block gave {e}"))?;
+            let irr_all = pattern::<T>(&shape, 9);
+            let block = irr_all.slice_axis(Axis(0), Slice::from(irr_tasks.clone())).to_owned();
+            plan.execute(ArrayRef::new(&block).map_err(err)?, ArrayMut::new(&mut out).map_err(err)?).map_err(err)?;
+            let expected = unfold(&irr_all, &irrk_inv).slice_axis(Axis(0), Slice::from(full_tasks.clone())).to_owned();
+            ensure(out == expected, || format!("{name}: execution after a refused one"))?;
+        }
+        Ok(())
+    }
+    run::<Complex64>(world, &[2, 3])?;
+    run::<f32>(world, &[3])?;
+    run::<i64>(world, &[])?;
+    // With the transform: the plan copies this rank's inputs (given for all q here).
+    let irrk_inv = square_lattice_map(4);
+    let (n_irr, nfull, nb) = (irrk_inv.iter().max().unwrap() + 1, irrk_inv.len(), 2);
+    let irr = Distributor::new(world, n_irr, "irr", None).map_err(err)?;
+    let full = Distributor::new(world, nfull, "full", None).map_err(err)?;
+    let u: Vec<Complex64> = (0..nfull).flat_map(|k| unitary(nb, 7 + k as u64)).collect();
+    let sigma: Vec<f64> = (0..nfull).map(|k| if k % 3 == 0 { -1.0 } else { 1.0 }).collect();
+    let conj: Vec<bool> = (0..nfull).map(|k| k % 2 == 0).collect();
+    let row = [nb, nb, 3];
+    let mut plan = {
+        let t = OrbitalTransform { u: &u, nb, axes: 2, sigma: &sigma, conj: &conj };
+        MapPlan::new(&irr, &full, &irrk_inv, dgampi::DType::Complex128, &row, Some(&t), 0).map_err(err)?
+    };
+    for seed in [4u64, 5] {
+        let irr_all = pattern::<Complex64>(&[n_irr, nb, nb, 3], seed);
+        let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();
+        let mut out = ArrayD::<Complex64>::default(IxDyn(plan.out_shape()));
+        plan.execute(ArrayRef::new(&block).map_err(err)?, ArrayMut::new(&mut out).map_err(err)?).map_err(err)?;
+        for (i, q) in full.my_tasks().enumerate() {
+            let m = irr_all.index_axis(Axis(0), irrk_inv[q]).to_owned();
+            let expected = transform_reference(&m, &u[q * nb * nb..(q + 1) * nb * nb], nb, 2, sigma[q], conj[q]);
+            let diff = out.index_axis(Axis(0), i).iter().zip(expected.iter()).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max);
+            let scale = expected.iter().map(|z| z.norm()).fold(1.0, f64::max);
+            ensure(diff <= 1e-14 * scale, || format!("transformed plan, q {q}: difference {diff:e}"))?;
+        }
+    }
+    // Ranks planning different row shapes: Mismatch on every rank.
+    let row = if world.rank() == 0 { vec![2, 3] } else { vec![3, 2] };
+    if world.size() > 1 {
+        let e = MapPlan::new(&irr, &full, &irrk_inv, dgampi::DType::F64, &row, None, 0).expect_err("row shapes differ");
+        ensure(e.status == Status::Mismatch, || format!("different row shapes: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A `VslicePlan` made once and executed several times, for simulated node
+/// layouts (ranks with empty slices included), with a strided block and
+/// the transform, against the serial regrouping.
+fn case_vslice_plan(world: &SimpleCommunicator) -> Result<(), String> {
+    use dgampi::freq::node_aware_split_with_nodes;
+    let (r, size) = (world.rank() as usize, world.size() as usize);
+    let irrk_inv = square_lattice_map(4);
+    let (n_irr, nfull, nb) = (irrk_inv.iter().max().unwrap() + 1, irrk_inv.len(), 2);
+    let irr = Distributor::new(world, n_irr, "irr", None).map_err(err)?;
+    let full = Distributor::new(world, nfull, "full", None).map_err(err)?;
+    let u: Vec<Complex64> = (0..nfull).flat_map(|k| unitary(nb, 50 + k as u64)).collect();
+    let sigma: Vec<f64> = (0..nfull).map(|k| if k % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    let conj: Vec<bool> = (0..nfull).map(|k| k % 3 == 1).collect();
+    let t = OrbitalTransform { u: &u, nb, axes: 2, sigma: &sigma, conj: &conj };
+    let layouts: [Vec<i64>; 2] = [(0..size as i64).map(|r| [7, 3, 5, 7][r as usize % 4]).collect(), vec![0; size]];
+    for nodes in layouts {
+        for n_nu in [5usize, 2] {
+            let split = node_aware_split_with_nodes(n_nu, &nodes).map_err(err)?;
+            let nus = split.range(r);
+            for with_transform in [false, true] {
+                let row = [nb, nb, n_nu, 3];
+                let mut plan = VslicePlan::new(&irr, &full, &irrk_inv, &split, dgampi::DType::Complex128, &row, with_transform.then_some(&t), 0)
+                    .map_err(err)?;
+                ensure(plan.out_shape() == [nfull, nb, nb, nus.len(), 3], || format!("out shape {:?}", plan.out_shape()))?;
+                for seed in 0..3u64 {
+                    let irr_all = pattern::<Complex64>(&[n_irr, nb, nb, n_nu, 3], seed);
+                    let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();
+                    let mut out = ArrayD::<Complex64>::default(IxDyn(plan.out_shape()));
+                    if seed == 2 {
+                        // A strided block: the vertex as every other nu' of a wider array.
+                        let mut wide = ArrayD::<Complex64>::default(IxDyn(&[irr.my_size(), nb, nb, n_nu, 6]));
+                        wide.slice_axis_mut(Axis(4), Slice::new(0, None, 2)).assign(&block);
+                        let view = wide.slice_axis(Axis(4), Slice::new(0, None, 2));
+                        plan.execute(ArrayRef::new(&view).map_err(err)?, ArrayMut::new(&mut out).map_err(err)?).map_err(err)?;
+                    } else {
+                        plan.execute(ArrayRef::new(&block).map_err(err)?, ArrayMut::new(&mut out).map_err(err)?).map_err(err)?;
+                    }
+                    for (q, &k) in irrk_inv.iter().enumerate() {
+                        let m = irr_all.index_axis(Axis(0), k).slice_axis(Axis(2), Slice::from(nus.clone())).to_owned();
+                        let expected = if with_transform { transform_reference(&m, &u[q * nb * nb..(q + 1) * nb * nb], nb, 2, sigma[q], conj[q]) } else { m };
+                        let diff = out.index_axis(Axis(0), q).iter().zip(expected.iter()).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max);
+                        let scale = expected.iter().map(|z| z.norm()).fold(1.0, f64::max);
+                        ensure(diff <= 1e-14 * scale, || format!("nodes {nodes:?} n_nu {n_nu} execution {seed} q {q} transform {with_transform}: diff {diff:e}"))?;
+                    }
+                }
+            }
+            // The rows are sent once per receiving rank: the plan's traffic is the minimum.
+            let plan = VslicePlan::new(&irr, &full, &irrk_inv, &split, dgampi::DType::Complex128, &[nb, nb, n_nu, 3], None, 0).map_err(err)?;
+            let receivers = (0..size).filter(|&p| p != r && split.sizes[p] > 0).count();
+            let minimum = irr.my_size() * nb * nb * receivers;
+            ensure(plan.row_plan().rows_sent() == minimum, || format!("sent {} (q, orbital) rows, minimum {minimum}", plan.row_plan().rows_sent()))?;
+        }
+    }
+    // A split that does not tile n_nu: an error on every rank.
+    let bad = dgampi::freq::FreqSplit { sizes: vec![1; size], offsets: vec![0; size] };
+    let e = VslicePlan::new(&irr, &full, &irrk_inv, &bad, dgampi::DType::Complex128, &[nb, nb, size + 1, 3], None, 0).expect_err("bad split");
+    ensure(matches!(e.status, Status::InvalidArgument | Status::Mismatch | Status::OutOfRange), || format!("bad split: {e}"))
+}
+
 fn main() {
     let cases: &[Case] = &[
         ("exchange_all_dtypes", case_exchange_all_dtypes),
@@ -359,6 +502,8 @@ fn main() {
         ("orbital_transform", case_orbital_transform),
         ("vslice", case_vslice),
         ("wide_rows", case_wide_rows),
+        ("map_plan", case_map_plan),
+        ("vslice_plan", case_vslice_plan),
     ];
     common::main("mpi_bzmap", cases, &[]);
 }

@@ -30,6 +30,10 @@
 !   0-based irreducible index of the 1-based full-BZ point q, as in C. The
 !   orbital transform (type dgampi_orbital_transform) acts on the orbital
 !   axes in Fortran order with U(a, b, k) = row a, column b of U_k.
+!   Reusable plans of the peer-to-peer map and of the frequency re-layout
+!   (types dgampi_map_plan, dgampi_vslice_plan): created once for a dtype and
+!   a row shape (given in Fortran order: shape(block) without its last
+!   extent), executed many times into caller arrays, destroyed collectively.
 ! * Distributed 3-D FFT (type dgampi_fft_plan): this rank's block
 !   a(batch..., my_q) (complex(4) or complex(8), contiguous) is transformed in
 !   place; q = (ix*ny + iy)*nz + iz (0-based) runs over the nq(1) x nq(2) x
@@ -134,6 +138,20 @@ module dgampi
     type(c_ptr) :: ptr = c_null_ptr
   end type dgampi_fft_plan
 
+  !> A planned IBZ -> full-BZ map (opaque C handle). Create with
+  !> dgampi_map_plan_create, release with dgampi_map_plan_destroy (which
+  !> nullifies it).
+  type, public :: dgampi_map_plan
+    type(c_ptr) :: ptr = c_null_ptr
+  end type dgampi_map_plan
+
+  !> A planned frequency re-layout (opaque C handle). Create with
+  !> dgampi_vslice_plan_create, release with dgampi_vslice_plan_destroy
+  !> (which nullifies it).
+  type, public :: dgampi_vslice_plan
+    type(c_ptr) :: ptr = c_null_ptr
+  end type dgampi_vslice_plan
+
   !> One message of a chunked transfer (struct dgampi_chunk): C values,
   !> 0-based and half-open (rows row_start .. row_stop-1).
   type, bind(C), public :: dgampi_chunk
@@ -190,6 +208,9 @@ module dgampi
   public :: dgampi_map_irrbz_fullbz, dgampi_map_irrbz_fullbz_into
   public :: dgampi_node_aware_split, dgampi_node_aware_split_nodes
   public :: dgampi_gather_full_ibz_for_vslice
+  public :: dgampi_map_plan_create, dgampi_map_plan_execute, dgampi_map_plan_shapes, dgampi_map_plan_destroy
+  public :: dgampi_vslice_plan_create, dgampi_vslice_plan_execute, dgampi_vslice_plan_shapes
+  public :: dgampi_vslice_plan_destroy
   public :: dgampi_fft_plan_create, dgampi_fft_plan_destroy, dgampi_fft_plan_execute
   public :: dgampi_fft_plan_local, dgampi_fft_plan_strategy, dgampi_fft_execute_once
   public :: dgampi_fft_pencil_indices, dgampi_fft_export_wisdom, dgampi_fft_import_wisdom
@@ -308,6 +329,17 @@ module dgampi
   interface dgampi_node_aware_split_nodes
     module procedure split_nodes_32_32, split_nodes_32_64, split_nodes_64_32, split_nodes_64_64
   end interface dgampi_node_aware_split_nodes
+
+  ! irrk_inv and row_shape: integer(4) or integer(8), each.
+  interface dgampi_map_plan_create
+    module procedure map_plan_create_32_32, map_plan_create_32_64
+    module procedure map_plan_create_64_32, map_plan_create_64_64
+  end interface dgampi_map_plan_create
+
+  interface dgampi_vslice_plan_create
+    module procedure vslice_plan_create_32_32, vslice_plan_create_32_64
+    module procedure vslice_plan_create_64_32, vslice_plan_create_64_64
+  end interface dgampi_vslice_plan_create
 
   ! nq and batch_shape: integer(4) or integer(8), each.
   interface dgampi_fft_plan_create
@@ -702,6 +734,58 @@ module dgampi
       integer(c_size_t), value :: n_full, limit
       type(c_owned_array), intent(out) :: out
       integer(c_int), intent(out) :: has_slice
+      integer(c_int32_t) :: st
+    end function
+    function c_map_plan_create(irr, full, irrk_inv, n_full, dtype, row_ndim, row_shape, transform, limit, out) &
+        bind(C, name='dgampi_map_plan_create') result(st)
+      import :: c_ptr, c_size_t, c_int32_t
+      type(c_ptr), value :: irr, full, irrk_inv, row_shape, transform
+      integer(c_size_t), value :: n_full, limit
+      integer(c_int32_t), value :: dtype, row_ndim
+      type(c_ptr), intent(inout) :: out
+      integer(c_int32_t) :: st
+    end function
+    function c_map_plan_execute(plan, block, out) bind(C, name='dgampi_map_plan_execute') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: plan, block, out
+      integer(c_int32_t) :: st
+    end function
+    function c_map_plan_shapes(plan, ndim, block_shape, out_shape) bind(C, name='dgampi_map_plan_shapes') result(st)
+      import :: c_ptr, c_int32_t, c_int64_t
+      type(c_ptr), value :: plan
+      integer(c_int32_t), value :: ndim
+      integer(c_int64_t), intent(inout) :: block_shape(*), out_shape(*)
+      integer(c_int32_t) :: st
+    end function
+    function c_map_plan_destroy(plan) bind(C, name='dgampi_map_plan_destroy') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), intent(inout) :: plan
+      integer(c_int32_t) :: st
+    end function
+    function c_vslice_plan_create(irr, full, irrk_inv, n_full, split_sizes, split_offsets, dtype, row_ndim, row_shape, &
+        transform, limit, out) bind(C, name='dgampi_vslice_plan_create') result(st)
+      import :: c_ptr, c_size_t, c_int32_t
+      type(c_ptr), value :: irr, full, irrk_inv, split_sizes, split_offsets, row_shape, transform
+      integer(c_size_t), value :: n_full, limit
+      integer(c_int32_t), value :: dtype, row_ndim
+      type(c_ptr), intent(inout) :: out
+      integer(c_int32_t) :: st
+    end function
+    function c_vslice_plan_execute(plan, block, out) bind(C, name='dgampi_vslice_plan_execute') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: plan, block, out
+      integer(c_int32_t) :: st
+    end function
+    function c_vslice_plan_shapes(plan, ndim, block_shape, out_shape) bind(C, name='dgampi_vslice_plan_shapes') result(st)
+      import :: c_ptr, c_int32_t, c_int64_t
+      type(c_ptr), value :: plan
+      integer(c_int32_t), value :: ndim
+      integer(c_int64_t), intent(inout) :: block_shape(*), out_shape(*)
+      integer(c_int32_t) :: st
+    end function
+    function c_vslice_plan_destroy(plan) bind(C, name='dgampi_vslice_plan_destroy') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), intent(inout) :: plan
       integer(c_int32_t) :: st
     end function
 
@@ -2083,7 +2167,7 @@ contains
     character(len=:), allocatable :: problem
     character(len=200) :: what
     type(c_ptr) :: psizes, poffsets
-    integer(c_int) :: nranks, slice
+    integer(c_int) :: slice
     integer(c_int32_t) :: st, freed
     n = 0
     slice = 0
@@ -2091,19 +2175,8 @@ contains
     allocate (map, source=irrk_inv)
     allocate (sizes, source=split_sizes)
     allocate (offsets, source=split_offsets)
-    psizes = int64_ptr(sizes)
-    poffsets = int64_ptr(offsets)
     call transform_set(transform, rec, problem)
-    nranks = 0
-    if (c_distributor_mpi_size(full%ptr, nranks) == DGAMPI_STATUS_OK) then
-      if (size(sizes) /= nranks .or. size(offsets) /= nranks) then
-        write (what, '(a, 3(i0, a))') 'split_sizes has ', size(sizes), ' entries and split_offsets ', size(offsets), &
-          '; expected one per rank (', nranks, ')'
-        if (len(problem) == 0) problem = trim(what)
-        psizes = c_null_ptr   ! the C side reads mpi_size entries
-        poffsets = c_null_ptr
-      end if
-    end if
+    call split_set(full, sizes, offsets, psizes, poffsets, problem)
     st = c_gather_full_ibz_for_vslice(irr%ptr, full%ptr, int64_ptr(map), size(map, kind=c_size_t), psizes, poffsets, &
       c_desc(block, cblock), transform_ptr(rec), limit_or_0(limit), owned, slice)
     call finish_checked(st, who, problem, ierr)
@@ -2121,6 +2194,31 @@ contains
     n = owned%shape(size(n):1:-1)
     if (present(has_slice)) has_slice = slice /= 0
   end function vslice_v
+
+  !> The addresses of the split arrays for C, or NULL (the C call then fails
+  !> on every rank: it reads mpi_size entries) when they do not have one
+  !> entry per rank of `full`; `problem` then says so, unless it already
+  !> holds an earlier problem.
+  subroutine split_set(full, sizes, offsets, psizes, poffsets, problem)
+    type(dgampi_distributor), intent(in) :: full
+    integer(c_int64_t), intent(in), target, contiguous :: sizes(:), offsets(:)
+    type(c_ptr), intent(out) :: psizes, poffsets
+    character(len=:), allocatable, intent(inout) :: problem
+    character(len=200) :: what
+    integer(c_int) :: nranks
+    psizes = int64_ptr(sizes)
+    poffsets = int64_ptr(offsets)
+    nranks = 0
+    if (c_distributor_mpi_size(full%ptr, nranks) == DGAMPI_STATUS_OK) then
+      if (size(sizes) /= nranks .or. size(offsets) /= nranks) then
+        write (what, '(a, 3(i0, a))') 'split_sizes has ', size(sizes), ' entries and split_offsets ', size(offsets), &
+          '; expected one per rank (', nranks, ')'
+        if (len(problem) == 0) problem = trim(what)
+        psizes = c_null_ptr
+        poffsets = c_null_ptr
+      end if
+    end if
+  end subroutine split_set
 
   !> Copies a library-allocated C-contiguous array into `out` (freshly
   !> allocated by the caller with the same shape) and releases it.
@@ -2153,6 +2251,273 @@ contains
       n = 0
     end select
   end function dtype_bytes
+
+
+  ! ---------------------------------------------------------------- plans
+  ! The reusable forms of dgampi_exchange_and_map_irrbz_fullbz_into and
+  ! dgampi_gather_full_ibz_for_vslice: dgampi_map_plan_create and
+  ! dgampi_vslice_plan_create agree on everything once (collective); the
+  ! generic dgampi_map_plan_execute and dgampi_vslice_plan_execute
+  ! (generated) describe the caller's arrays and call the *_execute_v here.
+  ! row_shape is given in Fortran order (shape(block) without its last
+  ! extent) and reversed here for C; irrk_inv holds 0-based values, as in
+  ! the one-shot forms. Fortran-side problems (an inconsistent transform, a
+  ! split without one entry per rank) reach the C call as values it rejects
+  ! on every rank, as in the one-shot forms.
+
+  !> Collective: plans the peer-to-peer unfolding full(..., q) =
+  !> irr(..., irrk_inv(q) + 1) for blocks block(row_shape..., my_irr) of dtype
+  !> (DGAMPI_DTYPE_*) into out(row_shape..., my_size(full)), with the
+  !> optional transform (copied by the library).
+  subroutine map_plan_create_v(plan, irr, full, irrk_inv, dtype, row_shape, transform, limit, ierr)
+    type(dgampi_map_plan), intent(inout) :: plan
+    type(dgampi_distributor), intent(in) :: irr, full
+    integer(c_int64_t), intent(in) :: irrk_inv(:), row_shape(:)
+    integer, intent(in) :: dtype
+    type(dgampi_orbital_transform), intent(in), optional :: transform
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(transform_record), target :: rec
+    integer(c_int64_t), allocatable, target :: map(:), row(:)
+    character(len=:), allocatable :: problem
+    integer(c_int32_t) :: st
+    allocate (map, source=irrk_inv)
+    allocate (row, source=row_shape(size(row_shape):1:-1))   ! C order
+    call transform_set(transform, rec, problem)
+    plan%ptr = c_null_ptr
+    st = c_map_plan_create(irr%ptr, full%ptr, int64_ptr(map), size(map, kind=c_size_t), int(dtype, c_int32_t), &
+      int(size(row), c_int32_t), int64_ptr(row), transform_ptr(rec), limit_or_0(limit), plan%ptr)
+    call finish_checked(st, 'dgampi_map_plan_create', problem, ierr)
+  end subroutine map_plan_create_v
+
+  subroutine map_plan_create_32_32(plan, irr, full, irrk_inv, dtype, row_shape, transform, limit, ierr)
+    type(dgampi_map_plan), intent(inout) :: plan
+    type(dgampi_distributor), intent(in) :: irr, full
+    integer(c_int32_t), intent(in) :: irrk_inv(:), row_shape(:)
+    integer, intent(in) :: dtype
+    type(dgampi_orbital_transform), intent(in), optional :: transform
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call map_plan_create_v(plan, irr, full, int(irrk_inv, c_int64_t), dtype, int(row_shape, c_int64_t), transform, &
+      limit, ierr)
+  end subroutine map_plan_create_32_32
+
+  subroutine map_plan_create_32_64(plan, irr, full, irrk_inv, dtype, row_shape, transform, limit, ierr)
+    type(dgampi_map_plan), intent(inout) :: plan
+    type(dgampi_distributor), intent(in) :: irr, full
+    integer(c_int32_t), intent(in) :: irrk_inv(:)
+    integer(c_int64_t), intent(in) :: row_shape(:)
+    integer, intent(in) :: dtype
+    type(dgampi_orbital_transform), intent(in), optional :: transform
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call map_plan_create_v(plan, irr, full, int(irrk_inv, c_int64_t), dtype, row_shape, transform, limit, ierr)
+  end subroutine map_plan_create_32_64
+
+  subroutine map_plan_create_64_32(plan, irr, full, irrk_inv, dtype, row_shape, transform, limit, ierr)
+    type(dgampi_map_plan), intent(inout) :: plan
+    type(dgampi_distributor), intent(in) :: irr, full
+    integer(c_int64_t), intent(in) :: irrk_inv(:)
+    integer(c_int32_t), intent(in) :: row_shape(:)
+    integer, intent(in) :: dtype
+    type(dgampi_orbital_transform), intent(in), optional :: transform
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call map_plan_create_v(plan, irr, full, irrk_inv, dtype, int(row_shape, c_int64_t), transform, limit, ierr)
+  end subroutine map_plan_create_64_32
+
+  subroutine map_plan_create_64_64(plan, irr, full, irrk_inv, dtype, row_shape, transform, limit, ierr)
+    type(dgampi_map_plan), intent(inout) :: plan
+    type(dgampi_distributor), intent(in) :: irr, full
+    integer(c_int64_t), intent(in) :: irrk_inv(:), row_shape(:)
+    integer, intent(in) :: dtype
+    type(dgampi_orbital_transform), intent(in), optional :: transform
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call map_plan_create_v(plan, irr, full, irrk_inv, dtype, row_shape, transform, limit, ierr)
+  end subroutine map_plan_create_64_64
+
+  subroutine map_plan_execute_v(plan, block, out, ierr)
+    type(dgampi_map_plan), intent(in) :: plan
+    type(array_view), intent(in), target :: block, out
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: cblock, cout
+    call finish(c_map_plan_execute(plan%ptr, c_desc(block, cblock), c_desc(out, cout)), ierr)
+  end subroutine map_plan_execute_v
+
+  !> This rank's block and output shapes, in Fortran order: block_shape =
+  !> [row_shape, my_irr], out_shape = [row_shape, my_full]. Both arrays must
+  !> have one entry per array dimension (size(row_shape) + 1). Local.
+  subroutine dgampi_map_plan_shapes(plan, block_shape, out_shape, ierr)
+    type(dgampi_map_plan), intent(in) :: plan
+    integer(c_int64_t), intent(out) :: block_shape(:), out_shape(:)
+    integer, intent(out), optional :: ierr
+    call plan_shapes_v(.false., plan%ptr, block_shape, out_shape, 'dgampi_map_plan_shapes', ierr)
+  end subroutine dgampi_map_plan_shapes
+
+  !> Collective: destroys the plan and nullifies it; every rank of the plan
+  !> must call it (it frees the plan's communicator). Destroying a null plan
+  !> is a no-op.
+  subroutine dgampi_map_plan_destroy(plan, ierr)
+    type(dgampi_map_plan), intent(inout) :: plan
+    integer, intent(out), optional :: ierr
+    call finish(c_map_plan_destroy(plan%ptr), ierr)
+  end subroutine dgampi_map_plan_destroy
+
+  !> Collective: plans the frequency re-layout of
+  !> dgampi_gather_full_ibz_for_vslice for vertices block(nu', nu, orb...,
+  !> my_irr) of dtype, row_shape = [n_nu', n_nu, orb...] (at least 2
+  !> entries), into out(nu', my_nu, orb..., n_full), with the split
+  !> split_sizes / split_offsets (one entry per rank) and the optional
+  !> transform (covering all n_full points; copied by the library).
+  subroutine vslice_plan_create_v(plan, irr, full, irrk_inv, split_sizes, split_offsets, dtype, row_shape, transform, &
+      limit, ierr)
+    type(dgampi_vslice_plan), intent(inout) :: plan
+    type(dgampi_distributor), intent(in) :: irr, full
+    integer(c_int64_t), intent(in) :: irrk_inv(:), split_sizes(:), split_offsets(:), row_shape(:)
+    integer, intent(in) :: dtype
+    type(dgampi_orbital_transform), intent(in), optional :: transform
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    type(transform_record), target :: rec
+    integer(c_int64_t), allocatable, target :: map(:), sizes(:), offsets(:), row(:)
+    character(len=:), allocatable :: problem
+    type(c_ptr) :: psizes, poffsets
+    integer(c_int32_t) :: st
+    allocate (map, source=irrk_inv)
+    allocate (sizes, source=split_sizes)
+    allocate (offsets, source=split_offsets)
+    allocate (row, source=row_shape(size(row_shape):1:-1))   ! C order
+    call transform_set(transform, rec, problem)
+    call split_set(full, sizes, offsets, psizes, poffsets, problem)
+    plan%ptr = c_null_ptr
+    st = c_vslice_plan_create(irr%ptr, full%ptr, int64_ptr(map), size(map, kind=c_size_t), psizes, poffsets, &
+      int(dtype, c_int32_t), int(size(row), c_int32_t), int64_ptr(row), transform_ptr(rec), limit_or_0(limit), plan%ptr)
+    call finish_checked(st, 'dgampi_vslice_plan_create', problem, ierr)
+  end subroutine vslice_plan_create_v
+
+  subroutine vslice_plan_create_32_32(plan, irr, full, irrk_inv, split_sizes, split_offsets, dtype, row_shape, &
+      transform, limit, ierr)
+    type(dgampi_vslice_plan), intent(inout) :: plan
+    type(dgampi_distributor), intent(in) :: irr, full
+    integer(c_int32_t), intent(in) :: irrk_inv(:)
+    integer(c_int64_t), intent(in) :: split_sizes(:), split_offsets(:)
+    integer, intent(in) :: dtype
+    integer(c_int32_t), intent(in) :: row_shape(:)
+    type(dgampi_orbital_transform), intent(in), optional :: transform
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call vslice_plan_create_v(plan, irr, full, int(irrk_inv, c_int64_t), split_sizes, split_offsets, dtype, &
+      int(row_shape, c_int64_t), transform, limit, ierr)
+  end subroutine vslice_plan_create_32_32
+
+  subroutine vslice_plan_create_32_64(plan, irr, full, irrk_inv, split_sizes, split_offsets, dtype, row_shape, &
+      transform, limit, ierr)
+    type(dgampi_vslice_plan), intent(inout) :: plan
+    type(dgampi_distributor), intent(in) :: irr, full
+    integer(c_int32_t), intent(in) :: irrk_inv(:)
+    integer(c_int64_t), intent(in) :: split_sizes(:), split_offsets(:)
+    integer, intent(in) :: dtype
+    integer(c_int64_t), intent(in) :: row_shape(:)
+    type(dgampi_orbital_transform), intent(in), optional :: transform
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call vslice_plan_create_v(plan, irr, full, int(irrk_inv, c_int64_t), split_sizes, split_offsets, dtype, &
+      row_shape, transform, limit, ierr)
+  end subroutine vslice_plan_create_32_64
+
+  subroutine vslice_plan_create_64_32(plan, irr, full, irrk_inv, split_sizes, split_offsets, dtype, row_shape, &
+      transform, limit, ierr)
+    type(dgampi_vslice_plan), intent(inout) :: plan
+    type(dgampi_distributor), intent(in) :: irr, full
+    integer(c_int64_t), intent(in) :: irrk_inv(:)
+    integer(c_int64_t), intent(in) :: split_sizes(:), split_offsets(:)
+    integer, intent(in) :: dtype
+    integer(c_int32_t), intent(in) :: row_shape(:)
+    type(dgampi_orbital_transform), intent(in), optional :: transform
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call vslice_plan_create_v(plan, irr, full, irrk_inv, split_sizes, split_offsets, dtype, &
+      int(row_shape, c_int64_t), transform, limit, ierr)
+  end subroutine vslice_plan_create_64_32
+
+  subroutine vslice_plan_create_64_64(plan, irr, full, irrk_inv, split_sizes, split_offsets, dtype, row_shape, &
+      transform, limit, ierr)
+    type(dgampi_vslice_plan), intent(inout) :: plan
+    type(dgampi_distributor), intent(in) :: irr, full
+    integer(c_int64_t), intent(in) :: irrk_inv(:)
+    integer(c_int64_t), intent(in) :: split_sizes(:), split_offsets(:)
+    integer, intent(in) :: dtype
+    integer(c_int64_t), intent(in) :: row_shape(:)
+    type(dgampi_orbital_transform), intent(in), optional :: transform
+    integer(c_size_t), intent(in), optional :: limit
+    integer, intent(out), optional :: ierr
+    call vslice_plan_create_v(plan, irr, full, irrk_inv, split_sizes, split_offsets, dtype, &
+      row_shape, transform, limit, ierr)
+  end subroutine vslice_plan_create_64_64
+
+  subroutine vslice_plan_execute_v(plan, block, out, ierr)
+    type(dgampi_vslice_plan), intent(in) :: plan
+    type(array_view), intent(in), target :: block, out
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: cblock, cout
+    call finish(c_vslice_plan_execute(plan%ptr, c_desc(block, cblock), c_desc(out, cout)), ierr)
+  end subroutine vslice_plan_execute_v
+
+  !> This rank's block and output shapes, in Fortran order: block_shape =
+  !> [row_shape, my_irr], out_shape = [n_nu', my_nu, orb..., n_full]. Both
+  !> arrays must have one entry per array dimension (size(row_shape) + 1).
+  !> Local.
+  subroutine dgampi_vslice_plan_shapes(plan, block_shape, out_shape, ierr)
+    type(dgampi_vslice_plan), intent(in) :: plan
+    integer(c_int64_t), intent(out) :: block_shape(:), out_shape(:)
+    integer, intent(out), optional :: ierr
+    call plan_shapes_v(.true., plan%ptr, block_shape, out_shape, 'dgampi_vslice_plan_shapes', ierr)
+  end subroutine dgampi_vslice_plan_shapes
+
+  !> Collective: destroys the plan and nullifies it; every rank of the plan
+  !> must call it. Destroying a null plan is a no-op.
+  subroutine dgampi_vslice_plan_destroy(plan, ierr)
+    type(dgampi_vslice_plan), intent(inout) :: plan
+    integer, intent(out), optional :: ierr
+    call finish(c_vslice_plan_destroy(plan%ptr), ierr)
+  end subroutine dgampi_vslice_plan_destroy
+
+  !> Shared body of dgampi_map_plan_shapes and dgampi_vslice_plan_shapes:
+  !> the C shapes of the plan at `ptr`, reversed to Fortran order.
+  subroutine plan_shapes_v(vslice, ptr, block_shape, out_shape, who, ierr)
+    logical, intent(in) :: vslice
+    type(c_ptr), intent(in) :: ptr
+    integer(c_int64_t), intent(out) :: block_shape(:), out_shape(:)
+    character(len=*), intent(in) :: who
+    integer, intent(out), optional :: ierr
+    integer(c_int64_t), allocatable :: b(:), o(:)
+    character(len=120) :: what
+    integer(c_int32_t) :: st
+    integer :: n
+    block_shape = 0
+    out_shape = 0
+    n = size(block_shape)
+    if (size(out_shape) /= n) then
+      write (what, '(a, i0, a, i0, a)') 'block_shape has ', n, ' entries and out_shape ', size(out_shape), &
+        '; expected one per array dimension each'
+      call fail(DGAMPI_STATUS_MISMATCH, who // ': ' // trim(what), ierr)
+      return
+    end if
+    allocate (b(max(n, 1)), o(max(n, 1)))
+    b = 0
+    o = 0
+    if (vslice) then
+      st = c_vslice_plan_shapes(ptr, int(n, c_int32_t), b, o)
+    else
+      st = c_map_plan_shapes(ptr, int(n, c_int32_t), b, o)
+    end if
+    if (st == DGAMPI_STATUS_OK) then
+      block_shape = b(n:1:-1)
+      out_shape = o(n:1:-1)
+    end if
+    call finish(st, ierr)
+  end subroutine plan_shapes_v
 
   ! ---------------------------------------------------------------- node-aware split
   ! dgampi_node_aware_split(dist, n_nu, sizes, offsets [, ierr] [, order]): collective;

@@ -14,8 +14,14 @@
 !     ranks of a test run share one node);
 !   - dgampi_gather_full_ibz_for_vslice with n_nu = 5 (with and without the
 !     transform, complex(8) rank 5 and real(8) rank 3, a strided vertex
-!     section) and with an empty slice.
-! The per-type map code is bzmap_type.inc, expanded for each type (T, CONV, TNAME).
+!     section) and with an empty slice;
+!   - the plans dgampi_map_plan and dgampi_vslice_plan, each created once
+!     and executed twice with new data into caller arrays (the six types;
+!     the transform; a strided output and a strided vertex; a plan
+!     outliving its distributors; an empty frequency slice), a wrong block
+!     on one rank (an error on every rank, the plan usable afterwards),
+!     creation and shape errors, and destroy.
+! The per-type code is bzmap_type.inc, expanded for each type (T, CONV, TNAME, DT).
 program bzmap
   use, intrinsic :: iso_c_binding
   use mpi_f08
@@ -53,50 +59,62 @@ program bzmap
 #define T real(c_float)
 #define CONV(x) real(x, c_float)
 #define TNAME 'real(4)'
+#define DT DGAMPI_DTYPE_F32
 #include "bzmap_type.inc"
 #undef T
 #undef CONV
 #undef TNAME
+#undef DT
 
 #define T real(c_double)
 #define CONV(x) real(x, c_double)
 #define TNAME 'real(8)'
+#define DT DGAMPI_DTYPE_F64
 #include "bzmap_type.inc"
 #undef T
 #undef CONV
 #undef TNAME
+#undef DT
 
 #define T complex(c_float_complex)
 #define CONV(x) cmplx(x, -2 * (x), c_float_complex)
 #define TNAME 'complex(4)'
+#define DT DGAMPI_DTYPE_COMPLEX64
 #include "bzmap_type.inc"
 #undef T
 #undef CONV
 #undef TNAME
+#undef DT
 
 #define T complex(c_double_complex)
 #define CONV(x) cmplx(x, -2 * (x), c_double_complex)
 #define TNAME 'complex(8)'
+#define DT DGAMPI_DTYPE_COMPLEX128
 #include "bzmap_type.inc"
 #undef T
 #undef CONV
 #undef TNAME
+#undef DT
 
 #define T integer(c_int32_t)
 #define CONV(x) int(x, c_int32_t)
 #define TNAME 'integer(4)'
+#define DT DGAMPI_DTYPE_I32
 #include "bzmap_type.inc"
 #undef T
 #undef CONV
 #undef TNAME
+#undef DT
 
 #define T integer(c_int64_t)
 #define CONV(x) int(x, c_int64_t)
 #define TNAME 'integer(8)'
+#define DT DGAMPI_DTYPE_I64
 #include "bzmap_type.inc"
 #undef T
 #undef CONV
 #undef TNAME
+#undef DT
 
   call test_few_irreducible()
   call test_strided()
@@ -107,6 +125,10 @@ program bzmap
   call test_node_aware_split()
   call test_vslice()
   call test_vslice_empty()
+  call test_map_plan()
+  call test_map_plan_few_irreducible()
+  call test_vslice_plan()
+  call test_vslice_plan_empty()
 
   call dgampi_distributor_destroy(full)
   call dgampi_distributor_destroy(irr)
@@ -601,5 +623,318 @@ contains
       call check_true(all(out(:, :, :, q) == v_all(:, nu_off + 1:nu_off + my_nu, :, irrk_inv(q) + 1)), 'result differs')
     end do
   end subroutine test_vslice_empty
+
+  ! ---------------------------------------------------------------- plans
+
+  !> The map plan with the 2-axis transform (inputs for all points), made
+  !> once and executed twice with new data into a caller's array and into a
+  !> strided section; a wrong block on the last rank (an error on every
+  !> rank, out untouched, the plan usable afterwards); creation and shape
+  !> errors; destroy.
+  subroutine test_map_plan()
+    complex(c_double_complex), parameter :: sentinel = (-7, 7)
+    complex(c_double_complex) :: x_all(2, 3, 3, n_irr)
+    complex(c_double_complex), allocatable :: block(:, :, :, :), out(:, :, :, :), wide(:, :, :, :)
+    complex(c_double_complex), allocatable :: expected(:, :, :, :), bad(:, :, :, :), u(:, :, :)
+    real(c_double), allocatable :: sigma(:)
+    logical, allocatable :: conj(:)
+    type(dgampi_map_plan) :: plan, plan2
+    integer(c_int64_t) :: bshape(4), oshape(4), g
+    integer :: l, run
+    call check_section('map plan, transform')
+    call transform_inputs(n_full, u, sigma, conj)
+    call dgampi_map_plan_create(plan, irr, full, irrk_inv, DGAMPI_DTYPE_COMPLEX128, [2, 3, 3], &
+      dgampi_orbital_transform(u, sigma, conj), ierr=ierr)
+    call check_ok(ierr, 'dgampi_map_plan_create (transform)')
+    call dgampi_map_plan_shapes(plan, bshape, oshape, ierr)
+    call check_ok(ierr, 'dgampi_map_plan_shapes')
+    call check_true(all(bshape == [2_c_int64_t, 3_c_int64_t, 3_c_int64_t, my_irr]) .and. &
+      all(oshape == [2_c_int64_t, 3_c_int64_t, 3_c_int64_t, my_full]), 'map plan shapes')
+    allocate (out(2, 3, 3, my_full), expected(2, 3, 3, my_full), wide(2, 3, 3, 2 * my_full))
+    do run = 1, 2
+      call irr_data(x_all)
+      x_all = x_all * run + cmplx(0, run, c_double_complex)
+      block = x_all(:, :, :, irr_off + 1:irr_off + my_irr)
+      do l = 1, int(my_full)
+        g = full_off + l
+        expected(:, :, :, l) = transform2(x_all(:, :, :, irrk_inv(g) + 1), u(:, :, g), sigma(g), conj(g))
+      end do
+      out = 0
+      call dgampi_map_plan_execute(plan, block, out, ierr)
+      call check_ok(ierr, 'dgampi_map_plan_execute')
+      call check_true(close8(out, expected, 1d-12), 'map plan execution differs')
+      ! into every other point of a longer array
+      wide = sentinel
+      call dgampi_map_plan_execute(plan, block, wide(:, :, :, 2:2 * my_full:2), ierr)
+      call check_ok(ierr, 'dgampi_map_plan_execute (strided section)')
+      call check_true(close8(wide(:, :, :, 2:2 * my_full:2), expected, 1d-12), 'map plan into a section differs')
+      call check_true(all(wide(:, :, :, 1:2 * my_full:2) == sentinel), 'map plan wrote outside the section')
+    end do
+
+    call check_section('map plan, wrong block')
+    if (me == nprocs - 1) then
+      allocate (bad(2, 3, 3, my_irr + 1))
+    else
+      allocate (bad(2, 3, 3, my_irr))
+    end if
+    bad = 1
+    out = sentinel
+    call dgampi_map_plan_execute(plan, bad, out, ierr)
+    call check_true(ierr /= DGAMPI_STATUS_OK, 'a wrong block on the last rank: execution succeeded')
+    call check_true(index(dgampi_error_message(), 'dgampi_map_plan_execute') > 0, &
+      'message "' // dgampi_error_message() // '"')
+    if (me == nprocs - 1) then
+      call check_true(ierr == DGAMPI_STATUS_MISMATCH, 'the rank with the wrong block did not get MISMATCH')
+    else
+      call check_true(ierr == DGAMPI_STATUS_REMOTE_ERROR, 'the other ranks did not get REMOTE_ERROR')
+    end if
+    call check_true(all(out == sentinel), 'a refused execution wrote out')
+    out = 0
+    call dgampi_map_plan_execute(plan, block, out, ierr)
+    call check_ok(ierr, 'dgampi_map_plan_execute after a refused one')
+    call check_true(close8(out, expected, 1d-12), 'map plan execution after a refused one differs')
+
+    call check_section('map plan, errors')
+    ! shapes: arrays of the wrong size (local)
+    call dgampi_map_plan_shapes(plan, bshape(1:3), oshape(1:3), ierr)
+    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_map_plan_shapes', '3 entries for a 4-axis plan')
+    call dgampi_map_plan_shapes(plan, bshape, oshape(1:3), ierr)
+    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_map_plan_shapes', 'block_shape(4), out_shape(3)')
+    ! an inconsistent transform on rank 0: an error on every rank, no plan
+    if (me == 0) then
+      call dgampi_map_plan_create(plan2, irr, full, irrk_inv, DGAMPI_DTYPE_COMPLEX128, [2, 3, 3], &
+        dgampi_orbital_transform(u, sigma(1:n_full - 1), conj), ierr=ierr)
+      call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_map_plan_create', 'sigma(n_full - 1) on rank 0')
+    else
+      call dgampi_map_plan_create(plan2, irr, full, irrk_inv, DGAMPI_DTYPE_COMPLEX128, [2, 3, 3], &
+        dgampi_orbital_transform(u, sigma, conj), ierr=ierr)
+      call check_true(ierr /= DGAMPI_STATUS_OK, 'a bad transform on rank 0: creation succeeded here')
+    end if
+    call check_true(.not. c_associated(plan2%ptr), 'a failed creation left a plan')
+    ! different row shapes on the ranks: an error on every rank
+    if (nprocs > 1) then
+      if (me == 0) then
+        call dgampi_map_plan_create(plan2, irr, full, irrk_inv, DGAMPI_DTYPE_F64, [2, 3], ierr=ierr)
+      else
+        call dgampi_map_plan_create(plan2, irr, full, irrk_inv, DGAMPI_DTYPE_F64, [3, 2], ierr=ierr)
+      end if
+      call check_true(ierr /= DGAMPI_STATUS_OK, 'different row shapes: creation succeeded')
+      call check_true(.not. c_associated(plan2%ptr), 'a failed creation left a plan (row shapes)')
+    end if
+
+    call dgampi_map_plan_destroy(plan, ierr)
+    call check_ok(ierr, 'dgampi_map_plan_destroy')
+    call check_true(.not. c_associated(plan%ptr), 'the destroyed plan was not nullified')
+    call dgampi_map_plan_destroy(plan, ierr)
+    call check_ok(ierr, 'dgampi_map_plan_destroy (a null plan)')
+  end subroutine test_map_plan
+
+  !> A map plan over 2 irreducible points (empty blocks on most ranks) that
+  !> outlives its distributors, executed twice with new data.
+  subroutine test_map_plan_few_irreducible()
+    integer(c_int64_t), parameter :: map(7) = [1, 0, 1, 1, 0, 0, 1]
+    type(dgampi_distributor) :: irr2, full2
+    type(dgampi_map_plan) :: plan
+    integer(c_int64_t) :: irr_all(3, 2)
+    integer(c_int64_t), allocatable :: out(:, :)
+    integer(c_int64_t) :: my2, off2, myf, offf
+    integer :: k, i, run
+    call check_section('map plan, 2 irreducible points, distributors destroyed first')
+    call dgampi_distributor_create(irr2, MPI_COMM_WORLD, 2)
+    call dgampi_distributor_create(full2, MPI_COMM_WORLD, 7)
+    my2 = dgampi_distributor_my_size(irr2)
+    off2 = dgampi_distributor_my_offset(irr2)
+    myf = dgampi_distributor_my_size(full2)
+    offf = dgampi_distributor_my_offset(full2)
+    call dgampi_map_plan_create(plan, irr2, full2, int(map), DGAMPI_DTYPE_I64, [3_c_int64_t], ierr=ierr)
+    call check_ok(ierr, 'dgampi_map_plan_create')
+    call dgampi_distributor_destroy(full2)
+    call dgampi_distributor_destroy(irr2)
+    allocate (out(3, myf))
+    do run = 1, 2
+      do k = 1, 2
+        do i = 1, 3
+          irr_all(i, k) = 100 * run + 10 * k + i
+        end do
+      end do
+      out = -1
+      call dgampi_map_plan_execute(plan, irr_all(:, off2 + 1:off2 + my2), out, ierr)
+      call check_ok(ierr, 'dgampi_map_plan_execute')
+      call check_true(all(out == irr_all(:, map(offf + 1:offf + myf) + 1)), 'map plan execution differs')
+    end do
+    call dgampi_map_plan_destroy(plan, ierr)
+    call check_ok(ierr, 'dgampi_map_plan_destroy')
+  end subroutine test_map_plan_few_irreducible
+
+  !> The vslice plan with n_nu = 5: complex(8) rank 5 with the transform
+  !> and real(8) rank 3 from a strided vertex, each made once and executed
+  !> twice with new data; a wrong block on the last rank (an error on every
+  !> rank, the plan usable afterwards); a split of the wrong length; destroy.
+  subroutine test_vslice_plan()
+    integer, parameter :: n_nu = 5
+    complex(c_double_complex), parameter :: sentinel = (-7, 7)
+    complex(c_double_complex) :: v_all(2, n_nu, 2, 2, n_irr)   ! (nu', nu, a, b, q_irr)
+    complex(c_double_complex), allocatable :: block(:, :, :, :, :), out(:, :, :, :, :), expected(:, :, :, :, :)
+    complex(c_double_complex), allocatable :: bad(:, :, :, :, :), u(:, :, :)
+    real(c_double) :: r_all(3, n_nu, n_irr)
+    real(c_double), allocatable :: wide(:, :, :), rout(:, :, :)
+    real(c_double), allocatable :: sigma(:)
+    logical, allocatable :: conj(:)
+    integer(c_int64_t), allocatable :: sizes(:), offsets(:)
+    integer(c_int64_t) :: my_nu, nu_off, q, bshape(5), oshape(5)
+    type(dgampi_vslice_plan) :: plan, rplan
+    integer :: i, j, run
+    call check_section('vslice plan, n_nu = 5, transform')
+    call dgampi_node_aware_split(full, n_nu, sizes, offsets, ierr)
+    call check_ok(ierr, 'dgampi_node_aware_split')
+    my_nu = sizes(me + 1)
+    nu_off = offsets(me + 1)
+    u = u_matrices(2, n_full)
+    allocate (sigma(n_full), conj(n_full))
+    do j = 1, int(n_full)
+      sigma(j) = merge(1d0, -1d0, mod(j, 3) == 0)
+      conj(j) = mod(j, 2) == 0
+    end do
+    call dgampi_vslice_plan_create(plan, irr, full, irrk_inv4, sizes, offsets, DGAMPI_DTYPE_COMPLEX128, &
+      [2, n_nu, 2, 2], dgampi_orbital_transform(u, sigma, conj), ierr=ierr)
+    call check_ok(ierr, 'dgampi_vslice_plan_create (transform)')
+    call dgampi_vslice_plan_shapes(plan, bshape, oshape, ierr)
+    call check_ok(ierr, 'dgampi_vslice_plan_shapes')
+    call check_true(all(bshape == [2_c_int64_t, int(n_nu, c_int64_t), 2_c_int64_t, 2_c_int64_t, my_irr]), &
+      'vslice plan block shape')
+    call check_true(all(oshape == [2_c_int64_t, my_nu, 2_c_int64_t, 2_c_int64_t, n_full]), 'vslice plan out shape')
+    allocate (out(2, my_nu, 2, 2, n_full), expected(2, my_nu, 2, 2, n_full))
+    do run = 1, 2
+      v_all = reshape([(cmplx(i * run, run - mod(i, 11), c_double_complex), i = 1, size(v_all))], shape(v_all))
+      block = v_all(:, :, :, :, irr_off + 1:irr_off + my_irr)
+      do q = 1, n_full
+        expected(:, :, :, :, q) = reshape(transform2(reshape(v_all(:, nu_off + 1:nu_off + my_nu, :, :, irrk_inv(q) + 1), &
+          [2 * my_nu, 2_c_int64_t, 2_c_int64_t]), u(:, :, q), sigma(q), conj(q)), [2_c_int64_t, my_nu, 2_c_int64_t, 2_c_int64_t])
+      end do
+      out = 0
+      call dgampi_vslice_plan_execute(plan, block, out, ierr)
+      call check_ok(ierr, 'dgampi_vslice_plan_execute')
+      call check_true(close8(out, expected, 1d-12), 'vslice plan execution differs')
+    end do
+
+    call check_section('vslice plan, wrong block')
+    if (me == nprocs - 1) then
+      allocate (bad(2, n_nu, 2, 2, my_irr + 1))
+    else
+      allocate (bad(2, n_nu, 2, 2, my_irr))
+    end if
+    bad = 1
+    out = sentinel
+    call dgampi_vslice_plan_execute(plan, bad, out, ierr)
+    call check_true(ierr /= DGAMPI_STATUS_OK, 'a wrong block on the last rank: execution succeeded')
+    call check_true(index(dgampi_error_message(), 'dgampi_vslice_plan_execute') > 0, &
+      'message "' // dgampi_error_message() // '"')
+    if (me == nprocs - 1) then
+      call check_true(ierr == DGAMPI_STATUS_MISMATCH, 'the rank with the wrong block did not get MISMATCH')
+    else
+      call check_true(ierr == DGAMPI_STATUS_REMOTE_ERROR, 'the other ranks did not get REMOTE_ERROR')
+    end if
+    call check_true(all(out == sentinel), 'a refused execution wrote out')
+    out = 0
+    call dgampi_vslice_plan_execute(plan, block, out, ierr)
+    call check_ok(ierr, 'dgampi_vslice_plan_execute after a refused one')
+    call check_true(close8(out, expected, 1d-12), 'vslice plan execution after a refused one differs')
+    call dgampi_vslice_plan_destroy(plan, ierr)
+    call check_ok(ierr, 'dgampi_vslice_plan_destroy')
+    call check_true(.not. c_associated(plan%ptr), 'the destroyed plan was not nullified')
+
+    ! real(8), rank 3, the vertex every other nu' of a wider array; a capped limit
+    call check_section('vslice plan, real(8) rank 3, strided vertex')
+    call dgampi_vslice_plan_create(rplan, irr, full, irrk_inv, sizes, offsets, DGAMPI_DTYPE_F64, &
+      [3_c_int64_t, int(n_nu, c_int64_t)], limit=capped(5_c_size_t), ierr=ierr)
+    call check_ok(ierr, 'dgampi_vslice_plan_create (real(8))')
+    allocate (wide(6, n_nu, my_irr), rout(3, my_nu, n_full))
+    do run = 1, 2
+      r_all = reshape([(real(i + 1000 * run, c_double), i = 1, size(r_all))], shape(r_all))
+      wide = -1
+      wide(1:6:2, :, :) = r_all(:, :, irr_off + 1:irr_off + my_irr)
+      rout = 0
+      call dgampi_vslice_plan_execute(rplan, wide(1:6:2, :, :), rout, ierr)
+      call check_ok(ierr, 'dgampi_vslice_plan_execute (strided vertex)')
+      do q = 1, n_full
+        call check_true(all(rout(:, :, q) == r_all(:, nu_off + 1:nu_off + my_nu, irrk_inv(q) + 1)), &
+          'vslice plan execution differs (strided vertex)')
+      end do
+    end do
+    call dgampi_vslice_plan_destroy(rplan, ierr)
+    call check_ok(ierr, 'dgampi_vslice_plan_destroy (real(8))')
+
+    call check_section('vslice plan, errors')
+    call dgampi_vslice_plan_create(rplan, irr, full, irrk_inv, [sizes, 0_c_int64_t], offsets, DGAMPI_DTYPE_F64, &
+      [3_c_int64_t, int(n_nu, c_int64_t)], ierr=ierr)
+    call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_vslice_plan_create', 'split_sizes too long')
+    call check_true(.not. c_associated(rplan%ptr), 'a failed creation left a plan')
+    call dgampi_vslice_plan_create(rplan, irr, full, irrk_inv, sizes, offsets, DGAMPI_DTYPE_F64, &
+      [3_c_int64_t, int(n_nu + 1, c_int64_t)], ierr=ierr)
+    call check_true(ierr /= DGAMPI_STATUS_OK, 'a split of 5 for 6 frequencies: creation succeeded')
+    call check_true(.not. c_associated(rplan%ptr), 'a failed creation left a plan (split of 5 for 6)')
+  end subroutine test_vslice_plan
+
+  !> The vslice plan where the last rank gets no frequency (nprocs - 1 of
+  !> them over nprocs ranks of one node): a zero-size out there, executed
+  !> twice with new data; a wrong block on that rank (an error on every
+  !> rank, the plan usable afterwards).
+  subroutine test_vslice_plan_empty()
+    integer :: n_nu
+    complex(c_float_complex), allocatable :: v_all(:, :, :, :), block(:, :, :, :), out(:, :, :, :), bad(:, :, :, :)
+    integer(c_int64_t), allocatable :: sizes(:), offsets(:)
+    integer(c_int64_t) :: my_nu, nu_off, q, bshape(4), oshape(4)
+    type(dgampi_vslice_plan) :: plan
+    integer :: i, run
+    call check_section('vslice plan, empty slice')
+    n_nu = nprocs - 1
+    allocate (v_all(2, n_nu, 3, n_irr))
+    call dgampi_node_aware_split_nodes(n_nu, spread(0, 1, nprocs), sizes, offsets)
+    call check_true(sizes(nprocs) == 0, 'the last rank has no frequency')
+    my_nu = sizes(me + 1)
+    nu_off = offsets(me + 1)
+    call dgampi_vslice_plan_create(plan, irr, full, irrk_inv, sizes, offsets, DGAMPI_DTYPE_COMPLEX64, [2, n_nu, 3], &
+      ierr=ierr)
+    call check_ok(ierr, 'dgampi_vslice_plan_create (empty slice)')
+    call dgampi_vslice_plan_shapes(plan, bshape, oshape, ierr)
+    call check_ok(ierr, 'dgampi_vslice_plan_shapes (empty slice)')
+    call check_true(all(oshape == [2_c_int64_t, my_nu, 3_c_int64_t, n_full]), 'vslice plan out shape (empty slice)')
+    allocate (out(2, my_nu, 3, n_full))
+    do run = 1, 2
+      v_all = reshape([(cmplx(i, run, c_float_complex), i = 1, size(v_all))], shape(v_all))
+      block = v_all(:, :, :, irr_off + 1:irr_off + my_irr)
+      out = 0
+      call dgampi_vslice_plan_execute(plan, block, out, ierr)
+      call check_ok(ierr, 'dgampi_vslice_plan_execute (empty slice)')
+      if (me == nprocs - 1) call check_true(size(out) == 0, 'the empty slice has elements')
+      do q = 1, n_full
+        call check_true(all(out(:, :, :, q) == v_all(:, nu_off + 1:nu_off + my_nu, :, irrk_inv(q) + 1)), &
+          'vslice plan execution differs (empty slice)')
+      end do
+    end do
+    ! the rank with the empty slice passes a wrong block (nu' of 3)
+    if (me == nprocs - 1) then
+      allocate (bad(3, n_nu, 3, my_irr))
+    else
+      allocate (bad(2, n_nu, 3, my_irr))
+    end if
+    bad = 0
+    call dgampi_vslice_plan_execute(plan, bad, out, ierr)
+    call check_true(ierr /= DGAMPI_STATUS_OK, 'a wrong block on the empty-slice rank: execution succeeded')
+    if (me == nprocs - 1) then
+      call check_true(ierr == DGAMPI_STATUS_MISMATCH, 'the rank with the wrong block did not get MISMATCH')
+    else
+      call check_true(ierr == DGAMPI_STATUS_REMOTE_ERROR, 'the other ranks did not get REMOTE_ERROR')
+    end if
+    out = 0
+    call dgampi_vslice_plan_execute(plan, block, out, ierr)
+    call check_ok(ierr, 'dgampi_vslice_plan_execute after a refused one (empty slice)')
+    do q = 1, n_full
+      call check_true(all(out(:, :, :, q) == v_all(:, nu_off + 1:nu_off + my_nu, :, irrk_inv(q) + 1)), &
+        'vslice plan execution after a refused one differs (empty slice)')
+    end do
+    call dgampi_vslice_plan_destroy(plan, ierr)
+    call check_ok(ierr, 'dgampi_vslice_plan_destroy (empty slice)')
+  end subroutine test_vslice_plan_empty
 
 end program bzmap

@@ -16,6 +16,8 @@ The Brillouin-zone routines of the original module are here too:
 ``exchange_and_map_irrbz_fullbz`` / ``map_irrbz_fullbz`` (irreducible BZ to
 full BZ, with the optional per-k orbital transform), ``get_node_aware_v_dist``
 and ``gather_full_ibz_for_vslice`` (frequency re-layout of a vertex).
+:class:`MapPlan` and :class:`VslicePlan` are the map and the re-layout
+as reusable plans (made once, ``execute`` many times into caller arrays).
 
 The distributed 3-D FFT over the BZ grid: :class:`FftPlan` (plan once,
 ``execute`` many times, in place on each rank's flat block
@@ -59,6 +61,8 @@ from ._primitives import (
 )
 from ._distributor import MpiDistributor
 from ._bzmap import (
+    MapPlan,
+    VslicePlan,
     exchange_and_map_irrbz_fullbz,
     gather_full_ibz_for_vslice,
     get_node_aware_v_dist,
@@ -129,6 +133,8 @@ __all__ = [
     "map_irrbz_fullbz",
     "get_node_aware_v_dist",
     "gather_full_ibz_for_vslice",
+    "MapPlan",
+    "VslicePlan",
     "FftPlan",
     "execute_distributed_fft",
     "get_pencil_indices",

@@ -1,6 +1,7 @@
 """Brillouin-zone maps (irreducible BZ -> full BZ), the node-aware split of
 fermionic frequencies and the frequency re-layout of a vertex
-(``gather_full_ibz_for_vslice``).
+(``gather_full_ibz_for_vslice``); :class:`MapPlan` and :class:`VslicePlan`
+are the map and the re-layout planned once and executed many times.
 
 Every function here that talks to other ranks is collective over the
 distributors' ranks. Argument errors raise TypeError / ValueError on the rank
@@ -11,19 +12,23 @@ the library rejects, so the other ranks raise :class:`dgampi.DgampiError`
 
 import copy
 import ctypes
+import types
 
 import numpy as np
 from mpi4py import MPI
 
 from . import _lib
 from ._distributor import MpiDistributor
-from ._lib import DgampiError, as_array, call, desc, fn, resolve_limit, take_owned
+from ._fft import _limit as _plan_limit, _process_limit
+from ._lib import DgampiError, HandleOwner, as_array, call, desc, fn, resolve_limit, take_owned
 
 __all__ = [
     "exchange_and_map_irrbz_fullbz",
     "map_irrbz_fullbz",
     "get_node_aware_v_dist",
     "gather_full_ibz_for_vslice",
+    "MapPlan",
+    "VslicePlan",
 ]
 
 _byref = ctypes.byref
@@ -513,3 +518,274 @@ def gather_full_ibz_for_vslice(
     if not has_slice.value:
         return None
     return _rewrap(obj, result)
+
+
+# ---------------------------------------------------------------- plans
+
+
+def _row_shape(row_shape):
+    """The row shape as a tuple of non-negative ints (an int is a 1-tuple)."""
+    if row_shape is None:
+        return ()
+    if isinstance(row_shape, (int, np.integer)) and not isinstance(row_shape, bool):
+        row_shape = (row_shape,)
+    if isinstance(row_shape, (str, bytes)):
+        raise TypeError(f"row_shape must be a sequence of integers, not {row_shape!r}")
+    try:
+        items = list(row_shape)
+    except TypeError:
+        raise TypeError(f"row_shape must be a sequence of integers, not {row_shape!r}") from None
+    return tuple(_count(n, "row_shape entry") for n in items)
+
+
+def _data_spec(code, row):
+    """What :func:`_transform` reads of the data (dtype and shape) for rows
+    of ``row`` elements of the dtype ``code``, with no data yet."""
+    return types.SimpleNamespace(dtype=_lib.code_dtype(code), shape=(0,) + row)
+
+
+class _BzPlan(HandleOwner):
+    """Lifetime, shapes and execution shared by :class:`MapPlan` and
+    :class:`VslicePlan` (``_kind``: the C prefix, ``map_plan`` or ``vslice_plan``)."""
+
+    _kind = None
+
+    def _finish(self, code, row, limit, rank):
+        """Reads the shapes of the plan just made and keeps the properties."""
+        ndim = len(row) + 1
+        b, o = (_lib.c_int64 * ndim)(), (_lib.c_int64 * ndim)()
+        call(self._kind + "_shapes", self._handle, ndim, b, o)
+        self._block_shape, self._out_shape = tuple(b), tuple(o)
+        self._dtype = _lib.code_dtype(code)
+        self._row_shape = row
+        self._limit = limit if limit else _process_limit()
+        self._rank = rank
+
+    def close(self):
+        """Frees the plan (collective: call it on every rank; idempotent)."""
+        HandleOwner.close(self)
+
+    def __repr__(self):
+        state = "closed" if self.closed else f"rank {self._rank}"
+        return (
+            f"<{type(self).__name__} {self._dtype} block {self._block_shape} -> out {self._out_shape} ({state})>"
+        )
+
+    def execute(self, block, out=None):
+        """Collective: moves this rank's ``block`` (shape :attr:`block_shape`,
+        the plan's dtype, any layout; or an object with such a ``.mat``)
+        into ``out`` (a writable array of shape :attr:`out_shape` and the
+        plan's dtype, any layout, not overlapping ``block``; None: a new
+        C-ordered array) and returns ``out``.
+
+        A block or ``out`` of the wrong dtype raises TypeError on this rank
+        (the other ranks raise ``DgampiError``, ``REMOTE_ERROR``); one of the
+        wrong shape on any rank raises ``DgampiError`` on every rank. Either
+        way nothing moves and the plan stays usable. A closed plan raises
+        ``DgampiError`` (``INVALID_HANDLE``).
+        """
+        h = self._handle
+        name = self._kind + "_execute"
+        if not h.value:
+            raise DgampiError(
+                _lib_status("INVALID_HANDLE"), f"the {type(self).__name__} is closed; it cannot be used after close()",
+                "dgampi_" + name,
+            )
+        try:
+            _, arr = _unwrap(block)
+            arr = as_array(arr, "block", allow_array_like=True)
+            if arr.dtype != self._dtype:
+                raise TypeError(f"block has dtype {arr.dtype}, but the plan moves {self._dtype}")
+            if out is None:
+                out = np.empty(self._out_shape, dtype=self._dtype)
+            else:
+                out = as_array(out, "out", writable=True)
+                if out.dtype != self._dtype:
+                    raise TypeError(f"out has dtype {out.dtype}, but the plan moves {self._dtype}")
+        except (TypeError, ValueError):
+            getattr(fn, name)(h, None, None)  # NULL block: rejected in the execution's agreement
+            raise
+        block_ptr, _keep_block = desc(arr)
+        out_ptr, _keep_out = desc(out)
+        call(name, h, block_ptr, out_ptr)
+        return out
+
+    __call__ = execute
+
+    @property
+    def block_shape(self):
+        """This rank's block shape, ``(my_irr, *row_shape)``."""
+        return self._block_shape
+
+    @property
+    def out_shape(self):
+        """This rank's output shape (see the class)."""
+        return self._out_shape
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def row_shape(self):
+        """The shape of one q's row (the axes after q of the block)."""
+        return self._row_shape
+
+    @property
+    def limit(self):
+        """The message limit (bytes) every execution uses."""
+        return self._limit
+
+
+_PLAN_COMMON = """
+    ``dtype``: a numpy dtype the package supports (float32, float64,
+    complex64, complex128, int32, int64, uint8). ``limit``: the message limit
+    in bytes of every execution, fixed when the plan is made: 0 (default) or
+    None take ``dgampi.MAX_MPI_BYTES`` now.
+
+    Collective over the ranks of ``irr_dist`` and ``full_dist``; every rank
+    passes the same arguments (the library checks ``irrk_inv``, ``dtype``,
+    the row shape and ``limit``). Errors as for the one-shot: TypeError /
+    ValueError on the rank whose arguments are bad, ``DgampiError``
+    (``REMOTE_ERROR``) on the others; disagreements raise ``DgampiError`` on
+    every rank. The plan keeps its own duplicate of the communicator: the
+    distributors may be closed before it.
+
+    Lifetime as for :class:`FftPlan`: :meth:`close` (or leaving ``with``)
+    frees it and is collective; garbage collection never does (an unclosed
+    plan emits a ``ResourceWarning`` and leaks its handle); a closed plan
+    raises ``DgampiError`` (``INVALID_HANDLE``), its properties stay
+    readable.
+    """
+
+
+class MapPlan(_BzPlan):
+    __doc__ = (
+        """The peer-to-peer unfolding of :func:`exchange_and_map_irrbz_fullbz`,
+    ``full[q] = irr[irrk_inv[q]]`` with the optional per-k orbital transform,
+    planned once for rows of ``row_shape`` (the axes after q; ``()`` = one
+    value per q) and executed any number of times: :meth:`execute` takes
+    this rank's irreducible block :attr:`block_shape` ``= (irr_dist.my_size,
+    *row_shape)`` and fills :attr:`out_shape` ``= (full_dist.my_size,
+    *row_shape)``.
+
+    ``irrk_inv``, ``u_k``, ``sigma_k``, ``conj_k`` and ``n_orb_axes`` are
+    those of :func:`exchange_and_map_irrbz_fullbz` (the transform covers this
+    rank's full-BZ points or all of them; it is copied into the plan).
+    """
+        + _PLAN_COMMON
+    )
+
+    _destroy = "map_plan_destroy"
+    _kind = "map_plan"
+
+    def __init__(
+        self, irr_dist, full_dist, irrk_inv, dtype, row_shape=(), u_k=None, sigma_k=None, conj_k=None, *,
+        n_orb_axes=None, limit=0,
+    ):
+        self._handle = self._new_handle()
+        irr_h, full_h, error = _handles(irr_dist, full_dist)
+        try:
+            if error is not None:
+                raise error
+            code = _lib.dtype_code(dtype, "dtype")
+            row = _row_shape(row_shape)
+            imap = _irrk_inv(irrk_inv, irr_dist.ntasks, full_dist.ntasks)
+            t_ptr, _keep_t = _transform(
+                u_k, sigma_k, conj_k, n_orb_axes, _data_spec(code, row), len(row), full_dist.my_size,
+                full_dist.ntasks,
+            )
+            c_limit = _plan_limit(limit)
+        except Exception:
+            # NULL out: rejected inside the creation's agreement, so every rank fails
+            fn.map_plan_create(irr_h, full_h, None, 0, 0, 0, None, None, 0, None)
+            raise
+        c_row = (_lib.c_int64 * len(row))(*row) if row else None
+        call(
+            "map_plan_create", irr_h, full_h, _ptr64(imap), imap.size, code, len(row), c_row, t_ptr, c_limit,
+            _byref(self._handle),
+        )
+        self._finish(code, row, c_limit, full_dist.my_rank)
+
+
+class VslicePlan(_BzPlan):
+    __doc__ = (
+        """The frequency re-layout of :func:`gather_full_ibz_for_vslice`,
+    planned once for a vertex whose rows after q have shape ``row_shape =
+    (orb..., n_nu, n_nu')`` and executed any number of times:
+    :meth:`execute` takes this rank's block :attr:`block_shape` ``=
+    (irr_dist.my_size, orb..., n_nu, n_nu')`` and fills :attr:`out_shape`
+    ``= (n_full, orb..., my_nu, n_nu')`` (all q unfolded through
+    ``irrk_inv``, this rank's slice of nu).
+
+    ``v_dist`` is the frequency split as for the one-shot: ``(sizes,
+    offsets)`` (or the original's ``(sizes, slices)``), the same on every
+    rank; None (on every rank) computes the node-aware split of
+    :func:`get_node_aware_v_dist` over ``full_dist``'s ranks (collective).
+    :attr:`v_dist` gives the split in use. A rank with an empty slice
+    (:attr:`has_slice` False) still calls :meth:`execute`, which returns a
+    zero-size array there (the one-shot returns None). The optional
+    transform (``u_k``, ``sigma_k``, ``conj_k``, ``n_orb_axes``) covers all
+    ``n_full`` points.
+    """
+        + _PLAN_COMMON
+    )
+
+    _destroy = "vslice_plan_destroy"
+    _kind = "vslice_plan"
+
+    def __init__(
+        self, irr_dist, full_dist, irrk_inv, v_dist, dtype, row_shape, u_k=None, sigma_k=None, conj_k=None, *,
+        n_orb_axes=None, limit=0,
+    ):
+        self._handle = self._new_handle()
+        irr_h, full_h, error = _handles(irr_dist, full_dist)
+        size = full_dist.mpi_size
+        n_nu = -1
+        try:
+            if error is not None:
+                raise error
+            code = _lib.dtype_code(dtype, "dtype")
+            row = _row_shape(row_shape)
+            if len(row) < 2:
+                raise ValueError(f"row_shape must be (orb..., n_nu, n_nu'): 2 or more axes, got {row}")
+            n_nu = row[-2]
+            imap = _irrk_inv(irrk_inv, irr_dist.ntasks, full_dist.ntasks)
+            if v_dist is not None:
+                sizes, offsets = _v_dist_arg(v_dist, size, n_nu)
+            t_ptr, _keep_t = _transform(
+                u_k, sigma_k, conj_k, n_orb_axes, _data_spec(code, row), len(row) - 2, None, full_dist.ntasks
+            )
+            c_limit = _plan_limit(limit)
+        except Exception as err:
+            error = err
+        if v_dist is None:
+            # the collective node-aware split on full_dist's ranks (a rank whose
+            # arguments failed joins its agreement and raises its own error)
+            sizes, offsets = _split_on(full_dist, n_nu if error is None else None, error=error)
+        elif error is not None:
+            fn.vslice_plan_create(irr_h, full_h, None, 0, None, None, 0, 0, None, None, 0, None)
+            raise error
+        c_row = (_lib.c_int64 * len(row))(*row)
+        call(
+            "vslice_plan_create", irr_h, full_h, _ptr64(imap), imap.size, _ptr64(sizes), _ptr64(offsets), code,
+            len(row), c_row, t_ptr, c_limit, _byref(self._handle),
+        )
+        self._sizes, self._offsets = sizes, offsets
+        self._finish(code, row, c_limit, full_dist.my_rank)
+
+    @property
+    def v_dist(self):
+        """The frequency split in use: ``(sizes, offsets)``, int64 arrays (copies)."""
+        return self._sizes.copy(), self._offsets.copy()
+
+    @property
+    def nu_slice(self):
+        """This rank's frequencies, ``slice(offset, offset + size)`` into nu."""
+        start = int(self._offsets[self._rank])
+        return slice(start, start + int(self._sizes[self._rank]))
+
+    @property
+    def has_slice(self):
+        """False on a rank whose slice of nu is empty."""
+        return bool(self._sizes[self._rank])

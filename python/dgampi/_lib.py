@@ -145,7 +145,8 @@ class FftOptions(ctypes.Structure):
 
 
 class Handle(c_void_p):
-    """``dgampi_distributor *`` / ``dgampi_fft_plan *``; ``owner`` names the
+    """``dgampi_distributor *`` / ``dgampi_fft_plan *`` / ``dgampi_map_plan *`` /
+    ``dgampi_vslice_plan *``; ``owner`` names the
     Python object for the message of a call on a closed handle."""
 
     owner = "object"
@@ -227,6 +228,20 @@ _PROTOTYPES = {
     "dgampi_gather_full_ibz_for_vslice": [
         Handle, Handle, P(c_int64), c_size_t, P(c_int64), P(c_int64), PArray, PTransform, c_size_t, POwned, P(c_int),
     ],
+    # the map and the frequency re-layout as reusable plans
+    "dgampi_map_plan_create": [
+        Handle, Handle, P(c_int64), c_size_t, c_int32, c_int32, P(c_int64), PTransform, c_size_t, P(Handle),
+    ],
+    "dgampi_map_plan_execute": [Handle, PArray, PArray],
+    "dgampi_map_plan_shapes": [Handle, c_int32, P(c_int64), P(c_int64)],
+    "dgampi_map_plan_destroy": [P(Handle)],
+    "dgampi_vslice_plan_create": [
+        Handle, Handle, P(c_int64), c_size_t, P(c_int64), P(c_int64), c_int32, c_int32, P(c_int64), PTransform,
+        c_size_t, P(Handle),
+    ],
+    "dgampi_vslice_plan_execute": [Handle, PArray, PArray],
+    "dgampi_vslice_plan_shapes": [Handle, c_int32, P(c_int64), P(c_int64)],
+    "dgampi_vslice_plan_destroy": [P(Handle)],
     # distributed 3-D FFT
     "dgampi_fft_options_init": [P(FftOptions), c_size_t],
     "dgampi_orbital_transform_init": [PTransform, c_size_t],

@@ -1,5 +1,6 @@
 """Brillouin-zone maps, the orbital transform, the node-aware frequency split
-and gather_full_ibz_for_vslice.
+and gather_full_ibz_for_vslice, and their reusable plans (MapPlan,
+VslicePlan).
 
 References are computed here with numpy on arrays built identically on every
 rank: ``irr_all[irrk_inv]`` for the unfolding, an einsum of the definition for
@@ -8,13 +9,15 @@ maps include fewer irreducible points than ranks, so at 3 and 4 ranks some
 ranks hold no irreducible (or no full-BZ) point.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from mpi4py import MPI
 
 import dgampi
 from dgampi import MpiDistributor
-from helpers import DTYPE_IDS, DTYPES, LAYOUTS, NPoint, empty_like_layout, layout, make
+from helpers import DTYPE_IDS, DTYPES, LAYOUTS, NPoint, block_slices, empty_like_layout, layout, make
 
 WORLD = MPI.COMM_WORLD
 KINDS = {"exchange": dgampi.exchange_and_map_irrbz_fullbz, "root": dgampi.map_irrbz_fullbz}
@@ -422,13 +425,16 @@ def test_map_bad_input_fails_everywhere(maps, kind):
     ro.flags.writeable = False
     fails_everywhere(rank, first, ValueError, lambda bad: f(block, imap, irr, full, out=ro if bad else out))
     # disagreements only the library sees: a trailing shape, dtype or (valid) irrk_inv that differs from the root's
+    # (the peer-to-peer map plans first, and its planning agreement holds the dtype and the row shape: every rank
+    # sees those too; the root's gather finds them on the rank that differs)
     if size > 1:
         other_map = imap.copy()
         other_map[[0, 5]] = other_map[[5, 0]]
         assert not np.array_equal(other_map, imap)
+        planned = kind == "exchange"
         for other_block, m, everywhere in [
-            (irr_all[irr.my_slice, :, :1], imap, False),
-            (irr_all[irr.my_slice].astype(np.complex64), imap, False),
+            (irr_all[irr.my_slice, :, :1], imap, planned),
+            (irr_all[irr.my_slice].astype(np.complex64), imap, planned),
             (block, other_map, True),  # the map's fingerprint is in the opening agreement: every rank sees it
         ]:
             with pytest.raises(dgampi.DgampiError) as e:
@@ -498,3 +504,336 @@ def test_closed_irr_distributor_fails_everywhere(comm):
     finally:
         irr.close()
         full.close()
+
+
+# ---------------------------------------------------------------- plans (MapPlan, VslicePlan)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_map_plan_executes_repeatedly(maps, dtype):
+    """One plan per map and row shape, executed twice with different data,
+    against ``irr_all[irrk_inv]`` (ranks without irreducible or full-BZ
+    points included)."""
+    for name, (imap, irr, full) in maps.items():
+        for row in [(), (2, 3)]:
+            with dgampi.MapPlan(irr, full, imap, dtype, row) as plan:
+                assert plan.block_shape == (irr.my_size,) + row and plan.out_shape == (full.my_size,) + row
+                assert plan.dtype == np.dtype(dtype) and plan.row_shape == row and plan.limit == dgampi.MAX_MPI_BYTES
+                for seed in (1, 2):
+                    irr_all = make((irr.ntasks,) + row, dtype, seed=seed)
+                    got = plan.execute(irr_all[irr.my_slice])
+                    assert got.dtype == np.dtype(dtype) and got.shape == plan.out_shape, (name, row)
+                    assert np.array_equal(got, irr_all[imap][full.my_slice]), (name, row, seed)
+
+
+@pytest.mark.parametrize("lay", LAYOUTS)
+def test_map_plan_layouts_and_out(maps, lay):
+    """Blocks and ``out`` in every layout (strided, negative strides, Fortran),
+    the same ``out`` filled by each execution; a grid-shaped irrk_inv."""
+    for name in ("square4", "two_irr"):
+        imap, irr, full = maps[name]
+        row = (2, 2, 3)
+        with dgampi.MapPlan(irr, full, imap.reshape(-1, 1), np.complex128, row) as plan:
+            out = empty_like_layout(plan.out_shape, np.complex128, lay)
+            for seed in (3, 4):
+                irr_all = make((irr.ntasks,) + row, np.complex128, seed=seed)
+                src = layout(irr_all[irr.my_slice], lay)
+                assert plan.execute(src, out=out) is out
+                assert np.array_equal(out, irr_all[imap][full.my_slice]), (name, seed)
+                assert np.array_equal(src, irr_all[irr.my_slice])  # the block is not touched
+
+
+@pytest.mark.parametrize("axes", [2, 4])
+def test_map_plan_orbital_transform(maps, axes):
+    """The plan's transform (this rank's k-points or all of them; copied at
+    creation) against the einsum definition, executed twice."""
+    imap, irr, full = maps["square4"]
+    n_full = imap.size
+    u, sigma, conj = transform_inputs(n_full, seed=axes)
+    row = (NB, NB, 3) if axes == 2 else (NB, NB, NB, NB, 2)
+    for dtype in (np.complex128, np.complex64):
+        for inputs in ("local", "full"):
+            if inputs == "local":
+                args = [u[full.my_slice].copy(), sigma[full.my_slice].copy(), conj[full.my_slice].copy()]
+            else:
+                args = [u.copy(), sigma.copy(), conj.copy()]
+            with dgampi.MapPlan(irr, full, imap, dtype, row, *args, n_orb_axes=axes) as plan:
+                for a in args:  # the plan keeps its own copy
+                    a[...] = 0
+                out = empty_like_layout(plan.out_shape, dtype, "strided")
+                for seed in (1, 2):
+                    irr_all = make((irr.ntasks,) + row, dtype, seed=seed + axes)
+                    ref = reference_transform(irr_all[imap], u, sigma, conj, axes)[full.my_slice].astype(dtype)
+                    assert_close(plan.execute(irr_all[irr.my_slice]), ref, dtype)
+                    assert plan.execute(irr_all[irr.my_slice], out) is out
+                    assert_close(out, ref, dtype)
+
+
+@pytest.mark.parametrize("split", ["auto", "nodes"])
+@pytest.mark.parametrize("transform", [None, 2])
+@pytest.mark.parametrize("n_nu", [6, 5, 1])
+def test_vslice_plan_executes_repeatedly(maps, n_nu, transform, split):
+    """All q for this rank's slice of nu, twice with different data (the
+    second time from a strided block into a Fortran-ordered ``out``), against
+    the numpy reference and the one-shot; with 1 frequency some ranks have
+    an empty slice and get a zero-size array."""
+    imap, irr, full = maps["square4"]
+    rank = full.my_rank
+    orb = (NB, NB) if transform == 2 else (NB, NB, NB, NB)
+    row = orb + (n_nu, 2)
+    args = ()
+    if transform is not None:
+        args = transform_inputs(imap.size, seed=n_nu)
+    if split == "auto":
+        v_dist = None
+        sizes, offsets = dgampi.get_node_aware_v_dist(n_nu, full)
+    else:
+        v_dist = dgampi.get_node_aware_v_dist(n_nu, node_ids=[r % 2 for r in range(full.mpi_size)])
+        sizes, offsets = v_dist
+    mine = slice(int(offsets[rank]), int(offsets[rank] + sizes[rank]))
+    with dgampi.VslicePlan(irr, full, imap, v_dist, np.complex128, row, *args) as plan:
+        assert plan.block_shape == (irr.my_size,) + row
+        assert plan.out_shape == (imap.size,) + orb + (int(sizes[rank]), 2)
+        assert plan.nu_slice == mine and plan.has_slice == bool(sizes[rank])
+        assert [list(a) for a in plan.v_dist] == [list(sizes), list(offsets)]
+        out = empty_like_layout(plan.out_shape, np.complex128, "fortran")
+        for seed in (1, 2):
+            irr_all = make((irr.ntasks,) + row, np.complex128, seed=n_nu + 10 * seed)
+            full_all = irr_all[imap]
+            if transform is not None:
+                full_all = reference_transform(full_all, *args, transform)
+            block = irr_all[irr.my_slice]
+            if seed == 1:
+                got = plan.execute(block)
+            else:
+                got = plan.execute(layout(block, "strided"), out=out)
+                assert got is out
+            assert_close(got, full_all[..., mine, :], np.complex128)
+            one_shot = dgampi.gather_full_ibz_for_vslice(block, imap, irr, full, v_dist, *args)
+            assert (one_shot is None) == (not plan.has_slice)
+            if one_shot is not None:
+                assert np.array_equal(got, one_shot)
+
+
+def test_vslice_plan_empty_slices(maps):
+    """Every frequency on the last rank: the others have an empty slice, pass
+    (or get) zero-size arrays, and still take part in every execution."""
+    imap, irr, full = maps["two_irr"]
+    rank, size = full.my_rank, full.mpi_size
+    n_nu = 3
+    sizes = [0] * size
+    sizes[-1] = n_nu
+    slices = [slice(0, 0)] * (size - 1) + [slice(0, n_nu)]  # the original's (sizes, slices)
+    row = (NB, n_nu, 2)
+    with dgampi.VslicePlan(irr, full, imap, (sizes, slices), np.float32, row) as plan:
+        assert plan.has_slice == (rank == size - 1)
+        assert plan.out_shape == (imap.size, NB, n_nu if rank == size - 1 else 0, 2)
+        for seed in (5, 6):
+            irr_all = make((irr.ntasks,) + row, np.float32, seed=seed)
+            out = None if seed == 5 else np.full(plan.out_shape, -1, np.float32)
+            got = plan.execute(irr_all[irr.my_slice], out)
+            assert out is None or got is out
+            assert got.shape == plan.out_shape and got.dtype == np.float32
+            if rank == size - 1:
+                assert np.array_equal(got, irr_all[imap])
+            else:
+                assert got.size == 0
+
+
+def test_map_plan_wrong_buffers_fail_everywhere(maps):
+    """A wrong block or out on one rank fails the execution on every rank,
+    nothing moves, and the plan stays usable."""
+    imap, irr, full = maps["square4"]
+    rank, size = full.my_rank, full.mpi_size
+    first, last = {0}, {size - 1}
+    row = (NB, NB)
+    irr_all = make((irr.ntasks,) + row, np.complex128, seed=9)
+    block = irr_all[irr.my_slice]
+    longer = np.concatenate([block, irr_all[:1]])
+    with dgampi.MapPlan(irr, full, imap, np.complex128, row) as plan:
+        out = np.zeros(plan.out_shape, np.complex128)
+        # shapes: the library finds them, every rank raises DgampiError
+        err = fails_everywhere(rank, last, dgampi.DgampiError, lambda bad: plan.execute(longer if bad else block, out))
+        assert rank not in last or err.status != dgampi.STATUS_REMOTE_ERROR
+        fails_everywhere(rank, first, dgampi.DgampiError, lambda bad: plan.execute(block[:, :1] if bad else block, out))
+        fails_everywhere(rank, last, dgampi.DgampiError, lambda bad: plan.execute(block, out[:, :1] if bad else out))
+        # Python's checks on the bad rank, REMOTE_ERROR on the others
+        fails_everywhere(rank, first, TypeError, lambda bad: plan.execute(block.astype(np.complex64) if bad else block, out))
+        fails_everywhere(rank, last, TypeError, lambda bad: plan.execute(None if bad else block, out))
+        fails_everywhere(rank, first, TypeError, lambda bad: plan.execute(block, out.astype(np.complex64) if bad else out))
+        ro = out.copy()
+        ro.flags.writeable = False
+        fails_everywhere(rank, last, ValueError, lambda bad: plan.execute(block, ro if bad else out))
+        assert not np.any(out)  # nothing moved
+        for seed in (10, 11):  # still usable
+            irr_all = make((irr.ntasks,) + row, np.complex128, seed=seed)
+            assert plan.execute(irr_all[irr.my_slice], out) is out
+            assert np.array_equal(out, irr_all[imap][full.my_slice])
+
+
+def test_vslice_plan_wrong_buffers_fail_everywhere(maps):
+    imap, irr, full = maps["square4"]
+    rank, size = full.my_rank, full.mpi_size
+    first, last = {0}, {size - 1}
+    n_nu = 4
+    row = (NB, NB, n_nu, 2)
+    v_dist = dgampi.get_node_aware_v_dist(n_nu, node_ids=list(range(size)))
+    irr_all = make((irr.ntasks,) + row, np.complex128, seed=4)
+    block = irr_all[irr.my_slice]
+    longer = np.concatenate([block, irr_all[:1]])
+    with dgampi.VslicePlan(irr, full, imap, v_dist, np.complex128, row) as plan:
+        out = np.zeros(plan.out_shape, np.complex128)
+        fails_everywhere(rank, last, dgampi.DgampiError, lambda bad: plan.execute(longer if bad else block, out))
+        fails_everywhere(rank, first, dgampi.DgampiError, lambda bad: plan.execute(block[..., :1] if bad else block, out))
+        wrong_out = np.zeros(plan.out_shape[:-2] + (plan.out_shape[-2] + 1, 2), np.complex128)
+        fails_everywhere(rank, last, dgampi.DgampiError, lambda bad: plan.execute(block, wrong_out if bad else out))
+        fails_everywhere(rank, first, TypeError, lambda bad: plan.execute(block.real.copy() if bad else block, out))
+        assert not np.any(out)
+        nu = plan.nu_slice
+        for seed in (7, 8):
+            irr_all = make((irr.ntasks,) + row, np.complex128, seed=seed)
+            assert plan.execute(irr_all[irr.my_slice], out) is out
+            assert np.array_equal(out, irr_all[imap][..., nu, :])
+
+
+def test_plan_creation_bad_input_fails_everywhere(maps):
+    """Bad creation arguments on one rank: that rank raises TypeError /
+    ValueError, the others REMOTE_ERROR; differences only the library sees
+    raise DgampiError on every rank. No plan is left behind."""
+    imap, irr, full = maps["square4"]
+    rank, size = full.my_rank, full.mpi_size
+    first, last = {0}, {size - 1}
+    row = (NB, NB)
+    bad_map = imap.copy()
+    bad_map[3] = irr.ntasks
+    u, sigma, conj = transform_inputs(imap.size)
+    C = np.complex128
+
+    def mp(bad, **kw):
+        args = {"irr_dist": irr, "full_dist": full, "irrk_inv": imap, "dtype": C, "row_shape": row}
+        if bad:
+            args.update(kw)
+        return dgampi.MapPlan(**args)
+
+    for kw, exc in [
+        ({"irrk_inv": bad_map}, ValueError),
+        ({"irrk_inv": imap[:-1]}, ValueError),
+        ({"irrk_inv": imap.astype(float)}, TypeError),
+        ({"dtype": np.float16}, TypeError),
+        ({"row_shape": (2, "a")}, TypeError),
+        ({"row_shape": (-1,)}, ValueError),
+        ({"u_k": u[1:]}, ValueError),
+        ({"u_k": u, "dtype": np.float64}, TypeError),
+        ({"u_k": u, "n_orb_axes": 4}, ValueError),
+        ({"sigma_k": sigma}, ValueError),
+        ({"limit": -1}, ValueError),
+        ({"irr_dist": "irr"}, TypeError),
+    ]:
+        for bad_ranks in (first, last):
+            fails_everywhere(rank, bad_ranks, exc, lambda bad: mp(bad, **kw))
+
+    def vp(split, bad=False, **kw):
+        args = {"irr_dist": irr, "full_dist": full, "irrk_inv": imap, "v_dist": split, "dtype": C,
+                "row_shape": row + (3, 2)}
+        if bad:
+            args.update(kw)
+        return dgampi.VslicePlan(**args)
+
+    v_dist = dgampi.get_node_aware_v_dist(3, node_ids=list(range(size)))
+    local_u = u[full.my_slice] if full.my_size != imap.size else u[1:]  # the transform covers all q
+    for kw, exc in [
+        ({"irrk_inv": bad_map}, ValueError),
+        ({"row_shape": (3,)}, ValueError),
+        ({"dtype": "float128"}, TypeError),
+        ({"u_k": local_u}, ValueError),
+        ({"v_dist": (v_dist[0] + 1, v_dist[1])}, ValueError),
+        ({"v_dist": 7}, TypeError),
+        ({"limit": "big"}, TypeError),
+    ]:
+        # the node-aware split (v_dist None on every rank) joins the failed creation too
+        for split in (v_dist,) if "v_dist" in kw else (None, v_dist):
+            fails_everywhere(rank, last, exc, lambda bad: vp(split, bad, **kw))
+    if size > 1:  # valid arguments that differ between ranks
+        other_limit = dgampi.MAX_MPI_BYTES + 1 if dgampi.MAX_MPI_BYTES < 2**31 - 1 else 5
+        other_split = (np.roll(v_dist[0], 1), np.roll(v_dist[1], 1))
+        for make_plan in (
+            lambda: mp(rank in last, row_shape=(NB, 1)),
+            lambda: mp(rank in last, dtype=np.complex64),
+            lambda: mp(rank in last, limit=other_limit),
+            lambda: vp(v_dist, rank in last, v_dist=other_split),
+        ):
+            with pytest.raises(dgampi.DgampiError):
+                make_plan()
+    # and the distributors still plan
+    with mp(False) as plan, vp(v_dist) as vplan:
+        assert not plan.closed and not vplan.closed
+
+
+def test_plan_lifetime(comm):
+    """close() is idempotent and keeps the properties readable; a closed plan
+    raises INVALID_HANDLE; ``with`` closes; the plan outlives its
+    distributors; an unclosed plan warns at garbage collection and leaks
+    instead of running a collective."""
+    imap = MAPS["two_irr"]
+    irr, full = MpiDistributor(2, comm), MpiDistributor(imap.size, comm)
+    try:
+        irr_all = make((2, 3, 2), np.float64, seed=1)
+        block = irr_all[irr.my_slice]
+        makers = [
+            (lambda: dgampi.MapPlan(irr, full, imap, np.float64, (3, 2)), irr_all[imap][full.my_slice]),
+            (lambda: dgampi.VslicePlan(irr, full, imap, None, np.float64, (3, 2)), None),
+        ]
+        for make_plan, expected in makers:
+            p = make_plan()
+            name = type(p).__name__
+            shapes = (p.block_shape, p.out_shape)
+            if expected is None:
+                expected = irr_all[imap][:, p.nu_slice]
+            assert np.array_equal(p.execute(block), expected)
+            p.close()
+            p.close()  # idempotent
+            assert p.closed and (p.block_shape, p.out_shape) == shapes and "closed" in repr(p)
+            with pytest.raises(dgampi.DgampiError) as err:
+                p.execute(block)
+            assert err.value.status == dgampi.STATUS_INVALID_HANDLE and f"{name} is closed" in str(err.value)
+            with pytest.raises(dgampi.DgampiError):
+                p(block, np.empty(shapes[1]))
+            with make_plan() as q:
+                assert not q.closed and np.array_equal(q(block), expected)
+            assert q.closed
+            # garbage collection never destroys a plan (a collective): it warns and leaks
+            obj = make_plan()
+            real_destroy = obj._destroy
+            obj._destroy = "never_called"
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                obj.__del__()
+            assert [w.category for w in caught] == [ResourceWarning], caught
+            assert name in str(caught[0].message) and "close()" in str(caught[0].message)
+            assert not obj.closed
+            obj._destroy = real_destroy
+            obj.close()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                obj.__del__()
+            assert caught == []
+        # a plan outlives the distributors it was made from
+        plan = dgampi.MapPlan(irr, full, imap, np.float64, (3, 2))
+        vplan = dgampi.VslicePlan(irr, full, imap, None, np.float64, (3, 2))
+    finally:
+        irr.close()
+        full.close()
+    try:
+        mine_irr = _my_rows(comm, 2)
+        for seed in (2, 3):
+            irr_all = make((2, 3, 2), np.float64, seed=seed)
+            assert np.array_equal(plan.execute(irr_all[mine_irr]), irr_all[imap][_my_rows(comm, imap.size)])
+            assert np.array_equal(vplan.execute(irr_all[mine_irr]), irr_all[imap][:, vplan.nu_slice])
+    finally:
+        plan.close()
+        vplan.close()
+
+
+def _my_rows(comm, ntasks):
+    """This rank's rows of the distributor split (the excess on the last ranks)."""
+    return block_slices(ntasks, comm.Get_size())[comm.Get_rank()]

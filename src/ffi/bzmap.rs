@@ -2,14 +2,17 @@
 //! [`crate::bzmap`] and [`crate::freq`]).
 
 use crate::bzmap::{exchange_and_map_irrbz_fullbz_raw, map_irrbz_fullbz_raw};
+use crate::bzmap::MapPlan;
+use crate::bzplan::PlanObject;
 use crate::distributor::Distributor;
+use crate::element::DType;
 use crate::error::{Error, Result};
-use crate::ffi::array::{dgampi_array, dgampi_owned_array, out_from_c, raw_from_c};
-use crate::ffi::core::{guard, non_null};
+use crate::ffi::array::{dgampi_array, dgampi_owned_array, out_from_c, raw_from_c, shape_from_c};
+use crate::ffi::core::{guard, non_null, LiveHandles};
 use crate::ffi::record::{self, Extensible};
 use crate::ffi::distributor::{collective, dgampi_distributor, handle_ref, into_owned};
-use crate::freq::{gather_full_ibz_for_vslice_raw, node_aware_split, node_aware_split_by, node_aware_split_with_nodes, FreqSplit, NodeOrder};
-use crate::orbital::OrbitalTransform;
+use crate::freq::{VslicePlan, gather_full_ibz_for_vslice_raw, node_aware_split, node_aware_split_by, node_aware_split_with_nodes, FreqSplit, NodeOrder};
+use crate::orbital::OwnedTransform;
 use crate::collective::Destination;
 use crate::Status;
 use num_complex::Complex64;
@@ -76,22 +79,8 @@ pub unsafe extern "C" fn dgampi_orbital_transform_init(t: *mut dgampi_orbital_tr
     guard("dgampi_orbital_transform_init", || record::init(t, struct_size))
 }
 
-/// The transform's inputs, copied out of the C record.
-struct TransformArgs {
-    u: Vec<Complex64>,
-    nb: usize,
-    axes: usize,
-    sigma: Vec<f64>,
-    conj: Vec<bool>,
-}
-
-impl TransformArgs {
-    fn view(&self) -> OrbitalTransform<'_> {
-        OrbitalTransform { u: &self.u, nb: self.nb, axes: self.axes, sigma: &self.sigma, conj: &self.conj }
-    }
-}
-
-unsafe fn transform_from_c(t: *const dgampi_orbital_transform) -> Result<Option<TransformArgs>> {
+/// The transform's inputs, copied out of the C record (NULL: none).
+unsafe fn transform_from_c(t: *const dgampi_orbital_transform) -> Result<Option<OwnedTransform>> {
     if t.is_null() {
         return Ok(None);
     }
@@ -116,7 +105,7 @@ unsafe fn transform_from_c(t: *const dgampi_orbital_transform) -> Result<Option<
     let u = slice(t.u as *const f64, doubles).chunks_exact(2).map(|z| Complex64::new(z[0], z[1])).collect();
     let sigma = slice(t.sigma, n).to_vec();
     let conj = if n == 0 { Vec::new() } else { std::slice::from_raw_parts(t.conj, n).iter().map(|&c| c != 0).collect() };
-    Ok(Some(TransformArgs { u, nb, axes, sigma, conj }))
+    Ok(Some(OwnedTransform::new(u, nb, axes, sigma, conj)))
 }
 
 /// Converts `irrk_inv` (n_full int64 values, each >= 0).
@@ -188,7 +177,7 @@ unsafe fn run_map(
             MapKind::Exchange => exchange_and_map_irrbz_fullbz_raw,
             MapKind::ThroughRoot => map_irrbz_fullbz_raw,
         };
-        let view = t.as_ref().map(TransformArgs::view);
+        let view = t.as_ref().map(OwnedTransform::view);
         match into {
             Some(o) => f(irr, full, &map, &block, Destination::Into(&o), view.as_ref(), limit).map(|_| ()),
             None => into_owned(out_owned, |owned| {
@@ -399,7 +388,7 @@ pub unsafe extern "C" fn dgampi_gather_full_ibz_for_vslice(
         })();
         collective(coord, args, |(irr, map, split, block, t)| {
             let mine = split.sizes[full.my_rank()];
-            let view = t.as_ref().map(TransformArgs::view);
+            let view = t.as_ref().map(OwnedTransform::view);
             into_owned(out, |owned| {
                 gather_full_ibz_for_vslice_raw(irr, full, &map, &split, &block, Destination::Alloc(&mut |h| owned.alloc(h)), view.as_ref(), limit)
                     .map(|_| ())
@@ -420,4 +409,238 @@ unsafe fn split_from_c(d: &Distributor, sizes: *const i64, offsets: *const i64) 
             .collect()
     };
     Ok(FreqSplit { sizes: conv(sizes, "split_sizes")?, offsets: conv(offsets, "split_offsets")? })
+}
+
+// ---------------------------------------------------------------- plans
+
+/// Opaque handle of a planned IBZ → full-BZ map (`dgampi_map_plan_create`).
+#[allow(non_camel_case_types)]
+pub struct dgampi_map_plan {
+    inner: MapPlan,
+}
+
+/// Opaque handle of a planned frequency re-layout (`dgampi_vslice_plan_create`).
+#[allow(non_camel_case_types)]
+pub struct dgampi_vslice_plan {
+    inner: VslicePlan,
+}
+
+/// The live plans of each kind.
+static LIVE_MAP_PLANS: LiveHandles = LiveHandles::new();
+static LIVE_VSLICE_PLANS: LiveHandles = LiveHandles::new();
+
+/// A row shape from C: `ndim` (0 = rows of one element) int64 values.
+unsafe fn row_shape_from_c(ndim: i32, shape: *const i64) -> Result<Vec<usize>> {
+    match ndim {
+        0 => Ok(Vec::new()),
+        n if n < 0 || n as usize >= crate::buffer::MAX_NDIM => {
+            Err(Error::invalid(format!("row_ndim = {n} is outside 0..{}", crate::buffer::MAX_NDIM)))
+        }
+        n => shape_from_c(n, shape),
+    }
+}
+
+/// Plan creation's shared body: converts the arguments with `convert` and
+/// creates with `create`; an argument error joins the creation's collective
+/// steps (the communicator duplicate and its agreement) so every rank fails.
+unsafe fn create_plan<A, P>(
+    irr: *mut dgampi_distributor,
+    full: *mut dgampi_distributor,
+    out: *mut *mut P,
+    live: &LiveHandles,
+    convert: impl FnOnce(&Distributor) -> Result<A>,
+    create: impl FnOnce(&Distributor, &Distributor, A) -> Result<P>,
+) -> Result<()> {
+    let full = handle_ref(full)?;
+    let irr = handle_ref(irr);
+    let coord = map_coordinator(&irr, full);
+    let args = (|| {
+        non_null(out, "out")?;
+        *out = std::ptr::null_mut();
+        Ok((irr?, convert(full)?))
+    })();
+    let plan = match args {
+        Ok((irr, a)) => create(irr, full, a)?,
+        Err(e) => return Err(crate::collective::join_after_dup(coord.lib_comm(), e)),
+    };
+    *out = live.insert(Box::new(plan));
+    Ok(())
+}
+
+/// Destroys the plan `*plan` of registry `live` and sets `*plan` to NULL.
+unsafe fn destroy_plan<P>(plan: *mut *mut P, live: &LiveHandles, kind: &str) -> Result<()> {
+    non_null(plan, "plan")?;
+    let h = *plan;
+    if h.is_null() {
+        return Ok(());
+    }
+    drop(live.remove(h, kind)?);
+    *plan = std::ptr::null_mut();
+    Ok(())
+}
+
+/// A plan's execution from C: converts the descriptors; a bad one joins the
+/// execution's agreement so every rank fails.
+unsafe fn execute_plan(plan: &mut dyn PlanObject, block: *const dgampi_array, out: *const dgampi_array) -> Result<()> {
+    match raw_from_c(block, "block").and_then(|b| Ok((b, out_from_c(out, "out")?))) {
+        Ok((b, o)) => plan.execute_raw(&b, &o),
+        Err(e) => Err(plan.fail_execute(e)),
+    }
+}
+
+/// Writes a plan's block and output shapes (`ndim` entries each, which must
+/// be the plan's number of axes).
+unsafe fn write_shapes(plan: &dyn PlanObject, ndim: i32, block_shape: *mut i64, out_shape: *mut i64) -> Result<()> {
+    let (block, out) = plan.shapes();
+    if usize::try_from(ndim).ok() != Some(block.len()) {
+        return Err(Error::mismatch(format!("the plan's arrays have {} axes, not ndim = {ndim}", block.len())));
+    }
+    for (shape, dst, what) in [(block, block_shape, "block_shape"), (out, out_shape, "out_shape")] {
+        non_null(dst, what)?;
+        for (k, &n) in shape.iter().enumerate() {
+            *dst.add(k) = n as i64;
+        }
+    }
+    Ok(())
+}
+
+/// Collective: plans the peer-to-peer unfolding `full[q] = irr[irrk_inv[q]]`
+/// (as `dgampi_exchange_and_map_irrbz_fullbz` does it) for rows of
+/// `row_shape` (`row_ndim` int64 values; 0 axes = one element per q) of
+/// `dtype`, with the optional `transform` (NULL = none; copied, so its
+/// arrays may be freed after the call). Every rank passes the same
+/// `irrk_inv`, `dtype`, row shape and `limit` (checked); a bad argument on
+/// any rank fails on every rank. The plan keeps its own duplicate of the
+/// distributors' communicator: the distributors may be destroyed first.
+/// Stores the handle in `*out` (release with `dgampi_map_plan_destroy`).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn dgampi_map_plan_create(
+    irr: *mut dgampi_distributor,
+    full: *mut dgampi_distributor,
+    irrk_inv: *const i64,
+    n_full: usize,
+    dtype: i32,
+    row_ndim: i32,
+    row_shape: *const i64,
+    transform: *const dgampi_orbital_transform,
+    limit: usize,
+    out: *mut *mut dgampi_map_plan,
+) -> Status {
+    guard("dgampi_map_plan_create", || {
+        create_plan(
+            irr,
+            full,
+            out,
+            &LIVE_MAP_PLANS,
+            |_| Ok((map_from_c(irrk_inv, n_full)?, DType::from_code(dtype)?, row_shape_from_c(row_ndim, row_shape)?, transform_from_c(transform)?)),
+            |irr, full, (map, dtype, row, t)| {
+                let inner = MapPlan::new(irr, full, &map, dtype, &row, t.as_ref().map(OwnedTransform::view).as_ref(), limit)?;
+                Ok(dgampi_map_plan { inner })
+            },
+        )
+    })
+}
+
+/// Collective: unfolds this rank's `block` (`[my_irr, row...]`) into `out`
+/// (`[my_full, row...]`, not overlapping `block`; strided arrays are
+/// accepted), applying the plan's transform. A wrong buffer on any rank
+/// fails on every rank and nothing moves; the plan stays usable.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_map_plan_execute(plan: *mut dgampi_map_plan, block: *const dgampi_array, out: *const dgampi_array) -> Status {
+    guard("dgampi_map_plan_execute", || {
+        crate::comm::ensure_initialized()?;
+        execute_plan(&mut (*LIVE_MAP_PLANS.get(plan, "map plan")?).inner, block, out)
+    })
+}
+
+/// Writes this rank's block shape (`[my_irr, row...]`) and output shape
+/// (`[my_full, row...]`) into `block_shape[0..ndim]` and `out_shape[0..ndim]`;
+/// `ndim` must be the plan's number of axes (`row_ndim + 1`). Local.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_map_plan_shapes(plan: *mut dgampi_map_plan, ndim: i32, block_shape: *mut i64, out_shape: *mut i64) -> Status {
+    guard("dgampi_map_plan_shapes", || {
+        write_shapes(&(*LIVE_MAP_PLANS.get(plan, "map plan")?).inner, ndim, block_shape, out_shape)
+    })
+}
+
+/// Collective: destroys the plan `*plan` and sets `*plan` to NULL. Every
+/// rank of the plan must call it (it frees the plan's duplicate of the
+/// communicator). A NULL `*plan` is a no-op; a stale one gives
+/// `DGAMPI_STATUS_INVALID_HANDLE`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_map_plan_destroy(plan: *mut *mut dgampi_map_plan) -> Status {
+    guard("dgampi_map_plan_destroy", || destroy_plan(plan, &LIVE_MAP_PLANS, "map plan"))
+}
+
+/// Collective: plans the frequency re-layout of
+/// `dgampi_gather_full_ibz_for_vslice` for a vertex whose rows after q have
+/// shape `row_shape = [orb..., n_nu, n_nu']` (`row_ndim` >= 2 int64 values)
+/// of `dtype`, with the slices `split_sizes` / `split_offsets` (mpi_size
+/// entries each, tiling `0..n_nu`) and the optional `transform` (covering
+/// all full-BZ q; copied). Every rank passes the same arguments (checked);
+/// a bad argument on any rank fails on every rank. Stores the handle in
+/// `*out` (release with `dgampi_vslice_plan_destroy`).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn dgampi_vslice_plan_create(
+    irr: *mut dgampi_distributor,
+    full: *mut dgampi_distributor,
+    irrk_inv: *const i64,
+    n_full: usize,
+    split_sizes: *const i64,
+    split_offsets: *const i64,
+    dtype: i32,
+    row_ndim: i32,
+    row_shape: *const i64,
+    transform: *const dgampi_orbital_transform,
+    limit: usize,
+    out: *mut *mut dgampi_vslice_plan,
+) -> Status {
+    guard("dgampi_vslice_plan_create", || {
+        create_plan(
+            irr,
+            full,
+            out,
+            &LIVE_VSLICE_PLANS,
+            |full| {
+                let split = split_from_c(full, split_sizes, split_offsets)?;
+                Ok((map_from_c(irrk_inv, n_full)?, split, DType::from_code(dtype)?, row_shape_from_c(row_ndim, row_shape)?, transform_from_c(transform)?))
+            },
+            |irr, full, (map, split, dtype, row, t)| {
+                let inner = VslicePlan::new(irr, full, &map, &split, dtype, &row, t.as_ref().map(OwnedTransform::view).as_ref(), limit)?;
+                Ok(dgampi_vslice_plan { inner })
+            },
+        )
+    })
+}
+
+/// Collective: re-lays this rank's vertex `block` (`[my_irr, orb..., n_nu,
+/// n_nu']`) out into `out` (`[n_full, orb..., my_nu, n_nu']`, not overlapping
+/// `block`; a rank with an empty slice passes a zero-size array, `data` may
+/// be NULL). A wrong buffer on any rank fails on every rank and nothing
+/// moves; the plan stays usable.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_vslice_plan_execute(plan: *mut dgampi_vslice_plan, block: *const dgampi_array, out: *const dgampi_array) -> Status {
+    guard("dgampi_vslice_plan_execute", || {
+        crate::comm::ensure_initialized()?;
+        execute_plan(&mut (*LIVE_VSLICE_PLANS.get(plan, "vslice plan")?).inner, block, out)
+    })
+}
+
+/// Writes this rank's block shape and output shape (`ndim` = `row_ndim + 1`
+/// entries each) into `block_shape` and `out_shape`. Local.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_vslice_plan_shapes(plan: *mut dgampi_vslice_plan, ndim: i32, block_shape: *mut i64, out_shape: *mut i64) -> Status {
+    guard("dgampi_vslice_plan_shapes", || {
+        write_shapes(&(*LIVE_VSLICE_PLANS.get(plan, "vslice plan")?).inner, ndim, block_shape, out_shape)
+    })
+}
+
+/// Collective: destroys the plan `*plan` and sets `*plan` to NULL (every
+/// rank of the plan must call it). A NULL `*plan` is a no-op; a stale one
+/// gives `DGAMPI_STATUS_INVALID_HANDLE`.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_vslice_plan_destroy(plan: *mut *mut dgampi_vslice_plan) -> Status {
+    guard("dgampi_vslice_plan_destroy", || destroy_plan(plan, &LIVE_VSLICE_PLANS, "vslice plan"))
 }

@@ -159,7 +159,8 @@ pub struct FftPlan {
     strategy: Strategy,
     limit: usize,
     flat: BlockLayout,
-    batch_split: BlockLayout,
+    /// Each rank's slice of the batch (columns of the transposed work arrays).
+    batch_windows: Vec<std::ops::Range<usize>>,
     steps: Vec<Step>,
     work: [AlignedBuf; 2],
     scratch: Scratch,
@@ -249,7 +250,7 @@ impl FftPlan {
             strategy,
             limit,
             flat,
-            batch_split,
+            batch_windows: (0..size).map(|p| batch_split.range(p)).collect(),
             steps,
             work,
             scratch: Scratch::default(),
@@ -337,7 +338,7 @@ impl FftPlan {
             match step {
                 Step::Move { plan, from, to } => {
                     let (src, dst) = (self.view(user, *from)?, self.view(user, *to)?);
-                    let side = |a, s: &Shape| Side { array: a, columns: s.split_columns.then_some(&self.batch_split) };
+                    let side = |a, s: &Shape| Side { array: a, columns: s.split_columns.then_some(self.batch_windows.as_slice()) };
                     // Blocks and work buffers are C-contiguous on every rank (checked).
                     let rows = RowsInPlace::Everywhere;
                     plan.execute_with(self.comm.raw(), side(&src, &from.1), side(&dst, &to.1), self.limit, rows, &mut self.scratch)?;
