@@ -104,7 +104,8 @@ pub(crate) fn agree_record(comm: MPI_Comm, local: Result<()>, flag: bool, limit:
         Ok(()) => 0u8,
         Err(e) => e.status as i32 as u8,
     };
-    let record_len = values.len() * VALUE_BYTES + max_bytes.len();
+    // Every byte travels as two wire bytes below 0x80 (see `spread`).
+    let record_len = 2 * (values.len() * VALUE_BYTES + max_bytes.len());
     const PIECES: [usize; 3] = [16, 4, 1];
     let class = if record_len == 0 || limit >= record_len { 0 } else { 1 + PIECES.iter().position(|&p| limit >= p).unwrap_or(2) as u8 };
     let mut mine: u8 = (status << 3) | (u8::from(flag) << 2) | class;
@@ -119,7 +120,7 @@ pub(crate) fn agree_record(comm: MPI_Comm, local: Result<()>, flag: bool, limit:
         ));
     }
     if record_len != 0 {
-        let mut record: Vec<u8> = values
+        let plain: Vec<u8> = values
             .iter()
             .flat_map(|(_, v)| match v {
                 Some(v) => v.to_be_bytes().into_iter().chain((!v).to_be_bytes()),
@@ -127,12 +128,14 @@ pub(crate) fn agree_record(comm: MPI_Comm, local: Result<()>, flag: bool, limit:
             })
             .chain(max_bytes.iter().copied())
             .collect();
+        let mut record = spread(&plain);
         let mut reduced = vec![0u8; record_len];
         let piece = match worst & 3 {
             0 => record_len,
             c => PIECES[c as usize - 1],
         };
         allreduce_max_bytes(comm, &mut record, &mut reduced, piece, "argument agreement")?;
+        let reduced = join(&reduced);
         let (agreed, maxed) = reduced.split_at(values.len() * VALUE_BYTES);
         for ((name, _), r) in values.iter().zip(agreed.chunks_exact(VALUE_BYTES)) {
             let max = u64::from_be_bytes(r[..8].try_into().expect("8 bytes"));
@@ -147,6 +150,23 @@ pub(crate) fn agree_record(comm: MPI_Comm, local: Result<()>, flag: bool, limit:
         max_bytes.copy_from_slice(maxed);
     }
     Ok(worst & 4 == 4)
+}
+
+/// Each byte as two bytes below 0x80 (its top bit, its low 7 bits), so that
+/// a bytewise MAX gives the same result whether the MPI library compares
+/// `MPI_UINT8_T` as unsigned or, as Debian's MPICH 4.0 does, as signed.
+/// Reduced with MAX and joined, every byte is exact where one rank gives it
+/// and the others zeros (a header, a flag), and equal bytes stay equal; the
+/// complement of a byte becomes the complement of each part, so a value and
+/// its complement still yield a maximum and a minimum that are equal exactly
+/// when every rank gave the same value.
+fn spread(bytes: &[u8]) -> Vec<u8> {
+    bytes.iter().flat_map(|&b| [b >> 7, b & 0x7f]).collect()
+}
+
+/// The inverse of [`spread`].
+fn join(parts: &[u8]) -> Vec<u8> {
+    parts.chunks_exact(2).map(|p| (p[0] << 7) | p[1]).collect()
 }
 
 /// A 64-bit FNV-1a fingerprint of `values`, so that ranks can check with one
@@ -166,21 +186,22 @@ pub(crate) fn fingerprint(values: impl IntoIterator<Item = usize>) -> u64 {
 /// The lowest rank whose `status` is nonzero, and that status (a MAXLOC),
 /// after an agreement found that some rank failed. Each failing rank's key
 /// is `size - rank` (0 for ranks that succeeded), reduced with MAX one
-/// big-endian byte at a time (a rank whose prefix fell behind contributes
-/// 0), then the winner alone contributes its status: `ceil(log256(size + 1))
-/// + 1` allreduces of one byte each, so even a 1-byte limit holds.
+/// big-endian base-128 digit at a time (bytes below 0x80, see `spread`; a
+/// rank whose prefix fell behind contributes 0), then the winner alone
+/// contributes its status: `ceil(log128(size + 1)) + 1` allreduces of one
+/// byte each, so even a 1-byte limit holds.
 fn first_failure(comm: MPI_Comm, status: u8) -> Result<(usize, u8)> {
     let (rank, size) = (comm::rank(comm)? as u64, comm::size(comm)? as u64);
     let key = if status != 0 { size - rank } else { 0 };
-    let nbytes = (u64::BITS - size.leading_zeros()).div_ceil(8) as usize;
+    let ndigits = (u64::BITS - size.leading_zeros()).div_ceil(7) as usize;
     let mut best = 0u64;
     let mut behind = false;
-    for i in (0..nbytes).rev() {
-        let mut mine = if behind { 0 } else { (key >> (8 * i)) as u8 };
+    for i in (0..ndigits).rev() {
+        let mut mine = if behind { 0 } else { ((key >> (7 * i)) & 0x7f) as u8 };
         let mut max = 0u8;
         allreduce_max_bytes(comm, std::slice::from_mut(&mut mine), std::slice::from_mut(&mut max), 1, "first failing rank")?;
         behind |= mine != max;
-        best = (best << 8) | u64::from(max);
+        best = (best << 7) | u64::from(max);
     }
     let mut mine = if key == best { status } else { 0 };
     let mut winner = 0u8;
@@ -424,4 +445,44 @@ pub(crate) fn share_header(comm: MPI_Comm, root: i32, mine: Option<ArrayHeader>,
 /// (`local`), agreed; returns whether any rank raised `flag`.
 pub(crate) fn confirm(comm: MPI_Comm, local: Result<()>, flag: bool) -> Result<bool> {
     agree_flag(comm, local, flag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bytewise MAX of `records` as an MPI library computes it, comparing
+    /// bytes as signed (`signed`, Debian's MPICH 4.0) or unsigned.
+    fn reduce(records: &[Vec<u8>], signed: bool) -> Vec<u8> {
+        (0..records[0].len())
+            .map(|i| records.iter().map(|r| r[i]).max_by_key(|&b| if signed { b as i8 as i16 } else { b as i16 }).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn spread_records_reduce_the_same_whether_bytes_compare_signed_or_not() {
+        let header = ArrayHeader { dtype: DType::Complex128, shape: vec![561, 200, 0x80], limit: 0xff_ff, flags: 1 };
+        let value = |v: u64| v.to_be_bytes().into_iter().chain((!v).to_be_bytes()).collect::<Vec<u8>>();
+        // The root gives its header, every rank the same value, one rank a flag.
+        let root: Vec<u8> = value(0xdead_beef_8080).into_iter().chain([0]).chain(header.to_bytes()).collect();
+        let other: Vec<u8> = value(0xdead_beef_8080).into_iter().chain([1]).chain(vec![0; HEADER_WORDS * 8]).collect();
+        let spread_all = [spread(&root), spread(&other)];
+        assert!(spread_all.iter().flatten().all(|&b| b < 0x80));
+        for signed in [false, true] {
+            let got = join(&reduce(&spread_all, signed));
+            assert_eq!(&got[..16], &value(0xdead_beef_8080)[..], "signed {signed}");
+            assert_eq!(got[16], 1, "the flag is the OR");
+            assert_eq!(ArrayHeader::from_bytes(&got[17..]).unwrap(), header, "the root's header, exactly");
+        }
+        // Two different values: the maximum and the minimum (from the
+        // complement) differ, whatever the comparison.
+        for (a, b) in [(3u64, 20u64), (0x80, 0x7f), (u64::MAX, 0), (1 << 40, 1 << 41)] {
+            for signed in [false, true] {
+                let got = join(&reduce(&[spread(&value(a)), spread(&value(b))], signed));
+                let max = u64::from_be_bytes(got[..8].try_into().unwrap());
+                let min = !u64::from_be_bytes(got[8..].try_into().unwrap());
+                assert_ne!(max, min, "{a} vs {b}, signed {signed}");
+            }
+        }
+    }
 }

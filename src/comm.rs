@@ -202,7 +202,11 @@ pub fn check_comm(comm: MPI_Comm) -> Result<()> {
 }
 
 /// Bytewise MAX allreduce of `mine` into `out`, in pieces of `piece` bytes.
+/// Every byte must be below 0x80: Debian's MPICH 4.0 compares `MPI_UINT8_T`
+/// (and `MPI_UNSIGNED_CHAR`) as signed under `MPI_MAX`, so 0x80 loses to 0
+/// there; callers encode wider values in 7-bit digits.
 pub(crate) fn allreduce_max_bytes(comm: MPI_Comm, mine: &mut [u8], out: &mut [u8], piece: usize, what: &str) -> Result<()> {
+    debug_assert!(mine.iter().all(|&b| b < 0x80), "allreduce_max_bytes needs bytes below 0x80 ({what})");
     for (m, o) in mine.chunks(piece).zip(out.chunks_mut(piece)) {
         check_mpi(
             // SAFETY: m and o hold the same number of bytes; predefined MAX op on a valid communicator.

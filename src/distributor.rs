@@ -1064,14 +1064,16 @@ fn with_contiguous_out(a: &RawArray, f: impl FnOnce(*mut u8) -> Result<()>) -> R
 }
 
 /// An identity equal on every rank of `comm` and larger than every identity
-/// this process handed out before: the bytewise maximum of the ranks' next
-/// identities (big-endian, in 1-byte pieces so any limit holds), which is at
-/// least their numeric maximum.
+/// this process handed out before: the digit-wise maximum of the ranks' next
+/// identities (big-endian base-128 digits, bytes below 0x80 as
+/// `comm::allreduce_max_bytes` needs; in 1-byte pieces so any limit holds),
+/// which is at least their numeric maximum.
 fn agreed_id(comm: MPI_Comm) -> Result<u64> {
-    let mut mine = NEXT_ID.load(Ordering::Relaxed).to_be_bytes();
-    let mut max = [0u8; 8];
+    let next = NEXT_ID.load(Ordering::Relaxed);
+    let mut mine: [u8; 10] = std::array::from_fn(|i| ((next >> (7 * (9 - i))) & 0x7f) as u8);
+    let mut max = [0u8; 10];
     comm::allreduce_max_bytes(comm, &mut mine, &mut max, 1, "distributor identity")?;
-    let id = u64::from_be_bytes(max);
+    let id = max.iter().fold(0u64, |acc, &d| (acc << 7) | u64::from(d));
     NEXT_ID.fetch_max(id + 1, Ordering::Relaxed);
     Ok(id)
 }
