@@ -21,11 +21,13 @@
 //! messages go in place where the rows allow and through staging buffers
 //! otherwise.
 //!
+//! A plan keeps only the peers it exchanges rows with, so planning (beyond
+//! the caller's own lists) and execution cost O(those peers), not O(ranks).
 //! Messages are posted in one order on every rank: pass j takes the j-th
 //! message of every stream still running, peers rotated by rank (sends to
-//! `rank + k`, receives from `rank - k`, k = 1, 2, ...), so no rank is every
-//! rank's first peer and a message has the same place in the order at both
-//! ends. At most `MAX_OUTSTANDING` receives and as many sends are posted at
+//! `rank + k`, receives from `rank - k`, k = 1, 2, ..., idle peers skipped),
+//! so no rank is every rank's first peer and a message has the same place in
+//! the order at both ends. At most `MAX_OUTSTANDING` receives and as many sends are posted at
 //! once, and at most `STAGING_BYTES` of staged messages per direction (one
 //! message at least); receives are posted before sends, and completions are
 //! handled as they come (`MPI_Waitsome`: a staged receive is unpacked and its
@@ -107,6 +109,8 @@ pub const ENGINE_TAG: i32 = 7;
 /// The rows one rank exchanges with one peer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct PeerRows {
+    /// The peer's rank.
+    peer: usize,
     /// Local source rows to send, in wire order.
     send: Vec<usize>,
     /// For received row `k` (wire order), its destination rows are
@@ -136,46 +140,76 @@ fn runs_of(a: &[usize], b: &[usize]) -> Vec<usize> {
 
 /// The receive side of a plan: this rank's destination rows (`my_needs`,
 /// the global source row of each) grouped by the rank owning their source,
-/// each distinct source row once, with the destination rows it fills.
-fn receive_side<O>(nranks: usize, rank: usize, nsrc: usize, ndst: usize, my_needs: impl IntoIterator<Item = usize>, src_owner: &O) -> Result<Vec<PeerRows>>
+/// each distinct source row once, with the destination rows it fills; one
+/// entry per rank that sends rows, in rank order (no entry, and no
+/// allocation, for the other ranks).
+fn receive_side<O>(rank: usize, nsrc: usize, ndst: usize, my_needs: impl IntoIterator<Item = usize>, src_owner: &O) -> Result<Vec<PeerRows>>
 where
     O: Fn(usize) -> Result<(usize, usize)>,
 {
-    let mut peers = vec![PeerRows::default(); nranks];
+    // Per sending rank: its distinct source rows (the destination rows each
+    // fills, and the sender's local index of each).
+    struct Group {
+        owner: usize,
+        lists: Vec<Vec<usize>>,
+        src_locals: Vec<usize>,
+    }
+    let mut group_of: HashMap<usize, usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
     let mut slot: HashMap<usize, usize> = HashMap::new();
-    let mut by_peer: Vec<Vec<Vec<usize>>> = vec![Vec::new(); nranks];
-    let mut src_locals: Vec<Vec<usize>> = vec![Vec::new(); nranks];
     let mut count = 0;
     for (d, g) in my_needs.into_iter().enumerate() {
         let (owner, local) = src_owner(g)?;
         if owner == rank && local >= nsrc {
             return Err(Error::out_of_range(format!("source row {g} maps to local row {local} of {nsrc}")));
         }
-        let lists = &mut by_peer[owner];
-        let k = *slot.entry(g).or_insert_with(|| {
-            lists.push(Vec::new());
-            src_locals[owner].push(local);
-            lists.len() - 1
+        let gi = *group_of.entry(owner).or_insert_with(|| {
+            groups.push(Group { owner, lists: Vec::new(), src_locals: Vec::new() });
+            groups.len() - 1
         });
-        lists[k].push(d);
+        let group = &mut groups[gi];
+        let k = *slot.entry(g).or_insert_with(|| {
+            group.lists.push(Vec::new());
+            group.src_locals.push(local);
+            group.lists.len() - 1
+        });
+        group.lists[k].push(d);
         count += 1;
     }
     if count != ndst {
         return Err(Error::mismatch(format!("the plan names {count} destination rows but this rank holds {ndst}")));
     }
-    for (p, lists) in by_peer.into_iter().enumerate() {
-        if lists.is_empty() {
-            continue; // no rows from p: `starts` stays empty (no allocation per idle peer)
+    groups.sort_unstable_by_key(|g| g.owner);
+    Ok(groups
+        .into_iter()
+        .map(|g| {
+            let mut peer = PeerRows { peer: g.owner, starts: vec![0], ..PeerRows::default() };
+            let firsts: Vec<usize> = g.lists.iter().map(|targets| targets[0]).collect();
+            for targets in g.lists {
+                peer.targets.extend(targets);
+                peer.starts.push(peer.targets.len());
+            }
+            peer.recv_segments = Some(runs_of(&g.src_locals, &firsts));
+            peer
+        })
+        .collect())
+}
+
+/// Merges send lists into the receive side `recv` (both in rank order): one
+/// entry per rank with rows to send or receive. `send(p)` gives this rank's
+/// send list and runs for rank `p`, called for every rank in order.
+fn with_sends(nranks: usize, recv: Vec<PeerRows>, mut send: impl FnMut(usize) -> Result<(Vec<usize>, Option<Vec<usize>>)>) -> Result<Vec<PeerRows>> {
+    let mut recv = recv.into_iter().peekable();
+    let mut peers = Vec::new();
+    for p in 0..nranks {
+        let mut rows = recv.next_if(|r| r.peer == p).unwrap_or(PeerRows { peer: p, ..PeerRows::default() });
+        let (list, runs) = send(p)?;
+        if !list.is_empty() {
+            (rows.send, rows.send_segments) = (list, runs);
         }
-        let peer = &mut peers[p];
-        peer.starts.push(0);
-        let mut firsts = Vec::with_capacity(lists.len());
-        for targets in lists {
-            firsts.push(targets[0]);
-            peer.targets.extend(targets);
-            peer.starts.push(peer.targets.len());
+        if !rows.send.is_empty() || rows.nrecv() > 0 {
+            peers.push(rows);
         }
-        peer.recv_segments = Some(runs_of(&src_locals[p], &firsts));
     }
     Ok(peers)
 }
@@ -263,8 +297,12 @@ struct Posted {
 #[derive(Clone, Debug)]
 pub struct RowPlan {
     rank: usize,
+    nranks: usize,
     nsrc: usize,
     ndst: usize,
+    /// The ranks this rank sends rows to or receives rows from (itself
+    /// included when it copies rows locally), in rank order: planning and
+    /// execution cost O(these peers), not O(ranks).
     peers: Vec<PeerRows>,
 }
 
@@ -284,12 +322,10 @@ impl RowPlan {
         N: Fn(usize) -> I,
         O: Fn(usize) -> Result<(usize, usize)>,
     {
-        let mut peers = receive_side(nranks, rank, nsrc, ndst, needs(rank), &src_owner)?;
+        let recv = receive_side(rank, nsrc, ndst, needs(rank), &src_owner)?;
         let mut mark = vec![usize::MAX; nsrc];
-        for (p, peer) in peers.iter_mut().enumerate() {
-            (peer.send, peer.send_segments) = send_list(rank, p, &mut mark, needs(p), &src_owner)?;
-        }
-        Ok(RowPlan { rank, nsrc, ndst, peers })
+        let peers = with_sends(nranks, recv, |p| send_list(rank, p, &mut mark, needs(p), &src_owner))?;
+        Ok(RowPlan { rank, nranks, nsrc, ndst, peers })
     }
 
     /// [`RowPlan::build`] for a movement in which every rank with
@@ -309,14 +345,13 @@ impl RowPlan {
         }
         let mine: Vec<usize> = if receives[rank] { needs().into_iter().collect() } else { Vec::new() };
         let ndst = mine.len();
-        let mut peers = receive_side(nranks, rank, nsrc, ndst, mine, &src_owner)?;
-        if receives.iter().any(|&r| r) {
-            let (send, segments) = send_list(rank, 0, &mut vec![usize::MAX; nsrc], needs(), &src_owner)?;
-            for (peer, _) in peers.iter_mut().zip(receives).filter(|(_, &r)| r) {
-                (peer.send, peer.send_segments) = (send.clone(), segments.clone());
-            }
-        }
-        Ok(RowPlan { rank, nsrc, ndst, peers })
+        let recv = receive_side(rank, nsrc, ndst, mine, &src_owner)?;
+        let (send, segments) = match receives.iter().any(|&r| r) {
+            true => send_list(rank, 0, &mut vec![usize::MAX; nsrc], needs(), &src_owner)?,
+            false => (Vec::new(), None),
+        };
+        let peers = with_sends(nranks, recv, |p| Ok(if receives[p] { (send.clone(), segments.clone()) } else { (Vec::new(), None) }))?;
+        Ok(RowPlan { rank, nranks, nsrc, ndst, peers })
     }
 
     /// Builds a plan from explicit per-peer lists, for movements whose lists
@@ -337,10 +372,14 @@ impl RowPlan {
         if send[rank].len() != recv[rank].len() {
             return Err(Error::mismatch("the rows this rank sends itself and receives from itself differ in number"));
         }
+        let nranks = send.len();
         let peers = send
             .into_iter()
             .zip(recv)
-            .map(|(send, targets)| PeerRows {
+            .enumerate()
+            .filter(|(_, (send, targets))| !send.is_empty() || !targets.is_empty())
+            .map(|(peer, (send, targets))| PeerRows {
+                peer,
                 send_segments: row_segments.then(|| vec![1; send.len()]),
                 recv_segments: row_segments.then(|| vec![1; targets.len()]),
                 starts: (0..=targets.len()).collect(),
@@ -348,19 +387,30 @@ impl RowPlan {
                 targets,
             })
             .collect();
-        Ok(RowPlan { rank, nsrc, ndst, peers })
+        Ok(RowPlan { rank, nranks, nsrc, ndst, peers })
     }
 
     /// True when the plan moves nothing between ranks and copies every local
     /// source row to the same destination row (the two ownerships coincide).
     pub fn is_identity(&self) -> bool {
-        let mine = &self.peers[self.rank];
+        let empty = PeerRows::default();
+        let mine = self.peer_rows(self.rank).unwrap_or(&empty);
         self.rows_sent() == 0
             && self.rows_received() == 0
             && self.nsrc == self.ndst
             && mine.send.len() == self.nsrc
             && mine.targets.len() == self.ndst
             && mine.send.iter().enumerate().all(|(k, &s)| s == k && mine.targets_of(k) == [k])
+    }
+
+    /// The rows exchanged with rank `p`, if any.
+    fn peer_rows(&self, p: usize) -> Option<&PeerRows> {
+        self.peers.binary_search_by_key(&p, |r| r.peer).ok().map(|i| &self.peers[i])
+    }
+
+    /// The rows exchanged with other ranks.
+    fn others(&self) -> impl Iterator<Item = &PeerRows> {
+        self.peers.iter().filter(move |r| r.peer != self.rank)
     }
 
     /// The messages an execution of this plan posts on this rank, from the
@@ -380,7 +430,8 @@ impl RowPlan {
     ) -> Result<MessageStats> {
         let cut = Cut { limit, staged: limit.min(STAGED_MESSAGE_BYTES), in_place_runs: rows_contiguous_everywhere };
         let mut stats = MessageStats::default();
-        for (p, rows) in self.peers.iter().enumerate().filter(|(p, _)| *p != self.rank) {
+        for rows in self.others() {
+            let p = rows.peer;
             let count = |mut s: Schedule| -> Result<usize> {
                 let mut n = 0;
                 while s.take_next()?.is_some() {
@@ -401,12 +452,12 @@ impl RowPlan {
 
     /// Rows this rank sends to other ranks (self excluded).
     pub fn rows_sent(&self) -> usize {
-        self.peers.iter().enumerate().filter(|(p, _)| *p != self.rank).map(|(_, r)| r.send.len()).sum()
+        self.others().map(|r| r.send.len()).sum()
     }
 
     /// Rows this rank receives from other ranks (self excluded).
     pub fn rows_received(&self) -> usize {
-        self.peers.iter().enumerate().filter(|(p, _)| *p != self.rank).map(|(_, r)| r.nrecv()).sum()
+        self.others().map(|r| r.nrecv()).sum()
     }
 
     /// Local source rows the plan expects.
@@ -482,22 +533,20 @@ impl RowPlan {
         }
         let cut = Cut { limit, staged: limit.min(STAGED_MESSAGE_BYTES), in_place_runs: rows_in_place == RowsInPlace::Everywhere };
         let mut streams: Vec<Stream> = Vec::new();
-        for (p, rows) in self.peers.iter().enumerate() {
-            if p != self.rank {
-                streams.push(Stream::new(p, rows, src.view(p), dst.view(p), cut)?);
-            }
+        for rows in self.others() {
+            streams.push(Stream::new(rows, src.view(rows.peer), dst.view(rows.peer), cut)?);
         }
         self.exchange(comm, &mut streams, scratch)?;
         self.copy_local(&src.view(self.rank), &dst.view(self.rank))?;
         for s in &streams {
-            replicate(&self.peers[s.peer], &s.dst)?;
+            replicate(s.rows, &s.dst)?;
         }
         Ok(())
     }
 
     /// Copies rows this rank sends to itself.
     fn copy_local(&self, src: &RawArray, dst: &RawArray) -> Result<()> {
-        let mine = &self.peers[self.rank];
+        let Some(mine) = self.peer_rows(self.rank) else { return Ok(()) };
         if src.row_bytes() == 0 {
             return Ok(());
         }
@@ -514,11 +563,15 @@ impl RowPlan {
     /// Runs the nonblocking exchange of every stream (see the module documentation).
     fn exchange(&self, comm: MPI_Comm, streams: &mut [Stream], scratch: &mut Scratch) -> Result<()> {
         let Scratch { pool, posted, requests, done } = scratch;
-        // `streams` holds every peer but this rank, in rank order.
-        let npeers = self.peers.len();
-        let stream_of = |peer: usize| if peer < self.rank { peer } else { peer - 1 };
-        let mut sends = Passes::new((1..npeers).map(|k| stream_of((self.rank + k) % npeers)).collect());
-        let mut recvs = Passes::new((1..npeers).map(|k| stream_of((self.rank + npeers - k) % npeers)).collect());
+        // `streams` holds the peers this rank exchanges rows with, in rank
+        // order; sends go to rank + 1, rank + 2, ... and receives come from
+        // rank - 1, rank - 2, ... (mod the ranks), skipping idle peers.
+        let n = self.nranks;
+        let mut send_order: Vec<usize> = (0..streams.len()).collect();
+        send_order.sort_unstable_by_key(|&i| (streams[i].rows.peer + n - self.rank) % n);
+        let mut recv_order: Vec<usize> = (0..streams.len()).collect();
+        recv_order.sort_unstable_by_key(|&i| (self.rank + n - streams[i].rows.peer) % n);
+        let (mut sends, mut recvs) = (Passes::new(send_order), Passes::new(recv_order));
         // The next message of each direction, taken but not yet posted (stream, chunk).
         let mut next_send: Option<(usize, Chunk)> = None;
         let mut next_recv: Option<(usize, Chunk)> = None;
@@ -538,7 +591,7 @@ impl RowPlan {
                 }
                 let Some((i, c)) = next_recv else { break };
                 let s = &streams[i];
-                let wire = recv_wire(&s.dst, &self.peers[s.peer], &c);
+                let wire = recv_wire(&s.dst, s.rows, &c);
                 if !recv_window.admits(wire.is_none(), c.byte_len) {
                     break;
                 }
@@ -548,7 +601,7 @@ impl RowPlan {
                     (None, Some(buf)) => Wire::Bytes(buf.as_mut_ptr()),
                     (None, None) => unreachable!("a staged receive has a buffer"),
                 };
-                let slot = in_flight.post_slot(|req| irecv(comm, target, c.byte_len, s.peer, req));
+                let slot = in_flight.post_slot(|req| irecv(comm, target, c.byte_len, s.rows.peer, req));
                 let slot = slot.unwrap_or_else(|e| abort_stranded(comm, &e));
                 recv_window.add(staged.is_some(), c.byte_len);
                 put(posted, slot, Posted { recv: true, stream: i, chunk: c, staged });
@@ -560,7 +613,7 @@ impl RowPlan {
                 }
                 let Some((i, c)) = next_send else { break };
                 let s = &streams[i];
-                let rows = &self.peers[s.peer].send;
+                let rows = &s.rows.send;
                 let wire = send_wire(&s.src, rows, &c);
                 if !send_window.admits(wire.is_none(), c.byte_len) {
                     break;
@@ -574,7 +627,7 @@ impl RowPlan {
                     }
                     (None, None) => unreachable!("a staged send has a buffer"),
                 };
-                let slot = in_flight.post_slot(|req| isend(comm, source, c.byte_len, s.peer, req));
+                let slot = in_flight.post_slot(|req| isend(comm, source, c.byte_len, s.rows.peer, req));
                 let slot = slot.unwrap_or_else(|e| abort_stranded(comm, &e));
                 send_window.add(staged.is_some(), c.byte_len);
                 put(posted, slot, Posted { recv: false, stream: i, chunk: c, staged });
@@ -593,7 +646,7 @@ impl RowPlan {
                 if let Some(buf) = m.staged {
                     if m.recv {
                         let s = &streams[m.stream];
-                        unpack_received(&s.dst, &self.peers[s.peer], &m.chunk, &buf[..m.chunk.byte_len]);
+                        unpack_received(&s.dst, s.rows, &m.chunk, &buf[..m.chunk.byte_len]);
                     }
                     pool.push(buf);
                 }
@@ -832,7 +885,8 @@ struct Cut {
 /// One peer's send and receive streams, and the views of the source and
 /// destination that peer exchanges with.
 struct Stream<'a> {
-    peer: usize,
+    /// The rows exchanged with this stream's peer (`rows.peer`).
+    rows: &'a PeerRows,
     src: RawArray,
     dst: RawArray,
     send_plan: Schedule<'a>,
@@ -840,9 +894,9 @@ struct Stream<'a> {
 }
 
 impl<'a> Stream<'a> {
-    fn new(peer: usize, rows: &'a PeerRows, src: RawArray, dst: RawArray, cut: Cut) -> Result<Stream<'a>> {
+    fn new(rows: &'a PeerRows, src: RawArray, dst: RawArray, cut: Cut) -> Result<Stream<'a>> {
         Ok(Stream {
-            peer,
+            rows,
             send_plan: Schedule::new(rows.send.len(), src.row_bytes(), cut, rows.send_segments.as_deref())?,
             recv_plan: Schedule::new(rows.nrecv(), dst.row_bytes(), cut, rows.recv_segments.as_deref())?,
             src,
@@ -1110,13 +1164,18 @@ mod tests {
         let p0 = RowPlan::build(2, 0, 1, 2, needs, owner).unwrap();
         let p1 = RowPlan::build(2, 1, 2, 2, needs, owner).unwrap();
         // rank 0 holds irr row 0, needs irr 0 (own) and irr 1 (rank 1)
-        assert_eq!(p0.peers[0].send, vec![0]);
-        assert_eq!(p0.peers[1].send, Vec::<usize>::new());
-        assert_eq!(p0.peers[1].nrecv(), 1);
+        let rows = |p: &RowPlan, q: usize| p.peer_rows(q).cloned().unwrap_or_default();
+        assert_eq!(rows(&p0, 0).send, vec![0]);
+        assert_eq!(rows(&p0, 1).send, Vec::<usize>::new());
+        assert_eq!(rows(&p0, 1).nrecv(), 1);
         // rank 1 holds irr rows 1, 2; needs irr 1 twice-free: full rows 2, 3 = irr 1, 2
-        assert_eq!(p1.peers[0].send, vec![0]);
-        assert_eq!(p1.peers[1].send, vec![0, 1]);
+        assert_eq!(rows(&p1, 0).send, vec![0]);
+        assert_eq!(rows(&p1, 1).send, vec![0, 1]);
         assert_eq!(p1.rows_sent(), 1);
         assert_eq!(p0.rows_received(), 1);
+        // Only peers with rows have an entry.
+        let sparse = RowPlan::build(1000, 3, 1, 1, |p| if p == 3 { vec![7] } else { Vec::new() }, |g| Ok((g, 0))).unwrap();
+        assert_eq!(sparse.peers.iter().map(|r| r.peer).collect::<Vec<_>>(), [7]);
+        assert_eq!((sparse.rows_received(), sparse.rows_sent()), (1, 0));
     }
 }
