@@ -373,20 +373,21 @@ impl RowPlan {
             return Err(Error::mismatch("the rows this rank sends itself and receives from itself differ in number"));
         }
         let nranks = send.len();
-        let peers = send
-            .into_iter()
-            .zip(recv)
-            .enumerate()
-            .filter(|(_, (send, targets))| !send.is_empty() || !targets.is_empty())
-            .map(|(peer, (send, targets))| PeerRows {
+        // The lists name every rank; most are usually busy (an all-to-all).
+        let mut peers = Vec::with_capacity(nranks);
+        for (peer, (send, targets)) in send.into_iter().zip(recv).enumerate() {
+            if send.is_empty() && targets.is_empty() {
+                continue; // an idle peer has no entry
+            }
+            peers.push(PeerRows {
                 peer,
                 send_segments: row_segments.then(|| vec![1; send.len()]),
                 recv_segments: row_segments.then(|| vec![1; targets.len()]),
                 starts: (0..=targets.len()).collect(),
                 send,
                 targets,
-            })
-            .collect();
+            });
+        }
         Ok(RowPlan { rank, nranks, nsrc, ndst, peers })
     }
 
