@@ -349,8 +349,9 @@ pub(crate) fn rows_fingerprint(dtype: DType, row_shape: &[usize]) -> u64 {
     fingerprint(std::iter::once(dtype as usize).chain([row_shape.len()]).chain(row_shape.iter().copied()))
 }
 
-/// Flag bits in the first MAX byte of an opening ([`agree_record`]), OR-ed
-/// over ranks: some rank's buffer is strided.
+/// Flags in the first MAX byte of an opening ([`agree_record`]): a
+/// collective raises one kind only (MAX over ranks is their OR only for a
+/// single value). Some rank's buffer is strided.
 pub(crate) const FLAG_STRIDED: u8 = 1;
 /// Some rank allocates its output from the root's header: every rank then
 /// joins a confirmation after the opening.
