@@ -687,6 +687,11 @@ extern "C" {
 #endif // __cplusplus
 
 /*
+ `MPI_BOTTOM` as the MPI library's `mpi.h` defines it (src/mpi_shim.c).
+ */
+extern void *rsdgampi_mpi_bottom(void);
+
+/*
  Initializes the caller's record `t` of `struct_size` bytes (pass
  `sizeof *t`): zeroes it and stores `struct_size`; then set `u`, `n`,
  `nb`, `axes`, `sigma` and `conj`. A `struct_size` below

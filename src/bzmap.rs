@@ -16,8 +16,8 @@
 //! transform ([`OrbitalTransform`]) to the unfolded rows.
 
 use crate::buffer::{zeroed_vec, ArrayMut, ArrayRef, RawArray};
-use crate::bzplan::{plan_api, Movement, PlanState, Planned};
-use crate::collective::{self, agree_flag, rows_fingerprint, with_rows, ArrayHeader, Destination};
+use crate::bzplan::{open_plan, plan_api, Movement, PlanState, Planned, RowBytes};
+use crate::collective::{agree_flag, rows_fingerprint, with_rows, ArrayHeader, Destination};
 use crate::comm::check_mpi;
 use crate::distributor::Distributor;
 use crate::element::DType;
@@ -193,7 +193,8 @@ impl MapCore {
     /// Plans the map on `comm` (the distributors' private communicator, or a
     /// plan's duplicate of it) in one agreement: every rank checks its
     /// arguments and builds its row plan locally, then all agree on the
-    /// outcome, the limit, the distributors, `irrk_inv` and the row type.
+    /// outcome, the limit, the distributors, `irrk_inv` and the row type,
+    /// and choose the route (`plan_object`: for a [`MapPlan`]).
     #[allow(clippy::too_many_arguments)]
     fn new(
         comm: MPI_Comm,
@@ -204,12 +205,12 @@ impl MapCore {
         row_shape: &[usize],
         transform: Option<&OrbitalTransform>,
         limit: usize,
+        plan_object: bool,
     ) -> Result<MapCore> {
         let coord = coordinator(irr, full);
         let mut values = map_values(irr, full, map_fingerprint(irrk_inv, &[])).to_vec();
         values.push(("the dtype or the row shape", rows_fingerprint(dtype, row_shape)));
-        let mut planned = None;
-        let limit = collective::open(comm, Some(coord.poison()), 0, full.mpi_size(), limit, &values, || {
+        let build = |_limit| {
             check_map(irr, full, irrk_inv)?;
             check_addressable(irr.my_size().max(full.my_size()), dtype, row_shape, "a block")?;
             let transform = match transform {
@@ -219,12 +220,12 @@ impl MapCore {
                 }
                 None => None,
             };
-            planned = Some((plan_map(irr, full, irrk_inv)?, transform));
-            Ok(())
-        })?;
-        let (plan, transform) = planned.expect("planned when the agreement succeeded");
+            let row_bytes = row_shape.iter().product::<usize>() * dtype.size();
+            Ok(((plan_map(irr, full, irrk_inv)?, transform), RowBytes::uniform(row_bytes)))
+        };
+        let ((plan, transform), limit, route) = open_plan(comm, coord.poison(), full.mpi_size(), limit, &values, plan_object, build, |m| &m.0)?;
         let (block_shape, out_shape) = (with_rows(irr.my_size(), row_shape), with_rows(full.my_size(), row_shape));
-        Ok(MapCore(Planned { plan, dtype, block_shape, out_shape, transform, limit }))
+        Ok(MapCore(Planned { plan, dtype, block_shape, out_shape, transform, limit, route }))
     }
 }
 
@@ -242,7 +243,7 @@ impl Movement for MapCore {
         let any_strided = agree_flag(comm, local.as_ref().map(drop).map_err(Clone::clone), strided)?;
         let dst = local?;
         let rows = RowsInPlace::from_agreement(!any_strided);
-        poison.guard(|| p.plan.execute_with(comm, Side::whole(block), Side::whole(&dst), p.limit, rows, scratch))?;
+        poison.guard(|| p.move_rows(comm, Side::whole(block), Side::whole(&dst), rows, scratch))?;
         p.finish(&dst)?;
         Ok(dst)
     }
@@ -284,7 +285,7 @@ impl MapPlan {
         limit: usize,
     ) -> Result<MapPlan> {
         let state = PlanState::dup(coordinator(irr, full).lib_comm())?;
-        let core = MapCore::new(state.comm.raw(), irr, full, irrk_inv, dtype, row_shape, transform, limit)?;
+        let core = MapCore::new(state.comm.raw(), irr, full, irrk_inv, dtype, row_shape, transform, limit, true)?;
         Ok(MapPlan { state, core })
     }
 }
@@ -321,7 +322,7 @@ pub(crate) fn exchange_and_map_irrbz_fullbz_raw(
     limit: usize,
 ) -> Result<RawArray> {
     let coord = coordinator(irr, full);
-    let core = MapCore::new(coord.lib_comm(), irr, full, irrk_inv, block.dtype(), block.row_shape(), transform, limit)?;
+    let core = MapCore::new(coord.lib_comm(), irr, full, irrk_inv, block.dtype(), block.row_shape(), transform, limit, false)?;
     core.execute(coord.lib_comm(), coord.poison(), "distributor", block, &mut out, &mut Scratch::default())
 }
 

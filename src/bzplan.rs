@@ -7,7 +7,10 @@ use crate::buffer::RawArray;
 use crate::collective::{ArrayHeader, Destination};
 use crate::comm::{OwnedComm, ThreadBound};
 use crate::element::DType;
-use crate::engine::{RowPlan, Scratch};
+use crate::collective;
+use crate::engine::{RowPlan, RowsInPlace, Scratch, Side};
+use crate::limit::resolve_limit;
+use crate::route::{exchange_path, Route};
 use crate::error::{Error, Result};
 use crate::failure::Poison;
 use crate::orbital::OwnedTransform;
@@ -25,6 +28,8 @@ pub(crate) struct Planned {
     /// The transform's inputs for this rank's output rows.
     pub transform: Option<OwnedTransform>,
     pub limit: usize,
+    /// How the rows travel between ranks (chosen at creation, the same on every rank).
+    pub route: Route,
 }
 
 impl Planned {
@@ -50,12 +55,65 @@ impl Planned {
         Ok(dst)
     }
 
+    /// Moves the rows along the plan's route (see [`RowPlan::execute_routed`]).
+    pub fn move_rows(&self, comm: MPI_Comm, src: Side, dst: Side, rows: RowsInPlace, scratch: &mut Scratch) -> Result<()> {
+        self.plan.execute_routed(comm, &self.route, src, dst, self.limit, rows, scratch)
+    }
+
     /// Applies the transform, if any, to the output rows.
     pub fn finish(&self, dst: &RawArray) -> Result<()> {
         match &self.transform {
             Some(t) => t.view().apply(dst, 0),
             None => Ok(()),
         }
+    }
+}
+
+/// Creates a plan's movement on `comm` in one agreement: `build(limit)`
+/// checks this rank's arguments and plans its rows locally (with the
+/// resolved `limit`), returning the movement and its per-peer row sizes
+/// (bytes per row sent to peer `p`, received from `p`); then every rank
+/// agrees on the outcome, the limit, `values`, the exchange-path setting
+/// and the route's flags, and the route is chosen (`plan_object`: the
+/// movement is kept, so a graph communicator may be built). `plan_of`
+/// finds the row plan in the movement.
+pub(crate) fn open_plan<T>(
+    comm: MPI_Comm,
+    poison: &Poison,
+    nranks: usize,
+    limit: usize,
+    values: &[(&str, u64)],
+    plan_object: bool,
+    build: impl FnOnce(usize) -> Result<(T, RowBytes)>,
+    plan_of: impl Fn(&T) -> &RowPlan,
+) -> Result<(T, usize, Route)> {
+    let built = (|| {
+        let setting = exchange_path()?;
+        let limit = resolve_limit(limit)?;
+        let (movement, bytes) = build(limit)?;
+        let flags = Route::local_flags(plan_of(&movement), &bytes.send, &bytes.recv, limit);
+        Ok((movement, setting, flags))
+    })();
+    let setting = built.as_ref().map_or(0, |b| b.1 as u64);
+    let mut flags = [built.as_ref().map_or(0, |b| b.2)];
+    let mut all: Vec<(&str, Option<u64>)> = values.iter().map(|&(n, v)| (n, Some(v))).collect();
+    all.push(("the exchange path setting (DGAMPI_EXCHANGE_PATH)", Some(setting)));
+    let limit = collective::open_record(comm, Some(poison), 0, nranks, limit, &all, &mut flags, || built.as_ref().map(drop).map_err(Clone::clone))?;
+    let (movement, setting, _) = built.expect("built when the agreement succeeded");
+    let route = Route::choose(comm, plan_of(&movement), setting, flags[0], plan_object)?;
+    Ok((movement, limit, route))
+}
+
+/// The bytes of one row a plan sends to and receives from each peer.
+pub(crate) struct RowBytes {
+    pub send: Box<dyn Fn(usize) -> usize>,
+    pub recv: Box<dyn Fn(usize) -> usize>,
+}
+
+impl RowBytes {
+    /// Whole rows of `bytes` bytes both ways.
+    pub fn uniform(bytes: usize) -> RowBytes {
+        RowBytes { send: Box::new(move |_| bytes), recv: Box::new(move |_| bytes) }
     }
 }
 
@@ -126,6 +184,14 @@ macro_rules! plan_api {
             /// The agreed message limit in bytes.
             pub fn limit(&self) -> usize {
                 self.core.planned().limit
+            }
+
+            /// How the rows travel between ranks: "point-to-point" (the
+            /// chunked engine), "MPI_Alltoallw" or "MPI_Neighbor_alltoallw"
+            /// (see [`crate::route`]; a collective route falls back to the
+            /// engine for an execution on strided arrays).
+            pub fn exchange_route(&self) -> &'static str {
+                self.core.planned().route.name()
             }
 
             /// The row plan (for statistics: rows sent, message schedule).

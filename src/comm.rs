@@ -235,6 +235,15 @@ pub fn byte_type() -> MPI_Datatype {
 extern "C" {
     /// `MPI_IN_PLACE` as the MPI library's `mpi.h` defines it (src/mpi_shim.c).
     fn rsdgampi_mpi_in_place() -> *mut c_void;
+    /// `MPI_BOTTOM` as the MPI library's `mpi.h` defines it (src/mpi_shim.c).
+    fn rsdgampi_mpi_bottom() -> *mut c_void;
+}
+
+/// The value of `MPI_BOTTOM` (buffers described by absolute addresses, see
+/// [`RowType::blocks_at`]).
+pub fn bottom() -> *mut c_void {
+    // SAFETY: the shim returns a constant.
+    unsafe { rsdgampi_mpi_bottom() }
 }
 
 /// The value of `MPI_IN_PLACE` of the MPI library dgampi was built against,
@@ -270,6 +279,26 @@ impl OwnedComm {
             unsafe { mpi::ffi::MPI_Comm_set_errhandler(dup, mpi::ffi::RSMPI_ERRORS_RETURN) },
             "MPI_Comm_set_errhandler",
         )?;
+        Ok(owned)
+    }
+
+    /// Builds a distributed-graph communicator over `comm` whose sources
+    /// and destinations on this rank are both `neighbors` (ranks of `comm`,
+    /// in this order; the relation must be symmetric across ranks), without
+    /// reordering (collective over `comm`). Errors on it return codes.
+    pub fn dist_graph(comm: MPI_Comm, neighbors: &[usize]) -> Result<OwnedComm> {
+        let n = to_int(neighbors.len(), "neighbours")?;
+        let ranks = neighbors.iter().map(|&r| to_int(r, "neighbour rank")).collect::<Result<Vec<c_int>>>()?;
+        // SAFETY: reading rsmpi's extern constants.
+        let (mut graph, unweighted) = unsafe { (mpi::ffi::RSMPI_COMM_NULL, mpi::ffi::RSMPI_UNWEIGHTED() as *const c_int) };
+        // SAFETY: comm is valid; ranks holds n ranks of comm for both lists; graph receives a new handle.
+        let code = unsafe {
+            mpi::ffi::MPI_Dist_graph_create_adjacent(comm, n, ranks.as_ptr(), unweighted, n, ranks.as_ptr(), unweighted, mpi::ffi::RSMPI_INFO_NULL, 0, &mut graph)
+        };
+        check_mpi(code, "MPI_Dist_graph_create_adjacent")?;
+        let owned = OwnedComm(graph, PhantomData);
+        // SAFETY: graph is a valid communicator we own.
+        check_mpi(unsafe { mpi::ffi::MPI_Comm_set_errhandler(graph, mpi::ffi::RSMPI_ERRORS_RETURN) }, "MPI_Comm_set_errhandler")?;
         Ok(owned)
     }
 
@@ -335,6 +364,34 @@ impl RowType {
             check_mpi(mpi::ffi::MPI_Type_commit(&mut t), "MPI_Type_commit")?;
         }
         Ok(RowType(t, PhantomData))
+    }
+
+    /// Creates and commits a type of byte blocks at absolute addresses (for
+    /// buffers passed as [`bottom`]): `(address, length)` pairs. One block,
+    /// or equal blocks at a constant stride, become a vector placed at the
+    /// first address; other lists an hindexed type.
+    pub fn blocks_at(blocks: &[(isize, usize)]) -> Result<RowType> {
+        let &(first, len) = blocks.first().ok_or_else(|| Error::invalid("a datatype needs at least one block"))?;
+        let stride = blocks.get(1).map_or(0, |b| b.0.wrapping_sub(first));
+        let regular = blocks.windows(2).all(|w| w[1].1 == len && w[1].0.wrapping_sub(w[0].0) == stride);
+        // SAFETY: reading rsmpi's extern constant.
+        let mut t = unsafe { mpi::ffi::RSMPI_DATATYPE_NULL };
+        if regular {
+            let inner = RowType::vector(blocks.len(), len, stride)?;
+            let (one, at) = (1 as c_int, first as mpi::ffi::MPI_Aint);
+            // SAFETY: one block of the committed vector at an absolute displacement.
+            unsafe { check_mpi(mpi::ffi::MPI_Type_create_hindexed(1, &one, &at, inner.raw(), &mut t), "MPI_Type_create_hindexed")? };
+        } else {
+            let n = to_int(blocks.len(), "blocks in a message")?;
+            let lens = blocks.iter().map(|b| to_int(b.1, "block length")).collect::<Result<Vec<c_int>>>()?;
+            let displs: Vec<mpi::ffi::MPI_Aint> = blocks.iter().map(|b| b.0 as mpi::ffi::MPI_Aint).collect();
+            // SAFETY: n blocks of bytes at absolute displacements.
+            unsafe { check_mpi(mpi::ffi::MPI_Type_create_hindexed(n, lens.as_ptr(), displs.as_ptr(), byte_type(), &mut t), "MPI_Type_create_hindexed")? };
+        }
+        let typed = RowType(t, PhantomData);
+        // SAFETY: committing the type just created.
+        check_mpi(unsafe { mpi::ffi::MPI_Type_commit(&mut t) }, "MPI_Type_commit")?;
+        Ok(typed)
     }
 
     /// The raw datatype handle.

@@ -44,7 +44,8 @@
 
 use crate::buffer::{ArrayMut, ArrayRef, RawArray};
 use crate::bounds::{Chunk, RowChunks};
-use crate::comm::{check_mpi, to_int};
+use crate::comm::{check_mpi, to_int, RowType};
+use crate::route::Route;
 use crate::error::{Error, Result};
 use crate::failure::abort_stranded;
 use crate::requests::InFlight;
@@ -451,6 +452,32 @@ impl RowPlan {
         Ok(stats)
     }
 
+    /// True when every per-peer block of this rank (rows to or from another
+    /// rank, `send_row_bytes(p)` bytes per row sent to `p`,
+    /// `recv_row_bytes(p)` per row received from it) is at most `limit`
+    /// bytes: the condition for the collective path ([`crate::route`]).
+    pub fn blocks_fit(&self, send_row_bytes: impl Fn(usize) -> usize, recv_row_bytes: impl Fn(usize) -> usize, limit: usize) -> bool {
+        self.others().all(|r| {
+            let fits = |rows: usize, bytes: usize| rows.checked_mul(bytes).is_some_and(|b| b <= limit);
+            fits(r.send.len(), send_row_bytes(r.peer)) && fits(r.nrecv(), recv_row_bytes(r.peer))
+        })
+    }
+
+    /// The other ranks this rank exchanges rows with, in rank order.
+    pub fn peer_ranks(&self) -> Vec<usize> {
+        self.others().map(|r| r.peer).collect()
+    }
+
+    /// How many other ranks this rank exchanges rows with.
+    pub fn peer_count(&self) -> usize {
+        self.others().count()
+    }
+
+    /// The number of ranks the plan was built for.
+    pub fn nranks(&self) -> usize {
+        self.nranks
+    }
+
     /// Rows this rank sends to other ranks (self excluded).
     pub fn rows_sent(&self) -> usize {
         self.others().map(|r| r.send.len()).sum()
@@ -543,6 +570,96 @@ impl RowPlan {
             replicate(s.rows, &s.dst)?;
         }
         Ok(())
+    }
+
+    /// [`RowPlan::execute_with`] along `route`: the collective routes move
+    /// every per-peer block in one MPI collective when every rank's rows are
+    /// contiguous ([`RowsInPlace::Everywhere`]); otherwise (and for
+    /// [`Route::PointToPoint`]) the chunked exchange runs. Every rank passes
+    /// the same route and `rows_in_place`, so all take the same path.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn execute_routed(&self, comm: MPI_Comm, route: &Route, src: Side, dst: Side, limit: usize, rows_in_place: RowsInPlace, scratch: &mut Scratch) -> Result<()> {
+        let graph = match route {
+            Route::PointToPoint => None,
+            Route::Alltoallw => Some(None),
+            Route::Neighbor(g) => Some(Some(g.raw())),
+        };
+        let Some(graph) = graph.filter(|_| rows_in_place == RowsInPlace::Everywhere) else {
+            return self.execute_with(comm, src, dst, limit, rows_in_place, scratch);
+        };
+        if src.array.nrows() != self.nsrc || dst.array.nrows() != self.ndst {
+            return Err(Error::mismatch(format!(
+                "the plan moves {} source rows into {} destination rows but the arrays have {} and {}",
+                self.nsrc,
+                self.ndst,
+                src.array.nrows(),
+                dst.array.nrows()
+            )));
+        }
+        self.exchange_collectively(comm, graph, &src, &dst);
+        self.copy_local(&src.view(self.rank), &dst.view(self.rank))?;
+        for rows in self.others() {
+            replicate(rows, &dst.view(rows.peer))?;
+        }
+        Ok(())
+    }
+
+    /// Moves every other peer's block in one `MPI_Alltoallw` on `comm`
+    /// (`graph` None) or `MPI_Neighbor_alltoallw` on `graph` (neighbours:
+    /// this plan's peers in rank order), one derived datatype per block at
+    /// absolute addresses (no packing). A failure once the collective may
+    /// have started on other ranks aborts the job ([`abort_stranded`]).
+    fn exchange_collectively(&self, comm: MPI_Comm, graph: Option<MPI_Comm>, src: &Side, dst: &Side) {
+        let peers: Vec<&PeerRows> = self.others().collect();
+        let mut send_types = Vec::with_capacity(peers.len());
+        let mut recv_types = Vec::with_capacity(peers.len());
+        // The peers are entering the collective: a rank that cannot describe
+        // its blocks (an int overflow the agreement ruled out) cannot tell them.
+        let typed = (|| -> Result<()> {
+            for rows in &peers {
+                send_types.push(block_type(&src.view(rows.peer), rows.send.iter().copied())?);
+                recv_types.push(block_type(&dst.view(rows.peer), (0..rows.nrecv()).map(|k| rows.targets_of(k)[0]))?);
+            }
+            Ok(())
+        })();
+        typed.unwrap_or_else(|e| abort_stranded(comm, &e));
+        let byte = crate::comm::byte_type();
+        let count = |t: &Option<RowType>| i32::from(t.is_some());
+        let raw = |t: &Option<RowType>| t.as_ref().map_or(byte, RowType::raw);
+        let bottom = crate::comm::bottom();
+        let code = match graph {
+            Some(graph) => {
+                let (scounts, rcounts): (Vec<i32>, Vec<i32>) = (send_types.iter().map(count).collect(), recv_types.iter().map(count).collect());
+                let (stypes, rtypes): (Vec<_>, Vec<_>) = (send_types.iter().map(raw).collect(), recv_types.iter().map(raw).collect());
+                let displs: Vec<mpi::ffi::MPI_Aint> = vec![0; peers.len()];
+                // SAFETY: every type addresses this rank's live arrays absolutely
+                // (buffers are MPI_BOTTOM); the arrays have one entry per neighbour.
+                unsafe {
+                    mpi::ffi::MPI_Neighbor_alltoallw(
+                        bottom, scounts.as_ptr(), displs.as_ptr(), stypes.as_ptr(),
+                        bottom, rcounts.as_ptr(), displs.as_ptr(), rtypes.as_ptr(), graph,
+                    )
+                }
+            }
+            None => {
+                let (mut scounts, mut rcounts) = (vec![0i32; self.nranks], vec![0i32; self.nranks]);
+                let (mut stypes, mut rtypes) = (vec![byte; self.nranks], vec![byte; self.nranks]);
+                for (i, rows) in peers.iter().enumerate() {
+                    (scounts[rows.peer], stypes[rows.peer]) = (count(&send_types[i]), raw(&send_types[i]));
+                    (rcounts[rows.peer], rtypes[rows.peer]) = (count(&recv_types[i]), raw(&recv_types[i]));
+                }
+                let displs = vec![0i32; self.nranks];
+                // SAFETY: as above, with one entry per rank of comm.
+                unsafe {
+                    mpi::ffi::MPI_Alltoallw(
+                        bottom, scounts.as_ptr(), displs.as_ptr(), stypes.as_ptr(),
+                        bottom, rcounts.as_ptr(), displs.as_ptr(), rtypes.as_ptr(), comm,
+                    )
+                }
+            }
+        };
+        let what = if graph.is_some() { "MPI_Neighbor_alltoallw (row exchange)" } else { "MPI_Alltoallw (row exchange)" };
+        check_mpi(code, what).unwrap_or_else(|e| abort_stranded(comm, &e));
     }
 
     /// Copies rows this rank sends to itself.
@@ -989,6 +1106,28 @@ fn send_wire(src: &RawArray, rows: &[usize], c: &Chunk) -> Option<Wire> {
 /// Where to receive message `c` in place (the first destination row of each received row).
 fn recv_wire(dst: &RawArray, rows: &PeerRows, c: &Chunk) -> Option<Wire> {
     wire_of(dst, c, |k| rows.targets_of(k)[0])
+}
+
+/// The datatype of one peer's whole block in `a`: the given rows (each one
+/// contiguous run), adjacent ones merged, at absolute addresses. None when
+/// the block is empty.
+fn block_type(a: &RawArray, rows: impl Iterator<Item = usize>) -> Result<Option<RowType>> {
+    let row_bytes = a.row_bytes();
+    if row_bytes == 0 {
+        return Ok(None);
+    }
+    let mut blocks: Vec<(isize, usize)> = Vec::new();
+    for r in rows {
+        let at = a.row_ptr(r).ok_or_else(|| Error::invalid("the collective path needs rows that are contiguous runs"))? as isize;
+        match blocks.last_mut() {
+            Some((start, len)) if start.wrapping_add(*len as isize) == at => *len += row_bytes,
+            _ => blocks.push((at, row_bytes)),
+        }
+    }
+    if blocks.is_empty() {
+        return Ok(None);
+    }
+    RowType::blocks_at(&blocks).map(Some)
 }
 
 /// Gathers the chunk's bytes from its source rows into `buf`.

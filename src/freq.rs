@@ -5,8 +5,8 @@
 
 use crate::buffer::{try_bytes, ArrayMut, ArrayRef, RawArray};
 use crate::bzmap::{check_addressable, check_map, coordinator, map_fingerprint, map_values};
-use crate::bzplan::{plan_api, Movement, PlanState, Planned};
-use crate::collective::{self, agree, agree_values, rows_fingerprint, with_rows, Destination};
+use crate::bzplan::{open_plan, plan_api, Movement, PlanState, Planned, RowBytes};
+use crate::collective::{agree, agree_values, rows_fingerprint, with_rows, Destination};
 use crate::comm::check_mpi;
 use crate::distributor::Distributor;
 use crate::element::DType;
@@ -245,14 +245,14 @@ impl VsliceCore {
         row_shape: &[usize],
         transform: Option<&OrbitalTransform>,
         limit: usize,
+        plan_object: bool,
     ) -> Result<VsliceCore> {
         let (rank, nranks) = (full.my_rank(), full.mpi_size());
         let coord = coordinator(irr, full);
         let fingerprint = map_fingerprint(irrk_inv, &[split.sizes.as_slice(), split.offsets.as_slice()].concat());
         let mut values = map_values(irr, full, fingerprint).to_vec();
         values.push(("the dtype or the vertex shape", rows_fingerprint(dtype, row_shape)));
-        let mut planned = None;
-        let limit = collective::open(comm, Some(coord.poison()), 0, nranks, limit, &values, || {
+        let build = |_limit| {
             check_map(irr, full, irrk_inv)?;
             if split.sizes.len() != nranks || split.offsets.len() != nranks {
                 return Err(Error::mismatch(format!("the frequency split has {} ranks, the communicator {nranks}", split.sizes.len())));
@@ -293,11 +293,14 @@ impl VsliceCore {
             let src_rows = [plan.nsrc(), n_nu * n_nup];
             let dst_rows = [plan.ndst(), split.sizes[rank] * n_nup];
             let (block_shape, out_shape) = (with_rows(irr.my_size(), row_shape), with_rows(full.ntasks(), &out_row));
-            planned = Some((Planned { plan, dtype, block_shape, out_shape, transform, limit: 0 }, windows, src_rows, dst_rows));
-            Ok(())
-        })?;
-        let (mut planned, windows, src_rows, dst_rows) = planned.expect("planned when the agreement succeeded");
-        planned.limit = limit;
+            // Row (q, orbital) to peer p: its window of nu; from any peer: this rank's.
+            let (elem, sizes) = (dtype.size() * n_nup, split.sizes.clone());
+            let bytes = RowBytes { send: Box::new(move |p| sizes[p] * elem), recv: Box::new(move |_| dst_rows[1] * dtype.size()) };
+            Ok(((plan, block_shape, out_shape, transform, windows, src_rows, dst_rows), bytes))
+        };
+        let (built, limit, route) = open_plan(comm, coord.poison(), nranks, limit, &values, plan_object, build, |m| &m.0)?;
+        let (plan, block_shape, out_shape, transform, windows, src_rows, dst_rows) = built;
+        let planned = Planned { plan, dtype, block_shape, out_shape, transform, limit, route };
         Ok(VsliceCore { planned, windows, src_rows, dst_rows })
     }
 }
@@ -321,7 +324,7 @@ impl Movement for VsliceCore {
         poison.guard(|| {
             // Both sides are C-ordered on every rank (copies of strided arrays).
             let src = Side { array: &src_rows.view, columns: Some(&self.windows) };
-            p.plan.execute_with(comm, src, Side::whole(&dst_rows.view), p.limit, RowsInPlace::Everywhere, scratch)?;
+            p.move_rows(comm, src, Side::whole(&dst_rows.view), RowsInPlace::Everywhere, scratch)?;
             dst_rows.write_back(&dst, p.limit)
         })?;
         p.finish(&dst)?;
@@ -364,7 +367,7 @@ impl VslicePlan {
         limit: usize,
     ) -> Result<VslicePlan> {
         let state = PlanState::dup(coordinator(irr, full).lib_comm())?;
-        let core = VsliceCore::new(state.comm.raw(), irr, full, irrk_inv, split, dtype, row_shape, transform, limit)?;
+        let core = VsliceCore::new(state.comm.raw(), irr, full, irrk_inv, split, dtype, row_shape, transform, limit, true)?;
         Ok(VslicePlan { state, core })
     }
 }
@@ -407,7 +410,7 @@ pub(crate) fn gather_full_ibz_for_vslice_raw(
     limit: usize,
 ) -> Result<RawArray> {
     let coord = coordinator(irr, full);
-    let core = VsliceCore::new(coord.lib_comm(), irr, full, irrk_inv, split, block.dtype(), block.row_shape(), transform, limit)?;
+    let core = VsliceCore::new(coord.lib_comm(), irr, full, irrk_inv, split, block.dtype(), block.row_shape(), transform, limit, false)?;
     core.execute(coord.lib_comm(), coord.poison(), "distributor", block, &mut out, &mut Scratch::default())
 }
 

@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 void *rsdgampi_mpi_in_place(void) { return MPI_IN_PLACE; }
+void *rsdgampi_mpi_bottom(void) { return MPI_BOTTOM; }
 
 #define RSDGAMPI_STR2(x) #x
 #define RSDGAMPI_STR(x) RSDGAMPI_STR2(x)

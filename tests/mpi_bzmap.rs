@@ -20,7 +20,8 @@ fn err<E: std::fmt::Display>(e: E) -> String {
 
 /// Maps exercised by every case: the 2x2 lattice, 4x4 and 16x16 lattices, one
 /// irreducible row feeding every full row, the identity, and fewer
-/// irreducible points than ranks.
+/// irreducible points than ranks, and blocks swapped between rank pairs at
+/// 4 ranks (a sparse movement: one peer per rank).
 fn maps() -> Vec<(&'static str, Vec<usize>)> {
     vec![
         ("square 2x2", square_lattice_map(2)),
@@ -29,6 +30,7 @@ fn maps() -> Vec<(&'static str, Vec<usize>)> {
         ("one row feeds all", vec![0; 11]),
         ("identity", (0..9).collect()),
         ("two irreducible", vec![1, 0, 1, 1, 0, 0, 1]),
+        ("pairs swap", (0..8).map(|q| q ^ 2).collect()),
     ]
 }
 
@@ -492,6 +494,100 @@ fn case_vslice_plan(world: &SimpleCommunicator) -> Result<(), String> {
     ensure(matches!(e.status, Status::InvalidArgument | Status::Mismatch | Status::OutOfRange), || format!("bad split: {e}"))
 }
 
+/// The route a map plan should take, from a serial count of every pair's
+/// block: the engine when asked, at one rank, or when a block exceeds the
+/// limit; else `MPI_Alltoallw` when some rank exchanges rows with more than
+/// half of the others, else the neighbourhood collective.
+fn expected_map_route(setting: dgampi::ExchangePath, irrk_inv: &[usize], n_irr: usize, size: usize, row_bytes: usize, limit: usize) -> &'static str {
+    use std::collections::BTreeSet;
+    let (irr, full) = (dgampi::BlockLayout::new(n_irr, size).unwrap(), dgampi::BlockLayout::new(irrk_inv.len(), size).unwrap());
+    // rows[p][q]: distinct irreducible rows rank p sends rank q.
+    let mut rows = vec![vec![BTreeSet::new(); size]; size];
+    for q in 0..size {
+        for g in full.range(q) {
+            rows[irr.owner(irrk_inv[g]).0][q].insert(irrk_inv[g]);
+        }
+    }
+    let too_large = (0..size).any(|p| (0..size).any(|q| p != q && rows[p][q].len() * row_bytes > limit));
+    let peers = |r: usize| (0..size).filter(|&o| o != r && (!rows[r][o].is_empty() || !rows[o][r].is_empty())).count();
+    let dense = (0..size).any(|r| 2 * peers(r) > size - 1);
+    match () {
+        _ if setting == dgampi::ExchangePath::PointToPoint || size == 1 || too_large => "point-to-point",
+        _ if dense => "MPI_Alltoallw",
+        _ => "MPI_Neighbor_alltoallw",
+    }
+}
+
+/// Every exchange-path setting: the plans report the route the rule gives
+/// (checked against a serial count of the blocks) and move the same data as
+/// the serial reference, through the collective route, through the engine
+/// for a strided output, and in the one-shot calls.
+fn case_exchange_paths(world: &SimpleCommunicator) -> Result<(), String> {
+    use dgampi::{set_exchange_path, ExchangePath};
+    use dgampi::freq::{gather_full_ibz_for_vslice, node_aware_split_with_nodes};
+    let (r, size) = (world.rank() as usize, world.size() as usize);
+    let row = [2usize, 3];
+    let row_bytes = 6 * std::mem::size_of::<Complex64>();
+    let result = (|| {
+        for setting in [ExchangePath::PointToPoint, ExchangePath::Collective, ExchangePath::Auto] {
+            set_exchange_path(setting);
+            for (name, irrk_inv) in maps() {
+                let n_irr = irrk_inv.iter().max().map_or(0, |m| m + 1);
+                let irr = Distributor::new(world, n_irr, "irr", None).map_err(err)?;
+                let full = Distributor::new(world, irrk_inv.len(), "full", None).map_err(err)?;
+                let mut plan = MapPlan::new(&irr, &full, &irrk_inv, dgampi::DType::Complex128, &row, None, 0).map_err(err)?;
+                let want = expected_map_route(setting, &irrk_inv, n_irr, size, row_bytes, limit_in_force());
+                ensure(plan.exchange_route() == want, || format!("{name} {setting:?}: route {} but the rule gives {want}", plan.exchange_route()))?;
+                for seed in 0..2u64 {
+                    let irr_all = pattern::<Complex64>(&[n_irr, 2, 3], seed);
+                    let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();
+                    let expected = unfold(&irr_all, &irrk_inv).slice_axis(Axis(0), Slice::from(full.my_tasks())).to_owned();
+                    let mut out = ArrayD::<Complex64>::default(IxDyn(plan.out_shape()));
+                    plan.execute(ArrayRef::new(&block).map_err(err)?, ArrayMut::new(&mut out).map_err(err)?).map_err(err)?;
+                    ensure(out == expected, || format!("{name} {setting:?} execution {seed}"))?;
+                    // A strided output on every rank: this execution takes the engine.
+                    let mut long = ArrayD::<Complex64>::default(IxDyn(&[2 * full.my_size(), 2, 3]));
+                    let mut view = long.slice_axis_mut(Axis(0), Slice::new(0, None, 2));
+                    plan.execute(ArrayRef::new(&block).map_err(err)?, ArrayMut::new(&mut view).map_err(err)?).map_err(err)?;
+                    ensure(view.to_owned() == expected, || format!("{name} {setting:?}: strided output"))?;
+                    let mut once = ArrayD::<Complex64>::default(IxDyn(plan.out_shape()));
+                    exchange_and_map_irrbz_fullbz(&irr, &full, &irrk_inv, ArrayRef::new(&block).map_err(err)?, ArrayMut::new(&mut once).map_err(err)?, None, 0)
+                        .map_err(err)?;
+                    ensure(once == expected, || format!("{name} {setting:?}: one-shot"))?;
+                }
+            }
+            // The frequency re-layout (every receiving rank gets every q: dense).
+            let irrk_inv = square_lattice_map(4);
+            let n_irr = irrk_inv.iter().max().unwrap() + 1;
+            let irr = Distributor::new(world, n_irr, "irr", None).map_err(err)?;
+            let full = Distributor::new(world, irrk_inv.len(), "full", None).map_err(err)?;
+            let nodes: Vec<i64> = (0..size as i64).map(|r| [7, 3, 5, 7][r as usize % 4]).collect();
+            let split = node_aware_split_with_nodes(5, &nodes).map_err(err)?;
+            let vrow = [2usize, 2, 5, 3];
+            let mut plan = VslicePlan::new(&irr, &full, &irrk_inv, &split, dgampi::DType::Complex128, &vrow, None, 0).map_err(err)?;
+            let largest = (0..size).map(|p| split.sizes[p]).max().unwrap() * 3 * std::mem::size_of::<Complex64>() * 4 * irr.layout().range(0).len();
+            let collective = setting != ExchangePath::PointToPoint && size > 1 && largest <= limit_in_force();
+            let want = if collective { "MPI_Alltoallw" } else { "point-to-point" };
+            ensure(plan.exchange_route() == want, || format!("vslice {setting:?}: route {} (expected {want})", plan.exchange_route()))?;
+            let irr_all = pattern::<Complex64>(&[n_irr, 2, 2, 5, 3], 3);
+            let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();
+            let mut out = ArrayD::<Complex64>::default(IxDyn(plan.out_shape()));
+            plan.execute(ArrayRef::new(&block).map_err(err)?, ArrayMut::new(&mut out).map_err(err)?).map_err(err)?;
+            let mut once = ArrayD::<Complex64>::default(IxDyn(plan.out_shape()));
+            gather_full_ibz_for_vslice(&irr, &full, &irrk_inv, &split, ArrayRef::new(&block).map_err(err)?, ArrayMut::new(&mut once).map_err(err)?, None, 0)
+                .map_err(err)?;
+            for (q, &k) in irrk_inv.iter().enumerate() {
+                let expected = irr_all.index_axis(Axis(0), k).slice_axis(Axis(2), Slice::from(split.range(r))).to_owned();
+                ensure(out.index_axis(Axis(0), q) == expected, || format!("vslice {setting:?} q {q}"))?;
+                ensure(once.index_axis(Axis(0), q) == expected, || format!("vslice one-shot {setting:?} q {q}"))?;
+            }
+        }
+        Ok(())
+    })();
+    set_exchange_path(ExchangePath::Auto);
+    result
+}
+
 fn main() {
     let cases: &[Case] = &[
         ("exchange_all_dtypes", case_exchange_all_dtypes),
@@ -504,6 +600,7 @@ fn main() {
         ("wide_rows", case_wide_rows),
         ("map_plan", case_map_plan),
         ("vslice_plan", case_vslice_plan),
+        ("exchange_paths", case_exchange_paths),
     ];
     common::main("mpi_bzmap", cases, &[]);
 }

@@ -1,0 +1,175 @@
+//! How a planned movement's rows travel: through the row-movement engine's
+//! chunked point-to-point exchange (the general path), or, when every
+//! per-peer block fits the message limit, in one MPI collective with a
+//! derived datatype per peer and no packing: `MPI_Alltoallw` when some rank
+//! exchanges rows with more than half of the others, else
+//! `MPI_Neighbor_alltoallw` on a graph communicator built at plan time
+//! (`MPI_Dist_graph_create_adjacent` over the ranks each rank exchanges
+//! rows with: the IBZ → full-BZ map has a few peers per rank).
+//!
+//! The limit holds inside MPI too: both collectives send one message per
+//! peer of exactly that peer's block (a `w` collective cannot merge blocks
+//! of different datatypes, unlike Allgatherv or Bruck's alltoall), so the
+//! collective path is taken only when every block on every rank is at most
+//! the limit; otherwise the plan runs the chunked path, even when the
+//! collective path was asked for.
+//!
+//! The choice is a process-wide setting ([`set_exchange_path`], the
+//! environment variable `DGAMPI_EXCHANGE_PATH`): `auto` (default: the
+//! collective when it may be taken), `p2p` (always the engine) or
+//! `collective` (the collective whenever it may be taken, also for one-shot
+//! calls, which otherwise take the neighbourhood collective never: building
+//! its communicator costs more than one exchange saves). Plans read it at
+//! creation and every rank must have the same setting (checked).
+
+use crate::comm::OwnedComm;
+use crate::engine::RowPlan;
+use crate::error::{Error, Result};
+use mpi::ffi::MPI_Comm;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
+
+/// Which path a plan's rows take between ranks (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum ExchangePath {
+    /// The collective when every per-peer block fits the limit; the chunked
+    /// point-to-point engine otherwise.
+    Auto = 0,
+    /// Always the chunked point-to-point engine.
+    PointToPoint = 1,
+    /// The collective whenever every per-peer block fits the limit (also in
+    /// one-shot calls); the engine otherwise.
+    Collective = 2,
+}
+
+impl ExchangePath {
+    /// The setting's name as `DGAMPI_EXCHANGE_PATH` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExchangePath::Auto => "auto",
+            ExchangePath::PointToPoint => "p2p",
+            ExchangePath::Collective => "collective",
+        }
+    }
+
+    /// The setting from its C value (0 auto, 1 p2p, 2 collective).
+    pub fn from_code(code: i32) -> Result<ExchangePath> {
+        [ExchangePath::Auto, ExchangePath::PointToPoint, ExchangePath::Collective]
+            .into_iter()
+            .find(|p| *p as i32 == code)
+            .ok_or_else(|| Error::invalid(format!("exchange path {code} is not 0 (auto), 1 (p2p) or 2 (collective)")))
+    }
+
+    /// The setting from its name (`auto`, `p2p`, `collective`).
+    pub fn from_name(name: &str) -> Result<ExchangePath> {
+        [ExchangePath::Auto, ExchangePath::PointToPoint, ExchangePath::Collective]
+            .into_iter()
+            .find(|p| p.name() == name.trim())
+            .ok_or_else(|| Error::invalid(format!("{PATH_ENV_VAR}={name:?} is not auto, p2p or collective")))
+    }
+}
+
+/// Name of the environment variable read at first use.
+pub const PATH_ENV_VAR: &str = "DGAMPI_EXCHANGE_PATH";
+
+/// The path set by [`set_exchange_path`], plus one; 0 = never set.
+static PATH: AtomicU8 = AtomicU8::new(0);
+/// The environment's setting (auto when unset), or why it is invalid; read once.
+static ENV_PATH: OnceLock<Result<ExchangePath>> = OnceLock::new();
+
+/// The process-wide exchange path: the value set last by
+/// [`set_exchange_path`], else `DGAMPI_EXCHANGE_PATH`, else auto. An
+/// invalid environment value is an `InvalidArgument` error for every plan
+/// created while it stands, never a silent fallback.
+pub fn exchange_path() -> Result<ExchangePath> {
+    match PATH.load(Ordering::Relaxed) {
+        0 => ENV_PATH
+            .get_or_init(|| match std::env::var(PATH_ENV_VAR) {
+                Ok(text) => ExchangePath::from_name(&text),
+                Err(std::env::VarError::NotPresent) => Ok(ExchangePath::Auto),
+                Err(std::env::VarError::NotUnicode(_)) => Err(Error::invalid(format!("{PATH_ENV_VAR} is not valid UTF-8"))),
+            })
+            .clone(),
+        set => ExchangePath::from_code(i32::from(set) - 1),
+    }
+}
+
+/// Sets the process-wide exchange path; it replaces the environment's
+/// value. Plans created afterwards use it (existing plans keep theirs).
+pub fn set_exchange_path(path: ExchangePath) {
+    PATH.store(path as u8 + 1, Ordering::Relaxed);
+}
+
+/// The route a planned movement takes on every execution.
+#[derive(Debug)]
+pub(crate) enum Route {
+    /// The chunked point-to-point engine.
+    PointToPoint,
+    /// `MPI_Alltoallw` on the plan's communicator.
+    Alltoallw,
+    /// `MPI_Neighbor_alltoallw` on this graph communicator (neighbours: the
+    /// plan's active peers in rank order, the same list for sources and
+    /// destinations).
+    Neighbor(OwnedComm),
+}
+
+/// Bit of [`Route::local_flags`]: a block of this rank's exceeds the limit.
+const TOO_LARGE: u8 = 1;
+/// Bit of [`Route::local_flags`]: this rank exchanges rows with more than half of the other ranks.
+const DENSE: u8 = 2;
+
+impl Route {
+    /// This rank's part of the choice, OR-ed over ranks in the plan's
+    /// agreement: whether one of its per-peer blocks (`send_row_bytes(p)`
+    /// bytes per row sent to `p`, `recv_row_bytes(p)` per row received)
+    /// exceeds `limit`, and whether it is dense.
+    pub fn local_flags(plan: &RowPlan, send_row_bytes: impl Fn(usize) -> usize, recv_row_bytes: impl Fn(usize) -> usize, limit: usize) -> u8 {
+        let too_large = !plan.blocks_fit(send_row_bytes, recv_row_bytes, limit);
+        let others = plan.peer_count();
+        let dense = 2 * others > plan.nranks().saturating_sub(1);
+        (if too_large { TOO_LARGE } else { 0 }) | (if dense { DENSE } else { 0 })
+    }
+
+    /// The route every rank takes, from the agreed setting and the OR of
+    /// every rank's [`Route::local_flags`] (so every rank chooses the same).
+    /// `plan_object`: the movement is kept and executed repeatedly, so a
+    /// graph communicator may be built (collective over `comm`) for a
+    /// sparse movement.
+    pub fn choose(comm: MPI_Comm, plan: &RowPlan, setting: ExchangePath, flags: u8, plan_object: bool) -> Result<Route> {
+        if setting == ExchangePath::PointToPoint || flags & TOO_LARGE != 0 || plan.nranks() == 1 {
+            return Ok(Route::PointToPoint);
+        }
+        if flags & DENSE != 0 {
+            return Ok(Route::Alltoallw);
+        }
+        if plan_object || setting == ExchangePath::Collective {
+            return Ok(Route::Neighbor(OwnedComm::dist_graph(comm, &plan.peer_ranks())?));
+        }
+        Ok(Route::PointToPoint)
+    }
+
+    /// What the route is called in statistics and benchmarks.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::PointToPoint => "point-to-point",
+            Route::Alltoallw => "MPI_Alltoallw",
+            Route::Neighbor(_) => "MPI_Neighbor_alltoallw",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse_and_refuse_unknown_names() {
+        for p in [ExchangePath::Auto, ExchangePath::PointToPoint, ExchangePath::Collective] {
+            assert_eq!(ExchangePath::from_name(p.name()).unwrap(), p);
+            assert_eq!(ExchangePath::from_code(p as i32).unwrap(), p);
+        }
+        assert!(ExchangePath::from_name("alltoall").is_err());
+        assert!(ExchangePath::from_code(3).is_err());
+    }
+}
