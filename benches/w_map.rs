@@ -7,7 +7,11 @@
 //! - `exchange`: `exchange_and_map_irrbz_fullbz` into a preallocated output
 //!   (`Destination::Into`);
 //! - `map_plan`: `MapPlan::execute` of a plan made once before the cases
-//!   (its creation time reported apart), into the same output;
+//!   (its creation time reported apart), into the same output, along the
+//!   route the plan chose (`DGAMPI_EXCHANGE_PATH`, default auto: a collective
+//!   when every per-peer block fits the limit);
+//! - `map_plan_p2p`: the same with a plan made under the `p2p` setting (the
+//!   chunked point-to-point engine), so both routes are measured;
 //! - `map`: `map_irrbz_fullbz` (gather to rank 0, unfold, scatter) into the same output;
 //! - `a2av+memcpy` (anchor, compared with both): a raw `MPI_Alltoallv` of the
 //!   bytes the exchange must move between ranks, then a memcpy of this rank's
@@ -82,6 +86,8 @@ fn exit_with(rank: i32, msg: &str) -> ! {
 struct State {
     /// The plan of the `map_plan` case.
     plan: MapPlan,
+    /// The plan of the `map_plan_p2p` case (made under the p2p setting).
+    plan_p2p: MapPlan,
     comm: mpi::ffi::MPI_Comm,
     row_elems: usize,
     /// First full-BZ point of this rank.
@@ -214,6 +220,11 @@ fn main() {
         .unwrap_or_else(|e| exit_with(rank, &format!("MapPlan::new: {e}")));
     let plan_build_s = mpi::time() - t0;
     let plan_sent_rows = plan.row_plan().rows_sent();
+    let setting = dgampi::exchange_path().unwrap_or_else(|e| exit_with(rank, &format!("DGAMPI_EXCHANGE_PATH: {e}")));
+    dgampi::set_exchange_path(dgampi::ExchangePath::PointToPoint);
+    let plan_p2p = MapPlan::new(&irr, &full, &irrk_inv, dgampi::DType::Complex128, &[row_elems], None, 0)
+        .unwrap_or_else(|e| exit_with(rank, &format!("MapPlan::new (p2p): {e}")));
+    dgampi::set_exchange_path(setting);
 
     let to_i32 = |b: usize| i32::try_from(b).unwrap_or_else(|_| exit_with(rank, &format!("alltoallv byte count {b} exceeds an int; lower --scale")));
     let scounts: Vec<i32> = (0..nranks).map(|p| if p == me { 0 } else { to_i32(rows[me][p] * row_bytes) }).collect();
@@ -237,8 +248,12 @@ fn main() {
     let output = Array2::from_elem((full.my_size(), row_elems), POISON);
     let in_bytes = input.len() * 16;
     let out_bytes = output.len() * 16;
+    let state_route = plan.exchange_route();
+    bench.param("map_plan_route", Json::str(state_route));
+    bench.param("map_plan_p2p_route", Json::str(plan_p2p.exchange_route()));
     let mut state = State {
         plan,
+        plan_p2p,
         comm: world.as_raw(),
         row_elems,
         full_off: full.my_offset(),
@@ -272,6 +287,12 @@ fn main() {
         .vs("a2av+memcpy"),
         Case::new("map_plan", "MapPlan::execute (plan made once) into the same output", both, move |s: &mut State| {
             s.plan.execute(ArrayRef::new(&s.input).expect("input view"), ArrayMut::new(&mut s.output).expect("output view")).expect("MapPlan::execute");
+        })
+        .prepare(poison)
+        .check(move |s: &mut State| verify(s, map_r))
+        .vs("a2av+memcpy"),
+        Case::new("map_plan_p2p", "MapPlan::execute of a plan made under DGAMPI_EXCHANGE_PATH=p2p (the chunked engine)", both, move |s: &mut State| {
+            s.plan_p2p.execute(ArrayRef::new(&s.input).expect("input view"), ArrayMut::new(&mut s.output).expect("output view")).expect("MapPlan::execute");
         })
         .prepare(poison)
         .check(move |s: &mut State| verify(s, map_r))
@@ -325,6 +346,8 @@ fn main() {
     let (ex, mp, both_a, a2a, mc) = (find("exchange"), find("map"), find("a2av+memcpy"), find("alltoallv"), find("memcpy"));
     let gts = find("gather+take+scatter");
     let planned = find("map_plan");
+    let planned_p2p = find("map_plan_p2p");
+    bench.param("ratio_map_plan_p2p_over_alltoallv_plus_memcpy", Json::Num(planned_p2p.median_s() / (a2a.median_s() + mc.median_s())));
     let ratio_plan = planned.median_s() / (a2a.median_s() + mc.median_s());
     let ratio_plan_paired = common::median(&(0..planned.times.len()).map(|i| planned.times[i] / (a2a.times[i] + mc.times[i])).collect::<Vec<f64>>());
     let ratio_sum = ex.median_s() / (a2a.median_s() + mc.median_s());
@@ -370,12 +393,14 @@ fn main() {
         verdict(ratio_paired <= ACCEPT_RATIO)
     ));
     bench.note(format!(
-        "plan: MapPlan::execute / (alltoallv + memcpy) = {:.4} / ({:.4} + {:.4}) = {ratio_plan:.3} (target <= 1.0): {}; paired per repetition {ratio_plan_paired:.3}; \
-         the one-shot exchange / the plan's execution = {:.3}; MapPlan::new once: {:.1} us (max over ranks)",
+        "plan ({}): MapPlan::execute / (alltoallv + memcpy) = {:.4} / ({:.4} + {:.4}) = {ratio_plan:.3} (target <= 1.0): {}; paired per repetition {ratio_plan_paired:.3}; \
+         the plan on the point-to-point engine: {:.3}; the one-shot exchange / the plan's execution = {:.3}; MapPlan::new once: {:.1} us (max over ranks)",
+        state_route,
         planned.median_s(),
         a2a.median_s(),
         mc.median_s(),
         verdict(ratio_plan <= 1.0),
+        planned_p2p.median_s() / (a2a.median_s() + mc.median_s()),
         ex.median_s() / planned.median_s(),
         plan_s * 1e6
     ));

@@ -10,7 +10,11 @@
 //! - `vslice_plan`: `VslicePlan::execute` of a plan made once before the
 //!   cases (its creation time is reported apart), into a preallocated
 //!   output, checked element by element against a serial unfold right after
-//!   its warm-up (outside timing);
+//!   its warm-up (outside timing), along the route the plan chose
+//!   (`DGAMPI_EXCHANGE_PATH`, default auto: `MPI_Alltoallw` when every
+//!   per-peer block fits the limit);
+//! - `vslice_plan_p2p`: the same with a plan made under the `p2p` setting
+//!   (the chunked point-to-point engine), so both routes are measured;
 //! - `vslice`: the one-shot `gather_full_ibz_for_vslice` (plans inside every
 //!   call), checked the same way;
 //! - `alltoallv` (anchor of WORKLOADS.md): a raw `MPI_Alltoallv` of the bytes
@@ -71,6 +75,8 @@ fn exit_with(rank: i32, msg: &str) -> ! {
 
 struct State {
     plan: VslicePlan,
+    /// The plan of the `vslice_plan_p2p` case (made under the p2p setting).
+    plan_p2p: VslicePlan,
     comm: mpi::ffi::MPI_Comm,
     input: ArrayD<Complex64>,
     output: ArrayD<Complex64>,
@@ -193,6 +199,12 @@ fn main() {
     let plan = VslicePlan::new(&irr, &full, &irrk_inv, &split, dgampi::DType::Complex128, &row_shape, None, 0)
         .unwrap_or_else(|e| exit_with(rank, &format!("VslicePlan::new: {e}")));
     let plan_build_s = mpi::time() - t0;
+    let setting = dgampi::exchange_path().unwrap_or_else(|e| exit_with(rank, &format!("DGAMPI_EXCHANGE_PATH: {e}")));
+    dgampi::set_exchange_path(dgampi::ExchangePath::PointToPoint);
+    let plan_p2p = VslicePlan::new(&irr, &full, &irrk_inv, &split, dgampi::DType::Complex128, &row_shape, None, 0)
+        .unwrap_or_else(|e| exit_with(rank, &format!("VslicePlan::new (p2p): {e}")));
+    dgampi::set_exchange_path(setting);
+    let route = plan.exchange_route();
     // The plan sends one list of (q, orbital) rows to every rank with a
     // slice; each row carries that rank's slice of nu (x nu' elements).
     let receivers: Vec<usize> = (0..nranks).filter(|&p| p != me && split.sizes[p] > 0).collect();
@@ -238,6 +250,7 @@ fn main() {
     let (in_bytes, out_bytes) = (input.len() * 16, output.len() * 16);
     let mut state = State {
         plan,
+        plan_p2p,
         comm: world.as_raw(),
         input,
         output,
@@ -265,6 +278,12 @@ fn main() {
             s.rss_after_vslice = common::peak_rss_bytes();
             verify(&s.output, map_r, n_orb, nu_off, my_nu, n_nup)
         })
+        .vs("alltoallv"),
+        Case::new("vslice_plan_p2p", "VslicePlan::execute of a plan made under DGAMPI_EXCHANGE_PATH=p2p (the chunked engine)", both, move |s: &mut State| {
+            s.plan_p2p.execute(ArrayRef::new(&s.input).expect("input view"), ArrayMut::new(&mut s.output).expect("output view")).expect("VslicePlan::execute");
+        })
+        .prepare(|s: &mut State| s.output.fill(POISON))
+        .check(move |s: &mut State| verify(&s.output, map_r, n_orb, nu_off, my_nu, n_nup))
         .vs("alltoallv"),
         Case::new("vslice", "gather_full_ibz_for_vslice into a preallocated output (Destination::Into), node-aware nu split", both, move |s: &mut State| {
             gather_full_ibz_for_vslice(irr_r, full_r, map_r, split_r, ArrayRef::new(&s.input).expect("input view"), ArrayMut::new(&mut s.output).expect("output view"), None, 0).expect("gather_full_ibz_for_vslice");
@@ -302,6 +321,7 @@ fn main() {
     };
     let find = |n: &str| bench.results.iter().find(|r| r.name == n).expect("case").clone();
     let (v, one_shot, a2a, mc, both_a) = (find("vslice_plan"), find("vslice"), find("alltoallv"), find("memcpy"), find("a2av+memcpy"));
+    let p2p = find("vslice_plan_p2p");
     bench.param("bytes_sent_per_rank_plan", Json::Arr(plan_sent.iter().map(|&r| Json::int(r * row_bytes as u64)).collect()));
     bench.param("bytes_sent_per_rank_minimum", Json::Arr(min_sent.iter().map(|&r| Json::int(r * row_bytes as u64)).collect()));
     bench.param("plan_build_s_max_over_ranks", Json::Num(plan_s));
@@ -330,6 +350,13 @@ fn main() {
         mc.median_s(),
         v.median_s() / (a2a.median_s() + mc.median_s()),
         v.median_s() / both_a.median_s()
+    ));
+    bench.param("vslice_plan_route", Json::str(route));
+    bench.param("ratio_vslice_plan_p2p_over_alltoallv_plus_memcpy", Json::Num(p2p.median_s() / (a2a.median_s() + mc.median_s())));
+    bench.note(format!(
+        "routes: the plan ({route}) / (alltoallv + memcpy) = {:.3}; the plan on the point-to-point engine: {:.3}",
+        v.median_s() / (a2a.median_s() + mc.median_s()),
+        p2p.median_s() / (a2a.median_s() + mc.median_s())
     ));
     bench.note(format!(
         "paired per repetition (median over reps): vslice_i / alltoallv_i = {paired_a2a:.2}; vslice_i / (alltoallv_i + memcpy_i) = {paired_sum:.3}"

@@ -77,6 +77,7 @@ impl Planned {
 /// and the route's flags, and the route is chosen (`plan_object`: the
 /// movement is kept, so a graph communicator may be built). `plan_of`
 /// finds the row plan in the movement.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn open_plan<T>(
     comm: MPI_Comm,
     poison: &Poison,

@@ -498,6 +498,7 @@ fn case_vslice_plan(world: &SimpleCommunicator) -> Result<(), String> {
 /// block: the engine when asked, at one rank, or when a block exceeds the
 /// limit; else `MPI_Alltoallw` when some rank exchanges rows with more than
 /// half of the others, else the neighbourhood collective.
+#[allow(clippy::needless_range_loop)]
 fn expected_map_route(setting: dgampi::ExchangePath, irrk_inv: &[usize], n_irr: usize, size: usize, row_bytes: usize, limit: usize) -> &'static str {
     use std::collections::BTreeSet;
     let (irr, full) = (dgampi::BlockLayout::new(n_irr, size).unwrap(), dgampi::BlockLayout::new(irrk_inv.len(), size).unwrap());
