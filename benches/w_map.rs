@@ -248,9 +248,9 @@ fn main() {
     let output = Array2::from_elem((full.my_size(), row_elems), POISON);
     let in_bytes = input.len() * 16;
     let out_bytes = output.len() * 16;
-    let state_route = plan.exchange_route();
+    let state_route = plan.exchange_route().name();
     bench.param("map_plan_route", Json::str(state_route));
-    bench.param("map_plan_p2p_route", Json::str(plan_p2p.exchange_route()));
+    bench.param("map_plan_p2p_route", Json::str(plan_p2p.exchange_route().name()));
     let mut state = State {
         plan,
         plan_p2p,

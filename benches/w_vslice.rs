@@ -204,7 +204,7 @@ fn main() {
     let plan_p2p = VslicePlan::new(&irr, &full, &irrk_inv, &split, dgampi::DType::Complex128, &row_shape, None, 0)
         .unwrap_or_else(|e| exit_with(rank, &format!("VslicePlan::new (p2p): {e}")));
     dgampi::set_exchange_path(setting);
-    let route = plan.exchange_route();
+    let route = plan.exchange_route().name();
     // The plan sends one list of (q, orbital) rows to every rank with a
     // slice; each row carries that rank's slice of nu (x nu' elements).
     let receivers: Vec<usize> = (0..nranks).filter(|&p| p != me && split.sizes[p] > 0).collect();

@@ -513,6 +513,69 @@ typedef int32_t dgampi_mpi_family;
 #endif // __cplusplus
 
 /*
+ Which path the rows of plans created under this setting take between
+ ranks: the chunked point-to-point engine, or one MPI collective per
+ execution when every per-peer block fits the message limit.
+ */
+enum dgampi_exchange_path
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   The collective when every per-peer block fits the limit; the chunked
+   point-to-point engine otherwise.
+   */
+  DGAMPI_EXCHANGE_PATH_AUTO = 0,
+  /*
+   Always the chunked point-to-point engine.
+   */
+  DGAMPI_EXCHANGE_PATH_POINT_TO_POINT = 1,
+  /*
+   The collective whenever every per-peer block fits the limit (also in
+   one-shot calls); the engine otherwise.
+   */
+  DGAMPI_EXCHANGE_PATH_COLLECTIVE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum dgampi_exchange_path dgampi_exchange_path;
+#else
+typedef int32_t dgampi_exchange_path;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ The route a plan chose at creation (the map and vslice plans report it).
+ */
+enum dgampi_exchange_route
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   The chunked point-to-point engine.
+   */
+  DGAMPI_EXCHANGE_ROUTE_POINT_TO_POINT = 0,
+  /*
+   One `MPI_Alltoallw` per execution.
+   */
+  DGAMPI_EXCHANGE_ROUTE_ALLTOALLW = 1,
+  /*
+   One `MPI_Neighbor_alltoallw` per execution, on a graph communicator
+   over the ranks that exchange rows.
+   */
+  DGAMPI_EXCHANGE_ROUTE_NEIGHBOR_ALLTOALLW = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum dgampi_exchange_route dgampi_exchange_route;
+#else
+typedef int32_t dgampi_exchange_route;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  Opaque distributor handle.
  */
 typedef struct dgampi_distributor dgampi_distributor;
@@ -687,11 +750,6 @@ extern "C" {
 #endif // __cplusplus
 
 /*
- `MPI_BOTTOM` as the MPI library's `mpi.h` defines it (src/mpi_shim.c).
- */
-extern void *rsdgampi_mpi_bottom(void);
-
-/*
  Initializes the caller's record `t` of `struct_size` bytes (pass
  `sizeof *t`): zeroes it and stores `struct_size`; then set `u`, `n`,
  `nb`, `axes`, `sigma` and `conj`. A `struct_size` below
@@ -861,6 +919,12 @@ dgampi_status dgampi_map_plan_shapes(struct dgampi_map_plan *plan,
                                      int64_t *out_shape);
 
 /*
+ Stores the route the plan chose at creation (`dgampi_exchange_route`) in
+ `*route`. Local.
+ */
+dgampi_status dgampi_map_plan_route(struct dgampi_map_plan *plan, int32_t *route);
+
+/*
  Collective: destroys the plan `*plan` and sets `*plan` to NULL. Every
  rank of the plan must call it (it frees the plan's duplicate of the
  communicator). A NULL `*plan` is a no-op; a stale one gives
@@ -910,6 +974,12 @@ dgampi_status dgampi_vslice_plan_shapes(struct dgampi_vslice_plan *plan,
                                         int32_t ndim,
                                         int64_t *block_shape,
                                         int64_t *out_shape);
+
+/*
+ Stores the route the plan chose at creation (`dgampi_exchange_route`) in
+ `*route`. Local.
+ */
+dgampi_status dgampi_vslice_plan_route(struct dgampi_vslice_plan *plan, int32_t *route);
 
 /*
  Collective: destroys the plan `*plan` and sets `*plan` to NULL (every
@@ -991,6 +1061,21 @@ dgampi_status dgampi_set_max_message_bytes(size_t bytes);
  like every call that uses the process-wide limit.
  */
 dgampi_status dgampi_max_message_bytes(size_t *bytes);
+
+/*
+ Sets the process-wide exchange path (`dgampi_exchange_path`: auto,
+ point-to-point or collective) that plans created afterwards use; it
+ replaces the environment's `DGAMPI_EXCHANGE_PATH`. Every rank must use
+ the same setting (a plan's creation checks it).
+ */
+dgampi_status dgampi_set_exchange_path(int32_t path);
+
+/*
+ Stores the process-wide exchange path (`dgampi_exchange_path`) in
+ `*path`. Fails with `DGAMPI_STATUS_INVALID_ARGUMENT` while the
+ environment's `DGAMPI_EXCHANGE_PATH` is invalid and no path was set.
+ */
+dgampi_status dgampi_get_exchange_path(int32_t *path);
 
 /*
  Stores in `*rows` how many whole rows of `row_bytes` fit one message under

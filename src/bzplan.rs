@@ -135,6 +135,8 @@ pub(crate) trait PlanObject {
     fn fail_execute(&self, e: Error) -> Error;
     /// This rank's block and output shapes.
     fn shapes(&self) -> (&[usize], &[usize]);
+    /// The route chosen at creation.
+    fn route(&self) -> crate::route::ExchangeRoute;
 }
 
 /// What a plan object keeps next to its movement: its own duplicate of the
@@ -187,12 +189,11 @@ macro_rules! plan_api {
                 self.core.planned().limit
             }
 
-            /// How the rows travel between ranks: "point-to-point" (the
-            /// chunked engine), "MPI_Alltoallw" or "MPI_Neighbor_alltoallw"
-            /// (see [`crate::route`]; a collective route falls back to the
+            /// How the rows travel between ranks, chosen at creation (see
+            /// [`crate::route`]; a collective route falls back to the chunked
             /// engine for an execution on strided arrays).
-            pub fn exchange_route(&self) -> &'static str {
-                self.core.planned().route.name()
+            pub fn exchange_route(&self) -> crate::route::ExchangeRoute {
+                self.core.planned().route.kind()
             }
 
             /// The row plan (for statistics: rows sent, message schedule).
@@ -223,6 +224,10 @@ macro_rules! plan_api {
             fn shapes(&self) -> (&[usize], &[usize]) {
                 let p = self.core.planned();
                 (&p.block_shape, &p.out_shape)
+            }
+
+            fn route(&self) -> crate::route::ExchangeRoute {
+                self.exchange_route()
             }
         }
     };

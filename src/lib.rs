@@ -102,7 +102,7 @@ pub use fft::{execute_distributed_fft, pencil_indices, FftOptions, FftPlan};
 pub use layout::BlockLayout;
 pub use limit::{max_message_bytes, process_limit, set_max_message_bytes};
 pub use mpi_abi::{check_mpi_library, mpi_build, MpiBuild, MpiFamily};
-pub use route::{exchange_path, set_exchange_path, ExchangePath};
+pub use route::{exchange_path, set_exchange_path, ExchangePath, ExchangeRoute};
 pub use primitives::{bcast_rows, bcast_rows_into, recv_bytes, recv_rows_alloc, recv_rows_into, send_bytes, send_rows};
 pub use spill::SpillFile;
 

@@ -29,7 +29,9 @@ use mpi::ffi::MPI_Comm;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
-/// Which path a plan's rows take between ranks (see the module documentation).
+/// Which path the rows of plans created under this setting take between
+/// ranks: the chunked point-to-point engine, or one MPI collective per
+/// execution when every per-peer block fits the message limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
 pub enum ExchangePath {
@@ -101,6 +103,30 @@ pub fn set_exchange_path(path: ExchangePath) {
     PATH.store(path as u8 + 1, Ordering::Relaxed);
 }
 
+/// The route a plan chose at creation (the map and vslice plans report it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum ExchangeRoute {
+    /// The chunked point-to-point engine.
+    PointToPoint = 0,
+    /// One `MPI_Alltoallw` per execution.
+    Alltoallw = 1,
+    /// One `MPI_Neighbor_alltoallw` per execution, on a graph communicator
+    /// over the ranks that exchange rows.
+    NeighborAlltoallw = 2,
+}
+
+impl ExchangeRoute {
+    /// The route's name: "point-to-point", "MPI_Alltoallw" or "MPI_Neighbor_alltoallw".
+    pub fn name(self) -> &'static str {
+        match self {
+            ExchangeRoute::PointToPoint => "point-to-point",
+            ExchangeRoute::Alltoallw => "MPI_Alltoallw",
+            ExchangeRoute::NeighborAlltoallw => "MPI_Neighbor_alltoallw",
+        }
+    }
+}
+
 /// The route a planned movement takes on every execution.
 #[derive(Debug)]
 pub(crate) enum Route {
@@ -149,12 +175,12 @@ impl Route {
         Ok(Route::PointToPoint)
     }
 
-    /// What the route is called in statistics and benchmarks.
-    pub fn name(&self) -> &'static str {
+    /// Which route this is.
+    pub fn kind(&self) -> ExchangeRoute {
         match self {
-            Route::PointToPoint => "point-to-point",
-            Route::Alltoallw => "MPI_Alltoallw",
-            Route::Neighbor(_) => "MPI_Neighbor_alltoallw",
+            Route::PointToPoint => ExchangeRoute::PointToPoint,
+            Route::Alltoallw => ExchangeRoute::Alltoallw,
+            Route::Neighbor(_) => ExchangeRoute::NeighborAlltoallw,
         }
     }
 }

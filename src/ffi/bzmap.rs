@@ -504,6 +504,13 @@ unsafe fn write_shapes(plan: &dyn PlanObject, ndim: i32, block_shape: *mut i64, 
     Ok(())
 }
 
+/// Writes the plan's route into `*route`.
+unsafe fn write_route(plan: &dyn PlanObject, route: *mut i32) -> Result<()> {
+    non_null(route, "route")?;
+    *route = plan.route() as i32;
+    Ok(())
+}
+
 /// Collective: plans the peer-to-peer unfolding `full[q] = irr[irrk_inv[q]]`
 /// (as `dgampi_exchange_and_map_irrbz_fullbz` does it) for rows of
 /// `row_shape` (`row_ndim` int64 values; 0 axes = one element per q) of
@@ -562,6 +569,13 @@ pub unsafe extern "C" fn dgampi_map_plan_shapes(plan: *mut dgampi_map_plan, ndim
     guard("dgampi_map_plan_shapes", || {
         write_shapes(&(*LIVE_MAP_PLANS.get(plan, "map plan")?).inner, ndim, block_shape, out_shape)
     })
+}
+
+/// Stores the route the plan chose at creation (`dgampi_exchange_route`) in
+/// `*route`. Local.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_map_plan_route(plan: *mut dgampi_map_plan, route: *mut i32) -> Status {
+    guard("dgampi_map_plan_route", || write_route(&(*LIVE_MAP_PLANS.get(plan, "map plan")?).inner, route))
 }
 
 /// Collective: destroys the plan `*plan` and sets `*plan` to NULL. Every
@@ -635,6 +649,13 @@ pub unsafe extern "C" fn dgampi_vslice_plan_shapes(plan: *mut dgampi_vslice_plan
     guard("dgampi_vslice_plan_shapes", || {
         write_shapes(&(*LIVE_VSLICE_PLANS.get(plan, "vslice plan")?).inner, ndim, block_shape, out_shape)
     })
+}
+
+/// Stores the route the plan chose at creation (`dgampi_exchange_route`) in
+/// `*route`. Local.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_vslice_plan_route(plan: *mut dgampi_vslice_plan, route: *mut i32) -> Status {
+    guard("dgampi_vslice_plan_route", || write_route(&(*LIVE_VSLICE_PLANS.get(plan, "vslice plan")?).inner, route))
 }
 
 /// Collective: destroys the plan `*plan` and sets `*plan` to NULL (every

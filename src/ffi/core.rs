@@ -292,6 +292,27 @@ pub unsafe extern "C" fn dgampi_max_message_bytes(bytes: *mut usize) -> Status {
     })
 }
 
+/// Sets the process-wide exchange path (`dgampi_exchange_path`: auto,
+/// point-to-point or collective) that plans created afterwards use; it
+/// replaces the environment's `DGAMPI_EXCHANGE_PATH`. Every rank must use
+/// the same setting (a plan's creation checks it).
+#[no_mangle]
+pub extern "C" fn dgampi_set_exchange_path(path: i32) -> Status {
+    guard("dgampi_set_exchange_path", || Ok(crate::route::set_exchange_path(crate::route::ExchangePath::from_code(path)?)))
+}
+
+/// Stores the process-wide exchange path (`dgampi_exchange_path`) in
+/// `*path`. Fails with `DGAMPI_STATUS_INVALID_ARGUMENT` while the
+/// environment's `DGAMPI_EXCHANGE_PATH` is invalid and no path was set.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_get_exchange_path(path: *mut i32) -> Status {
+    guard("dgampi_get_exchange_path", || {
+        non_null(path, "path")?;
+        *path = crate::route::exchange_path()? as i32;
+        Ok(())
+    })
+}
+
 /// Stores in `*rows` how many whole rows of `row_bytes` fit one message under
 /// `limit` (0 = process-wide limit); at least 1.
 #[no_mangle]
