@@ -1497,6 +1497,92 @@ static void test_vslice_plans(void) {
     dists_destroy(&d);
 }
 
+/* The exchange-path setting: every setting moves the same data; the plans
+ * report the route the rule gives (the engine when asked, at one rank, or
+ * under a lowered limit a block exceeds; a collective for these dense
+ * movements otherwise); a setting that differs between ranks is a MISMATCH
+ * on every rank; an unknown setting is refused locally. */
+static void test_exchange_paths(void) {
+    static struct transform_inputs in;
+    check_section = "exchange paths";
+    int32_t path = -1;
+    CHECK_STATUS(dgampi_set_exchange_path(7), S_INVALID, "dgampi_set_exchange_path");
+    CHECK_OK(dgampi_get_exchange_path(&path));
+    CHECK(path == DGAMPI_EXCHANGE_PATH_AUTO, "the path is %d before any setting", (int)path);
+    CHECK_STATUS(dgampi_get_exchange_path(NULL), S_NULL, "dgampi_get_exchange_path");
+    const struct bzmap *m = &MAPS[1]; /* 4x4: every rank has peers at 2..4 ranks */
+    struct dists d;
+    if (!dists_create(m, &d)) return;
+    make_inputs(m->n_full, 3, &in);
+    const int32_t paths[3] = {DGAMPI_EXCHANGE_PATH_POINT_TO_POINT, DGAMPI_EXCHANGE_PATH_COLLECTIVE, DGAMPI_EXCHANGE_PATH_AUTO};
+    for (int k = 0; k < 3; k++) {
+        CHECK_OK(dgampi_set_exchange_path(paths[k]));
+        CHECK_OK(dgampi_get_exchange_path(&path));
+        CHECK(path == paths[k], "get gave %d after set %d", (int)path, (int)paths[k]);
+        /* Blocks here are 24 bytes to a few KiB: a limit of at most 20 bytes
+         * (the test matrix's) sends them through the engine, the default
+         * never; other limits are not checked. */
+        int engine = paths[k] == DGAMPI_EXCHANGE_PATH_POINT_TO_POINT || nranks == 1 || (env_limit && env_limit <= 20);
+        int known = engine || !env_limit;
+        const int64_t trail[1] = {3};
+        dgampi_map_plan *plan = NULL;
+        CHECK_OK(dgampi_map_plan_create(d.irr, d.full, m->inv, (size_t)m->n_full, DGAMPI_DTYPE_F64, 1, trail, NULL, 0, &plan));
+        int32_t route = -1;
+        CHECK_OK(dgampi_map_plan_route(plan, &route));
+        CHECK(!known || (engine ? route == DGAMPI_EXCHANGE_ROUTE_POINT_TO_POINT : route == DGAMPI_EXCHANGE_ROUTE_ALLTOALLW),
+              "map plan route %d under path %d", (int)route, (int)paths[k]);
+        int64_t bshape[2] = {d.isz, 3}, oshape[2] = {d.fsz, 3};
+        double *out = malloc((size_t)d.fsz * 3 * sizeof(double) + 1);
+        dgampi_array o = make_array(out, DGAMPI_DTYPE_F64, 2, oshape, NULL);
+        for (int seed = 1; seed <= 2; seed++) {
+            void *blk = pattern_range_new(DGAMPI_DTYPE_F64, (size_t)d.ioff * 3, (size_t)d.isz * 3, seed);
+            dgampi_array block = make_array(blk, DGAMPI_DTYPE_F64, 2, bshape, NULL);
+            CHECK_OK(dgampi_map_plan_execute(plan, &block, &o));
+            void *want = unfold_expected(m, DGAMPI_DTYPE_F64, 3, d.foff, d.fsz, seed);
+            CHECK_ELEMS(DGAMPI_DTYPE_F64, out, want, (size_t)d.fsz * 3, "map plan under each exchange path");
+            free(want);
+            free(blk);
+        }
+        CHECK_OK(dgampi_map_plan_destroy(&plan));
+        free(out);
+        /* the frequency re-layout: every receiving rank gets every q */
+        int64_t nodes[MAX_RANKS], ssz[MAX_RANKS], soff[MAX_RANKS];
+        for (int r = 0; r < nranks; r++) nodes[r] = 0;
+        CHECK_OK(dgampi_node_aware_split_nodes(4, nodes, (size_t)nranks, ssz, soff));
+        const int64_t nb = 2, n_nu = 4, nup = 3, row[4] = {nb, nb, n_nu, nup};
+        dgampi_vslice_plan *vplan = NULL;
+        CHECK_OK(dgampi_vslice_plan_create(d.irr, d.full, m->inv, (size_t)m->n_full, ssz, soff, DGAMPI_DTYPE_COMPLEX128, 4, row, NULL, 0, &vplan));
+        CHECK_OK(dgampi_vslice_plan_route(vplan, &route));
+        CHECK(!known || (engine ? route == DGAMPI_EXCHANGE_ROUTE_POINT_TO_POINT : route == DGAMPI_EXCHANGE_ROUTE_ALLTOALLW),
+              "vslice plan route %d under path %d", (int)route, (int)paths[k]);
+        int64_t vb[5], vo[5];
+        CHECK_OK(dgampi_vslice_plan_shapes(vplan, 5, vb, vo));
+        size_t n = (size_t)m->n_full * (size_t)(nb * nb * ssz[rank] * nup), brow = (size_t)(nb * nb * n_nu * nup);
+        cplx *vout = malloc(n * sizeof(cplx) + 1);
+        dgampi_array vo_arr = make_array(n ? vout : NULL, DGAMPI_DTYPE_COMPLEX128, 5, vo, NULL);
+        cplx *blk = pattern_range_new(DGAMPI_DTYPE_COMPLEX128, (size_t)d.ioff * brow, (size_t)d.isz * brow, 6);
+        dgampi_array block = make_array(blk, DGAMPI_DTYPE_COMPLEX128, 5, vb, NULL);
+        CHECK_OK(dgampi_vslice_plan_execute(vplan, &block, &vo_arr));
+        cplx *want = vslice_expected(m, NULL, nb, n_nu, nup, ssz[rank], soff[rank], 6);
+        if (n) CHECK_CLOSE(vout, want, (size_t)m->n_full, n / (size_t)m->n_full, 0, "vslice plan under each exchange path");
+        free(want);
+        free(blk);
+        free(vout);
+        CHECK_OK(dgampi_vslice_plan_destroy(&vplan));
+    }
+    if (nranks > 1) {
+        /* rank 0 alone asks for the engine: no plan, an error on every rank */
+        CHECK_OK(dgampi_set_exchange_path(rank == 0 ? DGAMPI_EXCHANGE_PATH_POINT_TO_POINT : DGAMPI_EXCHANGE_PATH_AUTO));
+        const int64_t trail[1] = {3};
+        dgampi_map_plan *plan = NULL;
+        CHECK_STATUS(dgampi_map_plan_create(d.irr, d.full, m->inv, (size_t)m->n_full, DGAMPI_DTYPE_F64, 1, trail, NULL, 0, &plan), S_MISMATCH,
+                     "dgampi_map_plan_create");
+        CHECK(plan == NULL, "a failed creation left a plan");
+    }
+    CHECK_OK(dgampi_set_exchange_path(DGAMPI_EXCHANGE_PATH_AUTO));
+    dists_destroy(&d);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -1534,6 +1620,7 @@ int main(int argc, char **argv) {
     test_vslice();
     test_map_plans();
     test_vslice_plans();
+    test_exchange_paths();
     fixture_setup();
     test_bad_maps();
     test_bad_blocks();
