@@ -494,12 +494,11 @@ fn case_vslice_plan(world: &SimpleCommunicator) -> Result<(), String> {
     ensure(matches!(e.status, Status::InvalidArgument | Status::Mismatch | Status::OutOfRange), || format!("bad split: {e}"))
 }
 
-/// The route a map plan should take, from a serial count of every pair's
-/// block: the engine when asked, at one rank, or when a block exceeds the
-/// limit; else `MPI_Alltoallw` when some rank exchanges rows with more than
-/// half of the others, else the neighbourhood collective.
+/// A serial count of a map's blocks: the largest block any rank sends
+/// another (bytes), and whether some rank exchanges rows with more than
+/// half of the other ranks.
 #[allow(clippy::needless_range_loop)]
-fn expected_map_route(setting: dgampi::ExchangePath, irrk_inv: &[usize], n_irr: usize, size: usize, row_bytes: usize, limit: usize) -> &'static str {
+fn map_blocks(irrk_inv: &[usize], n_irr: usize, size: usize, row_bytes: usize) -> (usize, bool) {
     use std::collections::BTreeSet;
     let (irr, full) = (dgampi::BlockLayout::new(n_irr, size).unwrap(), dgampi::BlockLayout::new(irrk_inv.len(), size).unwrap());
     // rows[p][q]: distinct irreducible rows rank p sends rank q.
@@ -509,11 +508,18 @@ fn expected_map_route(setting: dgampi::ExchangePath, irrk_inv: &[usize], n_irr: 
             rows[irr.owner(irrk_inv[g]).0][q].insert(irrk_inv[g]);
         }
     }
-    let too_large = (0..size).any(|p| (0..size).any(|q| p != q && rows[p][q].len() * row_bytes > limit));
+    let largest = (0..size).flat_map(|p| (0..size).map(move |q| (p, q))).filter(|(p, q)| p != q).map(|(p, q)| rows[p][q].len() * row_bytes).max().unwrap_or(0);
     let peers = |r: usize| (0..size).filter(|&o| o != r && (!rows[r][o].is_empty() || !rows[o][r].is_empty())).count();
-    let dense = (0..size).any(|r| 2 * peers(r) > size - 1);
+    (largest, (0..size).any(|r| 2 * peers(r) > size - 1))
+}
+
+/// The route a map plan should take: the engine when asked, at one rank, or
+/// when a block exceeds the limit; else `MPI_Alltoallw` when the movement
+/// is dense, else the neighbourhood collective.
+fn expected_map_route(setting: dgampi::ExchangePath, irrk_inv: &[usize], n_irr: usize, size: usize, row_bytes: usize, limit: usize) -> &'static str {
+    let (largest, dense) = map_blocks(irrk_inv, n_irr, size, row_bytes);
     match () {
-        _ if setting == dgampi::ExchangePath::PointToPoint || size == 1 || too_large => "point-to-point",
+        _ if setting == dgampi::ExchangePath::PointToPoint || size == 1 || largest > limit => "point-to-point",
         _ if dense => "MPI_Alltoallw",
         _ => "MPI_Neighbor_alltoallw",
     }
@@ -539,6 +545,15 @@ fn case_exchange_paths(world: &SimpleCommunicator) -> Result<(), String> {
                 let mut plan = MapPlan::new(&irr, &full, &irrk_inv, dgampi::DType::Complex128, &row, None, 0).map_err(err)?;
                 let want = expected_map_route(setting, &irrk_inv, n_irr, size, row_bytes, limit_in_force());
                 ensure(plan.exchange_route().name() == want, || format!("{name} {setting:?}: route {} but the rule gives {want}", plan.exchange_route().name()))?;
+                let (largest, _) = map_blocks(&irrk_inv, n_irr, size, row_bytes);
+                if setting == ExchangePath::Auto && largest > 0 && largest < limit_in_force() {
+                    // At the boundary: a limit of the largest block admits the collective, one byte less does not.
+                    for limit in [largest, largest - 1] {
+                        let p = MapPlan::new(&irr, &full, &irrk_inv, dgampi::DType::Complex128, &row, None, limit).map_err(err)?;
+                        let want = expected_map_route(setting, &irrk_inv, n_irr, size, row_bytes, limit);
+                        ensure(p.exchange_route().name() == want, || format!("{name}, limit {limit}: route {} (expected {want})", p.exchange_route().name()))?;
+                    }
+                }
                 for seed in 0..2u64 {
                     let irr_all = pattern::<Complex64>(&[n_irr, 2, 3], seed);
                     let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();

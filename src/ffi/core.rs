@@ -298,7 +298,10 @@ pub unsafe extern "C" fn dgampi_max_message_bytes(bytes: *mut usize) -> Status {
 /// the same setting (a plan's creation checks it).
 #[no_mangle]
 pub extern "C" fn dgampi_set_exchange_path(path: i32) -> Status {
-    guard("dgampi_set_exchange_path", || Ok(crate::route::set_exchange_path(crate::route::ExchangePath::from_code(path)?)))
+    guard("dgampi_set_exchange_path", || {
+        crate::route::set_exchange_path(crate::route::ExchangePath::from_code(path)?);
+        Ok(())
+    })
 }
 
 /// Stores the process-wide exchange path (`dgampi_exchange_path`) in

@@ -124,10 +124,17 @@ fn special_worker(mode: &str) {
 
 /// Launcher check: the PMPI checker aborts a run that sends one byte over the limit.
 pub fn checker_catches_oversize() -> Result<(), String> {
-    let out = mpirun(2, Some(1000), &pmpi_checker(), "oversize").output().map_err(|e| e.to_string())?;
+    // The checker also writes its message to DGAMPI_PMPI_LOG: the launcher may
+    // tear the job down before it forwards the aborting rank's stderr.
+    let log = std::env::temp_dir().join(format!("dgampi_pmpi_oversize_{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let out = mpirun(2, Some(1000), &pmpi_checker(), "oversize").env("DGAMPI_PMPI_LOG", &log).output().map_err(|e| e.to_string())?;
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
     ensure(!out.status.success(), || "the run with an oversize message exited successfully".into())?;
-    ensure(stderr.contains("1001-byte message, above the limit of 1000"), || format!("checker message missing:\n{stderr}"))
+    let want = "1001-byte message, above the limit of 1000";
+    ensure(logged.contains(want), || format!("checker message missing from DGAMPI_PMPI_LOG ({logged:?}); stderr:\n{stderr}"))
 }
 
 /// Path of the PMPI checker, built on first use.

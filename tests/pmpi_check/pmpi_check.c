@@ -3,8 +3,11 @@
  * Records the byte size of every message a rank sends (point-to-point and the
  * per-peer blocks of collectives) and aborts the whole run, with a message on
  * stderr, as soon as one exceeds the limit in force: DGAMPI_PMPI_LIMIT if set,
- * else DGAMPI_MAX_MESSAGE_BYTES, else 2147483647. With DGAMPI_PMPI_REPORT set,
- * each rank prints its message count and largest message at MPI_Finalize. */
+ * else DGAMPI_MAX_MESSAGE_BYTES, else 2147483647. With DGAMPI_PMPI_LOG set
+ * (a file name), the message is also appended to that file before the abort
+ * (a launcher may tear the job down before it forwards the rank's stderr:
+ * MPICH's hydra sometimes does). With DGAMPI_PMPI_REPORT set, each rank
+ * prints its message count and largest message at MPI_Finalize. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +39,13 @@ static void record(const char *fn, long long count, MPI_Datatype type) {
         fprintf(stderr, "pmpi_check: rank %d: %s moves a %lld-byte message, above the limit of %lld bytes\n",
                 rank, fn, bytes, the_limit());
         fflush(stderr);
+        const char *log = getenv("DGAMPI_PMPI_LOG");
+        FILE *f = log ? fopen(log, "a") : NULL;
+        if (f) {
+            fprintf(f, "pmpi_check: rank %d: %s moves a %lld-byte message, above the limit of %lld bytes\n",
+                    rank, fn, bytes, the_limit());
+            fclose(f);
+        }
         PMPI_Abort(MPI_COMM_WORLD, 97);
     }
 }
@@ -125,6 +135,28 @@ int MPI_Alltoallv(const void *sb, const int *scs, const int *sd, MPI_Datatype st
     if (sb != MPI_IN_PLACE) record_v("MPI_Alltoallv", scs, st, comm);
     record_v("MPI_Alltoallv", rcs, rt, comm);
     return PMPI_Alltoallv(sb, scs, sd, st, rb, rcs, rd, rt, comm);
+}
+
+/* The w collectives: one block per peer, each of its own datatype (neighbours
+ * of a graph communicator for the neighbourhood form). */
+static void record_w(const char *fn, int n, const int *counts, const MPI_Datatype *types) {
+    for (int i = 0; i < n; i++) record(fn, counts[i], types[i]);
+}
+int MPI_Alltoallw(const void *sb, const int *scs, const int *sd, const MPI_Datatype *st, void *rb, const int *rcs,
+                  const int *rd, const MPI_Datatype *rt, MPI_Comm comm) {
+    int n = 0;
+    PMPI_Comm_size(comm, &n);
+    if (sb != MPI_IN_PLACE) record_w("MPI_Alltoallw", n, scs, st);
+    record_w("MPI_Alltoallw", n, rcs, rt);
+    return PMPI_Alltoallw(sb, scs, sd, st, rb, rcs, rd, rt, comm);
+}
+int MPI_Neighbor_alltoallw(const void *sb, const int *scs, const MPI_Aint *sd, const MPI_Datatype *st, void *rb,
+                           const int *rcs, const MPI_Aint *rd, const MPI_Datatype *rt, MPI_Comm comm) {
+    int indegree = 0, outdegree = 0, weighted = 0;
+    PMPI_Dist_graph_neighbors_count(comm, &indegree, &outdegree, &weighted);
+    record_w("MPI_Neighbor_alltoallw", outdegree, scs, st);
+    record_w("MPI_Neighbor_alltoallw", indegree, rcs, rt);
+    return PMPI_Neighbor_alltoallw(sb, scs, sd, st, rb, rcs, rd, rt, comm);
 }
 
 int MPI_Finalize(void) {
