@@ -58,13 +58,15 @@ impl Sim {
         let (size, rank) = (self.nranks, self.rank);
         match self.kind {
             Kind::Fft => {
-                // as FftPlan's move_plan: every peer gets all my q rows (its columns),
-                // and I receive every q, from its owner, into my columns
-                let blocks = BlockLayout::new(NQ, size).expect("layout");
+                // as FftPlan's move_plan: every peer with columns gets all my q
+                // rows (its columns), and I receive every q, from its owner, into
+                // my columns (if I have any)
+                let (blocks, cols) = (BlockLayout::new(NQ, size).expect("layout"), BlockLayout::new(BATCH, size).expect("layout"));
                 let mine = blocks.sizes()[rank];
-                let send = (0..size).map(|_| (0..mine).collect()).collect();
-                let recv = (0..size).map(|p| blocks.range(p).collect()).collect();
-                RowPlan::from_lists(rank, mine, NQ, send, recv, true).expect("plan")
+                let has = |p: usize| cols.sizes()[p] > 0;
+                let send = |p: usize| if has(p) { 0..mine } else { 0..0 };
+                let recv = |p: usize| if has(rank) { blocks.range(p) } else { 0..0 };
+                RowPlan::from_ranges(size, rank, mine, NQ, send, recv, true).expect("plan")
             }
             Kind::Map => {
                 let irr = BlockLayout::new(n_irr, size).expect("layout");
@@ -178,13 +180,19 @@ fn main() {
             ("planning_growth_vs_64", Json::Num(growth)),
         ]));
     }
-    let worst_growth = sims.iter().filter(|s| s.nranks == 16384).map(|s| t(&s.name()) / t(&Sim { nranks: 64, rank: 32, ..s.clone() }.name())).fold(0.0f64, f64::max);
     bench.param("schedule", Json::Arr(rows));
+    let growth_of = |kind: Kind| {
+        let at = |n: usize| t(&Sim { kind, nranks: n, rank: n / 2 }.name());
+        (at(16384) / at(64), at(16384) / 16384.0)
+    };
+    let ((map_growth, _), (fft_growth, fft_per_rank)) = (growth_of(Kind::Map), growth_of(Kind::Fft));
     bench.note(format!(
-        "acceptance: one message per peer per pass where the block fits the limit: {}; planning growth 64 -> 16384 ranks {:.2} (target < 4): {}",
+        "acceptance: one message per peer per pass where the block fits the limit: {}; planning growth 64 -> 16384 ranks (target < 4): map {map_growth:.2} {}, \
+         fft {fft_growth:.2} {} (the FFT's plan stores no row list, so its planning is O(ranks): {:.1} ns per rank)",
         if all_one { "MET" } else { "NOT MET" },
-        worst_growth,
-        if worst_growth < 4.0 { "MET" } else { "NOT MET" }
+        if map_growth < 4.0 { "MET" } else { "NOT MET" },
+        if fft_growth < 4.0 { "MET" } else { "NOT MET" },
+        fft_per_rank * 1e9
     ));
     bench.finish();
 }

@@ -113,17 +113,94 @@ struct PeerRows {
     /// The peer's rank.
     peer: usize,
     /// Local source rows to send, in wire order.
-    send: Vec<usize>,
+    send: RowList,
     /// For received row `k` (wire order), its destination rows are
-    /// `targets[starts[k]..starts[k + 1]]`.
-    starts: Vec<usize>,
-    targets: Vec<usize>,
+    /// `targets[starts[k]..starts[k + 1]]`; None: one destination row
+    /// each, `targets[k]` (no replication: no per-peer offsets to keep).
+    starts: Option<Vec<usize>>,
+    targets: RowList,
     /// Lengths (in rows, wire order) of the runs of the send stream that are
     /// consecutive both here and at the peer; the peer's `recv_segments` for
     /// this rank are the same. None: unknown (cut by size only).
-    send_segments: Option<Vec<usize>>,
+    send_segments: Option<Runs>,
     /// The same for the receive stream.
-    recv_segments: Option<Vec<usize>>,
+    recv_segments: Option<Runs>,
+}
+
+/// A list of row indices: explicit, or a range (the FFT's transposes, whose
+/// per-peer lists are blocks of rows: nothing to store per peer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum RowList {
+    List(Vec<usize>),
+    Range(Range<usize>),
+}
+
+impl Default for RowList {
+    fn default() -> RowList {
+        RowList::List(Vec::new())
+    }
+}
+
+impl RowList {
+    fn len(&self) -> usize {
+        match self {
+            RowList::List(l) => l.len(),
+            RowList::Range(r) => r.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row `k` of the list.
+    fn at(&self, k: usize) -> usize {
+        match self {
+            RowList::List(l) => l[k],
+            RowList::Range(r) => {
+                debug_assert!(k < r.len());
+                r.start + k
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.len()).map(move |k| self.at(k))
+    }
+}
+
+/// The runs of a stream: rows consecutive at both ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Runs {
+    /// Every row is its own run (sides whose rows are contiguous but not
+    /// adjacent, such as column windows): nothing to store per peer.
+    EachRow,
+    /// Their lengths in rows, in wire order.
+    Lengths(Vec<usize>),
+}
+
+/// A stream's runs as a [`Schedule`] reads them.
+#[derive(Clone, Copy, Debug)]
+enum RunsRef<'a> {
+    /// This many runs of one row.
+    EachRow(usize),
+    Lengths(&'a [usize]),
+}
+
+impl RunsRef<'_> {
+    fn count(&self) -> usize {
+        match self {
+            RunsRef::EachRow(n) => *n,
+            RunsRef::Lengths(l) => l.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> usize {
+        match self {
+            RunsRef::EachRow(_) => 1,
+            RunsRef::Lengths(l) => l[i],
+        }
+    }
 }
 
 /// Lengths of the maximal runs over which both `a` and `b` grow by one.
@@ -184,29 +261,39 @@ where
     Ok(groups
         .into_iter()
         .map(|g| {
-            let mut peer = PeerRows { peer: g.owner, starts: vec![0], ..PeerRows::default() };
+            let mut peer = PeerRows { peer: g.owner, ..PeerRows::default() };
             let firsts: Vec<usize> = g.lists.iter().map(|targets| targets[0]).collect();
+            let (mut starts, mut all) = (vec![0], Vec::new());
             for targets in g.lists {
-                peer.targets.extend(targets);
-                peer.starts.push(peer.targets.len());
+                all.extend(targets);
+                starts.push(all.len());
             }
-            peer.recv_segments = Some(runs_of(&g.src_locals, &firsts));
+            (peer.starts, peer.targets) = (Some(starts), RowList::List(all));
+            peer.recv_segments = Some(Runs::Lengths(runs_of(&g.src_locals, &firsts)));
             peer
         })
         .collect())
 }
 
+/// `runs` of a stream of `nrows` rows as a schedule reads them.
+fn runs_ref(runs: &Runs, nrows: usize) -> RunsRef<'_> {
+    match runs {
+        Runs::EachRow => RunsRef::EachRow(nrows),
+        Runs::Lengths(l) => RunsRef::Lengths(l),
+    }
+}
+
 /// Merges send lists into the receive side `recv` (both in rank order): one
 /// entry per rank with rows to send or receive. `send(p)` gives this rank's
 /// send list and runs for rank `p`, called for every rank in order.
-fn with_sends(nranks: usize, recv: Vec<PeerRows>, mut send: impl FnMut(usize) -> Result<(Vec<usize>, Option<Vec<usize>>)>) -> Result<Vec<PeerRows>> {
+fn with_sends(nranks: usize, recv: Vec<PeerRows>, mut send: impl FnMut(usize) -> Result<(Vec<usize>, Option<Runs>)>) -> Result<Vec<PeerRows>> {
     let mut recv = recv.into_iter().peekable();
     let mut peers = Vec::new();
     for p in 0..nranks {
         let mut rows = recv.next_if(|r| r.peer == p).unwrap_or(PeerRows { peer: p, ..PeerRows::default() });
         let (list, runs) = send(p)?;
         if !list.is_empty() {
-            (rows.send, rows.send_segments) = (list, runs);
+            (rows.send, rows.send_segments) = (RowList::List(list), runs);
         }
         if !rows.send.is_empty() || rows.nrecv() > 0 {
             peers.push(rows);
@@ -219,7 +306,7 @@ fn with_sends(nranks: usize, recv: Vec<PeerRows>, mut send: impl FnMut(usize) ->
 /// global source rows `needs`: the distinct local source rows, first use
 /// first, and the runs consecutive at both ends. `mark` (one entry per
 /// local source row) must not hold `p` on entry.
-fn send_list<O>(rank: usize, p: usize, mark: &mut [usize], needs: impl IntoIterator<Item = usize>, src_owner: &O) -> Result<(Vec<usize>, Option<Vec<usize>>)>
+fn send_list<O>(rank: usize, p: usize, mark: &mut [usize], needs: impl IntoIterator<Item = usize>, src_owner: &O) -> Result<(Vec<usize>, Option<Runs>)>
 where
     O: Fn(usize) -> Result<(usize, usize)>,
 {
@@ -233,15 +320,47 @@ where
         }
     }
     let segments = runs_of(&send, &firsts);
-    Ok((send, Some(segments)))
+    Ok((send, Some(Runs::Lengths(segments))))
 }
 
 impl PeerRows {
-    fn nrecv(&self) -> usize {
-        self.starts.len().saturating_sub(1)
+    /// Rows exchanged with `peer` without replication: received row `k`
+    /// fills `targets[k]`; `each_row_a_run`: see [`RowPlan::from_lists`].
+    fn one_to_one(peer: usize, send: RowList, targets: RowList, each_row_a_run: bool) -> PeerRows {
+        let runs = each_row_a_run.then_some(Runs::EachRow);
+        PeerRows { peer, send, starts: None, targets, send_segments: runs.clone(), recv_segments: runs }
     }
-    fn targets_of(&self, k: usize) -> &[usize] {
-        &self.targets[self.starts[k]..self.starts[k + 1]]
+
+    fn nrecv(&self) -> usize {
+        match &self.starts {
+            Some(starts) => starts.len().saturating_sub(1),
+            None => self.targets.len(),
+        }
+    }
+    /// The first destination row of received row `k` (where it lands).
+    fn first_target(&self, k: usize) -> usize {
+        match &self.starts {
+            Some(starts) => self.targets.at(starts[k]),
+            None => self.targets.at(k),
+        }
+    }
+    /// The other destination rows of received row `k` (copies of the first).
+    fn extra_targets(&self, k: usize) -> impl Iterator<Item = usize> + '_ {
+        let (from, to) = match &self.starts {
+            Some(starts) => (starts[k] + 1, starts[k + 1]),
+            None => (0, 0),
+        };
+        (from..to).map(move |i| self.targets.at(i))
+    }
+    /// Every destination row of received row `k`.
+    fn targets_of(&self, k: usize) -> impl Iterator<Item = usize> + '_ {
+        std::iter::once(self.first_target(k)).chain(self.extra_targets(k))
+    }
+    fn send_runs(&self) -> Option<RunsRef<'_>> {
+        self.send_segments.as_ref().map(|r| runs_ref(r, self.send.len()))
+    }
+    fn recv_runs(&self) -> Option<RunsRef<'_>> {
+        self.recv_segments.as_ref().map(|r| runs_ref(r, self.nrecv()))
     }
 }
 
@@ -380,14 +499,40 @@ impl RowPlan {
             if send.is_empty() && targets.is_empty() {
                 continue; // an idle peer has no entry
             }
-            peers.push(PeerRows {
-                peer,
-                send_segments: row_segments.then(|| vec![1; send.len()]),
-                recv_segments: row_segments.then(|| vec![1; targets.len()]),
-                starts: (0..=targets.len()).collect(),
-                send,
-                targets,
-            });
+            peers.push(PeerRows::one_to_one(peer, RowList::List(send), RowList::List(targets), row_segments));
+        }
+        Ok(RowPlan { rank, nranks, nsrc, ndst, peers })
+    }
+
+    /// [`RowPlan::from_lists`] for movements whose per-peer lists are
+    /// blocks of rows: `send(p)` the local source rows sent to rank `p`,
+    /// `recv(p)` the destination rows the rows from `p` fill, in order (the
+    /// FFT's batch transposes). Nothing is stored per row, so planning costs
+    /// O(ranks) whatever the rows.
+    pub fn from_ranges(
+        nranks: usize,
+        rank: usize,
+        nsrc: usize,
+        ndst: usize,
+        send: impl Fn(usize) -> Range<usize>,
+        recv: impl Fn(usize) -> Range<usize>,
+        row_segments: bool,
+    ) -> Result<RowPlan> {
+        if rank >= nranks {
+            return Err(Error::invalid(format!("rank {rank} of {nranks}")));
+        }
+        let mut peers = Vec::with_capacity(nranks);
+        for peer in 0..nranks {
+            let (s, r) = (send(peer), recv(peer));
+            if s.end > nsrc || r.end > ndst {
+                return Err(Error::out_of_range(format!("a listed row is outside the {nsrc} source / {ndst} destination rows")));
+            }
+            if peer == rank && s.len() != r.len() {
+                return Err(Error::mismatch("the rows this rank sends itself and receives from itself differ in number"));
+            }
+            if !s.is_empty() || !r.is_empty() {
+                peers.push(PeerRows::one_to_one(peer, RowList::Range(s), RowList::Range(r), row_segments));
+            }
         }
         Ok(RowPlan { rank, nranks, nsrc, ndst, peers })
     }
@@ -402,7 +547,7 @@ impl RowPlan {
             && self.nsrc == self.ndst
             && mine.send.len() == self.nsrc
             && mine.targets.len() == self.ndst
-            && mine.send.iter().enumerate().all(|(k, &s)| s == k && mine.targets_of(k) == [k])
+            && mine.send.iter().enumerate().all(|(k, s)| s == k && mine.first_target(k) == k && mine.extra_targets(k).next().is_none())
     }
 
     /// The rows exchanged with rank `p`, if any.
@@ -441,8 +586,8 @@ impl RowPlan {
                 }
                 Ok(n)
             };
-            let sends = count(Schedule::new(rows.send.len(), send_row_bytes(p), cut, rows.send_segments.as_deref())?)?;
-            let recvs = count(Schedule::new(rows.nrecv(), recv_row_bytes(p), cut, rows.recv_segments.as_deref())?)?;
+            let sends = count(Schedule::new(rows.send.len(), send_row_bytes(p), cut, rows.send_runs())?)?;
+            let recvs = count(Schedule::new(rows.nrecv(), recv_row_bytes(p), cut, rows.recv_runs())?)?;
             stats.peers_sent_to += usize::from(sends > 0);
             stats.messages_sent += sends;
             stats.messages_received += recvs;
@@ -617,8 +762,8 @@ impl RowPlan {
         // its blocks (an int overflow the agreement ruled out) cannot tell them.
         let typed = (|| -> Result<()> {
             for rows in &peers {
-                send_types.push(block_type(&src.view(rows.peer), rows.send.iter().copied())?);
-                recv_types.push(block_type(&dst.view(rows.peer), (0..rows.nrecv()).map(|k| rows.targets_of(k)[0]))?);
+                send_types.push(block_type(&src.view(rows.peer), rows.send.iter())?);
+                recv_types.push(block_type(&dst.view(rows.peer), (0..rows.nrecv()).map(|k| rows.first_target(k)))?);
             }
             Ok(())
         })();
@@ -670,8 +815,8 @@ impl RowPlan {
         }
         let copy = RowCopier::new(src, dst);
         // Receive and send orders agree, so slot k is source row mine.send[k].
-        for (k, &s) in mine.send.iter().enumerate() {
-            for &d in mine.targets_of(k) {
+        for (k, s) in mine.send.iter().enumerate() {
+            for d in mine.targets_of(k) {
                 copy.row(s, d)?;
             }
         }
@@ -860,9 +1005,8 @@ fn replicate(rows: &PeerRows, dst: &RawArray) -> Result<()> {
     }
     let copy = RowCopier::new(dst, dst);
     for k in 0..rows.nrecv() {
-        let targets = rows.targets_of(k);
-        for &d in &targets[1..] {
-            copy.row(targets[0], d)?;
+        for d in rows.extra_targets(k) {
+            copy.row(rows.first_target(k), d)?;
         }
     }
     Ok(())
@@ -921,7 +1065,7 @@ struct Schedule<'a> {
     row_bytes: usize,
     chunk: usize,
     /// The runs, when cutting at them (None: one run of every row).
-    runs: Option<&'a [usize]>,
+    runs: Option<RunsRef<'a>>,
     /// Index of the current run and its first row.
     run: usize,
     first: usize,
@@ -931,16 +1075,16 @@ struct Schedule<'a> {
 }
 
 impl<'a> Schedule<'a> {
-    fn new(nrows: usize, row_bytes: usize, cut: Cut, runs: Option<&'a [usize]>) -> Result<Schedule<'a>> {
+    fn new(nrows: usize, row_bytes: usize, cut: Cut, runs: Option<RunsRef<'a>>) -> Result<Schedule<'a>> {
         let total = nrows.checked_mul(row_bytes).ok_or_else(|| Error::out_of_range("a stream's length overflows"))?;
         // When every rank's rows are contiguous, messages of wide rows (any
         // rows: an indexed type) and messages within long runs travel in place
         // at both ends: cut at the limit alone, wide rows without regard to runs.
         let wide = cut.in_place_runs && row_bytes >= SCATTERED_ROW_MIN_BYTES;
-        let runs = runs.filter(|r| !wide && !r.is_empty() && total / r.len() >= RUN_MIN_BYTES);
+        let runs = runs.filter(|r| !wide && r.count() > 0 && total / r.count() >= RUN_MIN_BYTES);
         let chunk = if wide || (cut.in_place_runs && runs.is_some()) { cut.limit } else { cut.staged };
         let part = match runs {
-            Some(r) => RowChunks::new(r[0], row_bytes, chunk)?,
+            Some(r) => RowChunks::new(r.get(0), row_bytes, chunk)?,
             None => RowChunks::new(nrows, row_bytes, chunk)?,
         };
         Ok(Schedule { row_bytes, chunk, runs, run: 0, first: 0, part, next: 0 })
@@ -949,10 +1093,10 @@ impl<'a> Schedule<'a> {
     /// The next message, or None at the end of the stream.
     fn take_next(&mut self) -> Result<Option<Chunk>> {
         while self.next == self.part.count() {
-            let Some(runs) = self.runs.filter(|r| self.run + 1 < r.len()) else { return Ok(None) };
-            self.first += runs[self.run];
+            let Some(runs) = self.runs.filter(|r| self.run + 1 < r.count()) else { return Ok(None) };
+            self.first += runs.get(self.run);
             self.run += 1;
-            self.part = RowChunks::new(runs[self.run], self.row_bytes, self.chunk)?;
+            self.part = RowChunks::new(runs.get(self.run), self.row_bytes, self.chunk)?;
             self.next = 0;
         }
         let c = self.part.get(self.next);
@@ -1015,8 +1159,8 @@ impl<'a> Stream<'a> {
     fn new(rows: &'a PeerRows, src: RawArray, dst: RawArray, cut: Cut) -> Result<Stream<'a>> {
         Ok(Stream {
             rows,
-            send_plan: Schedule::new(rows.send.len(), src.row_bytes(), cut, rows.send_segments.as_deref())?,
-            recv_plan: Schedule::new(rows.nrecv(), dst.row_bytes(), cut, rows.recv_segments.as_deref())?,
+            send_plan: Schedule::new(rows.send.len(), src.row_bytes(), cut, rows.send_runs())?,
+            recv_plan: Schedule::new(rows.nrecv(), dst.row_bytes(), cut, rows.recv_runs())?,
             src,
             dst,
         })
@@ -1099,13 +1243,13 @@ fn wire_of(a: &RawArray, c: &Chunk, row_of: impl Fn(usize) -> usize) -> Option<W
 }
 
 /// Where message `c` of the send stream over source rows `rows` is, in place.
-fn send_wire(src: &RawArray, rows: &[usize], c: &Chunk) -> Option<Wire> {
-    wire_of(src, c, |k| rows[k])
+fn send_wire(src: &RawArray, rows: &RowList, c: &Chunk) -> Option<Wire> {
+    wire_of(src, c, |k| rows.at(k))
 }
 
 /// Where to receive message `c` in place (the first destination row of each received row).
 fn recv_wire(dst: &RawArray, rows: &PeerRows, c: &Chunk) -> Option<Wire> {
-    wire_of(dst, c, |k| rows.targets_of(k)[0])
+    wire_of(dst, c, |k| rows.first_target(k))
 }
 
 /// The datatype of one peer's whole block in `a`: the given rows (each one
@@ -1131,15 +1275,15 @@ fn block_type(a: &RawArray, rows: impl Iterator<Item = usize>) -> Result<Option<
 }
 
 /// Gathers the chunk's bytes from its source rows into `buf`.
-fn pack_chunk(src: &RawArray, rows: &[usize], c: &Chunk, buf: &mut [u8]) {
+fn pack_chunk(src: &RawArray, rows: &RowList, c: &Chunk, buf: &mut [u8]) {
     let row_bytes = src.row_bytes();
-    for_each_piece(row_bytes, c, |k, within, n, at| src.pack(rows[k] * row_bytes + within, &mut buf[at..at + n]));
+    for_each_piece(row_bytes, c, |k, within, n, at| src.pack(rows.at(k) * row_bytes + within, &mut buf[at..at + n]));
 }
 
 /// Copies a staged chunk into the first destination row of each received row.
 fn unpack_received(dst: &RawArray, rows: &PeerRows, c: &Chunk, buf: &[u8]) {
     let row_bytes = dst.row_bytes();
-    for_each_piece(row_bytes, c, |k, within, n, at| dst.unpack(rows.targets_of(k)[0] * row_bytes + within, &buf[at..at + n]));
+    for_each_piece(row_bytes, c, |k, within, n, at| dst.unpack(rows.first_target(k) * row_bytes + within, &buf[at..at + n]));
 }
 
 /// Posts a send or receive of `len` bytes at `wire` (`send`: which one).
@@ -1278,7 +1422,7 @@ mod tests {
         // no message crosses the run boundary at row 20.
         // (rows not known contiguous everywhere: 4 KiB rows are cut at runs, not as wide rows)
         let cut = Cut { limit: 40 << 10, staged: 40 << 10, in_place_runs: false };
-        let mut s = Schedule::new(32, 4096, cut, Some(&[20, 12])).unwrap();
+        let mut s = Schedule::new(32, 4096, cut, Some(RunsRef::Lengths(&[20, 12]))).unwrap();
         assert!(s.at_runs());
         let mut chunks = Vec::new();
         while let Some(c) = s.take_next().unwrap() {
@@ -1289,7 +1433,33 @@ mod tests {
         assert!(chunks.windows(2).all(|w| w[0].byte_offset + w[0].byte_len == w[1].byte_offset));
         // Short runs: cut by size only.
         let cut = Cut { limit: 1024, staged: 1024, in_place_runs: true };
-        assert!(!Schedule::new(32, 64, cut, Some(&[1; 32])).unwrap().at_runs());
+        assert!(!Schedule::new(32, 64, cut, Some(RunsRef::Lengths(&[1; 32]))).unwrap().at_runs());
+        assert!(!Schedule::new(32, 64, cut, Some(RunsRef::EachRow(32))).unwrap().at_runs());
+    }
+
+    /// A plan from ranges moves the same rows as one from the equivalent
+    /// lists, and stores no row list.
+    #[test]
+    fn range_plans_equal_list_plans() {
+        let blocks = BlockLayout::new(10, 3).unwrap();
+        for rank in 0..3 {
+            let mine = blocks.sizes()[rank];
+            let send = |p: usize| if p == 1 { 0..0 } else { 0..mine };
+            let recv = |p: usize| if rank == 1 { 0..0 } else { blocks.range(p) };
+            let ranged = RowPlan::from_ranges(3, rank, mine, 10, send, recv, true).unwrap();
+            let lists = RowPlan::from_lists(rank, mine, 10, (0..3).map(|p| send(p).collect()).collect(), (0..3).map(|p| recv(p).collect()).collect(), true).unwrap();
+            assert_eq!((ranged.rows_sent(), ranged.rows_received()), (lists.rows_sent(), lists.rows_received()));
+            assert_eq!(ranged.peer_ranks(), lists.peer_ranks());
+            for (a, b) in ranged.peers.iter().zip(&lists.peers) {
+                assert!(matches!(a.send, RowList::Range(_)) && matches!(a.targets, RowList::Range(_)));
+                assert_eq!(a.send.iter().collect::<Vec<_>>(), b.send.iter().collect::<Vec<_>>());
+                assert_eq!((0..a.nrecv()).map(|k| a.first_target(k)).collect::<Vec<_>>(), (0..b.nrecv()).map(|k| b.first_target(k)).collect::<Vec<_>>());
+            }
+            let stats = |p: &RowPlan| p.message_stats(|_| 64, |_| 64, 1 << 20, true).unwrap();
+            assert_eq!(stats(&ranged), stats(&lists));
+        }
+        assert!(RowPlan::from_ranges(3, 0, 2, 10, |_| 0..3, |_| 0..3, true).is_err());
+        assert!(RowPlan::from_ranges(3, 0, 4, 10, |p| if p == 0 { 0..2 } else { 0..0 }, |_| 0..3, true).is_err());
     }
 
     /// 2x2 lattice map [0, 1, 1, 2]: 3 irreducible rows on 2 ranks ([1, 2]),
@@ -1305,12 +1475,12 @@ mod tests {
         let p1 = RowPlan::build(2, 1, 2, 2, needs, owner).unwrap();
         // rank 0 holds irr row 0, needs irr 0 (own) and irr 1 (rank 1)
         let rows = |p: &RowPlan, q: usize| p.peer_rows(q).cloned().unwrap_or_default();
-        assert_eq!(rows(&p0, 0).send, vec![0]);
-        assert_eq!(rows(&p0, 1).send, Vec::<usize>::new());
+        assert_eq!(rows(&p0, 0).send, RowList::List(vec![0]));
+        assert_eq!(rows(&p0, 1).send, RowList::default());
         assert_eq!(rows(&p0, 1).nrecv(), 1);
         // rank 1 holds irr rows 1, 2; needs irr 1 twice-free: full rows 2, 3 = irr 1, 2
-        assert_eq!(rows(&p1, 0).send, vec![0]);
-        assert_eq!(rows(&p1, 1).send, vec![0, 1]);
+        assert_eq!(rows(&p1, 0).send, RowList::List(vec![0]));
+        assert_eq!(rows(&p1, 1).send, RowList::List(vec![0, 1]));
         assert_eq!(p1.rows_sent(), 1);
         assert_eq!(p0.rows_received(), 1);
         // Only peers with rows have an entry.

@@ -476,18 +476,21 @@ impl Builder {
         let (rank, size) = (self.rank, self.size);
         match (from, to) {
             (Some(a), Some(b)) => RowPlan::build(size, rank, a.count(rank), b.count(rank), |p| b.indices(p), |q| Ok(a.owner(q))),
-            // flat q-blocks → every q for my batch slice: each peer gets all my rows (its columns).
+            // flat q-blocks → every q for my batch slice: each peer with a
+            // slice gets all my rows (its columns); blocks of rows both ways.
             (Some(_), None) => {
                 let mine = self.flat_blocks.sizes()[rank];
-                let send = (0..size).map(|_| (0..mine).collect()).collect();
-                let recv = (0..size).map(|p| self.flat_blocks.range(p).collect()).collect();
-                RowPlan::from_lists(rank, mine, self.grid.len(), send, recv, true)
+                let (has, blocks) = (|p: usize| self.batch_split.sizes()[p] > 0, &self.flat_blocks);
+                let send = |p: usize| if has(p) { 0..mine } else { 0..0 };
+                let recv = |p: usize| if has(rank) { blocks.range(p) } else { 0..0 };
+                RowPlan::from_ranges(size, rank, mine, self.grid.len(), send, recv, true)
             }
             (None, Some(_)) => {
                 let mine = self.flat_blocks.sizes()[rank];
-                let send = (0..size).map(|p| self.flat_blocks.range(p).collect()).collect();
-                let recv = (0..size).map(|_| (0..mine).collect()).collect();
-                RowPlan::from_lists(rank, self.grid.len(), mine, send, recv, true)
+                let (has, blocks) = (|p: usize| self.batch_split.sizes()[p] > 0, &self.flat_blocks);
+                let send = |p: usize| if has(rank) { blocks.range(p) } else { 0..0 };
+                let recv = |p: usize| if has(p) { 0..mine } else { 0..0 };
+                RowPlan::from_ranges(size, rank, self.grid.len(), mine, send, recv, true)
             }
             (None, None) => Err(Error::invalid("no movement between two batch-transposed ownerships")),
         }
