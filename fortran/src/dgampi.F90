@@ -34,6 +34,9 @@
 !   (types dgampi_map_plan, dgampi_vslice_plan): created once for a dtype and
 !   a row shape (given in Fortran order: shape(block) without its last
 !   extent), executed many times into caller arrays, destroyed collectively.
+!   Each chooses its route at creation from the process-wide exchange path
+!   (dgampi_set_exchange_path); dgampi_map_plan_route and
+!   dgampi_vslice_plan_route report it (DGAMPI_EXCHANGE_ROUTE_*).
 ! * Distributed 3-D FFT (type dgampi_fft_plan): this rank's block
 !   a(batch..., my_q) (complex(4) or complex(8), contiguous) is transformed in
 !   place; q = (ix*ny + iy)*nz + iz (0-based) runs over the nq(1) x nq(2) x
@@ -123,6 +126,19 @@ module dgampi
   integer, parameter, public :: DGAMPI_LAYOUT_Z_PENCIL = 1
   integer, parameter, public :: DGAMPI_LAYOUT_Y_PENCIL = 2
   integer, parameter, public :: DGAMPI_LAYOUT_X_PENCIL = 3
+  !> Exchange path (dgampi_set_exchange_path), process-wide, read by map and
+  !> vslice plans at creation: auto (one MPI collective when every per-peer
+  !> block fits the message limit, else the chunked point-to-point engine),
+  !> always the point-to-point engine, or the collective whenever it fits.
+  integer, parameter, public :: DGAMPI_EXCHANGE_PATH_AUTO = 0
+  integer, parameter, public :: DGAMPI_EXCHANGE_PATH_POINT_TO_POINT = 1
+  integer, parameter, public :: DGAMPI_EXCHANGE_PATH_COLLECTIVE = 2
+  !> The route a map or vslice plan chose at creation (dgampi_map_plan_route,
+  !> dgampi_vslice_plan_route): the chunked point-to-point engine, one
+  !> MPI_Alltoallw, or one MPI_Neighbor_alltoallw per execution.
+  integer, parameter, public :: DGAMPI_EXCHANGE_ROUTE_POINT_TO_POINT = 0
+  integer, parameter, public :: DGAMPI_EXCHANGE_ROUTE_ALLTOALLW = 1
+  integer, parameter, public :: DGAMPI_EXCHANGE_ROUTE_NEIGHBOR_ALLTOALLW = 2
 
   ! ---------------------------------------------------------------- public types
   !> A distributor (opaque C handle). Create with dgampi_distributor_create,
@@ -186,6 +202,7 @@ module dgampi
   public :: dgampi_error_message, dgampi_version, dgampi_version_numbers, dgampi_check_version
   public :: dgampi_mpi_build, dgampi_check_mpi_library
   public :: dgampi_set_max_message_bytes, dgampi_max_message_bytes
+  public :: dgampi_set_exchange_path, dgampi_get_exchange_path
   public :: dgampi_chunk_step, dgampi_row_chunks
   public :: dgampi_send_rows, dgampi_recv_rows_into, dgampi_bcast_rows_into
   public :: dgampi_send_bytes, dgampi_recv_bytes
@@ -209,8 +226,9 @@ module dgampi
   public :: dgampi_node_aware_split, dgampi_node_aware_split_nodes
   public :: dgampi_gather_full_ibz_for_vslice
   public :: dgampi_map_plan_create, dgampi_map_plan_execute, dgampi_map_plan_shapes, dgampi_map_plan_destroy
+  public :: dgampi_map_plan_route
   public :: dgampi_vslice_plan_create, dgampi_vslice_plan_execute, dgampi_vslice_plan_shapes
-  public :: dgampi_vslice_plan_destroy
+  public :: dgampi_vslice_plan_destroy, dgampi_vslice_plan_route
   public :: dgampi_fft_plan_create, dgampi_fft_plan_destroy, dgampi_fft_plan_execute
   public :: dgampi_fft_plan_local, dgampi_fft_plan_strategy, dgampi_fft_execute_once
   public :: dgampi_fft_pencil_indices, dgampi_fft_export_wisdom, dgampi_fft_import_wisdom
@@ -410,6 +428,16 @@ module dgampi
     function c_max_message_bytes(bytes) bind(C, name='dgampi_max_message_bytes') result(st)
       import :: c_size_t, c_int32_t
       integer(c_size_t), intent(out) :: bytes
+      integer(c_int32_t) :: st
+    end function
+    function c_set_exchange_path(path) bind(C, name='dgampi_set_exchange_path') result(st)
+      import :: c_int32_t
+      integer(c_int32_t), value :: path
+      integer(c_int32_t) :: st
+    end function
+    function c_get_exchange_path(path) bind(C, name='dgampi_get_exchange_path') result(st)
+      import :: c_int32_t
+      integer(c_int32_t), intent(out) :: path
       integer(c_int32_t) :: st
     end function
     function c_chunk_step(row_bytes, limit, rows) bind(C, name='dgampi_chunk_step') result(st)
@@ -757,6 +785,12 @@ module dgampi
       integer(c_int64_t), intent(inout) :: block_shape(*), out_shape(*)
       integer(c_int32_t) :: st
     end function
+    function c_map_plan_route(plan, route) bind(C, name='dgampi_map_plan_route') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: plan
+      integer(c_int32_t), intent(out) :: route
+      integer(c_int32_t) :: st
+    end function
     function c_map_plan_destroy(plan) bind(C, name='dgampi_map_plan_destroy') result(st)
       import :: c_ptr, c_int32_t
       type(c_ptr), intent(inout) :: plan
@@ -781,6 +815,12 @@ module dgampi
       type(c_ptr), value :: plan
       integer(c_int32_t), value :: ndim
       integer(c_int64_t), intent(inout) :: block_shape(*), out_shape(*)
+      integer(c_int32_t) :: st
+    end function
+    function c_vslice_plan_route(plan, route) bind(C, name='dgampi_vslice_plan_route') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: plan
+      integer(c_int32_t), intent(out) :: route
       integer(c_int32_t) :: st
     end function
     function c_vslice_plan_destroy(plan) bind(C, name='dgampi_vslice_plan_destroy') result(st)
@@ -1286,6 +1326,28 @@ contains
     bytes = 0
     call finish(c_max_message_bytes(bytes), ierr)
   end function dgampi_max_message_bytes
+
+  !> Sets the process-wide exchange path (DGAMPI_EXCHANGE_PATH_*) that map
+  !> and vslice plans created afterwards use; it replaces the environment's
+  !> DGAMPI_EXCHANGE_PATH. Every rank must use the same setting (plan
+  !> creation checks it: DGAMPI_STATUS_MISMATCH otherwise). Local.
+  subroutine dgampi_set_exchange_path(path, ierr)
+    integer, intent(in) :: path
+    integer, intent(out), optional :: ierr
+    call finish(c_set_exchange_path(int(path, c_int32_t)), ierr)
+  end subroutine dgampi_set_exchange_path
+
+  !> The process-wide exchange path (DGAMPI_EXCHANGE_PATH_*; -1 after an
+  !> error: an invalid DGAMPI_EXCHANGE_PATH in the environment and no path set).
+  function dgampi_get_exchange_path(ierr) result(path)
+    integer, intent(out), optional :: ierr
+    integer :: path
+    integer(c_int32_t) :: value, st
+    st = c_get_exchange_path(value)
+    if (st /= DGAMPI_STATUS_OK) value = -1
+    call finish(st, ierr)
+    path = int(value)
+  end function dgampi_get_exchange_path
 
   !> How many whole rows of `row_bytes` fit one message under `limit`
   !> (absent or 0: the process-wide limit); at least 1.
@@ -2355,6 +2417,19 @@ contains
     call plan_shapes_v(.false., plan%ptr, block_shape, out_shape, 'dgampi_map_plan_shapes', ierr)
   end subroutine dgampi_map_plan_shapes
 
+  !> The route the plan chose at creation (DGAMPI_EXCHANGE_ROUTE_*; -1
+  !> after an error). Local.
+  function dgampi_map_plan_route(plan, ierr) result(route)
+    type(dgampi_map_plan), intent(in) :: plan
+    integer, intent(out), optional :: ierr
+    integer :: route
+    integer(c_int32_t) :: value, st
+    st = c_map_plan_route(plan%ptr, value)
+    if (st /= DGAMPI_STATUS_OK) value = -1
+    call finish(st, ierr)
+    route = int(value)
+  end function dgampi_map_plan_route
+
   !> Collective: destroys the plan and nullifies it; every rank of the plan
   !> must call it (it frees the plan's communicator). Destroying a null plan
   !> is a no-op.
@@ -2474,6 +2549,19 @@ contains
     integer, intent(out), optional :: ierr
     call plan_shapes_v(.true., plan%ptr, block_shape, out_shape, 'dgampi_vslice_plan_shapes', ierr)
   end subroutine dgampi_vslice_plan_shapes
+
+  !> The route the plan chose at creation (DGAMPI_EXCHANGE_ROUTE_*; -1
+  !> after an error). Local.
+  function dgampi_vslice_plan_route(plan, ierr) result(route)
+    type(dgampi_vslice_plan), intent(in) :: plan
+    integer, intent(out), optional :: ierr
+    integer :: route
+    integer(c_int32_t) :: value, st
+    st = c_vslice_plan_route(plan%ptr, value)
+    if (st /= DGAMPI_STATUS_OK) value = -1
+    call finish(st, ierr)
+    route = int(value)
+  end function dgampi_vslice_plan_route
 
   !> Collective: destroys the plan and nullifies it; every rank of the plan
   !> must call it. Destroying a null plan is a no-op.

@@ -20,7 +20,12 @@
 !     the transform; a strided output and a strided vertex; a plan
 !     outliving its distributors; an empty frequency slice), a wrong block
 !     on one rank (an error on every rank, the plan usable afterwards),
-!     creation and shape errors, and destroy.
+!     creation and shape errors, and destroy;
+!   - the exchange path (dgampi_set_exchange_path / dgampi_get_exchange_path)
+!     and the route the plans report (dgampi_map_plan_route,
+!     dgampi_vslice_plan_route) under each setting, with the data each
+!     route moves; a setting differing between ranks (MISMATCH everywhere),
+!     an unknown setting, the route of a null plan.
 ! The per-type code is bzmap_type.inc, expanded for each type (T, CONV, TNAME, DT).
 program bzmap
   use, intrinsic :: iso_c_binding
@@ -129,6 +134,7 @@ program bzmap
   call test_map_plan_few_irreducible()
   call test_vslice_plan()
   call test_vslice_plan_empty()
+  call test_exchange_paths()
 
   call dgampi_distributor_destroy(full)
   call dgampi_distributor_destroy(irr)
@@ -936,5 +942,144 @@ contains
     call dgampi_vslice_plan_destroy(plan, ierr)
     call check_ok(ierr, 'dgampi_vslice_plan_destroy (empty slice)')
   end subroutine test_vslice_plan_empty
+
+  !> The route every rank reports must be the same.
+  logical function same_on_all_ranks(value) result(same)
+    integer, intent(in) :: value
+    integer :: lo, hi
+    call MPI_Allreduce(value, lo, 1, MPI_INTEGER, MPI_MIN, MPI_COMM_WORLD)
+    call MPI_Allreduce(value, hi, 1, MPI_INTEGER, MPI_MAX, MPI_COMM_WORLD)
+    same = lo == hi
+  end function same_on_all_ranks
+
+  !> The exchange-path setting: set / get, an unknown setting refused
+  !> (locally, the setting unchanged); under each setting (p2p, collective,
+  !> auto) a map plan and a vslice plan over the 4x4 map report the route
+  !> the rule gives and move the same data, executed twice with new data:
+  !> the point-to-point engine when asked, at one rank, or under the lowered
+  !> limit (every block here is 24 bytes to a few KiB, above 3 bytes);
+  !> MPI_Alltoallw otherwise (on the 4x4 map every rank exchanges rows with
+  !> most of the others at 2..4 ranks). A setting that differs between
+  !> ranks fails plan creation with MISMATCH on every rank. Restores auto.
+  subroutine test_exchange_paths()
+    integer, parameter :: paths(3) = [DGAMPI_EXCHANGE_PATH_POINT_TO_POINT, DGAMPI_EXCHANGE_PATH_COLLECTIVE, &
+      DGAMPI_EXCHANGE_PATH_AUTO]
+    character(len=*), parameter :: names(3) = [character(len=10) :: 'p2p', 'collective', 'auto']
+    integer, parameter :: n_nu = 4, nup = 3, nb = 2
+    type(dgampi_map_plan) :: plan
+    type(dgampi_vslice_plan) :: vplan
+    real(c_double) :: x_all(3, n_irr)
+    real(c_double), allocatable :: out(:, :)
+    complex(c_double_complex) :: v_all(nup, n_nu, nb, nb, n_irr)   ! (nu', nu, a, b, q_irr)
+    complex(c_double_complex), allocatable :: vout(:, :, :, :, :), expected(:, :, :, :, :)
+    integer(c_int64_t), allocatable :: sizes(:), offsets(:)
+    integer(c_int64_t) :: my_nu, nu_off, q
+    integer(c_size_t) :: limit
+    character(len=32) :: env_path
+    integer :: k, run, i, path, route, expected_route, env_len, env_stat
+    logical :: engine, known
+
+    call check_section('exchange paths, setting')
+    call get_environment_variable('DGAMPI_EXCHANGE_PATH', env_path, env_len, env_stat)
+    path = dgampi_get_exchange_path(ierr)
+    call check_ok(ierr, 'dgampi_get_exchange_path')
+    if (env_stat /= 0) call check_true(path == DGAMPI_EXCHANGE_PATH_AUTO, 'the path before any setting is not auto')
+    call dgampi_set_exchange_path(7, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_set_exchange_path', 'path 7')
+    call dgampi_set_exchange_path(-1, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_set_exchange_path', 'path -1')
+    call check_true(dgampi_get_exchange_path(ierr) == path, 'a refused path changed the setting')
+    call check_ok(ierr, 'dgampi_get_exchange_path after a refused path (clears the message)')
+
+    limit = dgampi_max_message_bytes(ierr)
+    call check_ok(ierr, 'dgampi_max_message_bytes')
+    call dgampi_node_aware_split_nodes(n_nu, spread(0, 1, nprocs), sizes, offsets)
+    my_nu = sizes(me + 1)
+    nu_off = offsets(me + 1)
+    allocate (out(3, my_full), vout(nup, my_nu, nb, nb, n_full), expected(nup, my_nu, nb, nb, n_full))
+    do k = 1, size(paths)
+      call check_section('exchange paths, ' // trim(names(k)))
+      call dgampi_set_exchange_path(paths(k), ierr)
+      call check_ok(ierr, 'dgampi_set_exchange_path')
+      call check_true(dgampi_get_exchange_path(ierr) == paths(k), 'get differs from what set stored')
+      call check_ok(ierr, 'dgampi_get_exchange_path')
+      ! the engine when asked, at one rank, or when a block exceeds the
+      ! lowered limit; a limit between 20 bytes and 64 KiB is not checked
+      engine = paths(k) == DGAMPI_EXCHANGE_PATH_POINT_TO_POINT .or. nprocs == 1 .or. limit <= 20
+      known = engine .or. limit >= 65536
+      expected_route = merge(DGAMPI_EXCHANGE_ROUTE_POINT_TO_POINT, DGAMPI_EXCHANGE_ROUTE_ALLTOALLW, engine)
+
+      ! map plan: real(8) rows of 3
+      call dgampi_map_plan_create(plan, irr, full, irrk_inv, DGAMPI_DTYPE_F64, [3], ierr=ierr)
+      call check_ok(ierr, 'dgampi_map_plan_create')
+      route = dgampi_map_plan_route(plan, ierr)
+      call check_ok(ierr, 'dgampi_map_plan_route')
+      call check_true(.not. known .or. route == expected_route, 'map plan route ' // itoa(route) // ', expected ' // &
+        itoa(expected_route))
+      call check_true(any(route == [DGAMPI_EXCHANGE_ROUTE_POINT_TO_POINT, DGAMPI_EXCHANGE_ROUTE_ALLTOALLW, &
+        DGAMPI_EXCHANGE_ROUTE_NEIGHBOR_ALLTOALLW]), 'map plan route ' // itoa(route) // ' is not a route')
+      call check_true(same_on_all_ranks(route), 'the ranks report different map plan routes')
+      do run = 1, 2
+        x_all = reshape([(real(i + 100 * run + 1000 * k, c_double), i = 1, size(x_all))], shape(x_all))
+        out = -1
+        call dgampi_map_plan_execute(plan, x_all(:, irr_off + 1:irr_off + my_irr), out, ierr)
+        call check_ok(ierr, 'dgampi_map_plan_execute')
+        call check_true(all(out == x_all(:, irrk_inv(full_off + 1:full_off + my_full) + 1)), &
+          'map plan execution differs')
+      end do
+      call dgampi_map_plan_destroy(plan, ierr)
+      call check_ok(ierr, 'dgampi_map_plan_destroy')
+
+      ! vslice plan: complex(8) v(nu', nu, a, b, q), every q to every slice
+      call dgampi_vslice_plan_create(vplan, irr, full, irrk_inv4, sizes, offsets, DGAMPI_DTYPE_COMPLEX128, &
+        [nup, n_nu, nb, nb], ierr=ierr)
+      call check_ok(ierr, 'dgampi_vslice_plan_create')
+      route = dgampi_vslice_plan_route(vplan, ierr)
+      call check_ok(ierr, 'dgampi_vslice_plan_route')
+      call check_true(.not. known .or. route == expected_route, 'vslice plan route ' // itoa(route) // ', expected ' // &
+        itoa(expected_route))
+      call check_true(same_on_all_ranks(route), 'the ranks report different vslice plan routes')
+      do run = 1, 2
+        v_all = reshape([(cmplx(i + 10 * run, k - mod(i, 7), c_double_complex), i = 1, size(v_all))], shape(v_all))
+        do q = 1, n_full
+          expected(:, :, :, :, q) = v_all(:, nu_off + 1:nu_off + my_nu, :, :, irrk_inv(q) + 1)
+        end do
+        vout = 0
+        call dgampi_vslice_plan_execute(vplan, v_all(:, :, :, :, irr_off + 1:irr_off + my_irr), vout, ierr)
+        call check_ok(ierr, 'dgampi_vslice_plan_execute')
+        call check_true(all(vout == expected), 'vslice plan execution differs')
+      end do
+      call dgampi_vslice_plan_destroy(vplan, ierr)
+      call check_ok(ierr, 'dgampi_vslice_plan_destroy')
+    end do
+
+    call check_section('exchange paths, errors')
+    ! the route of a null (destroyed) plan
+    route = dgampi_map_plan_route(plan, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_HANDLE, 'dgampi_map_plan_route', 'a null map plan')
+    call check_true(route == -1, 'the route of a null map plan is not -1')
+    route = dgampi_vslice_plan_route(vplan, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_HANDLE, 'dgampi_vslice_plan_route', 'a null vslice plan')
+    call check_true(route == -1, 'the route of a null vslice plan is not -1')
+    ! rank 0 alone asks for the engine: no plan, MISMATCH on every rank
+    if (nprocs > 1) then
+      call dgampi_set_exchange_path(merge(DGAMPI_EXCHANGE_PATH_POINT_TO_POINT, DGAMPI_EXCHANGE_PATH_AUTO, me == 0), ierr)
+      call check_ok(ierr, 'dgampi_set_exchange_path (differing)')
+      call dgampi_map_plan_create(plan, irr, full, irrk_inv, DGAMPI_DTYPE_F64, [3], ierr=ierr)
+      call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_map_plan_create', 'paths differing between ranks')
+      call check_true(.not. c_associated(plan%ptr), 'a failed creation left a plan')
+    end if
+    call dgampi_set_exchange_path(DGAMPI_EXCHANGE_PATH_AUTO, ierr)
+    call check_ok(ierr, 'dgampi_set_exchange_path (auto, restored)')
+    call check_true(dgampi_get_exchange_path() == DGAMPI_EXCHANGE_PATH_AUTO, 'auto was not restored')
+  end subroutine test_exchange_paths
+
+  function itoa(i) result(text)
+    integer, intent(in) :: i
+    character(len=:), allocatable :: text
+    character(len=16) :: buf
+    write (buf, '(i0)') i
+    text = trim(buf)
+  end function itoa
 
 end program bzmap
