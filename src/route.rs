@@ -144,6 +144,13 @@ pub(crate) enum Route {
 const TOO_LARGE: u8 = 1;
 /// Bit of [`Route::local_flags`]: this rank exchanges rows with more than half of the other ranks.
 const DENSE: u8 = 2;
+/// The flag a rank gives [`Route::choose`] for a movement it does not take
+/// part in (an FFT step whose data already sit): every rank then takes the
+/// engine, since a collective needs every rank's call.
+pub(crate) const ABSENT: u8 = 4;
+/// Bit of [`Route::local_flags`]: this rank exchanges rows with another rank
+/// (without it anywhere, the movement is local copies only: no MPI at all).
+const CROSSES: u8 = 8;
 
 impl Route {
     /// This rank's part of the choice, OR-ed over ranks in the plan's
@@ -154,16 +161,18 @@ impl Route {
         let too_large = !plan.blocks_fit(send_row_bytes, recv_row_bytes, limit);
         let others = plan.peer_count();
         let dense = 2 * others > plan.nranks().saturating_sub(1);
-        (if too_large { TOO_LARGE } else { 0 }) | (if dense { DENSE } else { 0 })
+        (if too_large { TOO_LARGE } else { 0 }) | (if dense { DENSE } else { 0 }) | (if others > 0 { CROSSES } else { 0 })
     }
 
     /// The route every rank takes, from the agreed setting and the OR of
-    /// every rank's [`Route::local_flags`] (so every rank chooses the same).
+    /// every rank's [`Route::local_flags`] (so every rank chooses the same):
+    /// the engine also where no rank exchanges rows with another.
     /// `plan_object`: the movement is kept and executed repeatedly, so a
     /// graph communicator may be built (collective over `comm`) for a
     /// sparse movement.
     pub fn choose(comm: MPI_Comm, plan: &RowPlan, setting: ExchangePath, flags: u8, plan_object: bool) -> Result<Route> {
-        if setting == ExchangePath::PointToPoint || flags & TOO_LARGE != 0 || plan.nranks() == 1 {
+        let local_only = flags & CROSSES == 0;
+        if setting == ExchangePath::PointToPoint || flags & (TOO_LARGE | ABSENT) != 0 || local_only || plan.nranks() == 1 {
             return Ok(Route::PointToPoint);
         }
         if flags & DENSE != 0 {

@@ -513,13 +513,13 @@ fn map_blocks(irrk_inv: &[usize], n_irr: usize, size: usize, row_bytes: usize) -
     (largest, (0..size).any(|r| 2 * peers(r) > size - 1))
 }
 
-/// The route a map plan should take: the engine when asked, at one rank, or
-/// when a block exceeds the limit; else `MPI_Alltoallw` when the movement
+/// The route a map plan should take: the engine when asked, at one rank,
+/// when a block exceeds the limit or when no rows cross ranks; else `MPI_Alltoallw` when the movement
 /// is dense, else the neighbourhood collective.
 fn expected_map_route(setting: dgampi::ExchangePath, irrk_inv: &[usize], n_irr: usize, size: usize, row_bytes: usize, limit: usize) -> &'static str {
     let (largest, dense) = map_blocks(irrk_inv, n_irr, size, row_bytes);
     match () {
-        _ if setting == dgampi::ExchangePath::PointToPoint || size == 1 || largest > limit => "point-to-point",
+        _ if setting == dgampi::ExchangePath::PointToPoint || size == 1 || largest > limit || largest == 0 => "point-to-point",
         _ if dense => "MPI_Alltoallw",
         _ => "MPI_Neighbor_alltoallw",
     }

@@ -306,6 +306,42 @@ fn case_wisdom(world: &SimpleCommunicator) -> Result<(), String> {
     ensure(import_wisdom(Precision::Double, "not wisdom").is_err(), || "bad wisdom accepted".into())
 }
 
+/// Every exchange-path setting, every strategy: the movements take the
+/// engine under p2p, at one rank and under the lowered limits (every block
+/// of this grid exceeds them); the batch transpose (every rank exchanges
+/// with every rank) takes MPI_Alltoallw otherwise; and every route gives
+/// the same bits.
+fn case_exchange_paths(world: &SimpleCommunicator) -> Result<(), String> {
+    use dgampi::{set_exchange_path, ExchangePath, ExchangeRoute};
+    let (rank, size) = (world.rank() as usize, world.size() as usize);
+    let (nq, batch) = ([4usize, 6, 5], [3usize]);
+    let flat = BlockLayout::new(nq.iter().product(), size).map_err(err)?;
+    let input = block_of(&whole::<Complex64>(nq, &batch, 11), &flat, rank);
+    let result = (|| {
+        for strategy in [Strategy::BatchTranspose, Strategy::Slab, Strategy::Pencil] {
+            let mut outputs = Vec::new();
+            for setting in [ExchangePath::PointToPoint, ExchangePath::Collective, ExchangePath::Auto] {
+                set_exchange_path(setting);
+                let opts = FftOptions { strategy, ..FftOptions::default() };
+                let mut plan = FftPlan::new(world, nq, &batch, DType::Complex128, opts).map_err(err)?;
+                let routes = plan.exchange_routes();
+                let engine = setting == ExchangePath::PointToPoint || size == 1 || limit_in_force() < 1000;
+                ensure(!engine || routes.iter().all(|&r| r == ExchangeRoute::PointToPoint), || format!("{strategy:?} {setting:?}: routes {routes:?}"))?;
+                if strategy == Strategy::BatchTranspose && !engine {
+                    ensure(routes.iter().all(|&r| r == ExchangeRoute::Alltoallw), || format!("batch transpose {setting:?}: routes {routes:?}"))?;
+                }
+                let mut block = input.clone();
+                plan.execute(&mut block).map_err(err)?;
+                outputs.push(block);
+            }
+            ensure(outputs.windows(2).all(|w| w[0] == w[1]), || format!("{strategy:?}: the routes give different results"))?;
+        }
+        Ok(())
+    })();
+    set_exchange_path(ExchangePath::Auto);
+    result
+}
+
 fn main() {
     let cases: &[Case] = &[
         ("every_strategy_complex128", case_every_strategy_complex128),
@@ -317,6 +353,7 @@ fn main() {
         ("pencil_indices", case_pencil_indices),
         ("bad_input", case_bad_input),
         ("wisdom", case_wisdom),
+        ("exchange_paths", case_exchange_paths),
     ];
     common::main("mpi_fft", cases, &[]);
 }

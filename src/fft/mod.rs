@@ -28,6 +28,7 @@ use crate::engine::{RowPlan, RowsInPlace, Scratch, Side};
 use crate::error::{Error, Result};
 use crate::layout::BlockLayout;
 use crate::limit::resolve_limit;
+use crate::route::{self, exchange_path, ExchangeRoute, Route};
 use fftw::{AlignedBuf, Dim, GuruPlan};
 use grid::Ownership;
 use mpi::ffi::MPI_Comm;
@@ -125,14 +126,20 @@ struct Shape {
 
 /// One step of an execution.
 enum Step {
-    /// A row movement between two buffers.
-    Move { plan: RowPlan, from: (Buf, Shape), to: (Buf, Shape) },
+    /// A row movement between two buffers, along `route` (agreed at
+    /// creation); `slot`: its place among the strategy's movements, the
+    /// same on every rank (a rank whose data already sit skips a movement).
+    Move { plan: RowPlan, from: (Buf, Shape), to: (Buf, Shape), slot: usize, route: Route },
     /// A local batch of FFTs in place (no FFTW plan when this rank's part is empty);
     /// on the caller's array, a second plan serves arrays of another alignment.
     Transform { buf: Buf, plan: Option<GuruPlan>, unaligned: Option<GuruPlan> },
     /// Multiplies the first `len` elements by `factor`.
     Scale { buf: Buf, len: usize, factor: f64 },
 }
+
+/// Movement slots of a strategy: one before each of at most three phases and
+/// one back to the caller's layout.
+const MOVE_SLOTS: usize = 4;
 
 /// Most batch axes a plan accepts: the grid's three axes and the batch's
 /// stay within [`crate::MAX_NDIM`].
@@ -213,7 +220,7 @@ impl FftPlan {
             if batch.len() > MAX_BATCH_AXES {
                 return Err(Error::invalid(format!("the batch has {} axes; at most {MAX_BATCH_AXES}", batch.len())));
             }
-            Ok((grid, width, resolve_limit(options.limit)?))
+            Ok((grid, width, resolve_limit(options.limit)?, exchange_path()?))
         })();
         // One agreement: every rank must have been given the same limit,
         // grid, dtype, options and batch shape (the last three as one
@@ -229,17 +236,35 @@ impl FftPlan {
             ("nq[1]", nq[1] as u64),
             ("nq[2]", nq[2] as u64),
             ("the dtype, the options (direction, normalization, strategy, rigor) or the batch shape", collective::fingerprint(rest)),
+            ("the exchange path setting (DGAMPI_EXCHANGE_PATH)", local.as_ref().map_or(0, |l| l.3 as u64)),
         ];
         agree_values(raw, local.as_ref().map(|_| ()).map_err(Clone::clone), false, my_limit, &values)?;
-        let (grid, width, limit) = local?;
+        let (grid, width, limit, setting) = local?;
         let (rank, size) = (comm::rank(raw)? as usize, comm::size(raw)? as usize);
         let strategy = match options.strategy {
             Strategy::Auto => choose(nq, width, size)?,
             s => s,
         };
         let built = Builder::new(grid, width, dtype, options, rank, size).and_then(|b| b.build(strategy));
-        agree(raw, built.as_ref().map(|_| ()).map_err(Clone::clone))?;
-        let (steps, work, flat, batch_split) = built?;
+        // The build agreement also carries, per movement slot, this rank's
+        // part of the route choice (or that it skips the movement: then
+        // every rank takes the engine for it, which needs no partner call).
+        let mut flags = [route::ABSENT; MOVE_SLOTS];
+        if let Ok((steps, _, _, batch_split)) = &built {
+            for step in steps {
+                if let Step::Move { plan, from, to, slot, .. } = step {
+                    let bytes = |s: &Shape, p: usize| if s.split_columns { batch_split.sizes()[p] } else { s.width } * dtype.size();
+                    flags[*slot] = Route::local_flags(plan, |p| bytes(&from.1, p), |p| bytes(&to.1, p), limit);
+                }
+            }
+        }
+        collective::agree_record(raw, built.as_ref().map(|_| ()).map_err(Clone::clone), false, limit, &[], &mut flags)?;
+        let (mut steps, work, flat, batch_split) = built?;
+        for step in &mut steps {
+            if let Step::Move { plan, slot, route, .. } = step {
+                *route = Route::choose(raw, plan, setting, flags[*slot], true)?;
+            }
+        }
         Ok(FftPlan {
             comm,
             rank,
@@ -257,6 +282,18 @@ impl FftPlan {
             poison: Poison::default(),
             _thread: std::marker::PhantomData,
         })
+    }
+
+    /// The route of each movement of this rank's execution, in order (see
+    /// [`crate::route`]).
+    pub fn exchange_routes(&self) -> Vec<ExchangeRoute> {
+        self.steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Move { route, .. } => Some(route.kind()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Joins plan creation's collective steps with an error this rank found
@@ -336,12 +373,12 @@ impl FftPlan {
     fn run_steps(&mut self, user: &RawArray) -> Result<()> {
         for step in &self.steps {
             match step {
-                Step::Move { plan, from, to } => {
+                Step::Move { plan, from, to, route, .. } => {
                     let (src, dst) = (self.view(user, *from)?, self.view(user, *to)?);
                     let side = |a, s: &Shape| Side { array: a, columns: s.split_columns.then_some(self.batch_windows.as_slice()) };
                     // Blocks and work buffers are C-contiguous on every rank (checked).
                     let rows = RowsInPlace::Everywhere;
-                    plan.execute_with(self.comm.raw(), side(&src, &from.1), side(&dst, &to.1), self.limit, rows, &mut self.scratch)?;
+                    plan.execute_routed(self.comm.raw(), route, side(&src, &from.1), side(&dst, &to.1), self.limit, rows, &mut self.scratch)?;
                 }
                 Step::Transform { buf, plan, unaligned } => {
                     let ptr = self.ptr(user, *buf);
@@ -532,6 +569,9 @@ impl Builder {
     /// All steps of `strategy`, the work buffers, the flat split and the batch split.
     fn build(self, strategy: Strategy) -> Result<(Vec<Step>, [AlignedBuf; 2], BlockLayout, BlockLayout)> {
         let phases = strategy::phases(strategy, self.grid, self.size)?;
+        if phases.len() >= MOVE_SLOTS {
+            return Err(Error::invalid(format!("a strategy of {} phases has more movements than the plan's {MOVE_SLOTS} slots", phases.len())));
+        }
         let elem = self.dtype.size();
         let user_shape = Shape { rows: self.flat_blocks.sizes()[self.rank], width: self.width, split_columns: false };
         // First pass: the moves and where each phase's data live.
@@ -558,7 +598,7 @@ impl Builder {
                 if let Buf::Work(i) = next {
                     work_bytes[i] = work_bytes[i].max(shape.rows * shape.width * elem);
                 }
-                steps.push((Step::Move { plan, from: (at.0, from), to: (next, shape) }, None));
+                steps.push((Step::Move { plan, from: (at.0, from), to: (next, shape), slot: k, route: Route::PointToPoint }, None));
                 next
             };
             placed.push((buf, shape));
@@ -573,7 +613,8 @@ impl Builder {
         if at.0 != Buf::User {
             let plan = self.move_plan(at.1, Some(&self.flat))?;
             let to = Shape { split_columns: at.1.is_none(), ..user_shape };
-            steps.push((Step::Move { plan, from: (at.0, self.shape(at.1)), to: (Buf::User, to) }, None));
+            let slot = phases.len();
+            steps.push((Step::Move { plan, from: (at.0, self.shape(at.1)), to: (Buf::User, to), slot, route: Route::PointToPoint }, None));
         }
         // Work buffers; FFTW plans on them. Transforms of the caller's array
         // get two plans (aligned and unaligned) made on the first work buffer,
