@@ -17,7 +17,10 @@ The Brillouin-zone routines of the original module are here too:
 full BZ, with the optional per-k orbital transform), ``get_node_aware_v_dist``
 and ``gather_full_ibz_for_vslice`` (frequency re-layout of a vertex).
 :class:`MapPlan` and :class:`VslicePlan` are the map and the re-layout
-as reusable plans (made once, ``execute`` many times into caller arrays).
+as reusable plans (made once, ``execute`` many times into caller arrays);
+their ``route`` tells how their rows travel (the chunked point-to-point
+engine or one MPI collective per execution), chosen at creation under the
+process-wide ``set_exchange_path`` / ``get_exchange_path`` setting.
 
 The distributed 3-D FFT over the BZ grid: :class:`FftPlan` (plan once,
 ``execute`` many times, in place on each rank's flat block
@@ -58,9 +61,13 @@ from ._primitives import (
     send_bytes,
     send_rows,
     set_max_message_bytes,
+    EXCHANGE_PATHS,
+    get_exchange_path,
+    set_exchange_path,
 )
 from ._distributor import MpiDistributor
 from ._bzmap import (
+    EXCHANGE_ROUTES,
     MapPlan,
     VslicePlan,
     exchange_and_map_irrbz_fullbz,
@@ -159,6 +166,10 @@ __all__ = [
     "recv_bytes",
     "max_message_bytes",
     "set_max_message_bytes",
+    "EXCHANGE_PATHS",
+    "EXCHANGE_ROUTES",
+    "set_exchange_path",
+    "get_exchange_path",
     "library_version",
     "mpi_build",
     "STATUS_NAMES",

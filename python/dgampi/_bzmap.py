@@ -29,11 +29,17 @@ __all__ = [
     "gather_full_ibz_for_vslice",
     "MapPlan",
     "VslicePlan",
+    "EXCHANGE_ROUTES",
 ]
 
 _byref = ctypes.byref
 _P64 = ctypes.POINTER(_lib.c_int64)
 _INT64_MAX = 2**63 - 1
+
+#: The routes a plan may take (:attr:`MapPlan.route`) and their C codes
+#: (``dgampi_exchange_route``).
+EXCHANGE_ROUTES = {"point-to-point": 0, "MPI_Alltoallw": 1, "MPI_Neighbor_alltoallw": 2}
+_ROUTE_NAMES = {code: name for name, code in EXCHANGE_ROUTES.items()}
 
 
 def _ptr64(a):
@@ -551,11 +557,14 @@ class _BzPlan(HandleOwner):
     _kind = None
 
     def _finish(self, code, row, limit, rank):
-        """Reads the shapes of the plan just made and keeps the properties."""
+        """Reads the shapes and the route of the plan just made and keeps the properties."""
         ndim = len(row) + 1
         b, o = (_lib.c_int64 * ndim)(), (_lib.c_int64 * ndim)()
         call(self._kind + "_shapes", self._handle, ndim, b, o)
         self._block_shape, self._out_shape = tuple(b), tuple(o)
+        route = _lib.c_int32()
+        call(self._kind + "_route", self._handle, _byref(route))
+        self._route = _ROUTE_NAMES.get(route.value, str(route.value))
         self._dtype = _lib.code_dtype(code)
         self._row_shape = row
         self._limit = limit if limit else _process_limit()
@@ -568,7 +577,8 @@ class _BzPlan(HandleOwner):
     def __repr__(self):
         state = "closed" if self.closed else f"rank {self._rank}"
         return (
-            f"<{type(self).__name__} {self._dtype} block {self._block_shape} -> out {self._out_shape} ({state})>"
+            f"<{type(self).__name__} {self._dtype} block {self._block_shape} -> out {self._out_shape} "
+            f"route {self._route} ({state})>"
         )
 
     def execute(self, block, out=None):
@@ -636,6 +646,14 @@ class _BzPlan(HandleOwner):
         """The message limit (bytes) every execution uses."""
         return self._limit
 
+    @property
+    def route(self):
+        """How the rows travel on every execution, chosen at creation (the
+        same on every rank): ``"point-to-point"`` (the chunked engine),
+        ``"MPI_Alltoallw"`` or ``"MPI_Neighbor_alltoallw"`` (one collective
+        per execution). See :func:`dgampi.set_exchange_path`."""
+        return self._route
+
 
 _PLAN_COMMON = """
     ``dtype``: a numpy dtype the package supports (float32, float64,
@@ -650,6 +668,14 @@ _PLAN_COMMON = """
     (``REMOTE_ERROR``) on the others; disagreements raise ``DgampiError`` on
     every rank. The plan keeps its own duplicate of the communicator: the
     distributors may be closed before it.
+
+    The route (:attr:`route`) is chosen at creation from the process-wide
+    exchange path (:func:`dgampi.set_exchange_path`, the same on every rank:
+    ``MISMATCH`` everywhere otherwise): the chunked point-to-point engine
+    under ``"p2p"``, at one rank, when no rank exchanges rows with another,
+    or when some per-peer block exceeds ``limit``; otherwise one
+    ``MPI_Alltoallw`` per execution when some rank exchanges rows with more
+    than half of the others, else one ``MPI_Neighbor_alltoallw``.
 
     Lifetime as for :class:`FftPlan`: :meth:`close` (or leaving ``with``)
     frees it and is collective; garbage collection never does (an unclosed

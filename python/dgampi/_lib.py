@@ -166,6 +166,8 @@ _PROTOTYPES = {
     "dgampi_free": [c_void_p],
     "dgampi_set_max_message_bytes": [c_size_t],
     "dgampi_max_message_bytes": [P(c_size_t)],
+    "dgampi_set_exchange_path": [c_int32],
+    "dgampi_get_exchange_path": [P(c_int32)],
     "dgampi_chunk_step": [c_size_t, c_size_t, P(c_size_t)],
     "dgampi_row_chunks": [c_size_t, c_size_t, c_size_t, c_size_t, P(c_size_t), P(Chunk)],
     # free-standing primitives (Fortran-handle twins: what mpi4py's py2f() gives)
@@ -234,6 +236,7 @@ _PROTOTYPES = {
     ],
     "dgampi_map_plan_execute": [Handle, PArray, PArray],
     "dgampi_map_plan_shapes": [Handle, c_int32, P(c_int64), P(c_int64)],
+    "dgampi_map_plan_route": [Handle, P(c_int32)],
     "dgampi_map_plan_destroy": [P(Handle)],
     "dgampi_vslice_plan_create": [
         Handle, Handle, P(c_int64), c_size_t, P(c_int64), P(c_int64), c_int32, c_int32, P(c_int64), PTransform,
@@ -241,6 +244,7 @@ _PROTOTYPES = {
     ],
     "dgampi_vslice_plan_execute": [Handle, PArray, PArray],
     "dgampi_vslice_plan_shapes": [Handle, c_int32, P(c_int64), P(c_int64)],
+    "dgampi_vslice_plan_route": [Handle, P(c_int32)],
     "dgampi_vslice_plan_destroy": [P(Handle)],
     # distributed 3-D FFT
     "dgampi_fft_options_init": [P(FftOptions), c_size_t],

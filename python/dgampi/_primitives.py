@@ -22,6 +22,9 @@ __all__ = [
     "recv_bytes",
     "max_message_bytes",
     "set_max_message_bytes",
+    "EXCHANGE_PATHS",
+    "set_exchange_path",
+    "get_exchange_path",
     "library_version",
 ]
 
@@ -247,6 +250,51 @@ def set_max_message_bytes(nbytes):
     """Sets the library's process-wide limit (1 ..= 2**31-1), which C and
     Fortran callers of the same process see, and ``dgampi.MAX_MPI_BYTES`` too."""
     call("set_max_message_bytes", _nonneg(nbytes, "nbytes"))
+
+
+#: ``set_exchange_path`` names (as ``DGAMPI_EXCHANGE_PATH`` spells them) and their C codes.
+EXCHANGE_PATHS = {"auto": 0, "p2p": 1, "collective": 2}
+_EXCHANGE_PATH_NAMES = {code: name for name, code in EXCHANGE_PATHS.items()}
+
+
+def _exchange_path_code(path):
+    """The C code of an exchange path: a name of :data:`EXCHANGE_PATHS` or its code."""
+    valid = ", ".join(f"{name!r} ({code})" for name, code in EXCHANGE_PATHS.items())
+    if isinstance(path, str):
+        try:
+            return EXCHANGE_PATHS[path]
+        except KeyError:
+            raise ValueError(f"unknown exchange path {path!r}; valid: {valid}") from None
+    if isinstance(path, (int, np.integer)) and not isinstance(path, bool):
+        if int(path) in _EXCHANGE_PATH_NAMES:
+            return int(path)
+        raise ValueError(f"unknown exchange path {int(path)}; valid: {valid}")
+    raise TypeError(f"the exchange path must be one of {valid}, not {path!r}")
+
+
+def set_exchange_path(path):
+    """Sets the library's process-wide exchange path, which the map and
+    vslice plans created afterwards use (existing plans keep their route):
+    ``"auto"`` (0; a collective when every per-peer block fits the message
+    limit), ``"p2p"`` (1; always the chunked point-to-point engine) or
+    ``"collective"`` (2; a collective whenever it may be taken, one-shot calls
+    included). It replaces the ``DGAMPI_EXCHANGE_PATH`` environment variable;
+    C and Fortran callers of the process see it too. Local, but every rank
+    must use the same setting: a plan's creation checks it (``MISMATCH`` on
+    every rank otherwise). An unknown name or code raises ValueError (a
+    non-string, non-integer TypeError) and changes nothing."""
+    call("set_exchange_path", _exchange_path_code(path))
+
+
+def get_exchange_path():
+    """The library's process-wide exchange path as a name of
+    :data:`EXCHANGE_PATHS` (``"auto"``, ``"p2p"`` or ``"collective"``): the
+    one set last by :func:`set_exchange_path`, else ``DGAMPI_EXCHANGE_PATH``,
+    else ``"auto"``. ``DgampiError`` (``INVALID_ARGUMENT``) while that
+    environment variable is invalid and no path was set."""
+    out = _lib.c_int32()
+    call("get_exchange_path", ctypes.byref(out))
+    return _EXCHANGE_PATH_NAMES.get(out.value, str(out.value))
 
 
 def library_version():

@@ -837,3 +837,142 @@ def test_plan_lifetime(comm):
 def _my_rows(comm, ntasks):
     """This rank's rows of the distributor split (the excess on the last ranks)."""
     return block_slices(ntasks, comm.Get_size())[comm.Get_rank()]
+
+
+# ---------------------------------------------------------------- exchange paths and plan routes
+
+
+@pytest.fixture
+def restore_exchange_path():
+    """Puts the process-wide exchange path back after the test (``"auto"``
+    unless ``DGAMPI_EXCHANGE_PATH`` says otherwise), on every rank, also when
+    the test failed half-way."""
+    saved = dgampi.get_exchange_path()
+    try:
+        yield saved
+    finally:
+        dgampi.set_exchange_path(saved)
+
+
+def expected_engine(path, size, limit, row_bytes, n_full):
+    """Whether a plan over the 4x4 map (every rank has peers at 2..4 ranks,
+    some rank more than half of the others) must take the point-to-point
+    engine: True under "p2p", at one rank, or when even one row exceeds the
+    limit; False when all the rows together fit it (a collective); None
+    (not checked) in between."""
+    if path == "p2p" or size == 1 or row_bytes > limit:
+        return True
+    if n_full * row_bytes <= limit:
+        return False
+    return None
+
+
+def check_route(plan, engine):
+    assert plan.route in dgampi.EXCHANGE_ROUTES, plan.route
+    assert f"route {plan.route}" in repr(plan)
+    if engine is True:
+        assert plan.route == "point-to-point"
+    elif engine is False:
+        assert plan.route != "point-to-point"  # MPI_Alltoallw for these dense movements
+
+
+@pytest.mark.parametrize("path", ["p2p", "collective", "auto"])
+def test_exchange_paths(maps, restore_exchange_path, path):
+    """Under each exchange path a MapPlan and a VslicePlan on the 4x4 map
+    report the route the rule gives (the engine under "p2p", at one rank, or
+    when the lowered limit is exceeded; a collective for these dense
+    movements otherwise), keep it when the setting changes afterwards, and
+    move the same data twice as the numpy reference (and the one-shots,
+    which follow the setting too)."""
+    imap, irr, full = maps["square4"]
+    size = full.mpi_size
+    dgampi.set_exchange_path(path)
+    assert dgampi.get_exchange_path() == path
+    row = (NB, 3)
+    n_nu, nup = 4, 3
+    vrow = (NB, NB, n_nu, nup)
+    v_dist = dgampi.get_node_aware_v_dist(n_nu, node_ids=[0] * size)
+    with dgampi.MapPlan(irr, full, imap, np.float64, row) as plan, \
+            dgampi.VslicePlan(irr, full, imap, v_dist, np.complex128, vrow) as vplan:
+        assert plan.limit == vplan.limit == dgampi.MAX_MPI_BYTES
+        check_route(plan, expected_engine(path, size, plan.limit, NB * 3 * 8, imap.size))
+        vrow_bytes = NB * NB * int(max(v_dist[0])) * nup * 16  # the widest rank's slice of a row
+        check_route(vplan, expected_engine(path, size, vplan.limit, vrow_bytes, imap.size))
+        routes = (plan.route, vplan.route)
+        # plans keep the route they chose; the next plans would follow the new setting
+        dgampi.set_exchange_path("auto" if path == "p2p" else "p2p")
+        assert (plan.route, vplan.route) == routes
+        dgampi.set_exchange_path(path)
+        nu = vplan.nu_slice
+        out = np.zeros(plan.out_shape, np.float64)
+        for seed in (1, 2):
+            irr_all = make((irr.ntasks,) + row, np.float64, seed=seed)
+            block = irr_all[irr.my_slice]
+            assert plan.execute(block, out) is out
+            assert np.array_equal(out, irr_all[imap][full.my_slice]), (path, seed)
+            assert np.array_equal(dgampi.exchange_and_map_irrbz_fullbz(block, imap, irr, full), out)
+            virr_all = make((irr.ntasks,) + vrow, np.complex128, seed=10 + seed)
+            vblock = virr_all[irr.my_slice]
+            got = vplan.execute(vblock)
+            assert got.shape == vplan.out_shape
+            assert np.array_equal(got, virr_all[imap][..., nu, :]), (path, seed)
+            one_shot = dgampi.gather_full_ibz_for_vslice(vblock, imap, irr, full, v_dist)
+            assert (one_shot is None) == (not vplan.has_slice)
+            assert one_shot is None or np.array_equal(one_shot, got)
+
+
+def test_exchange_path_setting(restore_exchange_path, monkeypatch):
+    """Names and codes round-trip; the setting is local (no MPI: it works
+    while other ranks do nothing); an unknown name or code raises ValueError
+    and anything else TypeError, both before the library is called, and the
+    setting stays as it was; the library itself refuses an unknown code."""
+    assert dgampi.EXCHANGE_PATHS == {"auto": 0, "p2p": 1, "collective": 2}
+    assert dgampi.EXCHANGE_ROUTES == {"point-to-point": 0, "MPI_Alltoallw": 1, "MPI_Neighbor_alltoallw": 2}
+    if WORLD.Get_rank() == 0:  # a local call: the other ranks need not join
+        dgampi.set_exchange_path("collective")
+        assert dgampi.get_exchange_path() == "collective"
+    for name, code in dgampi.EXCHANGE_PATHS.items():
+        dgampi.set_exchange_path(name)
+        assert dgampi.get_exchange_path() == name
+        dgampi.set_exchange_path("auto" if code else "p2p")
+        dgampi.set_exchange_path(np.int32(code) if code == 2 else code)
+        assert dgampi.get_exchange_path() == name
+    dgampi.set_exchange_path("p2p")
+
+    def never(*args):
+        raise AssertionError("the library was called for an invalid exchange path")
+
+    monkeypatch.setattr(dgampi._lib.fn, "set_exchange_path", never)
+    for bad in ["P2P", "point-to-point", "collectives", "", " auto", 3, -1, 7, np.int64(9)]:
+        with pytest.raises(ValueError, match="exchange path"):
+            dgampi.set_exchange_path(bad)
+    for bad in [None, True, 1.0, b"p2p", ["auto"]]:
+        with pytest.raises(TypeError, match="exchange path"):
+            dgampi.set_exchange_path(bad)
+    monkeypatch.undo()
+    assert dgampi.get_exchange_path() == "p2p"
+    assert dgampi._lib.fn.set_exchange_path(7) == dgampi.STATUS_INVALID_ARGUMENT
+    assert "7" in dgampi._lib.last_error_message()
+    assert dgampi.get_exchange_path() == "p2p"
+
+
+def test_exchange_path_differing_between_ranks(maps, restore_exchange_path):
+    """A setting that differs between ranks: no plan, MISMATCH on every rank;
+    with the same setting again the ranks plan as before."""
+    imap, irr, full = maps["square4"]
+    rank, size = full.my_rank, full.mpi_size
+    if size == 1:
+        pytest.skip("needs two ranks")
+    dgampi.set_exchange_path("p2p" if rank == 0 else "auto")
+    v_dist = dgampi.get_node_aware_v_dist(2, node_ids=[0] * size)
+    for make_plan in (
+        lambda: dgampi.MapPlan(irr, full, imap, np.float64, (3,)),
+        lambda: dgampi.VslicePlan(irr, full, imap, v_dist, np.float64, (2, 2)),
+    ):
+        with pytest.raises(dgampi.DgampiError) as err:
+            make_plan()
+        assert err.value.status == dgampi.STATUS_MISMATCH, err.value
+    dgampi.set_exchange_path("auto")
+    with dgampi.MapPlan(irr, full, imap, np.float64, (3,)) as plan:
+        irr_all = make((irr.ntasks, 3), np.float64, seed=4)
+        assert np.array_equal(plan.execute(irr_all[irr.my_slice]), irr_all[imap][full.my_slice])
