@@ -414,7 +414,9 @@ static int receiving_rank(void) {
 
 static void test_fault_wait(void) {
     check_section = "an injected wait failure";
-    /* only the faulty rank's process fails its first engine wait */
+    /* only the faulty rank's process fails its first engine wait (the map
+     * takes the engine on every rank: the collective route has no waits) */
+    CHECK_OK(dgampi_set_exchange_path(DGAMPI_EXCHANGE_PATH_POINT_TO_POINT));
     int faulty = receiving_rank();
     if (rank == faulty) setenv("DGAMPI_FAULT_INJECT", "wait:1", 1);
     dgampi_distributor *irr = NULL, *full = NULL;
@@ -453,6 +455,7 @@ static void test_fault_wait(void) {
 
 static void test_fault_post(void) {
     check_section = "an injected post failure";
+    CHECK_OK(dgampi_set_exchange_path(DGAMPI_EXCHANGE_PATH_POINT_TO_POINT));
     if (rank == receiving_rank()) setenv("DGAMPI_FAULT_INJECT", "post:1", 1);
     dgampi_distributor *irr = NULL, *full = NULL;
     CHECK_OK(dgampi_distributor_create(MPI_COMM_WORLD, N_IRR4, NULL, NULL, &irr));
@@ -466,6 +469,31 @@ static void test_fault_post(void) {
     dgampi_array o = make_array(out, DGAMPI_DTYPE_F64, 2, fshape, NULL);
     /* that rank cannot post what its peers wait for: the job aborts (ctest checks the message) */
     dgampi_exchange_and_map_irrbz_fullbz_into(irr, full, INV4, 4, &b, NULL, 0, &o);
+    check_fail(__FILE__, __LINE__, "the job was not aborted");
+}
+
+/* A rank that fails just before the collective route's MPI_Alltoallw, which
+ * its peers have entered: it cannot tell them, so the job aborts. */
+static void test_fault_collective(void) {
+    check_section = "an injected collective failure";
+    CHECK_OK(dgampi_set_exchange_path(DGAMPI_EXCHANGE_PATH_COLLECTIVE));
+    if (rank == receiving_rank()) setenv("DGAMPI_FAULT_INJECT", "collective:1", 1);
+    dgampi_distributor *irr = NULL, *full = NULL;
+    CHECK_OK(dgampi_distributor_create(MPI_COMM_WORLD, N_IRR4, NULL, NULL, &irr));
+    CHECK_OK(dgampi_distributor_create(MPI_COMM_WORLD, 4, NULL, NULL, &full));
+    int64_t is[MAX_RANKS], io[MAX_RANKS], fs[MAX_RANKS], fo[MAX_RANKS];
+    block_layout(N_IRR4, nranks, is, io);
+    block_layout(4, nranks, fs, fo);
+    double *ref = pattern_new(DGAMPI_DTYPE_F64, N_IRR4 * ROW, 9), out[4 * ROW];
+    int64_t bshape[2] = {is[rank], ROW}, fshape[2] = {fs[rank], ROW};
+    dgampi_array b = make_array(ref + io[rank] * ROW, DGAMPI_DTYPE_F64, 2, bshape, NULL);
+    dgampi_array o = make_array(out, DGAMPI_DTYPE_F64, 2, fshape, NULL);
+    dgampi_map_plan *plan = NULL;
+    CHECK_OK(dgampi_map_plan_create(irr, full, INV4, 4, DGAMPI_DTYPE_F64, 1, (int64_t[]){ROW}, NULL, 0, &plan));
+    int32_t route = -1;
+    CHECK_OK(dgampi_map_plan_route(plan, &route));
+    CHECK(route != DGAMPI_EXCHANGE_ROUTE_POINT_TO_POINT, "the plan takes a collective route (got %d)", (int)route);
+    dgampi_map_plan_execute(plan, &b, &o);
     check_fail(__FILE__, __LINE__, "the job was not aborted");
 }
 
@@ -541,6 +569,7 @@ int main(int argc, char **argv) {
 #define RUN(name)                                           \
     if (!only || strcmp(only, #name) == 0) test_##name()
     if (only && strcmp(only, "fault_post") == 0) test_fault_post();
+    if (only && strcmp(only, "fault_collective") == 0) test_fault_collective();
     RUN(user_traffic);
     RUN(aliasing);
     RUN(roots_differ);

@@ -10,7 +10,7 @@ use crate::element::DType;
 use crate::collective;
 use crate::engine::{RowPlan, RowsInPlace, Scratch, Side};
 use crate::limit::resolve_limit;
-use crate::route::{exchange_path, Route};
+use crate::route::{exchange_path, Route, RouteFlags};
 use crate::error::{Error, Result};
 use crate::failure::Poison;
 use crate::orbital::OwnedTransform;
@@ -96,12 +96,12 @@ pub(crate) fn open_plan<T>(
         Ok((movement, setting, flags))
     })();
     let setting = built.as_ref().map_or(0, |b| b.1 as u64);
-    let mut flags = [built.as_ref().map_or(0, |b| b.2)];
+    let mut flags = built.as_ref().map_or_else(|_| RouteFlags::default(), |b| b.2).to_bytes();
     let mut all: Vec<(&str, Option<u64>)> = values.iter().map(|&(n, v)| (n, Some(v))).collect();
     all.push(("the exchange path setting (DGAMPI_EXCHANGE_PATH)", Some(setting)));
     let limit = collective::open_record(comm, Some(poison), 0, nranks, limit, &all, &mut flags, || built.as_ref().map(drop).map_err(Clone::clone))?;
     let (movement, setting, _) = built.expect("built when the agreement succeeded");
-    let route = Route::choose(comm, plan_of(&movement), setting, flags[0], plan_object)?;
+    let route = Route::choose(comm, plan_of(&movement), setting, RouteFlags::from_bytes(&flags), plan_object)?;
     Ok((movement, limit, route))
 }
 

@@ -97,8 +97,10 @@ pub(crate) fn agree_values(comm: MPI_Comm, local: Result<()>, flag: bool, limit:
 ///   rank; a rank that cannot know a value (`None`: it will learn the shape
 ///   from the root's header) sends zeros, which constrain nothing.
 /// - `max_bytes`: bytes reduced with MAX and returned in place: flags (their
-///   OR) and the root's [`ArrayHeader`] (the other ranks send zeros), so a
-///   header needs no broadcast of its own. Every rank passes the same length.
+///   OR, as long as each byte holds one flag: the MAX of two bytes with
+///   different bits set is not their OR) and the root's [`ArrayHeader`] (the
+///   other ranks send zeros), so a header needs no broadcast of its own.
+///   Every rank passes the same length.
 pub(crate) fn agree_record(comm: MPI_Comm, local: Result<()>, flag: bool, limit: usize, values: &[(&str, Option<u64>)], max_bytes: &mut [u8]) -> Result<bool> {
     let status = match &local {
         Ok(()) => 0u8,

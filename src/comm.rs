@@ -338,16 +338,33 @@ impl RowType {
     /// Creates and commits a vector of `count` blocks of `bytes` bytes whose
     /// starts are `stride` bytes apart (rows that are each contiguous but
     /// not adjacent); its size is `count * bytes`.
+    ///
+    /// One-byte rows at a negative stride are a contiguous run of a byte
+    /// resized to the stride instead: Open MPI 4.1 moves
+    /// `MPI_Type_create_hvector(n, 1, -1, MPI_BYTE)` (one-byte rows in
+    /// reverse) as if its bytes ascended.
     pub fn vector(count: usize, bytes: usize, stride: isize) -> Result<RowType> {
         let (n, len) = (to_int(count, "rows in a message")?, to_int(bytes, "row size in bytes")?);
         // SAFETY: reading rsmpi's extern constant.
         let mut t = unsafe { mpi::ffi::RSMPI_DATATYPE_NULL };
-        // SAFETY: building and committing a vector of a predefined type.
-        unsafe {
-            check_mpi(mpi::ffi::MPI_Type_create_hvector(n, len, stride as mpi::ffi::MPI_Aint, byte_type(), &mut t), "MPI_Type_create_hvector")?;
-            check_mpi(mpi::ffi::MPI_Type_commit(&mut t), "MPI_Type_commit")?;
+        if bytes == 1 && stride < 0 {
+            let mut step = t;
+            // SAFETY: a byte whose extent is the stride, then n of them; the
+            // intermediate type is freed once the result holds it.
+            unsafe {
+                check_mpi(mpi::ffi::MPI_Type_create_resized(byte_type(), 0, stride as mpi::ffi::MPI_Aint, &mut step), "MPI_Type_create_resized")?;
+                let code = mpi::ffi::MPI_Type_contiguous(n, step, &mut t);
+                mpi::ffi::MPI_Type_free(&mut step);
+                check_mpi(code, "MPI_Type_contiguous")?;
+            }
+        } else {
+            // SAFETY: building a vector of a predefined type.
+            unsafe { check_mpi(mpi::ffi::MPI_Type_create_hvector(n, len, stride as mpi::ffi::MPI_Aint, byte_type(), &mut t), "MPI_Type_create_hvector")? };
         }
-        Ok(RowType(t, PhantomData))
+        let typed = RowType(t, PhantomData);
+        // SAFETY: committing the type just created.
+        check_mpi(unsafe { mpi::ffi::MPI_Type_commit(&mut t) }, "MPI_Type_commit")?;
+        Ok(typed)
     }
 
     /// Creates and commits an indexed type of blocks of `bytes` bytes at

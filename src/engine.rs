@@ -759,8 +759,10 @@ impl RowPlan {
         let mut send_types = Vec::with_capacity(peers.len());
         let mut recv_types = Vec::with_capacity(peers.len());
         // The peers are entering the collective: a rank that cannot describe
-        // its blocks (an int overflow the agreement ruled out) cannot tell them.
+        // its blocks (an int overflow the agreement ruled out, or an injected
+        // fault) cannot tell them.
         let typed = (|| -> Result<()> {
+            crate::failure::injected(crate::failure::Fault::Collective)?;
             for rows in &peers {
                 send_types.push(block_type(&src.view(rows.peer), rows.send.iter())?);
                 recv_types.push(block_type(&dst.view(rows.peer), (0..rows.nrecv()).map(|k| rows.first_target(k)))?);

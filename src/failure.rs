@@ -9,14 +9,18 @@
 //!   later call on it returns [`Status::Poisoned`] naming the first failure;
 //!   the object's later collectives still join their opening agreement, so the
 //!   other ranks get the error too instead of waiting;
-//! - a rank that could not post a message its peers wait for cannot tell them
-//!   (they are blocked on that very message): it prints the error and calls
-//!   `MPI_Abort` on the object's communicator ([`abort_stranded`]), since the
-//!   alternative is a job that hangs until its time limit.
+//! - a rank that could not post a message its peers wait for, or that fails
+//!   in (or just before) a collective its peers have entered, cannot tell
+//!   them (they are blocked on that very message or call): it prints the
+//!   error and calls `MPI_Abort` on the object's communicator
+//!   ([`abort_stranded`]), since the alternative is a job that hangs until
+//!   its time limit.
 //!
 //! Tests reach these paths through a fault-injection hook: the environment
-//! variable `DGAMPI_FAULT_INJECT=post:N` (or `wait:N`) makes the N-th
-//! nonblocking post (or wait) of the row-movement engine in this process fail.
+//! variable `DGAMPI_FAULT_INJECT=post:N` (or `wait:N`, `collective:N`) makes
+//! the N-th nonblocking post (or wait) of the row-movement engine, or the
+//! N-th collective row exchange (`MPI_Alltoallw` or
+//! `MPI_Neighbor_alltoallw`), in this process fail.
 
 use crate::error::{Error, Result, Status};
 use mpi::ffi::MPI_Comm;
@@ -71,20 +75,22 @@ impl Poison {
     }
 }
 
-/// A nonblocking operation the fault-injection hook can fail.
+/// An operation of a row movement the fault-injection hook can fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Posting a send or receive.
     Post,
     /// Waiting for posted requests.
     Wait,
+    /// The collective route's exchange (`MPI_Alltoallw` or `MPI_Neighbor_alltoallw`).
+    Collective,
 }
 
 /// Remaining count before the injected fault (-1: none), and which kind.
 static FAULT_COUNTDOWN: AtomicI64 = AtomicI64::new(i64::MIN);
 static FAULT_KIND: Mutex<Option<Fault>> = Mutex::new(None);
 
-/// Reads `DGAMPI_FAULT_INJECT` once ("post:N" or "wait:N", N >= 1).
+/// Reads `DGAMPI_FAULT_INJECT` once ("post:N", "wait:N" or "collective:N", N >= 1).
 fn fault_setting() -> Option<Fault> {
     if FAULT_COUNTDOWN.load(Ordering::Relaxed) == i64::MIN {
         let parsed = std::env::var("DGAMPI_FAULT_INJECT").ok().and_then(|v| {
@@ -92,6 +98,7 @@ fn fault_setting() -> Option<Fault> {
             let kind = match kind {
                 "post" => Fault::Post,
                 "wait" => Fault::Wait,
+                "collective" => Fault::Collective,
                 _ => return None,
             };
             Some((kind, n.parse::<i64>().ok().filter(|n| *n >= 1)?))

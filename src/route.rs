@@ -140,28 +140,65 @@ pub(crate) enum Route {
     Neighbor(OwnedComm),
 }
 
-/// Bit of [`Route::local_flags`]: a block of this rank's exceeds the limit.
-const TOO_LARGE: u8 = 1;
-/// Bit of [`Route::local_flags`]: this rank exchanges rows with more than half of the other ranks.
-const DENSE: u8 = 2;
-/// The flag a rank gives [`Route::choose`] for a movement it does not take
-/// part in (an FFT step whose data already sit): every rank then takes the
-/// engine, since a collective needs every rank's call.
-pub(crate) const ABSENT: u8 = 4;
-/// Bit of [`Route::local_flags`]: this rank exchanges rows with another rank
-/// (without it anywhere, the movement is local copies only: no MPI at all).
-const CROSSES: u8 = 8;
+/// One rank's part of a route choice; every rank's parts are combined in
+/// the plan's agreement ([`RouteFlags::to_bytes`] gives one byte per flag,
+/// so the agreement's bytewise MAX is their OR).
+///
+/// cbindgen:ignore
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RouteFlags {
+    /// A block of this rank's exceeds the limit.
+    pub too_large: bool,
+    /// This rank exchanges rows with more than half of the other ranks.
+    pub dense: bool,
+    /// This rank does not take part in the movement (an FFT step whose data
+    /// already sit): every rank then takes the engine, since a collective
+    /// needs every rank's call.
+    pub absent: bool,
+    /// This rank exchanges rows with another rank (without it anywhere, the
+    /// movement is local copies only: no MPI at all).
+    pub crosses: bool,
+}
+
+/// Bytes of [`RouteFlags::to_bytes`].
+const FLAG_BYTES: usize = 4;
+
+impl RouteFlags {
+    /// The flags of a rank that skips the movement.
+    pub fn absent() -> RouteFlags {
+        RouteFlags { absent: true, ..RouteFlags::default() }
+    }
+
+    /// One byte (0 or 1) per flag.
+    pub fn to_bytes(self) -> [u8; FLAG_BYTES] {
+        [self.too_large, self.dense, self.absent, self.crosses].map(u8::from)
+    }
+
+    /// The flags from their bytes (any nonzero byte is set).
+    pub fn from_bytes(bytes: &[u8]) -> RouteFlags {
+        RouteFlags::in_slot(bytes, 0)
+    }
+
+    /// The flags of slot `slot` of several flags' bytes laid end to end.
+    pub fn in_slot(bytes: &[u8], slot: usize) -> RouteFlags {
+        let set = |i: usize| bytes.get(slot * FLAG_BYTES + i).is_some_and(|&b| b != 0);
+        RouteFlags { too_large: set(0), dense: set(1), absent: set(2), crosses: set(3) }
+    }
+}
 
 impl Route {
     /// This rank's part of the choice, OR-ed over ranks in the plan's
     /// agreement: whether one of its per-peer blocks (`send_row_bytes(p)`
     /// bytes per row sent to `p`, `recv_row_bytes(p)` per row received)
     /// exceeds `limit`, and whether it is dense.
-    pub fn local_flags(plan: &RowPlan, send_row_bytes: impl Fn(usize) -> usize, recv_row_bytes: impl Fn(usize) -> usize, limit: usize) -> u8 {
-        let too_large = !plan.blocks_fit(send_row_bytes, recv_row_bytes, limit);
+    pub fn local_flags(plan: &RowPlan, send_row_bytes: impl Fn(usize) -> usize, recv_row_bytes: impl Fn(usize) -> usize, limit: usize) -> RouteFlags {
         let others = plan.peer_count();
-        let dense = 2 * others > plan.nranks().saturating_sub(1);
-        (if too_large { TOO_LARGE } else { 0 }) | (if dense { DENSE } else { 0 }) | (if others > 0 { CROSSES } else { 0 })
+        RouteFlags {
+            too_large: !plan.blocks_fit(send_row_bytes, recv_row_bytes, limit),
+            dense: 2 * others > plan.nranks().saturating_sub(1),
+            absent: false,
+            crosses: others > 0,
+        }
     }
 
     /// The route every rank takes, from the agreed setting and the OR of
@@ -170,12 +207,11 @@ impl Route {
     /// `plan_object`: the movement is kept and executed repeatedly, so a
     /// graph communicator may be built (collective over `comm`) for a
     /// sparse movement.
-    pub fn choose(comm: MPI_Comm, plan: &RowPlan, setting: ExchangePath, flags: u8, plan_object: bool) -> Result<Route> {
-        let local_only = flags & CROSSES == 0;
-        if setting == ExchangePath::PointToPoint || flags & (TOO_LARGE | ABSENT) != 0 || local_only || plan.nranks() == 1 {
+    pub fn choose(comm: MPI_Comm, plan: &RowPlan, setting: ExchangePath, flags: RouteFlags, plan_object: bool) -> Result<Route> {
+        if setting == ExchangePath::PointToPoint || flags.too_large || flags.absent || !flags.crosses || plan.nranks() == 1 {
             return Ok(Route::PointToPoint);
         }
-        if flags & DENSE != 0 {
+        if flags.dense {
             return Ok(Route::Alltoallw);
         }
         if plan_object || setting == ExchangePath::Collective {
@@ -206,5 +242,17 @@ mod tests {
         }
         assert!(ExchangePath::from_name("alltoall").is_err());
         assert!(ExchangePath::from_code(3).is_err());
+    }
+
+    #[test]
+    fn flags_combine_bytewise_as_an_or() {
+        // The agreement reduces with a bytewise MAX: two ranks' flags combine
+        // to their OR (one flag per byte; packed bits would not).
+        let a = RouteFlags { dense: true, crosses: true, ..RouteFlags::default() };
+        let b = RouteFlags { too_large: true, crosses: true, ..RouteFlags::default() };
+        let max: Vec<u8> = a.to_bytes().iter().zip(b.to_bytes()).map(|(x, y)| (*x).max(y)).collect();
+        let or = RouteFlags::from_bytes(&max);
+        assert!(or.too_large && or.dense && or.crosses && !or.absent);
+        assert_eq!(RouteFlags::from_bytes(&RouteFlags::absent().to_bytes()), RouteFlags::absent());
     }
 }

@@ -571,6 +571,28 @@ fn case_exchange_paths(world: &SimpleCommunicator) -> Result<(), String> {
                         .map_err(err)?;
                     ensure(once == expected, || format!("{name} {setting:?}: one-shot"))?;
                 }
+                // One-byte rows: neighbouring rows merge into longer blocks
+                // of the collective's datatypes (found wrong once).
+                for row in [&[][..], &[1][..]] {
+                    let mut plan = MapPlan::new(&irr, &full, &irrk_inv, dgampi::DType::U8, row, None, 0).map_err(err)?;
+                    let shape: Vec<usize> = std::iter::once(n_irr).chain(row.iter().copied()).collect();
+                    let irr_all = pattern::<u8>(&shape, 5);
+                    let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();
+                    let expected = unfold(&irr_all, &irrk_inv).slice_axis(Axis(0), Slice::from(full.my_tasks())).to_owned();
+                    // The block stored in reverse: rows at a stride of minus one byte.
+                    let mut stored = block.clone();
+                    stored.invert_axis(Axis(0));
+                    let stored = stored.as_standard_layout().into_owned();
+                    let mut reversed = stored.view();
+                    reversed.invert_axis(Axis(0));
+                    for (execution, source) in [block.view(), block.view(), reversed].into_iter().enumerate() {
+                        let mut out = ArrayD::<u8>::default(IxDyn(plan.out_shape()));
+                        plan.execute(ArrayRef::new(&source).map_err(err)?, ArrayMut::new(&mut out).map_err(err)?).map_err(err)?;
+                        ensure(out == expected, || {
+                            format!("{name} {setting:?} uint8 row {row:?} execution {execution} ({}): {out:?} expected {expected:?}", plan.exchange_route().name())
+                        })?;
+                    }
+                }
             }
             // The frequency re-layout (every receiving rank gets every q: dense).
             let irrk_inv = square_lattice_map(4);

@@ -28,7 +28,7 @@ use crate::engine::{RowPlan, RowsInPlace, Scratch, Side};
 use crate::error::{Error, Result};
 use crate::layout::BlockLayout;
 use crate::limit::resolve_limit;
-use crate::route::{self, exchange_path, ExchangeRoute, Route};
+use crate::route::{exchange_path, ExchangeRoute, Route, RouteFlags};
 use fftw::{AlignedBuf, Dim, GuruPlan};
 use grid::Ownership;
 use mpi::ffi::MPI_Comm;
@@ -249,7 +249,7 @@ impl FftPlan {
         // The build agreement also carries, per movement slot, this rank's
         // part of the route choice (or that it skips the movement: then
         // every rank takes the engine for it, which needs no partner call).
-        let mut flags = [route::ABSENT; MOVE_SLOTS];
+        let mut flags = [RouteFlags::absent(); MOVE_SLOTS];
         if let Ok((steps, _, _, batch_split)) = &built {
             for step in steps {
                 if let Step::Move { plan, from, to, slot, .. } = step {
@@ -258,11 +258,12 @@ impl FftPlan {
                 }
             }
         }
-        collective::agree_record(raw, built.as_ref().map(|_| ()).map_err(Clone::clone), false, limit, &[], &mut flags)?;
+        let mut flag_bytes: Vec<u8> = flags.iter().flat_map(|f| f.to_bytes()).collect();
+        collective::agree_record(raw, built.as_ref().map(|_| ()).map_err(Clone::clone), false, limit, &[], &mut flag_bytes)?;
         let (mut steps, work, flat, batch_split) = built?;
         for step in &mut steps {
             if let Step::Move { plan, slot, route, .. } = step {
-                *route = Route::choose(raw, plan, setting, flags[*slot], true)?;
+                *route = Route::choose(raw, plan, setting, RouteFlags::in_slot(&flag_bytes, *slot), true)?;
             }
         }
         Ok(FftPlan {
