@@ -6,7 +6,11 @@
 //! Cases per shape, interleaved per repetition (one warm-up, then `--reps`):
 //! - `auto`, `batch_transpose`, `slab`, `pencil`: `FftPlan::execute` with the
 //!   strategy chosen by the cost model or forced, every plan `Rigor::Measure`,
-//!   each case on its own block;
+//!   each case on its own block; each plan's movements take the route the
+//!   exchange-path setting gives (`DGAMPI_EXCHANGE_PATH`, default auto: an MPI
+//!   collective where every per-peer block fits the limit);
+//! - `auto_p2p`: `auto` with its plan made under the `p2p` setting (every
+//!   movement on the chunked point-to-point engine), to show both paths;
 //! - `fftw_mpi` (anchor; every dgampi case shows its time ratio to it):
 //!   `fftw_mpi_plan_many_dft` (rank 3, howmany = batch, default blocks, in
 //!   place, no TRANSPOSED flags, so input and output have FFTW's own x-slab
@@ -658,7 +662,7 @@ impl Profile {
 // ------------------------------------------------------------------ one shape
 
 /// The dgampi strategies, one case each (auto first).
-const STRATEGIES: [&str; 4] = ["auto", "batch_transpose", "slab", "pencil"];
+const STRATEGIES: [&str; 5] = ["auto", "batch_transpose", "slab", "pencil", "auto_p2p"];
 
 struct State<'w> {
     world: &'w SimpleCommunicator,
@@ -760,7 +764,7 @@ fn timed_plan<T>(world: &SimpleCommunicator, f: impl FnOnce() -> T) -> (T, f64) 
 
 fn strategy_of(name: &str) -> Strategy {
     match name {
-        "auto" => Strategy::Auto,
+        "auto" | "auto_p2p" => Strategy::Auto,
         "batch_transpose" => Strategy::BatchTranspose,
         "slab" => Strategy::Slab,
         _ => Strategy::Pencil,
@@ -790,14 +794,19 @@ fn run_shape(bench: &mut Bench<'_>, world: &SimpleCommunicator, shape: &Shape, l
     let opts = |strategy| FftOptions { direction: Direction::Forward, normalization: Normalization::Backward, strategy, rigor: Rigor::Measure, limit: limit_arg };
     let mut plans: Vec<FftPlan> = Vec::new();
     let mut plan_s: Vec<f64> = Vec::new();
+    let setting = dgampi::exchange_path().unwrap_or_else(|e| bench.fail(&format!("DGAMPI_EXCHANGE_PATH: {e}")));
     for &name in names {
+        dgampi::set_exchange_path(if name == "auto_p2p" { dgampi::ExchangePath::PointToPoint } else { setting });
         let (plan, t) = timed_plan(world, || FftPlan::new(world, nq, &[batch], DType::Complex128, opts(strategy_of(name))));
         let plan = plan.unwrap_or_else(|e| bench.fail(&format!("FftPlan::new ({name}): {e}")));
-        bench.progress(&format!("  dgampi plan {name:<16} {t:>8.3} s ({})", plan.strategy().name()));
+        let routes: Vec<&str> = plan.exchange_routes().iter().map(|r| r.name()).collect();
+        bench.progress(&format!("  dgampi plan {name:<16} {t:>8.3} s ({}; routes {})", plan.strategy().name(), routes.join(", ")));
         plans.push(plan);
         plan_s.push(t);
     }
+    dgampi::set_exchange_path(setting);
     let auto_choice = if names[0] == "auto" { Some(plans[0].strategy()) } else { None };
+    let routes: Vec<Json> = plans.iter().map(|pl| Json::Arr(pl.exchange_routes().iter().map(|r| Json::str(r.name())).collect())).collect();
     let range = plans[0].my_range();
     let block_shape = plans[0].block_shape();
 
@@ -880,6 +889,7 @@ fn run_shape(bench: &mut Bench<'_>, world: &SimpleCommunicator, shape: &Shape, l
     bench.param(&key("shape"), Json::str(&desc));
     bench.param(&key("auto_strategy"), Json::opt_str(auto_choice.map(|s| s.name().to_string())));
     bench.param(&key("strategies"), Json::Arr(names.iter().map(|s| Json::str(*s)).collect()));
+    bench.param(&key("exchange_routes"), Json::Arr(routes));
     let costs: Vec<f64> = plans.iter().map(|pl| estimated_cost(pl.strategy(), nq, batch, p).unwrap_or(f64::NAN)).collect();
     bench.param(&key("estimated_cost"), arr_f(&costs));
     bench.param(&key("plan_s"), arr_f(&plan_s));
@@ -901,6 +911,8 @@ fn run_shape(bench: &mut Bench<'_>, world: &SimpleCommunicator, shape: &Shape, l
         let name = names[i];
         let what = if let (Some(chosen), "auto") = (auto_choice, name) {
             format!("dgampi FftPlan::execute, Strategy::Auto (chose {}), Rigor::Measure", chosen.name())
+        } else if name == "auto_p2p" {
+            format!("dgampi FftPlan::execute, Strategy::Auto (chose {}), plan made under DGAMPI_EXCHANGE_PATH=p2p", plan.strategy().name())
         } else {
             format!("dgampi FftPlan::execute, Strategy::{} forced, Rigor::Measure", plan.strategy().name())
         };
