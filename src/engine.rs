@@ -41,6 +41,12 @@
 //! batch, and the frequency re-layout, for every (q, orbital), each rank's
 //! slice of nu. [`RowPlan::build_uniform`] plans a movement in which every
 //! receiving rank needs the same rows (the re-layout) in one pass.
+//!
+//! Fast path: a plan kept for repeated execution may instead move every
+//! peer's block in one `MPI_Alltoallw` or `MPI_Neighbor_alltoallw`, with a
+//! derived datatype per block and no packing, when every block on every rank
+//! fits the limit; [`crate::route`] states the rule. The local copies and
+//! the replication of received rows are the same on both paths.
 
 use crate::buffer::{ArrayMut, ArrayRef, RawArray};
 use crate::bounds::{Chunk, RowChunks};
