@@ -296,13 +296,20 @@ fn with_sends(nranks: usize, recv: Vec<PeerRows>, mut send: impl FnMut(usize) ->
     let mut recv = recv.into_iter().peekable();
     let mut peers = Vec::new();
     for p in 0..nranks {
-        let mut rows = recv.next_if(|r| r.peer == p).unwrap_or(PeerRows { peer: p, ..PeerRows::default() });
         let (list, runs) = send(p)?;
-        if !list.is_empty() {
-            (rows.send, rows.send_segments) = (RowList::List(list), runs);
-        }
-        if !rows.send.is_empty() || rows.nrecv() > 0 {
-            peers.push(rows);
+        // An idle peer costs no entry (planning at many ranks is this loop).
+        let rows = match recv.next_if(|r| r.peer == p) {
+            Some(rows) => Some(rows),
+            None if list.is_empty() => None,
+            None => Some(PeerRows { peer: p, ..PeerRows::default() }),
+        };
+        if let Some(mut rows) = rows {
+            if !list.is_empty() {
+                (rows.send, rows.send_segments) = (RowList::List(list), runs);
+            }
+            if !rows.send.is_empty() || rows.nrecv() > 0 {
+                peers.push(rows);
+            }
         }
     }
     Ok(peers)
@@ -324,6 +331,9 @@ where
             send.push(local);
             firsts.push(d);
         }
+    }
+    if send.is_empty() {
+        return Ok((send, None));
     }
     let segments = runs_of(&send, &firsts);
     Ok((send, Some(Runs::Lengths(segments))))
