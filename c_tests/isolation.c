@@ -412,6 +412,37 @@ static int receiving_rank(void) {
     return -1;
 }
 
+/* The 2x2 map's distributors and this rank's block and output (the fault
+ * tests); `b` and `o` point into the struct, which stays where it is. */
+struct fault_map {
+    dgampi_distributor *irr, *full;
+    double *ref, out[4 * ROW];
+    int64_t bshape[2], fshape[2];
+    dgampi_array b, o;
+};
+
+/* Creates the distributors (collective) and the arrays; 0 if a distributor is missing. */
+static int fault_map_open(struct fault_map *m) {
+    m->irr = m->full = NULL;
+    CHECK_OK(dgampi_distributor_create(MPI_COMM_WORLD, N_IRR4, NULL, NULL, &m->irr));
+    CHECK_OK(dgampi_distributor_create(MPI_COMM_WORLD, 4, NULL, NULL, &m->full));
+    int64_t is[MAX_RANKS], io[MAX_RANKS], fs[MAX_RANKS], fo[MAX_RANKS];
+    block_layout(N_IRR4, nranks, is, io);
+    block_layout(4, nranks, fs, fo);
+    m->ref = pattern_new(DGAMPI_DTYPE_F64, N_IRR4 * ROW, 9);
+    m->bshape[0] = is[rank], m->bshape[1] = ROW;
+    m->fshape[0] = fs[rank], m->fshape[1] = ROW;
+    m->b = make_array(m->ref + io[rank] * ROW, DGAMPI_DTYPE_F64, 2, m->bshape, NULL);
+    m->o = make_array(m->out, DGAMPI_DTYPE_F64, 2, m->fshape, NULL);
+    return m->irr != NULL && m->full != NULL;
+}
+
+static void fault_map_close(struct fault_map *m) {
+    free(m->ref);
+    dgampi_distributor_destroy(&m->irr);
+    dgampi_distributor_destroy(&m->full);
+}
+
 static void test_fault_wait(void) {
     check_section = "an injected wait failure";
     /* only the faulty rank's process fails its first engine wait (the map
@@ -419,17 +450,13 @@ static void test_fault_wait(void) {
     CHECK_OK(dgampi_set_exchange_path(DGAMPI_EXCHANGE_PATH_POINT_TO_POINT));
     int faulty = receiving_rank();
     if (rank == faulty) setenv("DGAMPI_FAULT_INJECT", "wait:1", 1);
-    dgampi_distributor *irr = NULL, *full = NULL;
-    CHECK_OK(dgampi_distributor_create(MPI_COMM_WORLD, N_IRR4, NULL, NULL, &irr));
-    CHECK_OK(dgampi_distributor_create(MPI_COMM_WORLD, 4, NULL, NULL, &full));
-    if (!irr || !full) return;
-    int64_t is[MAX_RANKS], io[MAX_RANKS], fs[MAX_RANKS], fo[MAX_RANKS];
-    block_layout(N_IRR4, nranks, is, io);
-    block_layout(4, nranks, fs, fo);
-    double *ref = pattern_new(DGAMPI_DTYPE_F64, N_IRR4 * ROW, 9), out[4 * ROW];
-    int64_t bshape[2] = {is[rank], ROW}, fshape[2] = {fs[rank], ROW};
-    dgampi_array b = make_array(ref + io[rank] * ROW, DGAMPI_DTYPE_F64, 2, bshape, NULL);
-    dgampi_array o = make_array(out, DGAMPI_DTYPE_F64, 2, fshape, NULL);
+    struct fault_map m;
+    if (!fault_map_open(&m)) {
+        fault_map_close(&m);
+        return;
+    }
+    dgampi_distributor *irr = m.irr, *full = m.full;
+    dgampi_array b = m.b, o = m.o;
     int s = dgampi_exchange_and_map_irrbz_fullbz_into(irr, full, INV4, 4, &b, NULL, 0, &o);
     if (nranks == 1) {
         /* one rank moves nothing through MPI: no wait, no fault */
@@ -448,27 +475,17 @@ static void test_fault_wait(void) {
         s = dgampi_distributor_allgather_into(irr, &b, &a, 0);
         CHECK(s == (rank == faulty ? S_POISONED : S_REMOTE), "allgather after: %s", status_name(s));
     }
-    free(ref);
-    dgampi_distributor_destroy(&irr);
-    dgampi_distributor_destroy(&full);
+    fault_map_close(&m);
 }
 
 static void test_fault_post(void) {
     check_section = "an injected post failure";
     CHECK_OK(dgampi_set_exchange_path(DGAMPI_EXCHANGE_PATH_POINT_TO_POINT));
     if (rank == receiving_rank()) setenv("DGAMPI_FAULT_INJECT", "post:1", 1);
-    dgampi_distributor *irr = NULL, *full = NULL;
-    CHECK_OK(dgampi_distributor_create(MPI_COMM_WORLD, N_IRR4, NULL, NULL, &irr));
-    CHECK_OK(dgampi_distributor_create(MPI_COMM_WORLD, 4, NULL, NULL, &full));
-    int64_t is[MAX_RANKS], io[MAX_RANKS], fs[MAX_RANKS], fo[MAX_RANKS];
-    block_layout(N_IRR4, nranks, is, io);
-    block_layout(4, nranks, fs, fo);
-    double *ref = pattern_new(DGAMPI_DTYPE_F64, N_IRR4 * ROW, 9), out[4 * ROW];
-    int64_t bshape[2] = {is[rank], ROW}, fshape[2] = {fs[rank], ROW};
-    dgampi_array b = make_array(ref + io[rank] * ROW, DGAMPI_DTYPE_F64, 2, bshape, NULL);
-    dgampi_array o = make_array(out, DGAMPI_DTYPE_F64, 2, fshape, NULL);
+    struct fault_map m;
+    fault_map_open(&m);
     /* that rank cannot post what its peers wait for: the job aborts (ctest checks the message) */
-    dgampi_exchange_and_map_irrbz_fullbz_into(irr, full, INV4, 4, &b, NULL, 0, &o);
+    dgampi_exchange_and_map_irrbz_fullbz_into(m.irr, m.full, INV4, 4, &m.b, NULL, 0, &m.o);
     check_fail(__FILE__, __LINE__, "the job was not aborted");
 }
 
@@ -478,22 +495,14 @@ static void test_fault_collective(void) {
     check_section = "an injected collective failure";
     CHECK_OK(dgampi_set_exchange_path(DGAMPI_EXCHANGE_PATH_COLLECTIVE));
     if (rank == receiving_rank()) setenv("DGAMPI_FAULT_INJECT", "collective:1", 1);
-    dgampi_distributor *irr = NULL, *full = NULL;
-    CHECK_OK(dgampi_distributor_create(MPI_COMM_WORLD, N_IRR4, NULL, NULL, &irr));
-    CHECK_OK(dgampi_distributor_create(MPI_COMM_WORLD, 4, NULL, NULL, &full));
-    int64_t is[MAX_RANKS], io[MAX_RANKS], fs[MAX_RANKS], fo[MAX_RANKS];
-    block_layout(N_IRR4, nranks, is, io);
-    block_layout(4, nranks, fs, fo);
-    double *ref = pattern_new(DGAMPI_DTYPE_F64, N_IRR4 * ROW, 9), out[4 * ROW];
-    int64_t bshape[2] = {is[rank], ROW}, fshape[2] = {fs[rank], ROW};
-    dgampi_array b = make_array(ref + io[rank] * ROW, DGAMPI_DTYPE_F64, 2, bshape, NULL);
-    dgampi_array o = make_array(out, DGAMPI_DTYPE_F64, 2, fshape, NULL);
+    struct fault_map m;
+    fault_map_open(&m);
     dgampi_map_plan *plan = NULL;
-    CHECK_OK(dgampi_map_plan_create(irr, full, INV4, 4, DGAMPI_DTYPE_F64, 1, (int64_t[]){ROW}, NULL, 0, &plan));
+    CHECK_OK(dgampi_map_plan_create(m.irr, m.full, INV4, 4, DGAMPI_DTYPE_F64, 1, (int64_t[]){ROW}, NULL, 0, &plan));
     int32_t route = -1;
     CHECK_OK(dgampi_map_plan_route(plan, &route));
     CHECK(route != DGAMPI_EXCHANGE_ROUTE_POINT_TO_POINT, "the plan takes a collective route (got %d)", (int)route);
-    dgampi_map_plan_execute(plan, &b, &o);
+    dgampi_map_plan_execute(plan, &m.b, &m.o);
     check_fail(__FILE__, __LINE__, "the job was not aborted");
 }
 
