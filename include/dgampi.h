@@ -576,6 +576,64 @@ typedef int32_t dgampi_exchange_route;
 #endif // __cplusplus
 
 /*
+ Which side of a plan is in the transposed layout (FFTW-MPI's
+ `FFTW_MPI_TRANSPOSED_OUT` / `_IN`).
+ */
+enum dgampi_fft_transposition
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Input and output in the flat split, transformed in place ([`FftPlan::execute`]).
+   */
+  DGAMPI_FFT_TRANSPOSITION_NATURAL = 0,
+  /*
+   Input in the flat split, output in the strategy's transposed layout
+   ([`FftPlan::execute_into`]).
+   */
+  DGAMPI_FFT_TRANSPOSITION_OUT = 1,
+  /*
+   Input in the transposed layout (the output of an `Out` plan of the
+   same grid, batch, strategy and communicator size), output in the flat
+   split ([`FftPlan::execute_into`]).
+   */
+  DGAMPI_FFT_TRANSPOSITION_IN = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum dgampi_fft_transposition dgampi_fft_transposition;
+#else
+typedef int32_t dgampi_fft_transposition;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ The sides of a plan for `dgampi_fft_plan_layout` and `dgampi_fft_plan_indices`.
+ */
+enum dgampi_fft_side
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   What the plan reads.
+   */
+  DGAMPI_FFT_SIDE_INPUT = 0,
+  /*
+   What the plan writes.
+   */
+  DGAMPI_FFT_SIDE_OUTPUT = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum dgampi_fft_side dgampi_fft_side;
+#else
+typedef int32_t dgampi_fft_side;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  Opaque distributor handle.
  */
 typedef struct dgampi_distributor dgampi_distributor;
@@ -743,6 +801,12 @@ typedef struct dgampi_fft_options {
    Message limit in bytes (0 = the process-wide limit at plan creation).
    */
   size_t limit;
+  /*
+   `dgampi_fft_transposition` (appended to the first 0.2 layout; default 0, natural): 1 = the
+   output in the strategy's transposed layout, 2 = the input in it; such
+   plans run with `dgampi_fft_plan_execute_into`.
+   */
+  int32_t transposition;
 } dgampi_fft_options;
 
 #ifdef __cplusplus
@@ -1541,6 +1605,49 @@ dgampi_status dgampi_fft_execute(struct dgampi_fft_plan *plan,
  no-op; a stale one gives `DGAMPI_STATUS_INVALID_HANDLE`.
  */
 dgampi_status dgampi_fft_plan_destroy(struct dgampi_fft_plan **plan);
+
+/*
+ Collective: transforms `input` into `output` with a transposed plan
+ (`transposition` 1 or 2 in its options), out of place: each array
+ C-contiguous, of the plan's dtype and aligned to its elements, shaped as
+ `dgampi_fft_plan_layout` says for its side (`[count, batch_len]`, or, for
+ the flat side, `[my_q, batch...]`; a transposed side holding the whole
+ batch may also be `[count, batch...]`), the two apart. The input serves as
+ work space: its contents are undefined afterwards. A wrong array on any
+ rank fails on every rank and nothing moves.
+ */
+dgampi_status dgampi_fft_plan_execute_into(struct dgampi_fft_plan *plan,
+                                           const struct dgampi_array *input,
+                                           const struct dgampi_array *output);
+
+/*
+ Local: what this rank holds of the plan's input (`side` 0,
+ `DGAMPI_FFT_SIDE_INPUT`) or output (1, `DGAMPI_FFT_SIDE_OUTPUT`):
+ `*count` q-points (rows), the flattened batch columns `*batch_start ..
+ *batch_start + *batch_len`, and `*flat` 1 when that side is the flat split
+ (`[my_q, batch...]`), 0 when it is the transposed layout (`[count,
+ batch_len]`, the points from `dgampi_fft_plan_indices`). Any output
+ pointer may be NULL.
+ */
+dgampi_status dgampi_fft_plan_layout(struct dgampi_fft_plan *plan,
+                                     int32_t side,
+                                     int64_t *count,
+                                     int64_t *batch_start,
+                                     int64_t *batch_len,
+                                     int32_t *flat);
+
+/*
+ Local: the flat grid index `(ix * ny + iy) * nz + iz` (0-based) of each
+ row of this rank's input (`side` 0) or output (1), in storage order, with
+ the size-query convention of `dgampi_fft_pencil_indices`: `*count`
+ (required) receives their number; `out` (room for `capacity` values)
+ receives them unless it is NULL.
+ */
+dgampi_status dgampi_fft_plan_indices(struct dgampi_fft_plan *plan,
+                                      int32_t side,
+                                      int64_t *out,
+                                      size_t capacity,
+                                      size_t *count);
 
 /*
  Stores the strategy the plan uses (`dgampi_fft_strategy`, never auto) in `*out`.

@@ -98,7 +98,7 @@ pub use comm::CommRef;
 pub use distributor::Distributor;
 pub use element::{DType, Element};
 pub use error::{Error, Result, Status};
-pub use fft::{execute_distributed_fft, pencil_indices, FftOptions, FftPlan};
+pub use fft::{execute_distributed_fft, pencil_indices, FftOptions, FftPlan, LocalLayout, Transposition};
 pub use layout::BlockLayout;
 pub use limit::{max_message_bytes, process_limit, set_max_message_bytes};
 pub use mpi_abi::{check_mpi_library, mpi_build, MpiBuild, MpiFamily};

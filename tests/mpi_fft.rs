@@ -8,7 +8,7 @@ mod common;
 use common::{ensure, limit_in_force, Case};
 use dgampi::fft::{
     choose, execute_distributed_fft, export_wisdom, import_wisdom, pencil_indices, Direction, FftOptions, FftPlan, Layout, Normalization,
-    Precision, Strategy,
+    Precision, Strategy, Transposition,
 };
 use dgampi::{BlockLayout, DType, Status};
 use mpi::topology::SimpleCommunicator;
@@ -235,7 +235,7 @@ fn case_pencil_indices(world: &SimpleCommunicator) -> Result<(), String> {
             }
             ensure(seen.iter().all(|&c| c == 1), || format!("{nq:?} {layout:?}: {seen:?}"))?;
         }
-        choose(nq, 3, size).map_err(err)?;
+        choose(nq, 3, size, Transposition::Natural).map_err(err)?;
     }
     Ok(())
 }
@@ -342,8 +342,166 @@ fn case_exchange_paths(world: &SimpleCommunicator) -> Result<(), String> {
     result
 }
 
+/// This rank's part of `all` (`[N, batch...]`) in a plan side's layout:
+/// rows `indices`, the flattened batch columns `batch`.
+fn in_layout<T: Cplx>(all: &ArrayD<T>, indices: &[usize], batch: std::ops::Range<usize>) -> ArrayD<T> {
+    let width: usize = all.shape()[1..].iter().product();
+    let flat = all.view().into_shape_with_order((all.shape()[0], width)).unwrap();
+    ArrayD::from_shape_fn(IxDyn(&[indices.len(), batch.len()]), |ix| flat[[indices[ix[0]], batch.start + ix[1]]])
+}
+
+/// One transposed plan of each kind (forward out, backward in, forward in,
+/// backward out) with `strategy` on `nq` x `batch`: every output matches the
+/// DFT of its input in the layout the plan reports, the reported layouts
+/// tile the grid and batch exactly once over the ranks, out and in plans
+/// agree on the layout, and forward-out then backward-in is the identity.
+fn transposed_round_trip<T: Cplx>(world: &SimpleCommunicator, nq: [usize; 3], batch: &[usize], strategy: Strategy) -> Result<(), String> {
+    let (rank, size) = (world.rank() as usize, world.size() as usize);
+    let flat = BlockLayout::new(nq.iter().product(), size).map_err(err)?;
+    let all = whole::<T>(nq, batch, 5);
+    let width: usize = batch.iter().product();
+    let what = format!("{} {nq:?} batch {batch:?} {} at {size} ranks", strategy.name(), T::DTYPE.name());
+    let plan = |direction, transposition| {
+        let opts = FftOptions { direction, strategy, transposition, ..FftOptions::default() };
+        FftPlan::new(world, nq, batch, T::DTYPE, opts).map_err(err)
+    };
+    let mut fwd_out = plan(Direction::Forward, Transposition::Out)?;
+    let mut bwd_in = plan(Direction::Backward, Transposition::In)?;
+    let mut fwd_in = plan(Direction::Forward, Transposition::In)?;
+    let mut bwd_out = plan(Direction::Backward, Transposition::Out)?;
+    let strategies = [fwd_out.strategy(), bwd_in.strategy(), fwd_in.strategy(), bwd_out.strategy()];
+    ensure(strategies.iter().all(|&s| s == strategies[0]) && (strategy == Strategy::Auto || strategies[0] == strategy), || {
+        format!("{what}: the plans chose {strategies:?}")
+    })?;
+    let (layout, indices) = (fwd_out.output_layout(), fwd_out.output_indices());
+    ensure(layout.count == indices.len() && !layout.flat && fwd_out.input_layout().flat, || format!("{what}: layout {layout:?}"))?;
+    for p in [&bwd_in, &fwd_in] {
+        ensure(p.input_layout() == layout && p.input_indices() == indices && p.output_layout().flat, || format!("{what}: In plan's input differs"))?;
+    }
+    ensure(bwd_out.output_layout() == layout && bwd_out.output_indices() == indices, || format!("{what}: the Out plans' layouts differ"))?;
+    ensure(fwd_out.output_shape() == vec![layout.count, layout.batch.len()], || format!("{what}: output shape {:?}", fwd_out.output_shape()))?;
+    // Every (q, batch column) is held by exactly one rank (counted in
+    // one-byte sums, in pieces within the limit; at the lowered limits that
+    // would be thousands of collectives, and the unlowered runs check it).
+    let n = nq.iter().product::<usize>();
+    if limit_in_force() >= 1000 {
+        let mut cover = vec![0u8; n * width];
+        for &q in &indices {
+            for b in layout.batch.clone() {
+                cover[q * width + b] += 1;
+            }
+        }
+        let mut total = vec![0u8; cover.len()];
+        for (mine, all) in cover.chunks(1000).zip(total.chunks_mut(1000)) {
+            world.all_reduce_into(mine, all, mpi::collective::SystemOperation::sum());
+        }
+        ensure(total.iter().all(|&c| c == 1), || format!("{what}: the transposed layouts do not tile the grid and batch"))?;
+    }
+
+    let (a64, n) = (to64(&all), n as f64);
+    let spectrum = dft(&a64, nq, -1.0);
+    let tol = T::TOL * 10.0;
+    let mut input = block_of(&all, &flat, rank);
+    let mut out = ArrayD::from_elem(IxDyn(&fwd_out.output_shape()), T::default());
+    fwd_out.execute_into(&mut input, &mut out).map_err(err)?;
+    let e = rel_err(&to64(&out), &in_layout(&spectrum, &indices, layout.batch.clone()));
+    ensure(e < tol, || format!("{what}: forward-out differs from the DFT by {e:e}"))?;
+    let mut back = ArrayD::from_elem(IxDyn(&fwd_out.block_shape()), T::default());
+    bwd_in.execute_into(&mut out, &mut back).map_err(err)?;
+    let e = rel_err(&to64(&back), &to64(&block_of(&all, &flat, rank)));
+    ensure(e < tol, || format!("{what}: forward-out then backward-in differs from the input by {e:e}"))?;
+    // Forward from the transposed layout, backward into it.
+    let mut input = in_layout(&all, &indices, layout.batch.clone());
+    fwd_in.execute_into(&mut input, &mut back).map_err(err)?;
+    let e = rel_err(&to64(&back), &block_of(&spectrum, &flat, rank));
+    ensure(e < tol, || format!("{what}: forward-in differs from the DFT by {e:e}"))?;
+    let mut input = block_of(&all, &flat, rank);
+    bwd_out.execute_into(&mut input, &mut out).map_err(err)?;
+    let inverse = dft(&a64, nq, 1.0).mapv(|v| v / n);
+    let e = rel_err(&to64(&out), &in_layout(&inverse, &indices, layout.batch.clone()));
+    ensure(e < tol, || format!("{what}: backward-out differs from the inverse DFT by {e:e}"))
+}
+
+/// Transposed plans: every strategy, both precisions, the grid and batch
+/// matrix (uneven splits, more ranks than planes or batch columns).
+fn case_transposed_layouts(world: &SimpleCommunicator) -> Result<(), String> {
+    for (nq, batch) in matrix() {
+        for s in STRATEGIES {
+            transposed_round_trip::<Complex64>(world, nq, batch, s)?;
+        }
+    }
+    for (nq, batch) in [([4, 6, 5], &[3][..]), ([1, 2, 1], &[][..]), ([3, 1, 1], &[2][..])] {
+        for s in STRATEGIES {
+            transposed_round_trip::<Complex32>(world, nq, batch, s)?;
+        }
+    }
+    Ok(())
+}
+
+/// A transposed plan moves one pass fewer than the natural one; the wrong
+/// call or a wrong array fails on every rank and the plan stays usable.
+fn case_transposed_misuse(world: &SimpleCommunicator) -> Result<(), String> {
+    let (rank, size) = (world.rank() as usize, world.size() as usize);
+    let (nq, batch) = ([4usize, 4, 4], [4usize]);
+    let flat = BlockLayout::new(64, size).map_err(err)?;
+    for strategy in [Strategy::BatchTranspose, Strategy::Slab, Strategy::Pencil] {
+        let routes = |transposition| {
+            let opts = FftOptions { strategy, transposition, ..FftOptions::default() };
+            FftPlan::new(world, nq, &batch, DType::Complex128, opts).map(|p| p.exchange_routes().len()).map_err(err)
+        };
+        let (natural, out, inn) = (routes(Transposition::Natural)?, routes(Transposition::Out)?, routes(Transposition::In)?);
+        ensure(size == 1 || (out + 1 == natural && inn + 1 == natural), || format!("{strategy:?}: movements natural {natural}, out {out}, in {inn}"))?;
+    }
+    let opts = FftOptions { transposition: Transposition::Out, ..FftOptions::default() };
+    let mut plan = FftPlan::new(world, nq, &batch, DType::Complex128, opts).map_err(err)?;
+    let mut block = block_of(&whole::<Complex64>(nq, &batch, 2), &flat, rank);
+    match plan.execute(&mut block) {
+        Err(e) if e.status == Status::InvalidArgument && e.message.contains("execute_into") => {}
+        other => return Err(format!("execute on a transposed plan: {other:?}")),
+    }
+    let mut natural = FftPlan::new(world, nq, &batch, DType::Complex128, FftOptions::default()).map_err(err)?;
+    let mut out = ArrayD::<Complex64>::zeros(IxDyn(&plan.output_shape()));
+    match natural.execute_into(&mut block, &mut out) {
+        Err(e) if e.status == Status::InvalidArgument => {}
+        other => return Err(format!("execute_into on a natural plan: {other:?}")),
+    }
+    match execute_distributed_fft(world, nq, &mut block, opts) {
+        Err(e) if e.status == Status::InvalidArgument => {}
+        other => return Err(format!("one-shot transposed: {other:?}")),
+    }
+    // An output one row too long on the last rank.
+    let mut shape = plan.output_shape();
+    shape[0] += usize::from(rank == size - 1);
+    let mut long = ArrayD::<Complex64>::zeros(IxDyn(&shape));
+    expect_status(plan.execute_into(&mut block, &mut long), rank, size - 1, Status::Mismatch, "output length")?;
+    // Input and output overlapping in one allocation, on rank 0 (with
+    // batch [4] on a 4x4x4 grid every rank holds some of either side).
+    let (in_len, out_shape) = (block.len(), plan.output_shape());
+    let mut arena = vec![Complex64::default(); in_len + out.len()];
+    let r = if rank == 0 {
+        let p = arena.as_mut_ptr();
+        // SAFETY: both views lie in `arena`; the output starts at the input's last element.
+        let (mut inp, mut over) = unsafe {
+            (ndarray::ArrayViewMutD::from_shape_ptr(IxDyn(block.shape()), p), ndarray::ArrayViewMutD::from_shape_ptr(IxDyn(&out_shape), p.add(in_len - 1)))
+        };
+        plan.execute_into(&mut inp, &mut over)
+    } else {
+        plan.execute_into(&mut block.clone(), &mut out)
+    };
+    expect_status(r, rank, 0, Status::InvalidArgument, "overlapping arrays")?;
+    // Still usable.
+    let all = whole::<Complex64>(nq, &batch, 2);
+    let mut block = block_of(&all, &flat, rank);
+    plan.execute_into(&mut block, &mut out).map_err(err)?;
+    let l = plan.output_layout();
+    let e = rel_err(&out, &in_layout(&dft(&all, nq, -1.0), &plan.output_indices(), l.batch));
+    ensure(e < 1e-12, || format!("after errors: {e:e}"))
+}
+
 fn main() {
     let cases: &[Case] = &[
+        ("transposed_layouts", case_transposed_layouts),
+        ("transposed_misuse", case_transposed_misuse),
         ("every_strategy_complex128", case_every_strategy_complex128),
         ("every_strategy_complex64", case_every_strategy_complex64),
         ("small_batches_and_empty_ranks", case_small_batches_and_empty_ranks),

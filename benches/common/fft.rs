@@ -56,7 +56,7 @@
 //! [`Profile`]).
 
 use crate::common::{self, Bench, Case, Json};
-use dgampi::fft::{estimated_cost, Direction, FftOptions, FftPlan, Normalization, Rigor, Strategy};
+use dgampi::fft::{estimated_cost, Direction, FftOptions, FftPlan, Normalization, Rigor, Strategy, Transposition};
 use dgampi::DType;
 use fftw_sys::{fftw_complex, fftw_plan};
 use mpi::collective::SystemOperation;
@@ -791,7 +791,7 @@ fn run_shape(bench: &mut Bench<'_>, world: &SimpleCommunicator, shape: &Shape, l
     }
 
     // dgampi plans (auto first), each cold.
-    let opts = |strategy| FftOptions { direction: Direction::Forward, normalization: Normalization::Backward, strategy, rigor: Rigor::Measure, limit: limit_arg };
+    let opts = |strategy| FftOptions { direction: Direction::Forward, normalization: Normalization::Backward, strategy, rigor: Rigor::Measure, limit: limit_arg, transposition: Transposition::Natural };
     let mut plans: Vec<FftPlan> = Vec::new();
     let mut plan_s: Vec<f64> = Vec::new();
     let setting = dgampi::exchange_path().unwrap_or_else(|e| bench.fail(&format!("DGAMPI_EXCHANGE_PATH: {e}")));
@@ -890,7 +890,7 @@ fn run_shape(bench: &mut Bench<'_>, world: &SimpleCommunicator, shape: &Shape, l
     bench.param(&key("auto_strategy"), Json::opt_str(auto_choice.map(|s| s.name().to_string())));
     bench.param(&key("strategies"), Json::Arr(names.iter().map(|s| Json::str(*s)).collect()));
     bench.param(&key("exchange_routes"), Json::Arr(routes));
-    let costs: Vec<f64> = plans.iter().map(|pl| estimated_cost(pl.strategy(), nq, batch, p).unwrap_or(f64::NAN)).collect();
+    let costs: Vec<f64> = plans.iter().map(|pl| estimated_cost(pl.strategy(), nq, batch, p, Transposition::Natural).unwrap_or(f64::NAN)).collect();
     bench.param(&key("estimated_cost"), arr_f(&costs));
     bench.param(&key("plan_s"), arr_f(&plan_s));
     bench.param(&key("plan_s_fftw_mpi"), Json::Num(fftw_plan_s));

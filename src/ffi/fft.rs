@@ -10,7 +10,7 @@ use crate::ffi::array::{dgampi_array, raw_from_c};
 use crate::ffi::core::{guard, non_null, write_text, LiveHandles};
 use crate::ffi::record::{self, Extensible};
 use crate::ffi::{CommArg, MPI_Fint};
-use crate::fft::{self, Direction, FftOptions, FftPlan, Layout, Normalization, Precision, Rigor, Strategy};
+use crate::fft::{self, Direction, FftOptions, FftPlan, Layout, LocalLayout, Normalization, Precision, Rigor, Strategy, Transposition};
 use crate::Status;
 use mpi::ffi::MPI_Comm;
 use std::ffi::CStr;
@@ -43,6 +43,10 @@ pub struct dgampi_fft_options {
     pub rigor: i32,
     /// Message limit in bytes (0 = the process-wide limit at plan creation).
     pub limit: usize,
+    /// `dgampi_fft_transposition` (appended to the first 0.2 layout; default 0, natural): 1 = the
+    /// output in the strategy's transposed layout, 2 = the input in it; such
+    /// plans run with `dgampi_fft_plan_execute_into`.
+    pub transposition: i32,
 }
 
 /// Size of the first layout of `dgampi_fft_options` with `struct_size`
@@ -68,6 +72,7 @@ impl From<FftOptions> for dgampi_fft_options {
             strategy: o.strategy as i32,
             rigor: o.rigor as i32,
             limit: o.limit,
+            transposition: o.transposition as i32,
         }
     }
 }
@@ -93,7 +98,8 @@ unsafe fn options_from_c(o: *const dgampi_fft_options) -> Result<FftOptions> {
         2 => Rigor::Patient,
         r => return Err(Error::invalid(format!("rigor = {r}; use 0 estimate, 1 measure, 2 patient"))),
     };
-    Ok(FftOptions { direction, normalization, strategy: Strategy::from_code(o.strategy)?, rigor, limit: o.limit })
+    let transposition = Transposition::from_code(o.transposition)?;
+    Ok(FftOptions { direction, normalization, strategy: Strategy::from_code(o.strategy)?, rigor, limit: o.limit, transposition })
 }
 
 /// Converts `nq` (three int64 extents).
@@ -251,6 +257,101 @@ pub unsafe extern "C" fn dgampi_fft_plan_destroy(plan: *mut *mut dgampi_fft_plan
     })
 }
 
+unsafe fn plan_execute_into(plan: *mut dgampi_fft_plan, input: *const dgampi_array, output: *const dgampi_array) -> Result<()> {
+    let plan = plan_for_mpi(plan)?;
+    match raw_from_c(input, "input").and_then(|i| Ok((i, raw_from_c(output, "output")?))) {
+        Ok((i, o)) => plan.execute_into_raw(&i, &o),
+        Err(e) => Err(plan.fail_execute(e)),
+    }
+}
+
+/// Collective: transforms `input` into `output` with a transposed plan
+/// (`transposition` 1 or 2 in its options), out of place: each array
+/// C-contiguous, of the plan's dtype and aligned to its elements, shaped as
+/// `dgampi_fft_plan_layout` says for its side (`[count, batch_len]`, or, for
+/// the flat side, `[my_q, batch...]`; a transposed side holding the whole
+/// batch may also be `[count, batch...]`), the two apart. The input serves as
+/// work space: its contents are undefined afterwards. A wrong array on any
+/// rank fails on every rank and nothing moves.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_plan_execute_into(plan: *mut dgampi_fft_plan, input: *const dgampi_array, output: *const dgampi_array) -> Status {
+    guard("dgampi_fft_plan_execute_into", || plan_execute_into(plan, input, output))
+}
+
+/// The sides of a plan for `dgampi_fft_plan_layout` and `dgampi_fft_plan_indices`.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FftSide {
+    /// What the plan reads.
+    Input = 0,
+    /// What the plan writes.
+    Output = 1,
+}
+
+/// The indices of one side of a plan on this rank.
+type SideIndices = fn(&FftPlan) -> Vec<usize>;
+
+/// A side's layout on this rank, and a function giving its indices.
+fn side_of(plan: &FftPlan, side: i32) -> Result<(LocalLayout, SideIndices)> {
+    match side {
+        s if s == FftSide::Input as i32 => Ok((plan.input_layout(), FftPlan::input_indices)),
+        s if s == FftSide::Output as i32 => Ok((plan.output_layout(), FftPlan::output_indices)),
+        s => Err(Error::invalid(format!("side = {s}; use 0 (input) or 1 (output)"))),
+    }
+}
+
+/// Local: what this rank holds of the plan's input (`side` 0,
+/// `DGAMPI_FFT_SIDE_INPUT`) or output (1, `DGAMPI_FFT_SIDE_OUTPUT`):
+/// `*count` q-points (rows), the flattened batch columns `*batch_start ..
+/// *batch_start + *batch_len`, and `*flat` 1 when that side is the flat split
+/// (`[my_q, batch...]`), 0 when it is the transposed layout (`[count,
+/// batch_len]`, the points from `dgampi_fft_plan_indices`). Any output
+/// pointer may be NULL.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_plan_layout(plan: *mut dgampi_fft_plan, side: i32, count: *mut i64, batch_start: *mut i64, batch_len: *mut i64, flat: *mut i32) -> Status {
+    guard("dgampi_fft_plan_layout", || {
+        let (layout, _) = side_of(plan_ref(plan)?, side)?;
+        let put = |p: *mut i64, v: usize| if !p.is_null() { *p = v as i64 };
+        put(count, layout.count);
+        put(batch_start, layout.batch.start);
+        put(batch_len, layout.batch.len());
+        if !flat.is_null() {
+            *flat = i32::from(layout.flat);
+        }
+        Ok(())
+    })
+}
+
+/// Local: the flat grid index `(ix * ny + iy) * nz + iz` (0-based) of each
+/// row of this rank's input (`side` 0) or output (1), in storage order, with
+/// the size-query convention of `dgampi_fft_pencil_indices`: `*count`
+/// (required) receives their number; `out` (room for `capacity` values)
+/// receives them unless it is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn dgampi_fft_plan_indices(plan: *mut dgampi_fft_plan, side: i32, out: *mut i64, capacity: usize, count: *mut usize) -> Status {
+    guard("dgampi_fft_plan_indices", || {
+        non_null(count, "count")?;
+        let plan = plan_ref(plan)?;
+        let (layout, indices) = side_of(plan, side)?;
+        write_indices(layout.count, || indices(plan), out, capacity, count)
+    })
+}
+
+/// Writes `n` indices from `make` to `out` (room for `capacity`) with the size-query convention.
+unsafe fn write_indices(n: usize, make: impl FnOnce() -> Vec<usize>, out: *mut i64, capacity: usize, count: *mut usize) -> Result<()> {
+    *count = n;
+    if out.is_null() {
+        return Ok(());
+    }
+    if capacity < n {
+        return Err(Error::out_of_range(format!("out has room for {capacity} indices but there are {n}")));
+    }
+    for (k, q) in make().into_iter().enumerate() {
+        *out.add(k) = q as i64;
+    }
+    Ok(())
+}
+
 /// Stores the strategy the plan uses (`dgampi_fft_strategy`, never auto) in `*out`.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_fft_plan_strategy(plan: *mut dgampi_fft_plan, out: *mut i32) -> Status {
@@ -343,18 +444,8 @@ unsafe fn pencil_indices(rank: i32, size: i32, nq: *const i64, layout: i32, out:
     let size = usize::try_from(size).ok().filter(|&s| s > 0).ok_or_else(|| Error::invalid(format!("size = {size} must be positive")))?;
     let (nq, layout) = (nq_from_c(nq)?, Layout::from_code(layout)?);
     let n = fft::pencil_count(rank, size, nq, layout)?;
-    *count = n;
-    if out.is_null() {
-        return Ok(());
-    }
-    if capacity < n {
-        return Err(Error::out_of_range(format!("out has room for {capacity} indices but rank {rank} owns {n}")));
-    }
-    let idx = fft::pencil_indices(rank, size, nq, layout)?;
-    for (k, q) in idx.into_iter().enumerate() {
-        *out.add(k) = q as i64;
-    }
-    Ok(())
+    // pencil_count accepted the arguments, so pencil_indices does too.
+    write_indices(n, || fft::pencil_indices(rank, size, nq, layout).unwrap_or_default(), out, capacity, count)
 }
 
 /// Local (no MPI): the q indices rank `rank` of `size` owns in `layout`

@@ -10,6 +10,15 @@
 //! is executed. Sign convention and scaling follow numpy: forward is
 //! `sum_n x_n exp(-2 pi i k.n / N)`, unnormalized by default; backward is
 //! `exp(+...)` with `1/N`. See [`strategy`] for how the data move.
+//!
+//! A plan with [`Transposition::Out`] leaves its output in the layout its
+//! strategy holds after the last phase (batch slices of every q for the batch
+//! transpose, y-slabs for slab, x-pencils for pencil), one all-to-all pass
+//! fewer; one with [`Transposition::In`] takes its input in that layout. Both
+//! run out of place ([`FftPlan::execute_into`]); [`FftPlan::output_layout`]
+//! and [`FftPlan::output_indices`] say which q-points and batch columns this
+//! rank holds, so a caller can work point by point (a convolution: forward
+//! `Out`, multiply, backward `In`) without moving the data back.
 
 pub(crate) mod fftw;
 pub mod grid;
@@ -70,6 +79,47 @@ impl Normalization {
     }
 }
 
+/// Which side of a plan is in the transposed layout (FFTW-MPI's
+/// `FFTW_MPI_TRANSPOSED_OUT` / `_IN`).
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transposition {
+    /// Input and output in the flat split, transformed in place ([`FftPlan::execute`]).
+    Natural = 0,
+    /// Input in the flat split, output in the strategy's transposed layout
+    /// ([`FftPlan::execute_into`]).
+    Out = 1,
+    /// Input in the transposed layout (the output of an `Out` plan of the
+    /// same grid, batch, strategy and communicator size), output in the flat
+    /// split ([`FftPlan::execute_into`]).
+    In = 2,
+}
+
+impl Transposition {
+    /// Parses a C code (0 natural, 1 transposed out, 2 transposed in).
+    pub fn from_code(code: i32) -> Result<Transposition> {
+        [Transposition::Natural, Transposition::Out, Transposition::In]
+            .into_iter()
+            .find(|t| *t as i32 == code)
+            .ok_or_else(|| Error::invalid(format!("unknown transposition code {code} (0 natural, 1 transposed out, 2 transposed in)")))
+    }
+}
+
+/// Which q-points and batch columns one side (input or output) of a plan
+/// holds on this rank: a block `[count, batch.len()]` (the batch flattened in
+/// C order), row `k` holding grid point `indices[k]` (see
+/// [`FftPlan::output_indices`]). In the flat split `batch` is the whole
+/// batch and the block may keep the batch's shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalLayout {
+    /// The number of q-points (rows).
+    pub count: usize,
+    /// The columns of the flattened batch this rank holds.
+    pub batch: std::ops::Range<usize>,
+    /// Whether this is the flat split (else a transposed layout).
+    pub flat: bool,
+}
+
 /// Everything a plan is created with besides the grid, batch and dtype.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FftOptions {
@@ -84,6 +134,8 @@ pub struct FftOptions {
     /// Message limit in bytes for every execution (0: the process-wide
     /// limit when the plan is created). Must be equal on all ranks.
     pub limit: usize,
+    /// Natural (in place, flat in and out) or a transposed side.
+    pub transposition: Transposition,
 }
 
 impl Default for FftOptions {
@@ -94,6 +146,7 @@ impl Default for FftOptions {
             strategy: Strategy::Auto,
             rigor: Rigor::Estimate,
             limit: 0,
+            transposition: Transposition::Natural,
         }
     }
 }
@@ -108,8 +161,10 @@ impl FftOptions {
 /// Which buffer a step works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Buf {
-    /// The caller's array.
-    User,
+    /// The caller's input array (a natural plan's only array).
+    Input,
+    /// The caller's output array (transposed plans).
+    Output,
     /// One of the plan's two work buffers.
     Work(usize),
 }
@@ -168,6 +223,9 @@ pub struct FftPlan {
     flat: BlockLayout,
     /// Each rank's slice of the batch (columns of the transposed work arrays).
     batch_windows: Vec<std::ops::Range<usize>>,
+    /// The ownership of the transposed side (None inside: batch-transposed);
+    /// None for a natural plan.
+    transposed: Option<Option<Ownership>>,
     steps: Vec<Step>,
     work: [AlignedBuf; 2],
     scratch: Scratch,
@@ -228,21 +286,21 @@ impl FftPlan {
         // 80 one-byte pieces at the smallest limits).
         let my_limit = local.as_ref().map_or(1, |l| l.2);
         let o = &options;
-        let fields = [dtype as i32, o.direction as i32, o.normalization as i32, o.strategy as i32, o.rigor as i32];
+        let fields = [dtype as i32, o.direction as i32, o.normalization as i32, o.strategy as i32, o.rigor as i32, o.transposition as i32];
         let rest = fields.into_iter().map(|v| v as u32 as usize).chain([batch.len()]).chain(batch.iter().copied());
         let values = [
             ("the message limit", my_limit as u64),
             ("nq[0]", nq[0] as u64),
             ("nq[1]", nq[1] as u64),
             ("nq[2]", nq[2] as u64),
-            ("the dtype, the options (direction, normalization, strategy, rigor) or the batch shape", collective::fingerprint(rest)),
+            ("the dtype, the options (direction, normalization, strategy, rigor, transposition) or the batch shape", collective::fingerprint(rest)),
             ("the exchange path setting (DGAMPI_EXCHANGE_PATH)", local.as_ref().map_or(0, |l| l.3 as u64)),
         ];
         agree_values(raw, local.as_ref().map(|_| ()).map_err(Clone::clone), false, my_limit, &values)?;
         let (grid, width, limit, setting) = local?;
         let (rank, size) = (comm::rank(raw)? as usize, comm::size(raw)? as usize);
         let strategy = match options.strategy {
-            Strategy::Auto => choose(nq, width, size)?,
+            Strategy::Auto => choose(nq, width, size, options.transposition)?,
             s => s,
         };
         let built = Builder::new(grid, width, dtype, options, rank, size).and_then(|b| b.build(strategy));
@@ -250,7 +308,7 @@ impl FftPlan {
         // part of the route choice (or that it skips the movement: then
         // every rank takes the engine for it, which needs no partner call).
         let mut flags = [RouteFlags::absent(); MOVE_SLOTS];
-        if let Ok((steps, _, _, batch_split)) = &built {
+        if let Ok(Built { steps, batch_split, .. }) = &built {
             for step in steps {
                 if let Step::Move { plan, from, to, slot, .. } = step {
                     let bytes = |s: &Shape, p: usize| if s.split_columns { batch_split.sizes()[p] } else { s.width } * dtype.size();
@@ -260,7 +318,7 @@ impl FftPlan {
         }
         let mut flag_bytes: Vec<u8> = flags.iter().flat_map(|f| f.to_bytes()).collect();
         collective::agree_record(raw, built.as_ref().map(|_| ()).map_err(Clone::clone), false, limit, &[], &mut flag_bytes)?;
-        let (mut steps, work, flat, batch_split) = built?;
+        let Built { mut steps, work, flat, batch_split, transposed } = built?;
         for step in &mut steps {
             if let Step::Move { plan, slot, route, .. } = step {
                 *route = Route::choose(raw, plan, setting, RouteFlags::in_slot(&flag_bytes, *slot), true)?;
@@ -277,6 +335,7 @@ impl FftPlan {
             limit,
             flat,
             batch_windows: (0..size).map(|p| batch_split.range(p)).collect(),
+            transposed,
             steps,
             work,
             scratch: Scratch::default(),
@@ -345,11 +404,71 @@ impl FftPlan {
         self.flat.range(self.rank)
     }
 
-    /// The shape this rank's block must have.
+    /// The shape this rank's flat block must have (`[my_q, batch...]`).
     pub fn block_shape(&self) -> Vec<usize> {
         let mut s = vec![self.flat.sizes()[self.rank]];
         s.extend_from_slice(&self.batch);
         s
+    }
+
+    /// What this rank holds of the plan's input.
+    pub fn input_layout(&self) -> LocalLayout {
+        self.side_layout(self.options.transposition == Transposition::In)
+    }
+
+    /// What this rank holds of the plan's output.
+    pub fn output_layout(&self) -> LocalLayout {
+        self.side_layout(self.options.transposition == Transposition::Out)
+    }
+
+    /// The flat grid index of each row of this rank's input, in storage order.
+    pub fn input_indices(&self) -> Vec<usize> {
+        self.side_indices(self.options.transposition == Transposition::In)
+    }
+
+    /// The flat grid index `(ix * ny + iy) * nz + iz` of each row of this
+    /// rank's output, in storage order: for a transposed output, the points
+    /// to contract with (its batch columns are [`FftPlan::output_layout`]'s).
+    pub fn output_indices(&self) -> Vec<usize> {
+        self.side_indices(self.options.transposition == Transposition::Out)
+    }
+
+    /// The shape the input array of [`FftPlan::execute_into`] (or the block
+    /// of [`FftPlan::execute`]) must have: `[my_q, batch...]` in the flat
+    /// split, `[count, batch columns]` in a transposed layout.
+    pub fn input_shape(&self) -> Vec<usize> {
+        self.side_shape(self.options.transposition == Transposition::In)
+    }
+
+    /// The shape of the output array, as [`FftPlan::input_shape`].
+    pub fn output_shape(&self) -> Vec<usize> {
+        self.side_shape(self.options.transposition == Transposition::Out)
+    }
+
+    fn side_layout(&self, transposed: bool) -> LocalLayout {
+        let width = self.batch.iter().product::<usize>();
+        match (&self.transposed, transposed) {
+            (Some(Some(own)), true) => LocalLayout { count: own.count(self.rank), batch: 0..width, flat: false },
+            (Some(None), true) => LocalLayout { count: self.grid.len(), batch: self.batch_windows[self.rank].clone(), flat: false },
+            _ => LocalLayout { count: self.my_range().len(), batch: 0..width, flat: true },
+        }
+    }
+
+    fn side_indices(&self, transposed: bool) -> Vec<usize> {
+        match (&self.transposed, transposed) {
+            (Some(Some(own)), true) => own.indices(self.rank).collect(),
+            (Some(None), true) => (0..self.grid.len()).collect(),
+            _ => self.my_range().collect(),
+        }
+    }
+
+    fn side_shape(&self, transposed: bool) -> Vec<usize> {
+        let l = self.side_layout(transposed);
+        if l.flat {
+            self.block_shape()
+        } else {
+            vec![l.count, l.batch.len()]
+        }
     }
 
     /// Bytes of work space the plan holds on this rank (buffers, not counting staging).
@@ -360,18 +479,54 @@ impl FftPlan {
     /// Transforms this rank's block in place (collective over the plan's
     /// ranks; a bad block on any rank is reported on every rank and nothing moves).
     pub(crate) fn execute_raw(&mut self, block: &RawArray) -> Result<()> {
-        let local = self.poison.check("FFT plan").and_then(|()| self.check_block(block));
+        let local = self.poison.check("FFT plan").and_then(|()| {
+            if self.options.transposition != Transposition::Natural {
+                return Err(Error::invalid(format!(
+                    "this plan's {} is transposed, so input and output differ in layout: use execute_into (out of place)",
+                    if self.options.transposition == Transposition::Out { "output" } else { "input" }
+                )));
+            }
+            self.check_array(block, "block", &self.input_shape(), true)
+        });
         agree(self.comm.raw(), local)?;
         let width = self.batch.iter().product::<usize>();
         let user = block.reshaped(vec![block.nrows(), width])?;
+        self.run_guarded(&user, &user)
+    }
+
+    /// Transforms `input` into `output` (collective; a transposed plan): the
+    /// input is used as work space, and its contents are undefined afterwards.
+    pub(crate) fn execute_into_raw(&mut self, input: &RawArray, output: &RawArray) -> Result<()> {
+        let local = self.poison.check("FFT plan").and_then(|()| {
+            if self.options.transposition == Transposition::Natural {
+                return Err(Error::invalid("this plan is natural (flat in and out, in place): use execute on one block"));
+            }
+            self.check_array(input, "input", &self.input_shape(), self.input_layout().flat)?;
+            self.check_array(output, "output", &self.output_shape(), self.output_layout().flat)?;
+            let span = |a: &RawArray| a.as_ptr() as usize..a.as_ptr() as usize + a.total_bytes();
+            let (i, o) = (span(input), span(output));
+            if !i.is_empty() && !o.is_empty() && i.start < o.end && o.start < i.end {
+                return Err(Error::invalid("the input and output arrays overlap; a transposed plan runs out of place"));
+            }
+            Ok(())
+        });
+        agree(self.comm.raw(), local)?;
+        let rows = |a: &RawArray, l: LocalLayout| a.reshaped(vec![l.count, l.batch.len()]);
+        let (input, output) = (rows(input, self.input_layout())?, rows(output, self.output_layout())?);
+        self.run_guarded(&input, &output)
+    }
+
+    /// Runs the steps; a failure poisons the plan.
+    fn run_guarded(&mut self, input: &RawArray, output: &RawArray) -> Result<()> {
         let poison = std::mem::take(&mut self.poison);
-        let outcome = poison.guard(|| self.run_steps(&user));
+        let outcome = poison.guard(|| self.run_steps(input, output));
         self.poison = poison;
         outcome
     }
 
-    /// Runs the plan's movements and transforms on the caller's block `user`.
-    fn run_steps(&mut self, user: &RawArray) -> Result<()> {
+    /// Runs the plan's movements and transforms on the caller's arrays.
+    fn run_steps(&mut self, input: &RawArray, output: &RawArray) -> Result<()> {
+        let user = (input, output);
         for step in &self.steps {
             match step {
                 Step::Move { plan, from, to, route, .. } => {
@@ -401,55 +556,77 @@ impl FftPlan {
 
     /// Transforms this rank's block `[my_q, batch...]` (C-contiguous) in place
     /// (collective over the plan's ranks; a bad block on any rank is
-    /// reported on every rank and nothing moves).
+    /// reported on every rank and nothing moves). Natural plans only.
     pub fn execute<T: Element, S: DataMut<Elem = T>, D: Dimension>(&mut self, block: &mut ArrayBase<S, D>) -> Result<()> {
         let raw = RawArray::from_ndarray_mut(block)?;
         self.execute_raw(&raw)
     }
 
-    fn check_block(&self, block: &RawArray) -> Result<()> {
-        let expected = self.block_shape();
-        if block.dtype() != self.dtype || block.shape() != expected.as_slice() {
+    /// Transforms `input` (shape [`FftPlan::input_shape`]) into `output`
+    /// (shape [`FftPlan::output_shape`]), both C-contiguous and apart
+    /// (collective; transposed plans only). The input serves as work space:
+    /// its contents are undefined afterwards. A bad array on any rank is
+    /// reported on every rank and nothing moves.
+    pub fn execute_into<T, S1, D1, S2, D2>(&mut self, input: &mut ArrayBase<S1, D1>, output: &mut ArrayBase<S2, D2>) -> Result<()>
+    where
+        T: Element,
+        S1: DataMut<Elem = T>,
+        D1: Dimension,
+        S2: DataMut<Elem = T>,
+        D2: Dimension,
+    {
+        let (i, o) = (RawArray::from_ndarray_mut(input)?, RawArray::from_ndarray_mut(output)?);
+        self.execute_into_raw(&i, &o)
+    }
+
+    /// Checks a caller array `what` against `expected` (a transposed one may
+    /// also be `[count, batch...]` when it holds the whole batch).
+    fn check_array(&self, a: &RawArray, what: &str, expected: &[usize], flat: bool) -> Result<()> {
+        let whole_batch = !flat && expected[1] == self.batch.iter().product::<usize>();
+        let batch_shaped = whole_batch && a.shape().first() == Some(&expected[0]) && a.shape()[1..] == self.batch[..];
+        if a.dtype() != self.dtype || (a.shape() != expected && !batch_shaped) {
             return Err(Error::mismatch(format!(
-                "rank {} passed a {:?} {} block but the plan transforms {:?} {} blocks here (q {:?} of the {:?} grid, batch {:?})",
+                "rank {} passed a {:?} {} {what} but the plan needs {:?} {} here ({} of the {:?} grid, batch {:?})",
                 self.rank,
-                block.shape(),
-                block.dtype().name(),
+                a.shape(),
+                a.dtype().name(),
                 expected,
                 self.dtype.name(),
-                self.my_range(),
+                if flat { format!("q {:?} of the flat split", self.my_range()) } else { "the transposed layout".to_string() },
                 self.grid.n,
                 self.batch
             )));
         }
-        if !block.is_contiguous() {
-            return Err(Error::invalid("the FFT works in place on a C-contiguous block; this one is strided"));
+        if !a.is_contiguous() {
+            return Err(Error::invalid(format!("the FFT needs a C-contiguous {what}; this one is strided")));
         }
-        // The transform reads the block as typed elements (FFTW, scaling).
+        // The transform reads the array as typed elements (FFTW, scaling).
         let align = match self.dtype {
             DType::Complex128 => std::mem::align_of::<num_complex::Complex64>(),
             _ => std::mem::align_of::<num_complex::Complex32>(),
         };
-        if block.total_bytes() > 0 && !(block.as_ptr() as usize).is_multiple_of(align) {
+        if a.total_bytes() > 0 && !(a.as_ptr() as usize).is_multiple_of(align) {
             return Err(Error::invalid(format!(
-                "the block at {:p} is not aligned to its {} elements ({align}-byte alignment needed)",
-                block.as_ptr(),
+                "the {what} at {:p} is not aligned to its {} elements ({align}-byte alignment needed)",
+                a.as_ptr(),
                 self.dtype.name()
             )));
         }
         Ok(())
     }
 
-    fn ptr(&self, user: &RawArray, buf: Buf) -> *mut u8 {
+    fn ptr(&self, (input, output): (&RawArray, &RawArray), buf: Buf) -> *mut u8 {
         match buf {
-            Buf::User => user.as_ptr(),
+            Buf::Input => input.as_ptr(),
+            Buf::Output => output.as_ptr(),
             Buf::Work(i) => self.work[i].ptr(),
         }
     }
 
-    fn view(&self, user: &RawArray, (buf, shape): (Buf, Shape)) -> Result<RawArray> {
+    fn view(&self, (input, output): (&RawArray, &RawArray), (buf, shape): (Buf, Shape)) -> Result<RawArray> {
         match buf {
-            Buf::User => Ok(user.clone()),
+            Buf::Input => Ok(input.clone()),
+            Buf::Output => Ok(output.clone()),
             // SAFETY: the work buffer was sized for the largest shape it holds.
             Buf::Work(i) => unsafe { RawArray::new(self.work[i].ptr(), self.dtype, vec![shape.rows, shape.width], None) },
         }
@@ -501,10 +678,12 @@ impl Builder {
         })
     }
 
-    /// The shape of a buffer holding `own` (None: batch-transposed) on this rank.
-    fn shape(&self, own: Option<&Ownership>) -> Shape {
+    /// The shape of a buffer holding `own` (None: batch-transposed) on this
+    /// rank, in a movement to or from `other`: a q-ownership facing the
+    /// batch-transposed one exchanges only each peer's batch columns.
+    fn shape(&self, own: Option<&Ownership>, other: Option<&Ownership>) -> Shape {
         match own {
-            Some(o) => Shape { rows: o.count(self.rank), width: self.width, split_columns: false },
+            Some(o) => Shape { rows: o.count(self.rank), width: self.width, split_columns: other.is_none() },
             None => Shape { rows: self.grid.len(), width: self.batch_split.sizes()[self.rank], split_columns: false },
         }
     }
@@ -567,80 +746,95 @@ impl Builder {
         GuruPlan::new(self.precision, &dims, &howmany, sign, buf, self.options.rigor, unaligned).map(Some)
     }
 
-    /// All steps of `strategy`, the work buffers, the flat split and the batch split.
-    fn build(self, strategy: Strategy) -> Result<(Vec<Step>, [AlignedBuf; 2], BlockLayout, BlockLayout)> {
+    /// All steps of `strategy` in the plan's transposition, with the work
+    /// buffers (see [`Built`]).
+    fn build(self, strategy: Strategy) -> Result<Built> {
         let phases = strategy::phases(strategy, self.grid, self.size)?;
         if phases.len() >= MOVE_SLOTS {
             return Err(Error::invalid(format!("a strategy of {} phases has more movements than the plan's {MOVE_SLOTS} slots", phases.len())));
         }
-        let elem = self.dtype.size();
-        let user_shape = Shape { rows: self.flat_blocks.sizes()[self.rank], width: self.width, split_columns: false };
+        let transposition = self.options.transposition;
+        let last_own = phases.last().expect("every strategy has a phase").own.as_ref();
+        // A transposed input starts in the last phase's ownership and runs the phases backwards.
+        let order: Vec<&strategy::Phase> = match transposition {
+            Transposition::In => phases.iter().rev().collect(),
+            _ => phases.iter().collect(),
+        };
+        let bytes = |s: Shape| s.rows * s.width * self.dtype.size();
         // First pass: the moves and where each phase's data live.
-        let mut steps: Vec<(Step, Option<usize>)> = Vec::new(); // transform steps carry their phase index
+        let mut steps: Vec<(Step, Option<&strategy::Phase>)> = Vec::new(); // transform steps carry their phase
         let mut work_bytes = [0usize; 2];
-        let mut at: (Buf, Option<&Ownership>) = (Buf::User, Some(&self.flat));
-        let mut placed: Vec<(Buf, Shape)> = Vec::new();
-        for (k, phase) in phases.iter().enumerate() {
-            let plan = self.move_plan(at.1, phase.own.as_ref())?;
-            let shape = self.shape(phase.own.as_ref());
-            // Where this rank's data already sit in the phase's ownership, the
-            // transform runs on the caller's array (every peer sees no traffic).
-            let buf = if plan.is_identity() && at.0 == Buf::User {
-                Buf::User
+        let mut caller_bytes = 0; // the largest box transformed on a caller's array
+        let mut at: (Buf, Option<&Ownership>) = (Buf::Input, if transposition == Transposition::In { last_own } else { Some(&self.flat) });
+        let mut landed = false; // a transposed input's last phase already sits in the flat split, on the output
+        for (slot, phase) in order.iter().enumerate() {
+            let own = phase.own.as_ref();
+            let buf = if transposition == Transposition::In && slot == 0 {
+                Buf::Input
             } else {
-                let next = match at.0 {
-                    Buf::Work(0) => Buf::Work(1),
-                    _ => Buf::Work(0),
-                };
-                let mut from = self.shape(at.1);
-                if at.0 == Buf::User {
-                    from = Shape { split_columns: phase.own.is_none(), ..user_shape };
+                let plan = self.move_plan(at.1, own)?;
+                let last = slot + 1 == order.len();
+                // The last phase of a transposed input whose ownership holds this
+                // rank's flat block (x-slabs aligned with it) runs on the output.
+                landed = last && transposition == Transposition::In && self.move_plan(own, Some(&self.flat))?.is_identity();
+                let into_output = last && (transposition == Transposition::Out || landed);
+                // Where this rank's data already sit in the phase's ownership, the
+                // transform runs on the caller's array (every peer sees no traffic).
+                if plan.is_identity() && at.0 == Buf::Input && !into_output {
+                    Buf::Input
+                } else {
+                    let next = if into_output { Buf::Output } else { next_work(at.0) };
+                    let to = self.shape(own, at.1);
+                    if let Buf::Work(i) = next {
+                        work_bytes[i] = work_bytes[i].max(bytes(to));
+                    }
+                    steps.push((Step::Move { plan, from: (at.0, self.shape(at.1, own)), to: (next, to), slot, route: Route::PointToPoint }, None));
+                    next
                 }
-                if let Buf::Work(i) = next {
-                    work_bytes[i] = work_bytes[i].max(shape.rows * shape.width * elem);
-                }
-                steps.push((Step::Move { plan, from: (at.0, from), to: (next, shape), slot: k, route: Route::PointToPoint }, None));
-                next
             };
-            placed.push((buf, shape));
-            steps.push((Step::Transform { buf, plan: None, unaligned: None }, Some(k)));
-            at = (buf, phase.own.as_ref());
+            if !matches!(buf, Buf::Work(_)) {
+                caller_bytes = caller_bytes.max(bytes(self.shape(own, own)));
+            }
+            steps.push((Step::Transform { buf, plan: None, unaligned: None }, Some(*phase)));
+            at = (buf, own);
         }
-        let last = *placed.last().expect("every strategy has a phase");
+        let last = self.shape(at.1, at.1);
         let factor = self.options.normalization.factor(self.options.direction, self.grid.len());
         if factor != 1.0 {
-            steps.push((Step::Scale { buf: last.0, len: last.1.rows * last.1.width, factor }, None));
+            steps.push((Step::Scale { buf: at.0, len: last.rows * last.width, factor }, None));
         }
-        if at.0 != Buf::User {
+        // Back to the flat split: onto the caller's block (natural) or output (transposed input).
+        let home = match transposition {
+            Transposition::Natural if at.0 != Buf::Input => Some(Buf::Input),
+            Transposition::In if !landed => Some(Buf::Output),
+            _ => None,
+        };
+        if let Some(home) = home {
             let plan = self.move_plan(at.1, Some(&self.flat))?;
-            let to = Shape { split_columns: at.1.is_none(), ..user_shape };
-            let slot = phases.len();
-            steps.push((Step::Move { plan, from: (at.0, self.shape(at.1)), to: (Buf::User, to), slot, route: Route::PointToPoint }, None));
+            let (from, to) = (self.shape(at.1, Some(&self.flat)), self.shape(Some(&self.flat), at.1));
+            steps.push((Step::Move { plan, from: (at.0, from), to: (home, to), slot: phases.len(), route: Route::PointToPoint }, None));
         }
-        // Work buffers; FFTW plans on them. Transforms of the caller's array
+        // Work buffers; FFTW plans on them. Transforms of a caller's array
         // get two plans (aligned and unaligned) made on the first work buffer,
         // or on a buffer that lives only while planning when that one is smaller.
-        let user_bytes = user_shape.rows * user_shape.width * elem;
-        let on_user = steps.iter().any(|(s, _)| matches!(s, Step::Transform { buf: Buf::User, .. }));
         let work = [AlignedBuf::zeroed(work_bytes[0])?, AlignedBuf::zeroed(work_bytes[1])?];
-        let planning = if on_user && work_bytes[0] < user_bytes { Some(AlignedBuf::zeroed(user_bytes)?) } else { None };
-        let user_stand_in = planning.as_ref().unwrap_or(&work[0]).ptr();
+        let planning = if caller_bytes > work_bytes[0] { Some(AlignedBuf::zeroed(caller_bytes)?) } else { None };
+        let caller_stand_in = planning.as_ref().unwrap_or(&work[0]).ptr();
         let mut out = Vec::with_capacity(steps.len());
         for (step, phase) in steps {
             let step = match (step, phase) {
-                (Step::Transform { buf, .. }, Some(k)) => {
-                    let own = phases[k].own.as_ref();
-                    let axes = &phases[k].axes;
+                (Step::Transform { buf, .. }, Some(phase)) => {
+                    let (own, axes) = (phase.own.as_ref(), &phase.axes);
                     let target = match buf {
-                        Buf::User => user_stand_in,
                         Buf::Work(i) => work[i].ptr(),
+                        _ => caller_stand_in,
                     };
                     // SAFETY: the work buffer holds at least this phase's box.
                     let plan = unsafe { self.transform(own, axes, target, false)? };
                     let unaligned = match buf {
-                        // SAFETY: as above.
-                        Buf::User => unsafe { self.transform(own, axes, target, true)? },
                         Buf::Work(_) => None,
+                        // SAFETY: as above.
+                        _ => unsafe { self.transform(own, axes, target, true)? },
                     };
                     Step::Transform { buf, plan, unaligned }
                 }
@@ -648,8 +842,28 @@ impl Builder {
             };
             out.push(step);
         }
-        Ok((out, work, self.flat_blocks, self.batch_split))
+        let transposed = (transposition != Transposition::Natural).then(|| last_own.cloned());
+        Ok(Built { steps: out, work, flat: self.flat_blocks, batch_split: self.batch_split, transposed })
     }
+}
+
+/// The work buffer a movement from `from` writes into (the other one).
+fn next_work(from: Buf) -> Buf {
+    match from {
+        Buf::Work(0) => Buf::Work(1),
+        _ => Buf::Work(0),
+    }
+}
+
+/// What [`Builder::build`] makes: the steps, the work buffers, the flat
+/// split, the batch split and the transposed side's ownership (see
+/// `FftPlan::transposed`).
+struct Built {
+    steps: Vec<Step>,
+    work: [AlignedBuf; 2],
+    flat: BlockLayout,
+    batch_split: BlockLayout,
+    transposed: Option<Option<Ownership>>,
 }
 
 /// One-shot in-place FFT of this rank's flat block `[my_q, batch...]` of an

@@ -8,8 +8,14 @@
 //! - slab: x-slabs (y, z whole; the flat split itself when it holds whole
 //!   x-planes), then y-slabs (x whole): two passes when aligned, else three;
 //! - pencil: z-, y- then x-pencils (four passes), the general fallback.
+//!
+//! A transposed plan ([`Transposition`]) leaves out the movement back to
+//! the flat split (output in the last phase's ownership) or the movement
+//! into the first phase (input in that ownership, phases run in reverse
+//! order: the axes' transforms commute): one pass fewer.
 
 use super::grid::{Grid, Layout, Ownership};
+use super::Transposition;
 use crate::error::{Error, Result};
 
 /// How the distributed FFT moves data.
@@ -82,8 +88,11 @@ pub(crate) fn phases(strategy: Strategy, grid: Grid, nranks: usize) -> Result<Ve
 /// place, 4096 elements); each phase's transform counts its share of the
 /// FFT work (log of the transformed length over log N) times the load
 /// imbalance of that phase (largest local size over the average). A small
-/// per-pass term prefers fewer passes when the data are tiny.
-pub fn estimated_cost(strategy: Strategy, nq: [usize; 3], batch: usize, nranks: usize) -> Result<f64> {
+/// per-pass term prefers fewer passes when the data are tiny. A transposed
+/// plan does not count the movement back to the flat split: the cost is the
+/// same for `Out` and `In` (the same movements, summed in the same order),
+/// so plans of both directions choose the same strategy and their layouts match.
+pub fn estimated_cost(strategy: Strategy, nq: [usize; 3], batch: usize, nranks: usize, transposition: Transposition) -> Result<f64> {
     let grid = Grid::new(nq)?;
     let p = nranks as f64;
     let moved = if nranks > 1 { 1.0 - 1.0 / p } else { 0.0 };
@@ -112,7 +121,7 @@ pub fn estimated_cost(strategy: Strategy, nq: [usize; 3], batch: usize, nranks: 
         cost += work.max(0.1) * imbalance;
         current = phase.own.as_ref();
     }
-    if !same_ownership(current, Some(&flat), nranks) {
+    if transposition == Transposition::Natural && !same_ownership(current, Some(&flat), nranks) {
         cost += moved * if staged(current) { 2.0 } else { 1.0 } + 0.01;
     }
     Ok(cost)
@@ -133,10 +142,10 @@ const RUN_ELEMS: usize = 4096;
 
 /// The strategy the cost model picks (ties go to the earlier of batch
 /// transpose, slab, pencil).
-pub fn choose(nq: [usize; 3], batch: usize, nranks: usize) -> Result<Strategy> {
+pub fn choose(nq: [usize; 3], batch: usize, nranks: usize, transposition: Transposition) -> Result<Strategy> {
     let mut best = (Strategy::BatchTranspose, f64::INFINITY);
     for s in Strategy::ALL {
-        let c = estimated_cost(s, nq, batch, nranks)?;
+        let c = estimated_cost(s, nq, batch, nranks, transposition)?;
         if c < best.1 - 1e-9 {
             best = (s, c);
         }
@@ -150,6 +159,7 @@ mod tests {
 
     #[test]
     fn cost_model_picks_sensible_strategies() {
+        let choose = |nq, batch, p| choose(nq, batch, p, Transposition::Natural);
         // Flat blocks of whole x-planes: slab's two movements go in place.
         assert_eq!(choose([16, 16, 16], 2048, 2).unwrap(), Strategy::Slab);
         assert_eq!(choose([24, 24, 24], 256, 3).unwrap(), Strategy::Slab);
@@ -159,5 +169,20 @@ mod tests {
         assert_eq!(choose([8, 8, 8], 1, 4).unwrap(), Strategy::Slab);
         // One rank: nothing moves; every strategy is local.
         assert_eq!(choose([4, 4, 4], 1, 1).unwrap(), Strategy::BatchTranspose);
+    }
+
+    #[test]
+    fn transposed_plans_of_both_directions_choose_alike_and_cost_one_pass_less() {
+        for (nq, batch, p) in [([16, 16, 16], 2048, 2), ([13, 7, 5], 16384, 2), ([8, 8, 8], 1, 4), ([5, 6, 7], 3, 3), ([2, 3, 2], 1, 4)] {
+            let out = choose(nq, batch, p, Transposition::Out).unwrap();
+            assert_eq!(out, choose(nq, batch, p, Transposition::In).unwrap(), "{nq:?} {batch} {p}");
+            for s in Strategy::ALL {
+                let natural = estimated_cost(s, nq, batch, p, Transposition::Natural).unwrap();
+                let transposed = estimated_cost(s, nq, batch, p, Transposition::Out).unwrap();
+                assert!(transposed < natural, "{s:?} {nq:?} {batch} {p}: {transposed} vs {natural}");
+            }
+        }
+        // One rank: nothing moves either way.
+        assert_eq!(estimated_cost(Strategy::Slab, [4, 4, 4], 2, 1, Transposition::Out).unwrap(), estimated_cost(Strategy::Slab, [4, 4, 4], 2, 1, Transposition::Natural).unwrap());
     }
 }
