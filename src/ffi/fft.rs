@@ -397,8 +397,9 @@ unsafe fn one_shot(comm: CommArg, nq: *const i64, block: *const dgampi_array, op
 
 /// Collective one-shot FFT: plans for this block's trailing shape and dtype,
 /// transforms this rank's flat block `[my_q, batch...]` of the `nq` grid in
-/// place, and frees the plan. `opts` NULL = defaults (forward). `comm` must
-/// be an intracommunicator.
+/// place, and frees the plan. `opts` NULL = defaults (forward); a
+/// `transposition` other than natural is `DGAMPI_STATUS_INVALID_ARGUMENT`
+/// (a transposed layout needs a plan). `comm` must be an intracommunicator.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_fft_execute_once(
     comm: MPI_Comm,

@@ -110,6 +110,15 @@ impl Transposition {
 /// C order), row `k` holding grid point `indices[k]` (see
 /// [`FftPlan::output_indices`]). In the flat split `batch` is the whole
 /// batch and the block may keep the batch's shape.
+///
+/// The transposed layouts, for `P` ranks: batch transpose: every q
+/// (`count = nx*ny*nz`, in flat order) for a slice of the flattened batch,
+/// split like the flat split (contiguous, the excess on the last ranks; a
+/// rank past the batch holds empty rows); slab: whole y-planes, `ny` split
+/// with the excess on the last ranks, stored `[ix][iy local][iz]` with the
+/// whole batch; pencil: x-pencils, the `ny*nz` lines split with the excess on
+/// the first ranks (as [`pencil_indices`] with `Layout::XPencil`), stored
+/// line by line with x fastest, with the whole batch. A rank may hold none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LocalLayout {
     /// The number of q-points (rows).
@@ -894,6 +903,10 @@ where
 /// [`execute_distributed_fft`] on a raw block and communicator. The batch
 /// shape is the block's trailing shape, agreed with rank 0's.
 pub(crate) fn execute_distributed_fft_raw(comm: MPI_Comm, nq: [usize; 3], block: &RawArray, options: FftOptions) -> Result<()> {
+    if options.transposition != Transposition::Natural {
+        let e = Error::invalid("the one-shot FFT works in place in the flat split; a transposed layout needs an FftPlan and execute_into");
+        return Err(FftPlan::fail_collectively(comm, e));
+    }
     let mut plan = FftPlan::create(comm, nq, block.row_shape(), block.dtype(), options)?;
     plan.execute_raw(block)
 }
