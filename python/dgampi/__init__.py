@@ -24,7 +24,8 @@ process-wide ``set_exchange_path`` / ``get_exchange_path`` setting.
 
 The distributed 3-D FFT over the BZ grid: :class:`FftPlan` (plan once,
 ``execute`` many times, in place on each rank's flat block
-``[my_q, batch...]``), the one-shot ``execute_distributed_fft``,
+``[my_q, batch...]``, or out of place with a transposed input or output
+side), the one-shot ``execute_distributed_fft``,
 ``get_pencil_indices`` (the flat / pencil layouts) and FFTW wisdom
 (``export_fft_wisdom`` / ``import_fft_wisdom``). Sign and scaling follow
 ``numpy.fft.fftn`` / ``ifftn``.
@@ -81,8 +82,10 @@ from ._fft import (
     FFT_LAYOUTS,
     FFT_NORMS,
     FFT_RIGORS,
+    FFT_SIDE_LAYOUTS,
     FFT_STRATEGIES,
     FftPlan,
+    FftResult,
     execute_distributed_fft,
     export_fft_wisdom,
     get_pencil_indices,
@@ -143,6 +146,7 @@ __all__ = [
     "MapPlan",
     "VslicePlan",
     "FftPlan",
+    "FftResult",
     "execute_distributed_fft",
     "get_pencil_indices",
     "export_fft_wisdom",
@@ -153,6 +157,7 @@ __all__ = [
     "FFT_STRATEGIES",
     "FFT_NORMS",
     "FFT_RIGORS",
+    "FFT_SIDE_LAYOUTS",
     "chunk_step",
     "row_chunks",
     "byte_chunks",

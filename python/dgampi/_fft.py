@@ -3,7 +3,11 @@
 Data are ``[q_flat, batch...]`` with ``q_flat = (ix * ny + iy) * nz + iz``
 on an ``nx x ny x nz`` grid, split over the ranks in contiguous blocks with
 the excess on the LAST ranks (the split of :class:`dgampi.MpiDistributor`).
-Each rank transforms its own C-contiguous block in place. Sign and scaling
+Each rank transforms its own C-contiguous block in place; a plan with a
+transposed side (``output_layout="transposed"`` or
+``input_layout="transposed"``, FFTW-MPI's ``TRANSPOSED_OUT`` / ``_IN``)
+works out of place and skips the movement back to (or from) the flat split.
+Sign and scaling
 follow numpy: ``direction="forward"`` is ``numpy.fft.fftn`` over the three
 grid axes, ``"backward"`` is ``numpy.fft.ifftn``, and ``norm`` has numpy's
 meaning (``None`` = ``"backward"``: 1/N on the backward transform), plus
@@ -18,6 +22,7 @@ errors the library finds (an empty grid axis, a block of the wrong length on
 one rank, a non-complex dtype, ...) raise ``DgampiError`` on every rank.
 """
 
+import collections
 import ctypes
 
 import numpy as np
@@ -28,6 +33,7 @@ from ._lib import DgampiError, HandleOwner, as_array, call, fn, resolve_limit
 
 __all__ = [
     "FftPlan",
+    "FftResult",
     "execute_distributed_fft",
     "get_pencil_indices",
     "export_fft_wisdom",
@@ -38,6 +44,7 @@ __all__ = [
     "FFT_STRATEGIES",
     "FFT_NORMS",
     "FFT_RIGORS",
+    "FFT_SIDE_LAYOUTS",
 ]
 
 _byref = ctypes.byref
@@ -62,6 +69,18 @@ _NORM_NAMES = {0: "backward", 1: "none", 2: "ortho", 3: "forward"}
 #: ``rigor`` names (FFTW's planner flags) and their C codes.
 FFT_RIGORS = {"estimate": 0, "measure": 1, "patient": 2}
 _RIGOR_NAMES = {code: name for name, code in FFT_RIGORS.items()}
+#: ``input_layout`` / ``output_layout`` names: the flat split, or the strategy's transposed layout.
+FFT_SIDE_LAYOUTS = ("natural", "transposed")
+_SIDE_LAYOUT_CODES = {name: k for k, name in enumerate(FFT_SIDE_LAYOUTS)}
+# (input transposed, output transposed) -> dgampi_fft_transposition (0 natural, 1 out, 2 in)
+_TRANSPOSITIONS = {(0, 0): 0, (0, 1): 1, (1, 0): 2}
+_SIDE_INPUT, _SIDE_OUTPUT = 0, 1
+
+FftResult = collections.namedtuple("FftResult", ["mat", "q_indices", "batch_range"])
+FftResult.__doc__ = """What :func:`execute_distributed_fft` returns for a plain array with a
+transposed side: ``mat``, this rank's output; ``q_indices``, the flat grid
+index of each of its rows (int64); ``batch_range``, the ``range`` of
+flattened batch columns it holds."""
 
 _STATUS_INVALID_HANDLE = 12
 _STATUS_OUT_OF_RANGE = 4
@@ -131,13 +150,27 @@ def _limit(limit):
     return resolve_limit(limit)
 
 
-def _options(direction, norm, strategy, rigor, limit):
+def _transposition(input_layout, output_layout):
+    """The ``dgampi_fft_transposition`` code of the two side layouts."""
+    sides = (
+        _name(input_layout, _SIDE_LAYOUT_CODES, "input_layout"), _name(output_layout, _SIDE_LAYOUT_CODES, "output_layout"),
+    )
+    if sides not in _TRANSPOSITIONS:
+        raise ValueError(
+            "input_layout and output_layout cannot both be 'transposed': one side of a plan is the flat split "
+            "(use a transposed-out plan and a transposed-in plan)"
+        )
+    return _TRANSPOSITIONS[sides]
+
+
+def _options(direction, norm, strategy, rigor, limit, transposition=0):
     opts = _lib.fft_options()  # struct_size and the library's defaults
     opts.direction = _direction(direction)
     opts.normalization = _name(norm, FFT_NORMS, "norm")
     opts.strategy = _name(strategy, FFT_STRATEGIES, "strategy")
     opts.rigor = _name(rigor, FFT_RIGORS, "rigor")
     opts.limit = _limit(limit)
+    opts.transposition = transposition
     return opts
 
 
@@ -157,7 +190,7 @@ def _block(arr, what, dtype=None):
         raise TypeError(f"{what} has dtype {arr.dtype}, but the plan transforms {dtype} blocks")
     if not arr.flags.c_contiguous:
         raise ValueError(
-            f"{what} must be C-contiguous: the FFT works in place on the rank's block (shape {arr.shape}, "
+            f"{what} must be C-contiguous: the FFT works on the array as it lies in memory (shape {arr.shape}, "
             f"strides {arr.strides}); transform np.ascontiguousarray({what}) and copy the result back"
         )
     return arr
@@ -189,6 +222,30 @@ class FftPlan(HandleOwner):
     :meth:`execute` transforms this rank's block ``[my_q, *batch_shape]``,
     rows ``offset : offset + my_q`` of the flat q axis, in place.
 
+    Transposed layouts (FFTW-MPI's ``TRANSPOSED_OUT`` / ``_IN``; keywords
+    ``output_layout`` / ``input_layout``, ``"natural"`` or ``"transposed"``,
+    at most one of them ``"transposed"``): that side is in the layout the
+    strategy transforms in, saving one all-to-all pass, and :meth:`execute`
+    works out of place (``execute(input, out=None)`` returns the output;
+    the input is clobbered). This rank's rows of a side are the grid points
+    ``input_indices()`` / ``output_indices()`` (flat ``q``, storage order)
+    and its columns the flattened batch columns ``input_batch_range`` /
+    ``output_batch_range``; ``input_shape`` / ``output_shape`` give the array
+    shapes. batch_transpose: every q for a slice of the flattened batch,
+    ``(nx*ny*nz, len(batch_range))`` (the slice may be empty); slab: y-slabs
+    and pencil: x-pencils, ``(count, *batch_shape)``. A forward plan with
+    ``output_layout="transposed"`` and a backward plan with
+    ``input_layout="transposed"`` (same grid, batch, strategy and
+    communicator size; ``"auto"`` picks the same strategy for both) agree on
+    the layout, so a convolution over q needs no flat intermediate::
+
+        with FftPlan(comm, nq, batch, output_layout="transposed") as fwd, \\
+                FftPlan(comm, nq, batch, direction="backward", input_layout="transposed") as bwd:
+            a_hat = fwd.execute(a_block)            # a_block (flat) is clobbered
+            k = kernel.reshape(nx*ny*nz, -1)         # a known [q, *batch] array, flattened batch
+            k = k[fwd.output_indices()][:, fwd.output_batch_range].reshape(fwd.output_shape)
+            c_block = bwd.execute(a_hat * k)        # flat [my_q, *batch]: ifftn(fftn(a) * k)
+
     Lifetime: :meth:`close` (also on leaving ``with FftPlan(...) as p:``)
     frees the plan and its duplicated communicator. That is collective (MPI's
     ``MPI_Comm_free``): call it on every rank. Garbage collection never frees
@@ -199,7 +256,7 @@ class FftPlan(HandleOwner):
 
     def __init__(
         self, comm, nq, batch_shape=(), dtype=np.complex128, direction="forward", norm=None, strategy="auto",
-        rigor="estimate", limit=None,
+        rigor="estimate", limit=None, *, input_layout="natural", output_layout="natural",
     ):
         self._handle = self._new_handle()
         if comm is None:
@@ -209,7 +266,7 @@ class FftPlan(HandleOwner):
             c_nq, nq_t = _nq(nq)
             batch = _int_tuple(() if batch_shape is None else batch_shape, "batch_shape")
             code = _lib.dtype_code(dtype, "dtype")
-            opts = _options(direction, norm, strategy, rigor, limit)
+            opts = _options(direction, norm, strategy, rigor, limit, _transposition(input_layout, output_layout))
         except (TypeError, ValueError):
             # NULL nq: rejected inside the creation's agreement, so every rank fails
             fn.fft_plan_create_f(f, None, 0, None, 0, None, _byref(_lib.Handle()))
@@ -228,6 +285,20 @@ class FftPlan(HandleOwner):
         self._strategy = _STRATEGY_NAMES.get(strat.value, str(strat.value))
         self._limit = opts.limit if opts.limit else _process_limit()
         self._my_q, self._offset = my_q.value, offset.value
+        self._transposition = opts.transposition
+        self._sides = tuple(self._side_layout(side) for side in (_SIDE_INPUT, _SIDE_OUTPUT))
+
+    def _side_layout(self, side):
+        """``(layout name, shape, batch range)`` of one side on this rank."""
+        count, start, length, flat = _lib.c_int64(), _lib.c_int64(), _lib.c_int64(), _lib.c_int32()
+        call("fft_plan_layout", self._handle, side, _byref(count), _byref(start), _byref(length), _byref(flat))
+        count, start, length = count.value, start.value, length.value
+        width = int(np.prod(self._batch_shape, dtype=np.int64))
+        whole = start == 0 and length == width and self._strategy != "batch_transpose"
+        if flat.value:
+            return "natural", (count,) + self._batch_shape, range(start, start + length)
+        shape = (count,) + self._batch_shape if whole else (count, length)
+        return "transposed", shape, range(start, start + length)
 
     # ------------------------------------------------------------ lifetime
 
@@ -239,35 +310,68 @@ class FftPlan(HandleOwner):
 
     def __repr__(self):
         state = "closed" if self.closed else f"q {self._offset}:{self._offset + self._my_q}"
+        sides = "".join(
+            f" {w}_layout={layout!r}" for w, (layout, _, _) in zip(("input", "output"), self._sides) if layout != "natural"
+        )
         return (
             f"<FftPlan nq={self._nq} batch_shape={self._batch_shape} {self._dtype} {self._direction} "
-            f"norm={self._norm} strategy={self._strategy} ({state})>"
+            f"norm={self._norm} strategy={self._strategy}{sides} ({state})>"
         )
 
     # ------------------------------------------------------------ execution
 
-    def execute(self, block):
-        """Collective: transforms this rank's block ``[my_q, *batch_shape]``
-        (a writable C-contiguous array of the plan's dtype, or an object with
-        such a ``.mat``) in place and returns ``block``.
+    def execute(self, block, out=None):
+        """Collective. Natural plan: transforms this rank's block
+        ``[my_q, *batch_shape]`` (a writable C-contiguous array of the plan's
+        dtype, or an object with such a ``.mat``) in place and returns
+        ``block``; ``out`` must be None.
+
+        Transposed plan: transforms ``block`` (shape :attr:`input_shape`) out
+        of place into ``out`` (a writable C-contiguous array of shape
+        :attr:`output_shape`, apart from ``block``; None: a new
+        ``np.empty(output_shape, dtype)``) and returns ``out``. ``block`` is
+        used as work space: its contents are undefined afterwards. A
+        transposed side also takes ``(count, len(batch_range))`` when it holds
+        the whole batch.
 
         A non-contiguous array is rejected (ValueError), as the library does:
-        transform ``np.ascontiguousarray(x)`` and copy it back. A block of the
+        transform ``np.ascontiguousarray(x)`` and copy it back. An array of the
         wrong shape on any rank raises ``DgampiError`` on every rank and
         nothing moves.
         """
         h = self._handle
         if not h.value:
-            raise DgampiError(_STATUS_INVALID_HANDLE, "the FftPlan is closed; it cannot be used after close()", "dgampi_fft_plan_execute")
+            raise DgampiError(
+                _STATUS_INVALID_HANDLE, "the FftPlan is closed; it cannot be used after close()",
+                "dgampi_fft_plan_execute_into" if self._transposition else "dgampi_fft_plan_execute",
+            )
+        if not self._transposition:
+            try:
+                if out is not None:
+                    raise ValueError("out= is for plans with a transposed side; this natural plan transforms block in place")
+                _, arr = _unwrap(block)
+                arr = _block(arr, "block", self._dtype)
+            except (TypeError, ValueError):
+                fn.fft_plan_execute(h, None)  # NULL block: rejected in the execution's agreement
+                raise
+            ptr, _keep = _lib.desc(arr)
+            call("fft_plan_execute", h, ptr)
+            return block
         try:
             _, arr = _unwrap(block)
             arr = _block(arr, "block", self._dtype)
+            if out is None:
+                out = np.empty(self.output_shape, dtype=self._dtype)
+            elif not isinstance(out, np.ndarray):
+                raise TypeError(f"out must be a numpy array, not {type(out).__name__}")
+            res = _block(out, "out", self._dtype)
         except (TypeError, ValueError):
-            fn.fft_plan_execute(h, None)  # NULL block: rejected in the execution's agreement
+            fn.fft_plan_execute_into(h, None, None)  # NULL arrays: rejected in the execution's agreement
             raise
-        ptr, _keep = _lib.desc(arr)
-        call("fft_plan_execute", h, ptr)
-        return block
+        iptr, _ikeep = _lib.desc(arr)
+        optr, _okeep = _lib.desc(res)
+        call("fft_plan_execute_into", h, iptr, optr)
+        return out
 
     __call__ = execute
 
@@ -327,8 +431,59 @@ class FftPlan(HandleOwner):
 
     @property
     def block_shape(self):
-        """``(my_q, *batch_shape)``: the shape :meth:`execute` expects here."""
+        """``(my_q, *batch_shape)``: this rank's block of the flat split."""
         return (self._my_q,) + self._batch_shape
+
+    @property
+    def input_layout(self):
+        """``"natural"`` (the flat split) or ``"transposed"``."""
+        return self._sides[_SIDE_INPUT][0]
+
+    @property
+    def output_layout(self):
+        """``"natural"`` (the flat split) or ``"transposed"``."""
+        return self._sides[_SIDE_OUTPUT][0]
+
+    @property
+    def input_shape(self):
+        """The shape of this rank's input: :attr:`block_shape` for the flat
+        split; ``(count, *batch_shape)`` (slab, pencil) or ``(count,
+        len(input_batch_range))`` (batch_transpose) when transposed."""
+        return self._sides[_SIDE_INPUT][1]
+
+    @property
+    def output_shape(self):
+        """The shape of this rank's output (as :attr:`input_shape`)."""
+        return self._sides[_SIDE_OUTPUT][1]
+
+    @property
+    def input_batch_range(self):
+        """The flattened batch columns this rank's input holds (a ``range``;
+        all of them except in batch_transpose's transposed layout)."""
+        return self._sides[_SIDE_INPUT][2]
+
+    @property
+    def output_batch_range(self):
+        """The flattened batch columns this rank's output holds (a ``range``)."""
+        return self._sides[_SIDE_OUTPUT][2]
+
+    def input_indices(self):
+        """The flat grid index ``q`` of each row of this rank's input, in
+        storage order (int64; local)."""
+        return self._indices(_SIDE_INPUT)
+
+    def output_indices(self):
+        """The flat grid index ``q`` of each row of this rank's output, in
+        storage order (int64; local)."""
+        return self._indices(_SIDE_OUTPUT)
+
+    def _indices(self, side):
+        count = _lib.c_size_t()
+        call("fft_plan_indices", self._handle, side, None, 0, _byref(count))
+        out = np.empty(count.value, dtype=np.int64)
+        if out.size:
+            call("fft_plan_indices", self._handle, side, out.ctypes.data_as(_P64), out.size, _byref(count))
+        return out
 
 
 def _process_limit():
@@ -341,11 +496,12 @@ def _process_limit():
 
 
 def execute_distributed_fft(
-    obj, comm=None, nq=None, direction="forward", *, norm=None, strategy="auto", rigor="estimate", limit=None
+    obj, comm=None, nq=None, direction="forward", *, norm=None, strategy="auto", rigor="estimate", limit=None,
+    output_layout="natural", input_layout="natural", batch_shape=None,
 ):
-    """Collective one-shot distributed 3-D FFT, in place: plans for this
-    block, transforms it once and frees the plan (prefer :class:`FftPlan`
-    to transform more than once). Returns ``obj``.
+    """Collective one-shot distributed 3-D FFT: plans for this block,
+    transforms it once and frees the plan (prefer :class:`FftPlan` to
+    transform more than once).
 
     ``obj`` is this rank's flat block ``[my_q, batch...]`` (a writable
     C-contiguous complex64 / complex128 array; the batch shape is its
@@ -356,10 +512,23 @@ def execute_distributed_fft(
     communicator (None: ``MPI.COMM_WORLD``). ``direction``, ``norm``,
     ``strategy``, ``rigor`` and ``limit`` as for :class:`FftPlan`.
 
-    The blocks must follow the flat split: ``my_q`` is ``nx*ny*nz // size``,
-    plus one on the last ``nx*ny*nz % size`` ranks (``FftPlan.my_q``, or
-    :func:`get_pencil_indices` with ``"flat"``); a wrong length on any rank
-    raises ``DgampiError`` on every rank.
+    Natural layouts (the default): transformed in place; returns ``obj``.
+
+    ``output_layout="transposed"`` or ``input_layout="transposed"`` (as for
+    :class:`FftPlan`): out of place into a new array; the input array is
+    clobbered (used as work space). With ``input_layout="transposed"`` the
+    input is this rank's part of the transposed layout (a transposed-out
+    result) and ``batch_shape`` (the batch shape of each grid point) is
+    required. An object with ``.mat`` gets ``.mat`` = the output,
+    ``.q_indices`` (the flat q of each output row, int64) and
+    ``.batch_range`` (its flattened batch columns, a ``range``), and is
+    returned; for a plain array an :class:`FftResult` ``(mat, q_indices,
+    batch_range)`` is returned.
+
+    The flat blocks must follow the flat split: ``my_q`` is ``nx*ny*nz //
+    size``, plus one on the last ``nx*ny*nz % size`` ranks
+    (``FftPlan.my_q``, or :func:`get_pencil_indices` with ``"flat"``); a
+    wrong length on any rank raises ``DgampiError`` on every rank.
     """
     if comm is None:
         comm = MPI.COMM_WORLD
@@ -374,15 +543,40 @@ def execute_distributed_fft(
                     f"execute_distributed_fft: {type(holder).__name__} has .mat but no .nq; pass nq=(nx, ny, nz)"
                 )
             nq = holder.nq
-        c_nq, _ = _nq(nq)
+        c_nq, nq_t = _nq(nq)
         arr = _block(arr, "obj.mat" if holder is not None else "block")
-        opts = _options(direction, norm, strategy, rigor, limit)
+        transposition = _transposition(input_layout, output_layout)
+        opts = _options(direction, norm, strategy, rigor, limit, transposition)
+        if transposition == _TRANSPOSITIONS[(1, 0)]:
+            if batch_shape is None:
+                raise TypeError(
+                    "execute_distributed_fft: pass batch_shape= with input_layout='transposed' (a transposed "
+                    "input may hold a slice of the flattened batch)"
+                )
+            batch = _int_tuple(batch_shape, "batch_shape")
+        else:
+            batch = arr.shape[1:]
+            if batch_shape is not None and _int_tuple(batch_shape, "batch_shape") != batch:
+                raise ValueError(
+                    f"batch_shape={_int_tuple(batch_shape, 'batch_shape')} differs from the block's trailing shape {batch}"
+                )
     except (TypeError, ValueError):
-        fn.fft_execute_once_f(f, None, None, None)  # NULL nq: every rank fails
+        fn.fft_execute_once_f(f, None, None, None)  # NULL nq: every rank fails (in the creation's agreement)
         raise
-    ptr, _keep = _lib.desc(arr)
-    call("fft_execute_once_f", f, c_nq, ptr, _byref(opts))
-    return obj
+    if not transposition:
+        ptr, _keep = _lib.desc(arr)
+        call("fft_execute_once_f", f, c_nq, ptr, _byref(opts))
+        return obj
+    with FftPlan(
+        comm, nq_t, batch, arr.dtype, direction, norm, strategy, rigor, limit,
+        input_layout=input_layout, output_layout=output_layout,
+    ) as plan:  # close() is collective; an execution failure is raised on every rank, so all close
+        out = plan.execute(arr)
+        q_indices, batch_range = plan.output_indices(), plan.output_batch_range
+    if holder is None or isinstance(holder, FftResult):
+        return FftResult(out, q_indices, batch_range)
+    holder.mat, holder.q_indices, holder.batch_range = out, q_indices, batch_range
+    return holder
 
 
 # ---------------------------------------------------------------- layouts

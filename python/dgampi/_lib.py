@@ -141,6 +141,7 @@ class FftOptions(ctypes.Structure):
         ("strategy", c_int32),
         ("rigor", c_int32),
         ("limit", c_size_t),
+        ("transposition", c_int32),  # appended in 0.2.x: 0 natural, 1 transposed out, 2 transposed in
     ]
 
 
@@ -254,6 +255,9 @@ _PROTOTYPES = {
     "dgampi_fft_plan_destroy": [P(Handle)],
     "dgampi_fft_plan_strategy": [Handle, P(c_int32)],
     "dgampi_fft_plan_local": [Handle, P(c_int64), P(c_int64)],
+    "dgampi_fft_plan_execute_into": [Handle, PArray, PArray],
+    "dgampi_fft_plan_layout": [Handle, c_int32, P(c_int64), P(c_int64), P(c_int64), P(c_int32)],
+    "dgampi_fft_plan_indices": [Handle, c_int32, P(c_int64), c_size_t, P(c_size_t)],
     "dgampi_fft_execute_once_f": [MPI_Fint, P(c_int64), PArray, P(FftOptions)],
     "dgampi_fft_pencil_indices": [c_int32, c_int32, P(c_int64), c_int32, P(c_int64), c_size_t, P(c_size_t)],
     "dgampi_fft_export_wisdom": [c_int32, c_char_p, c_size_t, P(c_size_t)],

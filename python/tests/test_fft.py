@@ -428,3 +428,309 @@ def test_wisdom(comm):
         dgampi.import_fft_wisdom(np.complex128, 42)
     with pytest.raises(ValueError):
         dgampi.import_fft_wisdom(np.complex128, "(fftw\0")
+
+
+# ---------------------------------------------------------------- transposed layouts
+
+ALL_STRATEGIES = STRATEGIES + ["auto"]
+# uneven splits, more ranks than planes or batch columns (at 3 and 4 ranks), an empty batch
+T_GRIDS = [((4, 6, 5), (3,)), ((2, 3, 2), ()), ((3, 1, 1), (2,))]
+SIDES = {"out": {"output_layout": "transposed"}, "in": {"input_layout": "transposed"}}
+
+
+def in_layout(full, indices, batch_range, shape):
+    """Rows ``indices`` and flattened batch columns ``batch_range`` of the
+    whole ``[N, *batch]`` array, C-contiguous, shaped ``shape``."""
+    flat = full.reshape(full.shape[0], -1)
+    return np.ascontiguousarray(flat[indices][:, batch_range.start : batch_range.stop]).reshape(shape)
+
+
+def side_of(p, side):
+    """``(layout name, shape, indices, batch range)`` of a plan side."""
+    return (
+        getattr(p, side + "_layout"), getattr(p, side + "_shape"), getattr(p, side + "_indices")(),
+        getattr(p, side + "_batch_range"),
+    )
+
+
+def check_flat_side(p, side):
+    layout, shape, idx, rng = side_of(p, side)
+    width = int(np.prod(p.batch_shape, dtype=np.int64))
+    assert layout == "natural" and shape == p.block_shape and rng == range(width), (side, layout, shape, rng)
+    assert idx.dtype == np.int64 and np.array_equal(idx, np.arange(p.my_slice.start, p.my_slice.stop)), side
+
+
+def check_transposed_side(p, side):
+    """The transposed layout of this rank, as the strategy defines it."""
+    layout, shape, idx, rng = side_of(p, side)
+    nx, ny, nz = p.nq
+    n, width = nx * ny * nz, int(np.prod(p.batch_shape, dtype=np.int64))
+    what = (p.strategy, p.nq, p.batch_shape, side)
+    assert layout == "transposed" and isinstance(rng, range) and idx.dtype == np.int64, what
+    assert 0 <= rng.start <= rng.stop <= width and rng.step == 1, (what, rng)
+    assert idx.ndim == 1 and len(np.unique(idx)) == idx.size and np.all((0 <= idx) & (idx < n)), (what, idx)
+    if p.strategy == "batch_transpose":  # every q, a slice of the flattened batch (maybe empty)
+        assert np.array_equal(idx, np.arange(n)) and shape == (n, len(rng)), (what, shape)
+        return
+    assert rng == range(width) and shape == (idx.size,) + p.batch_shape, (what, rng, shape)
+    ix, iy, iz = idx // (ny * nz), (idx // nz) % ny, idx % nz
+    if p.strategy == "slab":  # whole y-planes, a contiguous range of them
+        planes = np.unique(iy)
+        assert idx.size == planes.size * nx * nz, what
+        assert planes.size == 0 or np.array_equal(planes, np.arange(planes[0], planes[0] + planes.size)), what
+    else:  # pencil: whole lines along x
+        lines, counts = np.unique(iy * nz + iz, return_counts=True)
+        assert np.all(counts == nx) and idx.size == lines.size * nx, what
+        for line in lines:
+            assert np.array_equal(np.sort(ix[iy * nz + iz == line]), np.arange(nx)), what
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64], ids=["c128", "c64"])
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+@pytest.mark.parametrize("side", ["out", "in"])
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_transposed_against_numpy(comm, strategy, side, direction, dtype):
+    """A transposed-out plan writes numpy's transform of the whole array at
+    the points and batch columns it reports; a transposed-in plan reads its
+    input there and writes the flat block."""
+    for seed, (nq, batch) in enumerate(T_GRIDS):
+        full = grid_data(nq, batch, dtype, seed=20 + seed)
+        ref = numpy_fft(full, nq, direction)
+        with FftPlan(comm, nq, batch, dtype, direction, strategy=strategy, **SIDES[side]) as p:
+            what = (p.strategy, nq, batch)
+            assert strategy == "auto" or p.strategy == strategy
+            flat, transposed = ("input", "output") if side == "out" else ("output", "input")
+            check_flat_side(p, flat)
+            check_transposed_side(p, transposed)
+            if side == "out":
+                block = my_block(full, comm)
+                out = p.execute(block)
+                assert out.shape == p.output_shape and out.dtype == np.dtype(dtype), what
+                assert_rel(out, in_layout(ref, p.output_indices(), p.output_batch_range, p.output_shape), dtype, what)
+            else:
+                x = in_layout(full, p.input_indices(), p.input_batch_range, p.input_shape)
+                out = np.full(p.output_shape, np.nan, dtype)
+                assert p.execute(x, out=out) is out
+                assert_rel(out, ref[p.my_slice], dtype, what)
+
+
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_transposed_layouts_agree_and_tile(comm, strategy):
+    """Out and in plans of the same grid, batch and strategy (auto included)
+    report the same layout, and over the ranks it holds every (q, batch
+    column) exactly once (summed with dgampi's chunked allreduce)."""
+    with dgampi.MpiDistributor(1, comm) as dist:
+        for nq, batch in T_GRIDS:
+            n, width = int(np.prod(nq)), int(np.prod(batch, dtype=np.int64))
+            plans = [
+                FftPlan(comm, nq, batch, direction=d, strategy=strategy, **SIDES[s])
+                for d, s in [("forward", "out"), ("backward", "in"), ("forward", "in"), ("backward", "out")]
+            ]
+            try:
+                fwd_out, bwd_in, fwd_in, bwd_out = plans
+                assert len({p.strategy for p in plans}) == 1, [p.strategy for p in plans]
+                ref = fwd_out.output_shape, list(fwd_out.output_indices()), fwd_out.output_batch_range
+                for p, side in [(bwd_in, "input"), (fwd_in, "input"), (bwd_out, "output")]:
+                    _, shape, idx, rng = side_of(p, side)
+                    assert (shape, list(idx), rng) == ref, (p, side)
+                cover = np.zeros(n * width, np.int32)
+                for q in fwd_out.output_indices():
+                    cover[q * width + fwd_out.output_batch_range.start : q * width + fwd_out.output_batch_range.stop] += 1
+                dist.allreduce(cover)
+                assert np.all(cover == 1), (nq, batch, cover)
+            finally:
+                for p in plans:
+                    p.close()
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64], ids=["c128", "c64"])
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_transposed_round_trips_and_convolution(comm, strategy, dtype):
+    """forward-out then backward-in, and backward-out then forward-in, give
+    the input back; forward-out, a pointwise product in that layout, then
+    backward-in is numpy's ifftn(fftn(a) * fftn(b)) (the cyclic convolution)."""
+    for seed, (nq, batch) in enumerate(T_GRIDS):
+        full = grid_data(nq, batch, dtype, seed=30 + seed)
+        kern = grid_data(nq, batch, dtype, seed=40 + seed)
+        with FftPlan(comm, nq, batch, dtype, strategy=strategy, output_layout="transposed") as fwd_out, \
+                FftPlan(comm, nq, batch, dtype, "backward", strategy=strategy, input_layout="transposed") as bwd_in, \
+                FftPlan(comm, nq, batch, dtype, "backward", strategy=strategy, output_layout="transposed") as bwd_out, \
+                FftPlan(comm, nq, batch, dtype, strategy=strategy, input_layout="transposed") as fwd_in:
+            mine = full[fwd_out.my_slice].astype(np.complex128)
+            spectrum = fwd_out.execute(my_block(full, comm))
+            assert_rel(bwd_in.execute(spectrum), mine, dtype, "forward-out, backward-in")
+            assert_rel(fwd_in.execute(bwd_out.execute(my_block(full, comm))), mine, dtype, "backward-out, forward-in")
+            # the contraction pattern: the kernel's spectrum taken at this rank's points and columns
+            k_hat = numpy_fft(kern, nq).astype(dtype)
+            k = in_layout(k_hat, fwd_out.output_indices(), fwd_out.output_batch_range, fwd_out.output_shape)
+            conv = bwd_in.execute(fwd_out.execute(my_block(full, comm)) * k)
+            ref = numpy_fft(numpy_fft(full, nq) * numpy_fft(kern, nq), nq, "backward")
+            assert_rel(conv, ref[fwd_out.my_slice], dtype, "convolution")
+
+
+def test_transposed_plan_reuse_and_out_forms(comm):
+    """One plan, several executions into one out (returned as is); the
+    flattened-batch form of a side holding the whole batch; an object with
+    .mat as input; repr and the layout names of a natural plan."""
+    nq, batch = (3, 4, 2), (2, 2)
+    for strategy in ALL_STRATEGIES:
+        with FftPlan(comm, nq, batch, strategy=strategy, output_layout="transposed") as p:
+            assert "output_layout='transposed'" in repr(p)
+            out = np.empty(p.output_shape, np.complex128)
+            for seed in range(2):
+                full = grid_data(nq, batch, np.complex128, seed=50 + seed)
+                expected = in_layout(numpy_fft(full, nq), p.output_indices(), p.output_batch_range, p.output_shape)
+                assert p.execute(my_block(full, comm), out=out) is out
+                assert_rel(out, expected, np.complex128, (strategy, seed))
+            obj = NPoint(my_block(full, comm))
+            assert_rel(p.execute(obj), expected, np.complex128, (strategy, "npoint"))
+            if p.strategy != "batch_transpose":  # the whole batch: (count, 4) is accepted too
+                flat_out = np.empty((p.output_shape[0], 4), np.complex128)
+                assert p.execute(my_block(full, comm), out=flat_out) is flat_out
+                assert_rel(flat_out.reshape(p.output_shape), expected, np.complex128, (strategy, "flattened"))
+    with FftPlan(comm, nq, batch) as p:
+        assert p.input_layout == p.output_layout == "natural" and "layout" not in repr(p)
+        assert p.input_shape == p.output_shape == p.block_shape
+        assert p.input_batch_range == p.output_batch_range == range(4)
+        assert np.array_equal(p.input_indices(), np.arange(p.my_slice.start, p.my_slice.stop))
+        assert np.array_equal(p.output_indices(), p.input_indices())
+
+
+def test_transposed_misuse(comm):
+    nq, batch = (4, 3, 2), (2,)
+    full = grid_data(nq, batch, np.complex128, seed=60)
+    last = comm.Get_size() - 1
+    # layout arguments: both transposed, unknown names, non-strings (collective failures)
+    for kwargs, exc in [
+        ({"input_layout": "transposed", "output_layout": "transposed"}, ValueError),
+        ({"output_layout": "transposed_out"}, ValueError),
+        ({"input_layout": "flat"}, ValueError),
+        ({"output_layout": 1}, TypeError),
+    ]:
+        fails_everywhere(comm, {last}, exc, lambda bad: FftPlan(comm, nq, batch, **(kwargs if bad else {})))
+    with pytest.raises(ValueError, match="both"):  # every rank
+        FftPlan(comm, nq, batch, input_layout="transposed", output_layout="transposed")
+    if comm.Get_size() > 1:  # layouts that differ between ranks: the library's mismatch
+        with pytest.raises(DgampiError):
+            FftPlan(comm, nq, batch, output_layout="transposed" if comm.Get_rank() == 0 else "natural")
+    # a natural plan takes no out=
+    with FftPlan(comm, nq, batch) as p:
+        block = my_block(full, comm)
+        fails_everywhere(
+            comm, {last}, ValueError,
+            lambda bad: p.execute(block, out=np.empty(p.block_shape, np.complex128) if bad else None),
+        )
+        with pytest.raises(ValueError, match="out="):
+            p.execute(block, out=np.empty(p.block_shape, np.complex128))
+        assert np.array_equal(block, my_block(full, comm))  # nothing moved
+        # the C entry points refuse the other kind of plan, on every rank
+        out = np.empty(p.block_shape, np.complex128)
+        status = dgampi._lib.fn.fft_plan_execute_into(p._handle, dgampi._lib.desc(block)[0], dgampi._lib.desc(out)[0])
+        assert status == dgampi.STATUS_INVALID_ARGUMENT
+    with FftPlan(comm, nq, batch, strategy="slab", output_layout="transposed") as p:
+        block = my_block(full, comm)
+        status = dgampi._lib.fn.fft_plan_execute(p._handle, dgampi._lib.desc(block)[0])
+        assert status == dgampi.STATUS_INVALID_ARGUMENT and "execute_into" in dgampi._lib.last_error_message()
+        # an output of the wrong shape, dtype or layout on one rank
+        good_out = np.zeros(p.output_shape, np.complex128)
+        wrong_shape = np.zeros((p.output_shape[0] + 1,) + p.output_shape[1:], np.complex128)
+        # (on the last rank, which holds q-points and y-planes at any rank count (excess on the last
+        # ranks): an empty array would count as contiguous)
+        for exc, bad_out, status in [
+            (DgampiError, wrong_shape, dgampi.STATUS_MISMATCH),
+            (TypeError, good_out.astype(np.complex64), None),
+            (TypeError, list(good_out), None),
+            (ValueError, np.zeros(p.output_shape + (2,), np.complex128)[..., 0], None),  # not C-contiguous
+        ]:
+            block = my_block(full, comm)
+            out = bad_out if comm.Get_rank() == last else good_out
+            fails_everywhere(comm, {last}, exc, lambda bad: p.execute(block, out=out), status=status)
+            assert np.array_equal(block, my_block(full, comm)), exc  # nothing moved
+        ro = good_out.copy()
+        ro.flags.writeable = False
+        with pytest.raises(ValueError, match="read-only"):
+            p.execute(my_block(full, comm), out=ro)
+        # input and output overlapping in one buffer (on the last rank, which holds some of each)
+        block = my_block(full, comm)
+        if comm.Get_rank() == last:
+            arena = np.zeros(block.size + good_out.size, np.complex128)
+            block = arena[: block.size].reshape(block.shape)
+            block[...] = my_block(full, comm)
+            good_out = arena[block.size - 1 : block.size - 1 + good_out.size].reshape(p.output_shape)
+        fails_everywhere(
+            comm, {last}, DgampiError, lambda bad: p.execute(block, out=good_out), status=dgampi.STATUS_INVALID_ARGUMENT,
+        )
+        # still usable
+        out = p.execute(my_block(full, comm))
+        expected = in_layout(numpy_fft(full, nq), p.output_indices(), p.output_batch_range, p.output_shape)
+        assert_rel(out, expected, np.complex128)
+    # a closed plan: execute and the index queries fail, the rest stays readable
+    p = FftPlan(comm, nq, batch, strategy="pencil", input_layout="transposed")
+    shape, rng = p.input_shape, p.input_batch_range
+    p.close()
+    assert p.closed and p.input_shape == shape and p.input_batch_range == rng and p.input_layout == "transposed"
+    for run in (lambda: p.execute(np.zeros(shape, np.complex128)), p.input_indices, p.output_indices):
+        with pytest.raises(DgampiError) as err:
+            run()
+        assert err.value.status == dgampi.STATUS_INVALID_HANDLE
+
+
+# ---------------------------------------------------------------- one-shot, transposed
+
+
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_one_shot_transposed_array(comm, strategy):
+    """A plain array: an FftResult (mat, q_indices, batch_range); the result
+    goes back through input_layout="transposed" (batch_shape given)."""
+    nq, batch = (2, 3, 2), (3,)
+    full = grid_data(nq, batch, np.complex64, seed=70)
+    res = dgampi.execute_distributed_fft(my_block(full, comm), comm, nq=nq, strategy=strategy, output_layout="transposed")
+    assert isinstance(res, dgampi.FftResult) and res.q_indices.dtype == np.int64 and isinstance(res.batch_range, range)
+    expected = in_layout(numpy_fft(full, nq), res.q_indices, res.batch_range, res.mat.shape)
+    assert_rel(res.mat, expected, np.complex64, strategy)
+    back = dgampi.execute_distributed_fft(
+        res, comm, nq, "backward", strategy=strategy, input_layout="transposed", batch_shape=batch,
+    )
+    assert isinstance(back, dgampi.FftResult) and back.batch_range == range(3)
+    sl = my_slice(full, comm)
+    assert np.array_equal(back.q_indices, np.arange(sl.start, sl.stop))
+    assert_rel(back.mat, full[sl].astype(np.complex128), np.complex64, (strategy, "back"))
+
+
+def test_one_shot_transposed_npoint_object(comm):
+    """An object with .mat and .nq: .mat replaced by the output, .q_indices
+    and .batch_range set, the object returned."""
+    nq, batch = (3, 1, 1), (2,)
+    full = grid_data(nq, batch, np.complex128, seed=71)
+    obj = Field(my_block(full, comm), nq)
+    assert dgampi.execute_distributed_fft(obj, comm, output_layout="transposed", norm="ortho") is obj
+    expected = in_layout(numpy_fft(full, nq, norm="ortho"), obj.q_indices, obj.batch_range, obj.mat.shape)
+    assert_rel(obj.mat, expected, np.complex128)
+    assert dgampi.execute_distributed_fft(
+        obj, comm, direction="backward", norm="ortho", input_layout="transposed", batch_shape=batch,
+    ) is obj
+    sl = my_slice(full, comm)
+    assert obj.mat.shape == (sl.stop - sl.start,) + batch and obj.batch_range == range(2)
+    assert np.array_equal(obj.q_indices, np.arange(sl.start, sl.stop))
+    assert_rel(obj.mat, full[sl].astype(np.complex128), np.complex128, "back")
+
+
+def test_one_shot_transposed_errors(comm):
+    nq, batch = (2, 2, 2), (2,)
+    full = grid_data(nq, batch, np.complex128, seed=72)
+    last = comm.Get_size() - 1
+
+    def run(bad, **kw):
+        kw = kw if bad else {"output_layout": "transposed"}
+        return dgampi.execute_distributed_fft(my_block(full, comm), comm, nq=nq, **kw)
+
+    fails_everywhere(comm, {last}, TypeError, lambda bad: run(bad, input_layout="transposed"))  # no batch_shape
+    fails_everywhere(comm, {last}, ValueError, lambda bad: run(bad, output_layout="transposed", input_layout="transposed"))
+    fails_everywhere(comm, {last}, ValueError, lambda bad: run(bad, output_layout="transposed", batch_shape=(3,)))
+    fails_everywhere(comm, {last}, ValueError, lambda bad: run(bad, output_layout="sideways"))
+    # natural on one rank, transposed on the others: the library's mismatch everywhere
+    if comm.Get_size() > 1:
+        with pytest.raises(DgampiError):
+            run(comm.Get_rank() == 0, output_layout="natural")
+    with pytest.raises(DgampiError):  # not complex: the library's error, everywhere
+        dgampi.execute_distributed_fft(my_block(full, comm).real.copy(), comm, nq=nq, output_layout="transposed")
