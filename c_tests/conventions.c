@@ -5,7 +5,9 @@
  *   fft_options    the extensible record: _init with sizeof, with the first
  *                  layout's size (an older caller) and with a larger record
  *                  (a newer caller); 0, garbage, too small and misaligned
- *                  struct_size refused; fields past struct_size never read;
+ *                  struct_size refused; fields past struct_size never read
+ *                  (transposition, appended to the first layout, defaults
+ *                  to 0: natural);
  *   bcast_root     every broadcast gives the root the broadcast's shape (or
  *                  length) with data NULL, owning nothing;
  *   aliases        the deprecated 0.1 names forward to the new ones;
@@ -16,6 +18,7 @@
  */
 #define DGAMPI_NO_DEPRECATION_WARNINGS /* the aliases are called on purpose */
 #include "check.h"
+#include <stddef.h>
 #include <stdint.h>
 
 #define S_INVALID DGAMPI_STATUS_INVALID_ARGUMENT
@@ -78,9 +81,20 @@ static void test_fft_options(void) {
     CHECK_OK(dgampi_fft_options_init(&o, sizeof o));
     CHECK(o.struct_size == sizeof o && o.direction == DGAMPI_FFT_DIRECTION_FORWARD &&
               o.normalization == DGAMPI_FFT_NORMALIZATION_BACKWARD && o.strategy == DGAMPI_FFT_STRATEGY_AUTO &&
-              o.rigor == DGAMPI_FFT_RIGOR_ESTIMATE && o.limit == 0,
-          "after init: struct_size %zu direction %d", o.struct_size, (int)o.direction);
+              o.rigor == DGAMPI_FFT_RIGOR_ESTIMATE && o.limit == 0 &&
+              o.transposition == DGAMPI_FFT_TRANSPOSITION_NATURAL,
+          "after init: struct_size %zu direction %d transposition %d", o.struct_size, (int)o.direction,
+          (int)o.transposition);
     CHECK(sizeof o >= DGAMPI_FFT_OPTIONS_MIN_SIZE, "sizeof %zu < DGAMPI_FFT_OPTIONS_MIN_SIZE", sizeof o);
+    /* transposition is appended to the first layout: it starts where that layout ends */
+    CHECK(offsetof(dgampi_fft_options, transposition) == DGAMPI_FFT_OPTIONS_MIN_SIZE && sizeof o % 8 == 0,
+          "transposition at offset %zu (first layout %d bytes), sizeof %zu", offsetof(dgampi_fft_options, transposition),
+          (int)DGAMPI_FFT_OPTIONS_MIN_SIZE, sizeof o);
+    /* a field inside struct_size is read: an unknown transposition code is refused */
+    o.transposition = 5;
+    CHECK_STATUS(one_shot(&o), S_INVALID, "dgampi_fft_execute_once");
+    CHECK(strstr(last_error(), "transposition") != NULL, "message '%s' does not name the transposition", last_error());
+    CHECK_OK(dgampi_fft_options_init(&o, sizeof o));
     CHECK_STATUS(dgampi_fft_options_init(NULL, sizeof o), S_NULL, "dgampi_fft_options_init");
     const size_t bad_sizes[] = {0, 8, DGAMPI_FFT_OPTIONS_MIN_SIZE - 8, DGAMPI_FFT_OPTIONS_MIN_SIZE + 4,
                                 DGAMPI_MAX_RECORD_BYTES + 8, (size_t)0xa5a5a5a5a5a5a5a5ull};
@@ -99,7 +113,7 @@ static void test_fft_options(void) {
     CHECK_OK(dgampi_fft_options_init(&old.o, DGAMPI_FFT_OPTIONS_MIN_SIZE));
     CHECK(old.o.struct_size == DGAMPI_FFT_OPTIONS_MIN_SIZE && old.bytes[DGAMPI_FFT_OPTIONS_MIN_SIZE] == 0xff,
           "init wrote past the caller's struct_size");
-    CHECK_OK(one_shot(&old.o));
+    CHECK_OK(one_shot(&old.o)); /* the 0xff bytes of transposition (code -1) are past struct_size: not read */
     old.o.rigor = 99; /* inside the first layout: read, and refused */
     CHECK_STATUS(one_shot(&old.o), S_INVALID, "dgampi_fft_execute_once");
 
@@ -112,8 +126,9 @@ static void test_fft_options(void) {
     } newer;
     memset(&newer, 0xff, sizeof newer);
     CHECK_OK(dgampi_fft_options_init(&newer.o, sizeof newer));
-    CHECK(newer.future[0] == 0 && newer.future[2] == 0 && newer.o.struct_size == sizeof newer,
-          "init left the unknown fields of a larger record nonzero");
+    CHECK(newer.future[0] == 0 && newer.future[2] == 0 && newer.o.struct_size == sizeof newer &&
+              newer.o.transposition == DGAMPI_FFT_TRANSPOSITION_NATURAL,
+          "init left the unknown fields of a larger record nonzero (or transposition %d)", (int)newer.o.transposition);
     CHECK_OK(one_shot(&newer.o));
     newer.future[2] = 1;
     CHECK_STATUS(one_shot(&newer.o), S_INVALID, "dgampi_fft_execute_once");

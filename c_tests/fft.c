@@ -13,7 +13,17 @@
  * split from dgampi_fft_plan_local; the strategy reported; unaligned blocks;
  * plan reuse; every normalization in both directions; the one-shot and the
  * _f twins; sub-communicators; explicit and creation-time message limits;
- * the pencil indices of every layout; wisdom export / import. */
+ * the pencil indices of every layout; wisdom export / import. Transposed
+ * layouts (dgampi_fft_options.transposition, dgampi_fft_plan_execute_into,
+ * _layout, _indices): every strategy, out and in, forward and backward, both
+ * dtypes, on the grids 2x3x2, 4x3x5, 1x1x2 and 7x2x1 (at 3 ranks the
+ * x-slabs of a transposed-in slab plan's last phase coincide with the flat
+ * split on rank 0 only: it lands on the output there, the others move
+ * their data home) with every batch (4x3x5: none and (3)), against the
+ * reference at the rows and batch columns the plan reports (the layout of
+ * each strategy checked, and that the ranks' parts tile the grid or the
+ * batch); forward-out then backward-in returns the input; a natural plan's
+ * sides are the flat split. (Misuse: fft_bad_input.c.) */
 #include "fft_ref.h"
 
 static int rank, nranks, last;
@@ -275,9 +285,10 @@ static void test_options_default(void) {
     memset(&o, 0x5a, sizeof o);
     CHECK_OK(dgampi_fft_options_init(&o, sizeof o));
     CHECK(o.direction == DGAMPI_FFT_DIRECTION_FORWARD && o.normalization == DGAMPI_FFT_NORMALIZATION_BACKWARD &&
-              o.strategy == DGAMPI_FFT_STRATEGY_AUTO && o.rigor == DGAMPI_FFT_RIGOR_ESTIMATE && o.limit == 0,
-          "defaults: direction %d normalization %d strategy %d rigor %d limit %zu", (int)o.direction,
-          (int)o.normalization, (int)o.strategy, (int)o.rigor, o.limit);
+              o.strategy == DGAMPI_FFT_STRATEGY_AUTO && o.rigor == DGAMPI_FFT_RIGOR_ESTIMATE && o.limit == 0 &&
+              o.transposition == DGAMPI_FFT_TRANSPOSITION_NATURAL,
+          "defaults: direction %d normalization %d strategy %d rigor %d limit %zu transposition %d", (int)o.direction,
+          (int)o.normalization, (int)o.strategy, (int)o.rigor, o.limit, (int)o.transposition);
 }
 
 /* The one-shot (C and _f) with NULL options (forward), backward options,
@@ -645,6 +656,269 @@ static void test_pencil_indices(void) {
     CHECK(count == 6, "y-pencils of 2x3x2 on rank 1 of 2: %zu indices", count);
 }
 
+/* ------------------------------------------------------------------ transposed layouts */
+
+/* 7x2x1 at 3 ranks: x-slabs of 4, 4, 6 points, flat blocks of 4, 5, 5 */
+static const int64_t TGRIDS[][3] = {{2, 3, 2}, {4, 3, 5}, {1, 1, 2}, {7, 2, 1}};
+#define N_TGRIDS ((int)(sizeof TGRIDS / sizeof TGRIDS[0]))
+
+/* Each of the n items (q-points or batch columns) is held by exactly one
+ * rank of comm (mine[i]: this rank holds item i). Collective; one-byte
+ * sums, so that it obeys a 1-byte limit under the PMPI checker. */
+static void check_tiling(MPI_Comm comm, const unsigned char *mine, size_t n, const char *items) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char sum = 0;
+        MPI_Allreduce(&mine[i], &sum, 1, MPI_UNSIGNED_CHAR, MPI_SUM, comm);
+        if (sum != 1) { /* the same sum on every rank: all stop here */
+            check_fail(__FILE__, __LINE__, "%s %zu is held by %d ranks", items, i, (int)sum);
+            return;
+        }
+    }
+}
+
+/* Checks side s of a plan of `strategy` (resolved) on comm: the flat split
+ * (`flat`), else the strategy's transposed layout: batch transpose every q
+ * in order for a slice of the batch; slab whole y-planes (x and z whole) in
+ * grid order; pencil the x-pencils of dgampi_fft_pencil_indices; all with
+ * the whole batch. With `tiling` (collective: the same on every rank) the
+ * ranks' parts must tile the grid, or the batch for the batch transpose. */
+static void check_side(MPI_Comm comm, const struct side *s, int flat, int strategy, const int64_t nq[3], size_t W,
+                       int tiling, const char *which) {
+    int crank, csize;
+    MPI_Comm_rank(comm, &crank);
+    MPI_Comm_size(comm, &csize);
+    int64_t N = grid_points(nq), sizes[MAX_RANKS], offs[MAX_RANKS];
+    block_layout(N, csize, sizes, offs);
+    int bt = strategy == DGAMPI_FFT_STRATEGY_BATCH_TRANSPOSE;
+    CHECK(s->flat == flat, "%s: flat %d, expected %d", which, (int)s->flat, flat);
+    if (flat || !bt)
+        CHECK(s->batch_start == 0 && s->batch_len == (int64_t)W, "%s: batch columns %lld + %lld, expected the whole %zu",
+              which, (long long)s->batch_start, (long long)s->batch_len, W);
+    if (flat) {
+        CHECK(s->count == sizes[crank], "%s: %lld rows, the flat split has %lld", which, (long long)s->count,
+              (long long)sizes[crank]);
+        for (int64_t k = 0; k < s->count; k++)
+            if (s->idx[k] != offs[crank] + k) {
+                check_fail(__FILE__, __LINE__, "%s: row %lld is q %lld, the flat split's is %lld", which, (long long)k,
+                           (long long)s->idx[k], (long long)(offs[crank] + k));
+                break;
+            }
+        return;
+    }
+    if (bt) {
+        CHECK(s->count == N, "%s: %lld rows, the batch transpose holds all %lld", which, (long long)s->count, (long long)N);
+        for (int64_t k = 0; k < s->count; k++)
+            if (s->idx[k] != k) {
+                check_fail(__FILE__, __LINE__, "%s: row %lld is q %lld", which, (long long)k, (long long)s->idx[k]);
+                break;
+            }
+    } else if (strategy == DGAMPI_FFT_STRATEGY_SLAB) {
+        int64_t ylo = nq[1], yhi = -1;
+        for (int64_t k = 0; k < s->count; k++) {
+            int64_t iy = (s->idx[k] / nq[2]) % nq[1];
+            if (iy < ylo) ylo = iy;
+            if (iy > yhi) yhi = iy;
+            if (k > 0 && s->idx[k] <= s->idx[k - 1]) {
+                check_fail(__FILE__, __LINE__, "%s: y-slab rows not in grid order at row %lld", which, (long long)k);
+                break;
+            }
+        }
+        int64_t planes = yhi >= ylo ? yhi - ylo + 1 : 0;
+        CHECK(s->count == planes * nq[0] * nq[2], "%s: %lld rows with y in %lld..%lld: not whole y-planes", which,
+              (long long)s->count, (long long)ylo, (long long)yhi);
+    } else {
+        size_t n = 0;
+        CHECK_OK(dgampi_fft_pencil_indices(crank, csize, nq, DGAMPI_LAYOUT_X_PENCIL, NULL, 0, &n));
+        int64_t *want = malloc((n + 1) * sizeof *want);
+        CHECK_OK(dgampi_fft_pencil_indices(crank, csize, nq, DGAMPI_LAYOUT_X_PENCIL, want, n, &n));
+        int same = (int64_t)n == s->count;
+        for (size_t k = 0; same && k < n; k++) same = want[k] == s->idx[k];
+        CHECK(same, "%s: not the x-pencils of dgampi_fft_pencil_indices (%lld rows, %zu expected)", which,
+              (long long)s->count, n);
+        free(want);
+    }
+    if (!tiling) return;
+    size_t items = bt ? W : (size_t)N;
+    unsigned char *mine = calloc(items + 1, 1);
+    if (bt)
+        for (int64_t j = 0; j < s->batch_len; j++) mine[s->batch_start + j] = 1;
+    else
+        for (int64_t k = 0; k < s->count; k++) mine[s->idx[k]] = 1;
+    check_tiling(comm, mine, items, bt ? "batch column" : "q");
+    free(mine);
+}
+
+/* Case flags of transposed_case. */
+enum { TC_USE_F = 1, TC_BATCH_SHAPED = 2, TC_MISALIGN_IN = 4, TC_MISALIGN_OUT = 8, TC_TILING = 16 };
+
+/* One transposed plan on comm: the input (flat or in the plan's transposed
+ * layout, as dgampi_fft_plan_layout and _indices say) transformed into the
+ * output matches the reference there; twice, on fresh inputs (the input is
+ * work space). */
+static void transposed_case(MPI_Comm comm, const int64_t nq[3], const struct batch *b, int32_t dtype, int strategy,
+                            int t, int dir, int flags, int seed) {
+    int csize;
+    MPI_Comm_size(comm, &csize);
+    static char what[240];
+    snprintf(what, sizeof what, "%s %s %lldx%lldx%lld batch %s %s %s%s%s%s on %d rank(s)", transposition_name(t),
+             dir == FWD ? "forward" : "backward", (long long)nq[0], (long long)nq[1], (long long)nq[2], b->name,
+             dtype_name(dtype), strategy_name(strategy), flags & TC_USE_F ? " (_f)" : "",
+             flags & TC_BATCH_SHAPED ? " batch-shaped" : "", flags & (TC_MISALIGN_IN | TC_MISALIGN_OUT) ? " unaligned" : "",
+             csize);
+    check_section = what;
+    int64_t N = grid_points(nq);
+    size_t W = batch_width(b->ndim, b->shape);
+    dgampi_fft_options o = make_transposed(dir, strategy, t);
+    dgampi_fft_plan *p = plan_new(comm, nq, b, dtype, &o, flags & TC_USE_F, what);
+    if (!p) return;
+    int32_t used = -1;
+    CHECK_OK(dgampi_fft_plan_strategy(p, &used));
+    struct side in, out;
+    side_get(p, SIDE_IN, N, W, &in);
+    side_get(p, SIDE_OUT, N, W, &out);
+    check_side(comm, &in, t != T_IN, used, nq, W, flags & TC_TILING, "input side");
+    check_side(comm, &out, t != T_OUT, used, nq, W, flags & TC_TILING, "output side");
+    size_t mis = dtype == C128 ? 8 : 4; /* element-aligned, not 16-byte aligned */
+    for (int rep = 0; rep < 2; rep++) {
+        cplx *x = input_new((size_t)N * W, seed + rep, dtype);
+        cplx *ref = dft3_new(x, nq, W, dir, norm_factor(DGAMPI_FFT_NORMALIZATION_BACKWARD, dir, N));
+        cplx *want = side_values_new(ref, &out, W);
+        struct block bi, bo;
+        side_block_init(&bi, dtype, x, &in, W, b->ndim, b->shape, flags & TC_BATCH_SHAPED,
+                        flags & TC_MISALIGN_IN ? mis : 0, 1);
+        side_block_init(&bo, dtype, NULL, &out, W, b->ndim, b->shape, flags & TC_BATCH_SHAPED,
+                        flags & TC_MISALIGN_OUT ? mis : 0, 1);
+        CHECK_OK(dgampi_fft_plan_execute_into(p, &bi.a, &bo.a));
+        char w2[300];
+        snprintf(w2, sizeof w2, "%s: execution %d", what, rep + 1);
+        CHECK_CLOSE(&bo, want, 0, (size_t)out.batch_len, max_abs(ref, (size_t)N * W), tolerance(dtype), w2);
+        block_free(&bi);
+        block_free(&bo);
+        free(x);
+        free(ref);
+        free(want);
+    }
+    side_free(&in);
+    side_free(&out);
+    plan_free(&p);
+}
+
+/* Forward with the output transposed, then backward with the input
+ * transposed, returns the input: the two plans agree on the layout. */
+static void round_trip_case(MPI_Comm comm, const int64_t nq[3], const struct batch *b, int32_t dtype, int strategy,
+                            int seed) {
+    int csize;
+    MPI_Comm_size(comm, &csize);
+    static char what[200];
+    snprintf(what, sizeof what, "round trip forward-out, backward-in %lldx%lldx%lld batch %s %s %s on %d rank(s)",
+             (long long)nq[0], (long long)nq[1], (long long)nq[2], b->name, dtype_name(dtype), strategy_name(strategy),
+             csize);
+    check_section = what;
+    int64_t N = grid_points(nq);
+    size_t W = batch_width(b->ndim, b->shape);
+    dgampi_fft_options fo = make_transposed(FWD, strategy, T_OUT), bo = make_transposed(BWD, strategy, T_IN);
+    dgampi_fft_plan *fp = plan_new(comm, nq, b, dtype, &fo, 0, what), *bp = plan_new(comm, nq, b, dtype, &bo, 1, what);
+    if (fp && bp) {
+        int32_t sf = -1, sb = -2;
+        CHECK_OK(dgampi_fft_plan_strategy(fp, &sf));
+        CHECK_OK(dgampi_fft_plan_strategy(bp, &sb));
+        CHECK(sf == sb, "the forward-out plan uses %s, the backward-in plan %s", strategy_name(sf), strategy_name(sb));
+        struct side fin, fout, bin, bout;
+        side_get(fp, SIDE_IN, N, W, &fin);
+        side_get(fp, SIDE_OUT, N, W, &fout);
+        side_get(bp, SIDE_IN, N, W, &bin);
+        side_get(bp, SIDE_OUT, N, W, &bout);
+        CHECK(side_equal(&fout, &bin), "the forward plan's output layout is not the backward plan's input layout");
+        CHECK(side_equal(&fin, &bout) && fin.flat == 1, "the forward plan's input is not the backward plan's output");
+        if (side_equal(&fout, &bin))
+            for (int rep = 0; rep < 2; rep++) {
+                cplx *x = input_new((size_t)N * W, seed + rep, dtype);
+                cplx *ref = dft3_new(x, nq, W, FWD, 1.0);
+                cplx *want = side_values_new(ref, &fout, W);
+                struct block bx, mid, back;
+                side_block_init(&bx, dtype, x, &fin, W, b->ndim, b->shape, 0, 0, rep);
+                side_block_init(&mid, dtype, NULL, &fout, W, b->ndim, b->shape, rep, 0, rep);
+                side_block_init(&back, dtype, NULL, &bout, W, b->ndim, b->shape, 0, 0, rep);
+                CHECK_OK(dgampi_fft_plan_execute_into(fp, &bx.a, &mid.a));
+                CHECK_CLOSE(&mid, want, 0, (size_t)fout.batch_len, max_abs(ref, (size_t)N * W), tolerance(dtype),
+                            "the forward-out transform");
+                CHECK_OK(dgampi_fft_plan_execute_into(bp, &mid.a, &back.a));
+                cplx *mine = side_values_new(x, &bout, W);
+                CHECK_CLOSE(&back, mine, 0, (size_t)bout.batch_len, max_abs(x, (size_t)N * W), tolerance(dtype),
+                            "backward-in of the forward-out");
+                free(mine);
+                block_free(&bx);
+                block_free(&mid);
+                block_free(&back);
+                free(x);
+                free(ref);
+                free(want);
+            }
+        side_free(&fin);
+        side_free(&fout);
+        side_free(&bin);
+        side_free(&bout);
+    }
+    plan_free(&fp);
+    plan_free(&bp);
+}
+
+/* A natural plan: both sides are the flat split, and the default
+ * transposition is natural (options with transposition 0 explicitly too). */
+static void natural_layout_case(void) {
+    static const int64_t nq[3] = {4, 3, 5};
+    const struct batch *b = &BATCHES[2];
+    size_t W = batch_width(b->ndim, b->shape);
+    for (int k = 0; k < 2; k++) {
+        check_section = k ? "natural plan: layout (options, transposition 0)" : "natural plan: layout (NULL options)";
+        dgampi_fft_options o = make_transposed(FWD, DGAMPI_FFT_STRATEGY_PENCIL, T_NATURAL);
+        dgampi_fft_plan *p = plan_new(MPI_COMM_WORLD, nq, b, C128, k ? &o : NULL, 0, check_section);
+        if (!p) continue;
+        struct side in, out;
+        side_get(p, SIDE_IN, grid_points(nq), W, &in);
+        side_get(p, SIDE_OUT, grid_points(nq), W, &out);
+        check_side(MPI_COMM_WORLD, &in, 1, DGAMPI_FFT_STRATEGY_PENCIL, nq, W, 0, "input side");
+        check_side(MPI_COMM_WORLD, &out, 1, DGAMPI_FFT_STRATEGY_PENCIL, nq, W, 0, "output side");
+        side_free(&in);
+        side_free(&out);
+        plan_free(&p);
+    }
+}
+
+static void test_transposed(void) {
+    natural_layout_case();
+    int seed = 2000, k = 0;
+    static const int TRANS[2] = {T_OUT, T_IN};
+    for (int g = 0; g < N_TGRIDS; g++)
+        for (int bi = 0; bi < N_BATCHES; bi++)
+            for (int s = 0; s < N_STRATEGIES; s++) {
+                if (g == 1 && bi == 2) continue; /* 4x3x5 x (2,2,5): slow under a 3-byte limit, nothing new */
+                for (int ti = 0; ti < 2; ti++)
+                    for (int dir = FWD; dir <= BWD; dir += 2)
+                        for (int d = 0; d < 2; d++, k++) {
+                            int32_t dtype = d ? C64 : C128;
+                            /* vary the entry point, the array shapes and alignment; check
+                             * the tiling once per (grid, batch, strategy, transposition) */
+                            int flags = (k % 3 == 0 ? TC_USE_F : 0) | ((k / 3) % 2 ? TC_BATCH_SHAPED : 0) |
+                                        (k % 5 == 1 ? TC_MISALIGN_IN : 0) | (k % 7 == 2 ? TC_MISALIGN_OUT : 0) |
+                                        (dir == FWD && d == 0 ? TC_TILING : 0);
+                            transposed_case(MPI_COMM_WORLD, TGRIDS[g], &BATCHES[bi], dtype, STRATEGIES[s], TRANS[ti], dir,
+                                            flags, seed);
+                            seed += 2;
+                        }
+                for (int d = 0; d < 2; d++, seed += 2)
+                    round_trip_case(MPI_COMM_WORLD, TGRIDS[g], &BATCHES[bi], d ? C64 : C128, STRATEGIES[s], seed);
+            }
+    /* on sub-communicators: the layouts follow the plan's ranks */
+    MPI_Comm half;
+    MPI_Comm_split(MPI_COMM_WORLD, rank % 2, rank, &half);
+    for (int s = 1; s < N_STRATEGIES; s++) {
+        transposed_case(half, TGRIDS[1], &BATCHES[1], C128, STRATEGIES[s], T_OUT, FWD, TC_TILING, 3000 + s);
+        round_trip_case(half, TGRIDS[rank % 2], &BATCHES[1], C128, STRATEGIES[s], 3010 + 2 * s);
+    }
+    MPI_Comm_free(&half);
+}
+
 /* ------------------------------------------------------------------ wisdom */
 
 static void wisdom_lengths(size_t out[2]) {
@@ -768,6 +1042,7 @@ int main(int argc, char **argv) {
     test_edges();
     test_limits_and_rigor();
     test_pencil_indices();
+    test_transposed();
     test_wisdom();
     return test_finish("fft");
 }

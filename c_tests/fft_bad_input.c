@@ -4,7 +4,9 @@
  * found on one rank of a collective gives that rank its own status and
  * DGAMPI_STATUS_REMOTE_ERROR on the others), leave a message naming the
  * function, move nothing and leave no handle; after each error a valid plan
- * still transforms correctly.
+ * still transforms correctly. Transposed plans: execute on a transposed
+ * plan and execute_into on a natural one, wrong, NULL and overlapping
+ * arrays, bad sides, too little room for the indices, bad handles.
  *
  *   fft_bad_input          all checks (any number of ranks)
  *   fft_bad_input CASE     one reproducer of a library bug (see main) */
@@ -76,6 +78,7 @@ static void create_opts(const char *section, int bad, int field, int value, int 
         if (field == 1) o.normalization = value;
         if (field == 2) o.strategy = value;
         if (field == 3) o.rigor = value;
+        if (field == 4) o.transposition = value;
     }
     dgampi_fft_plan *p = NULL;
     CHECK_ON(bad, dgampi_fft_plan_create(MPI_COMM_WORLD, NQ, 1, BATCH, C128, &o, &p), local, "dgampi_fft_plan_create");
@@ -134,7 +137,8 @@ static void test_create(void) {
     static const struct { int field, value; const char *name; } BAD_OPTS[] = {
         {0, 0, "direction 0"},       {0, 2, "direction 2"},       {0, -2, "direction -2"},
         {1, 4, "normalization 4"},   {1, -1, "normalization -1"}, {2, 4, "strategy 4"},
-        {2, -1, "strategy -1"},      {3, 3, "rigor 3"},           {3, -1, "rigor -1"}};
+        {2, -1, "strategy -1"},      {3, 3, "rigor 3"},           {3, -1, "rigor -1"},
+        {4, 3, "transposition 3"},   {4, -1, "transposition -1"}};
     for (int k = 0; k < (int)(sizeof BAD_OPTS / sizeof BAD_OPTS[0]); k++) {
         static char what[160];
         snprintf(what, sizeof what, "create: unknown %s on the last rank", BAD_OPTS[k].name);
@@ -219,13 +223,15 @@ static void test_create(void) {
                         "dgampi_fft_plan_create");
         CHECK_SOME_RANK(dgampi_fft_plan_create(MPI_COMM_WORLD, NQ, 1, BATCH, on_last ? C64 : C128, NULL, &p), S_MISMATCH,
                         "dgampi_fft_plan_create");
-        for (int field = 0; field < 3; field++) {
+        for (int field = 0; field < 5; field++) {
             dgampi_fft_options o = make_options(FWD, DGAMPI_FFT_NORMALIZATION_BACKWARD, DGAMPI_FFT_STRATEGY_AUTO);
             if (on_last) {
                 if (field == 0) o.direction = BWD;
                 if (field == 1) o.normalization = DGAMPI_FFT_NORMALIZATION_ORTHO;
                 if (field == 2) o.strategy = DGAMPI_FFT_STRATEGY_PENCIL;
+                if (field == 3) o.transposition = T_OUT;
             }
+            if (field == 4) o.transposition = on_last ? T_IN : T_OUT; /* transposed on every rank, not alike */
             CHECK_SOME_RANK(dgampi_fft_plan_create(MPI_COMM_WORLD, NQ, 1, BATCH, C128, &o, &p), S_MISMATCH,
                             "dgampi_fft_plan_create");
             CHECK(p == NULL, "a failed create returned a plan");
@@ -408,6 +414,185 @@ static void test_execute(void) {
     free(x);
 }
 
+/* ------------------------------------------------------------------ transposed plans */
+
+/* Misuse of transposed plans (dgampi_fft_plan_execute_into, _layout,
+ * _indices) with the forward-out and backward-in pencil plans of NQ: the
+ * wrong entry point, wrong or overlapping arrays, bad sides, too little
+ * room for the indices, bad handles. Then both plans still work. */
+static void test_transposed(void) {
+    int on_last = rank == last, on_first = rank == 0;
+    check_section = "transposed: setup";
+    dgampi_fft_options oo = make_transposed(FWD, DGAMPI_FFT_STRATEGY_PENCIL, T_OUT);
+    dgampi_fft_options io = make_transposed(BWD, DGAMPI_FFT_STRATEGY_PENCIL, T_IN);
+    dgampi_fft_plan *TO = NULL, *TI = NULL;
+    CHECK_OK(dgampi_fft_plan_create(MPI_COMM_WORLD, NQ, 1, BATCH, C128, &oo, &TO));
+    CHECK_OK(dgampi_fft_plan_create(MPI_COMM_WORLD, NQ, 1, BATCH, C128, &io, &TI));
+    if (!TO || !TI) {
+        if (TO) dgampi_fft_plan_destroy(&TO);
+        if (TI) dgampi_fft_plan_destroy(&TI);
+        return;
+    }
+    struct side in, out, tin;
+    side_get(TO, SIDE_IN, N, W, &in);
+    side_get(TO, SIDE_OUT, N, W, &out);
+    side_get(TI, SIDE_IN, N, W, &tin);
+    CHECK(in.flat == 1 && out.flat == 0 && side_equal(&out, &tin), "the pencil plans' layouts");
+    struct block bin, bout;
+    side_block_init(&bin, C128, X, &in, W, 1, BATCH, 0, 0, 0);
+    side_block_init(&bout, C128, NULL, &out, W, 1, BATCH, 0, 0, 0);
+    cplx *zeros = calloc(bout.n + 1, sizeof *zeros);
+#define UNTOUCHED(after)                                                       \
+    do {                                                                       \
+        CHECK_UNTOUCHED(&bin, X, my_off, W, "the input after " after);        \
+        CHECK_UNTOUCHED(&bout, zeros, 0, (size_t)out.batch_len, "the output after " after); \
+    } while (0)
+
+    check_section = "transposed: the wrong entry point";
+    CHECK_STATUS(dgampi_fft_plan_execute(TO, &bin.a), S_INVALID, "dgampi_fft_plan_execute");
+    CHECK(strstr(last_error(), "execute_into") != NULL, "the message '%s' does not point to execute_into", last_error());
+    CHECK_STATUS(dgampi_fft_plan_execute(TI, &bin.a), S_INVALID, "dgampi_fft_plan_execute");
+    CHECK_STATUS(dgampi_fft_plan_execute_into(P, &bin.a, &bout.a), S_INVALID, "dgampi_fft_plan_execute_into");
+    /* the one-shot transforms in place: a transposition is refused */
+    CHECK_STATUS(dgampi_fft_execute_once(MPI_COMM_WORLD, NQ, &bin.a, &oo), S_INVALID, "dgampi_fft_execute_once");
+    CHECK_STATUS(dgampi_fft_execute_once(MPI_COMM_WORLD, NQ, &bin.a, &io), S_INVALID, "dgampi_fft_execute_once");
+    UNTOUCHED("the wrong entry point");
+    good_execute("execute_into on a natural plan");
+
+    check_section = "transposed: a wrong array on one rank";
+    {
+        double *room = calloc((size_t)(out.count + my_q + 2) * (W + 1) * 2 + 2, sizeof(double));
+        int64_t longer[2] = {out.count + 1, out.batch_len}, wider[2] = {out.count, out.batch_len + 1};
+        int64_t flat_in[2] = {my_q + 1, W}, three[3] = {out.count, out.batch_len, 1};
+        dgampi_array a_long = make_array(room, C128, 2, longer, NULL), a_wide = make_array(room, C128, 2, wider, NULL);
+        dgampi_array a_three = make_array(room, C128, 3, three, NULL), a_in = make_array(room, C128, 2, flat_in, NULL);
+        dgampi_array a_c64 = make_array(room, C64, 2, bout.shape, NULL);
+        CHECK_ON(on_last, dgampi_fft_plan_execute_into(TO, &bin.a, on_last ? &a_long : &bout.a), S_MISMATCH,
+                 "dgampi_fft_plan_execute_into");
+        CHECK_ON(on_first, dgampi_fft_plan_execute_into(TO, &bin.a, on_first ? &a_wide : &bout.a), S_MISMATCH,
+                 "dgampi_fft_plan_execute_into");
+        CHECK_ON(on_last, dgampi_fft_plan_execute_into(TO, &bin.a, on_last ? &a_three : &bout.a), S_MISMATCH,
+                 "dgampi_fft_plan_execute_into");
+        CHECK_ON(on_first, dgampi_fft_plan_execute_into(TO, &bin.a, on_first ? &a_c64 : &bout.a), S_MISMATCH,
+                 "dgampi_fft_plan_execute_into");
+        CHECK_ON(on_last, dgampi_fft_plan_execute_into(TO, on_last ? &a_in : &bin.a, &bout.a), S_MISMATCH,
+                 "dgampi_fft_plan_execute_into");
+        /* the transposed input of the backward-in plan: one column more on the last rank */
+        CHECK_ON(on_last, dgampi_fft_plan_execute_into(TI, on_last ? &a_wide : &bout.a, &bin.a), S_MISMATCH,
+                 "dgampi_fft_plan_execute_into");
+        UNTOUCHED("a wrong array on one rank");
+        /* NULL arrays on one rank */
+        CHECK_ON(on_last, dgampi_fft_plan_execute_into(TO, on_last ? NULL : &bin.a, &bout.a), S_NULL,
+                 "dgampi_fft_plan_execute_into");
+        CHECK_ON(on_first, dgampi_fft_plan_execute_into(TO, &bin.a, on_first ? NULL : &bout.a), S_NULL,
+                 "dgampi_fft_plan_execute_into");
+        UNTOUCHED("a NULL array on one rank");
+        free(room);
+    }
+
+    check_section = "transposed: overlapping arrays";
+    {
+        /* input and output in one buffer, sharing one element (every rank
+         * where both are non-empty), or starting at the same address (last rank) */
+        size_t ni = bin.n, no = bout.n;
+        unsigned char mine = ni > 0 && no > 0, any = 0;
+        MPI_Allreduce(&mine, &any, 1, MPI_UNSIGNED_CHAR, MPI_MAX, MPI_COMM_WORLD);
+        double *shared = calloc((ni + no) * 2 + 2, sizeof(double));
+        memcpy(shared, bin.data, ni * 16);
+        double *saved = malloc(((ni + no) * 2 + 2) * sizeof(double));
+        memcpy(saved, shared, ((ni + no) * 2 + 2) * sizeof(double));
+        dgampi_array si = make_array(shared, C128, bin.ndim, bin.shape, NULL);
+        dgampi_array so = make_array(shared + 2 * (ni ? ni - 1 : 0), C128, bout.ndim, bout.shape, NULL);
+        dgampi_array same = make_array(shared, C128, bout.ndim, bout.shape, NULL);
+        if (any) {
+            CHECK_ON(mine, dgampi_fft_plan_execute_into(TO, mine ? &si : &bin.a, mine ? &so : &bout.a), S_INVALID,
+                     "dgampi_fft_plan_execute_into");
+            CHECK(memcmp(shared, saved, ((ni + no) * 2 + 2) * sizeof(double)) == 0, "overlapping arrays changed");
+        }
+        unsigned char last_can = (unsigned char)(on_last && mine), can = 0;
+        MPI_Allreduce(&last_can, &can, 1, MPI_UNSIGNED_CHAR, MPI_MAX, MPI_COMM_WORLD);
+        if (can) {
+            CHECK_ON(on_last, dgampi_fft_plan_execute_into(TO, on_last ? &si : &bin.a, on_last ? &same : &bout.a),
+                     S_INVALID, "dgampi_fft_plan_execute_into");
+            CHECK(memcmp(shared, saved, ((ni + no) * 2 + 2) * sizeof(double)) == 0, "overlapping arrays changed");
+        }
+        UNTOUCHED("overlapping arrays");
+        free(shared);
+        free(saved);
+    }
+
+    check_section = "transposed: layout and indices (local)";
+    {
+        int64_t c = -5, bs = -5, bl = -5;
+        int32_t fl = -5;
+        size_t n = 777;
+        int64_t buf[64 + 1];
+        static const int32_t BAD_SIDES[] = {2, -1, 99};
+        for (int k = 0; k < 3; k++) {
+            CHECK_STATUS(dgampi_fft_plan_layout(TO, BAD_SIDES[k], &c, &bs, &bl, &fl), S_INVALID, "dgampi_fft_plan_layout");
+            CHECK_STATUS(dgampi_fft_plan_indices(TO, BAD_SIDES[k], NULL, 0, &n), S_INVALID, "dgampi_fft_plan_indices");
+            CHECK_STATUS(dgampi_fft_plan_indices(TO, BAD_SIDES[k], buf, 64, &n), S_INVALID, "dgampi_fft_plan_indices");
+        }
+        CHECK(c == -5 && bs == -5 && bl == -5 && fl == -5, "a bad side wrote the layout");
+        /* too little room: OUT_OF_RANGE, the count stored, nothing written */
+        if (out.count > 0 && out.count <= 64) {
+            for (int k = 0; k <= 64; k++) buf[k] = -7;
+            CHECK_STATUS(dgampi_fft_plan_indices(TO, SIDE_OUT, buf, (size_t)out.count - 1, &n), S_RANGE,
+                         "dgampi_fft_plan_indices");
+            CHECK(n == (size_t)out.count, "too little room: count %zu, expected %lld", n, (long long)out.count);
+            CHECK_STATUS(dgampi_fft_plan_indices(TO, SIDE_OUT, buf, 0, &n), S_RANGE, "dgampi_fft_plan_indices");
+            int clean = 1;
+            for (int k = 0; k <= 64; k++) clean &= buf[k] == -7;
+            CHECK(clean, "too little room: indices were written");
+            /* more room than needed is fine */
+            CHECK_OK(dgampi_fft_plan_indices(TO, SIDE_OUT, buf, 64, &n));
+            CHECK(n == (size_t)out.count && buf[0] == out.idx[0] && buf[n] == -7, "with room to spare");
+        }
+        CHECK_STATUS(dgampi_fft_plan_indices(TO, SIDE_OUT, NULL, 0, NULL), S_NULL, "dgampi_fft_plan_indices");
+        CHECK_STATUS(dgampi_fft_plan_indices(TO, SIDE_IN, buf, 64, NULL), S_NULL, "dgampi_fft_plan_indices");
+        /* NULL, fake and stale handles */
+        double junk[16] = {0};
+        dgampi_fft_plan *fake = (dgampi_fft_plan *)(void *)junk;
+        CHECK_STATUS(dgampi_fft_plan_layout(NULL, SIDE_IN, &c, &bs, &bl, &fl), S_HANDLE, "dgampi_fft_plan_layout");
+        CHECK_STATUS(dgampi_fft_plan_indices(NULL, SIDE_IN, NULL, 0, &n), S_HANDLE, "dgampi_fft_plan_indices");
+        CHECK_STATUS(dgampi_fft_plan_execute_into(NULL, &bin.a, &bout.a), S_HANDLE, "dgampi_fft_plan_execute_into");
+        CHECK_STATUS(dgampi_fft_plan_layout(fake, SIDE_IN, &c, NULL, NULL, NULL), S_HANDLE, "dgampi_fft_plan_layout");
+        CHECK_STATUS(dgampi_fft_plan_execute_into(fake, &bin.a, &bout.a), S_HANDLE, "dgampi_fft_plan_execute_into");
+        dgampi_fft_plan *p = NULL, *copy;
+        CHECK_OK(dgampi_fft_plan_create(MPI_COMM_WORLD, NQ, 1, BATCH, C128, &oo, &p));
+        copy = p;
+        CHECK_OK(dgampi_fft_plan_destroy(&p));
+        CHECK_STATUS(dgampi_fft_plan_layout(copy, SIDE_OUT, &c, NULL, NULL, NULL), S_HANDLE, "dgampi_fft_plan_layout");
+        CHECK_STATUS(dgampi_fft_plan_indices(copy, SIDE_OUT, NULL, 0, &n), S_HANDLE, "dgampi_fft_plan_indices");
+        CHECK_STATUS(dgampi_fft_plan_execute_into(copy, &bin.a, &bout.a), S_HANDLE, "dgampi_fft_plan_execute_into");
+        UNTOUCHED("bad sides and handles");
+    }
+
+    /* after every error: forward-out matches the reference, backward-in returns X */
+    check_section = "transposed: valid executions after the errors";
+    {
+        cplx *want = side_values_new(REF, &out, W);
+        CHECK_OK(dgampi_fft_plan_execute_into(TO, &bin.a, &bout.a));
+        CHECK_CLOSE(&bout, want, 0, (size_t)out.batch_len, max_abs(REF, (size_t)N * W), 1e-12, "forward-out");
+        struct block back;
+        side_block_init(&back, C128, NULL, &in, W, 1, BATCH, 0, 0, 0);
+        CHECK_OK(dgampi_fft_plan_execute_into(TI, &bout.a, &back.a));
+        CHECK_CLOSE(&back, X, my_off, W, max_abs(X, (size_t)N * W), 1e-12, "backward-in of the forward-out");
+        block_free(&back);
+        free(want);
+    }
+#undef UNTOUCHED
+    block_free(&bin);
+    block_free(&bout);
+    free(zeros);
+    side_free(&in);
+    side_free(&out);
+    side_free(&tin);
+    CHECK_OK(dgampi_fft_plan_destroy(&TO));
+    CHECK_OK(dgampi_fft_plan_destroy(&TI));
+    good_execute("the transposed plans' errors");
+}
+
 /* ------------------------------------------------------------------ one-shot */
 
 static void test_one_shot(void) {
@@ -547,6 +732,7 @@ int main(int argc, char **argv) {
     good_execute("nothing");
     test_create();
     test_execute();
+    test_transposed();
     test_one_shot();
     check_section = "final";
     good_execute("every error");

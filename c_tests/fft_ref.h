@@ -254,4 +254,138 @@ static dgampi_fft_options make_options(int direction, int normalization, int str
 
 static double tolerance(int32_t dtype) { return dtype == C64 ? 1e-5 : 1e-12; }
 
+/* ------------------------------------------------------------------ transposed layouts */
+
+#define T_NATURAL DGAMPI_FFT_TRANSPOSITION_NATURAL
+#define T_OUT DGAMPI_FFT_TRANSPOSITION_OUT
+#define T_IN DGAMPI_FFT_TRANSPOSITION_IN
+#define SIDE_IN DGAMPI_FFT_SIDE_INPUT
+#define SIDE_OUT DGAMPI_FFT_SIDE_OUTPUT
+
+static const char *transposition_name(int t) {
+    switch (t) {
+    case T_NATURAL: return "natural";
+    case T_OUT: return "transposed out";
+    case T_IN: return "transposed in";
+    default: return "?";
+    }
+}
+
+/* What this rank holds of one side of a plan: dgampi_fft_plan_layout and
+ * the grid index of each row (dgampi_fft_plan_indices). */
+struct side {
+    int64_t count, batch_start, batch_len;
+    int32_t flat;
+    int64_t *idx; /* count values, then a -99 sentinel */
+};
+
+/* Reads side `which` of plan p of N points of W batch elements (the
+ * layout, with every output and with NULL ones; the indices by the size
+ * query, then into exactly enough room); returns 0 after a failed check.
+ * Whatever the library said, s then describes rows and columns inside the
+ * [N, W] array (count 0 when the indices were wrong, batch range clipped). */
+static int side_get(dgampi_fft_plan *p, int32_t which, int64_t N, size_t W, struct side *s) {
+    int before = check_failures;
+    s->count = s->batch_start = s->batch_len = -1;
+    s->flat = -1;
+    CHECK_OK(dgampi_fft_plan_layout(p, which, &s->count, &s->batch_start, &s->batch_len, &s->flat));
+    int64_t c2 = -1, bl2 = -1;
+    CHECK_OK(dgampi_fft_plan_layout(p, which, &c2, NULL, &bl2, NULL));
+    CHECK_OK(dgampi_fft_plan_layout(p, which, NULL, NULL, NULL, NULL));
+    CHECK(c2 == s->count && bl2 == s->batch_len, "layout with NULL outputs: count %lld batch_len %lld, was %lld %lld",
+          (long long)c2, (long long)bl2, (long long)s->count, (long long)s->batch_len);
+    CHECK(s->count >= 0 && s->batch_start >= 0 && s->batch_len >= 0 && (s->flat == 0 || s->flat == 1),
+          "layout: count %lld batch %lld+%lld flat %d", (long long)s->count, (long long)s->batch_start,
+          (long long)s->batch_len, (int)s->flat);
+    size_t n = 12345, n2 = 54321;
+    CHECK_OK(dgampi_fft_plan_indices(p, which, NULL, 0, &n));
+    CHECK(s->count >= 0 && n == (size_t)s->count, "the indices' count %zu, the layout's %lld", n, (long long)s->count);
+    if (s->count < 0 || n != (size_t)s->count) n = 0;
+    s->idx = malloc((n + 1) * sizeof *s->idx);
+    for (size_t k = 0; k <= n; k++) s->idx[k] = -99;
+    CHECK_OK(dgampi_fft_plan_indices(p, which, s->idx, n, &n2));
+    CHECK(n2 == n && s->idx[n] == -99, "the indices: count %zu with out (%zu without), or written past the count", n2, n);
+    if (n != (size_t)s->count) s->count = (int64_t)n;
+    for (size_t k = 0; k < n; k++)
+        if (s->idx[k] < 0 || s->idx[k] >= N) {
+            check_fail(__FILE__, __LINE__, "index %zu is %lld, outside the grid of %lld points", k, (long long)s->idx[k],
+                       (long long)N);
+            s->count = 0;
+            break;
+        }
+    if (s->batch_start < 0 || s->batch_len < 0 || (size_t)(s->batch_start + s->batch_len) > W) {
+        check_fail(__FILE__, __LINE__, "batch columns %lld + %lld outside the batch of %zu", (long long)s->batch_start,
+                   (long long)s->batch_len, W);
+        s->batch_start = 0;
+        s->batch_len = 0;
+    }
+    return check_failures == before;
+}
+
+static void side_free(struct side *s) {
+    free(s->idx);
+    s->idx = NULL;
+}
+
+static int side_equal(const struct side *a, const struct side *b) {
+    if (a->count != b->count || a->batch_start != b->batch_start || a->batch_len != b->batch_len || a->flat != b->flat)
+        return 0;
+    for (int64_t k = 0; k < a->count; k++)
+        if (a->idx[k] != b->idx[k]) return 0;
+    return 1;
+}
+
+static void block_put(struct block *b, size_t i, cplx v) {
+    if (b->dtype == C64) {
+        float f[2] = {(float)creal(v), (float)cimag(v)};
+        memcpy((unsigned char *)b->data + i * 8, f, 8);
+    } else {
+        double d[2] = {creal(v), cimag(v)};
+        memcpy((unsigned char *)b->data + i * 16, d, 16);
+    }
+}
+
+/* A block of side s holding, at row k and column j, element (idx[k],
+ * batch_start + j) of the whole [N, W] array x (zeros when x is NULL).
+ * Shaped [count, batch...] on a flat side; [count, batch_len] on a
+ * transposed one, or [count, batch...] there when `batch_shaped` and it
+ * holds the whole batch. Its memory starts `misalign` bytes into the
+ * allocation; data is NULL when it is empty and null_if_empty is set. */
+static void side_block_init(struct block *b, int32_t dtype, const cplx *x, const struct side *s, size_t W, int bndim,
+                            const int64_t *bshape, int batch_shaped, size_t misalign, int null_if_empty) {
+    size_t es = dtype_size(dtype), cols = (size_t)s->batch_len;
+    b->dtype = dtype;
+    b->n = (size_t)s->count * cols;
+    b->shape[0] = s->count;
+    if (s->flat || (batch_shaped && cols == W && s->batch_start == 0)) {
+        b->ndim = 1 + bndim;
+        for (int k = 0; k < bndim; k++) b->shape[1 + k] = bshape[k];
+    } else {
+        b->ndim = 2;
+        b->shape[1] = s->batch_len;
+    }
+    b->mem = malloc(b->n * es + misalign + 16);
+    b->data = b->mem + misalign;
+    for (size_t k = 0; k < (size_t)s->count; k++)
+        for (size_t j = 0; j < cols; j++)
+            block_put(b, k * cols + j, x ? x[(size_t)s->idx[k] * W + (size_t)s->batch_start + j] : 0);
+    b->a = make_array(b->n == 0 && null_if_empty ? NULL : b->data, dtype, b->ndim, b->shape, NULL);
+}
+
+/* A new array of side s's values of the whole [N, W] array ref, row by
+ * row (batch_len per row): compare with CHECK_CLOSE(b, want, 0, batch_len, ...). */
+static cplx *side_values_new(const cplx *ref, const struct side *s, size_t W) {
+    size_t cols = (size_t)s->batch_len, n = (size_t)s->count * cols;
+    cplx *v = malloc((n + 1) * sizeof *v);
+    for (size_t k = 0; k < (size_t)s->count; k++)
+        for (size_t j = 0; j < cols; j++) v[k * cols + j] = ref[(size_t)s->idx[k] * W + (size_t)s->batch_start + j];
+    return v;
+}
+
+static dgampi_fft_options make_transposed(int direction, int strategy, int transposition) {
+    dgampi_fft_options o = make_options(direction, DGAMPI_FFT_NORMALIZATION_BACKWARD, strategy);
+    o.transposition = transposition;
+    return o;
+}
+
 #endif

@@ -6,7 +6,8 @@ array routine needs one specific procedure for each of the 6 element types
 (real(4), real(8), complex(4), complex(8), integer(4), integer(8); the FFT
 only the two complex ones) and each rank 1..7 (and, for the Brillouin-zone
 routines, each kind of irrk_inv: integer(4) and integer(8); for the one-shot
-FFT, each kind of nq; the plans' execute forms only by type and rank). They
+FFT, each kind of nq; the plans' execute forms only by type and rank; the
+FFT's execute_into by type and the ranks of its two arrays). They
 are all the same few lines: describe the array (`view_<t>_<r>`: data
 address, shape and byte strides, reversed to C order) and call the
 hand-written routine of src/dgampi.F90 that takes the description. This script writes them:
@@ -79,8 +80,10 @@ FFT_OPTIONS = "integer, intent(in), optional :: direction, normalization, strate
 # irrk: generated for both kinds of irrk_inv ({IRRK_DECL}, {IRRK}); nq:
 # generated for both kinds of nq ({NQ_DECL}, {NQ}); types: the element
 # types (suffixes; default all six); min_rank: the lowest array rank
-# (default 1); locals: extra declarations; aliases: further generic names
-# of the same specifics (the deprecated names of renamed routines).
+# (default 1); rank2: the last array dummy has its own rank, 1..7
+# independently ({D2}; specifics <name>_<type>_<rank>_<rank2>); locals:
+# extra declarations; aliases: further generic names of the same specifics
+# (the deprecated names of renamed routines).
 OPS = [
     dict(generic="dgampi_send_rows", name="send_rows", comm=True,
          args="comm, a, dest, base_tag, limit, ierr",
@@ -197,6 +200,14 @@ OPS = [
          args="plan, a, ierr",
          decls=[FFT_PLAN, "{T}, intent(inout), target :: a{D}", IERR],
          views=["a"], body="call fft_execute_v(plan, va, ierr)"),
+    # A transposed plan, out of place: input and output each a flat side
+    # a(batch..., my_q) or a transposed side t(batch_len, count) (or
+    # t(batch..., count) holding the whole batch), so of independent ranks.
+    # The input is work space (clobbered): intent(inout).
+    dict(generic="dgampi_fft_plan_execute_into", name="fft_execute_into", types=COMPLEX, rank2=True,
+         args="plan, input, output, ierr",
+         decls=[FFT_PLAN, "{T}, intent(inout), target :: input{D}", "{T}, intent(inout), target :: output{D2}", IERR],
+         views=["input", "output"], body="call fft_execute_into_v(plan, vinput, voutput, ierr)"),
     dict(generic="dgampi_fft_execute_once", aliases=["dgampi_execute_distributed_fft"], name="fft_once", comm=True,
          nq=True, types=COMPLEX,
          args="comm, nq, a, direction, normalization, strategy, rigor, limit, ierr",
@@ -232,7 +243,8 @@ def variants(op):
 
 
 def specifics(op):
-    """(cpp guard, specific name, placeholder values, type, rank) for every specific of `op`."""
+    """(cpp guard, specific name, placeholder values, type, rank, rank of the
+    last array or None) for every specific of `op`."""
     types = op.get("types", [t for t, _, _ in TYPES])
     for suffix, guard, values in variants(op):
         for t, _, _ in TYPES:
@@ -240,7 +252,11 @@ def specifics(op):
                 continue
             for r in range(op.get("min_rank", 1), MAX_RANK + 1):
                 prefix = op["name"] + (f"_{suffix}" if suffix else "")
-                yield guard, f"{prefix}_{t}_{r}", values, t, r
+                if op.get("rank2"):
+                    for r2 in range(1, MAX_RANK + 1):
+                        yield guard, f"{prefix}_{t}_{r}_{r2}", values, t, r, r2
+                else:
+                    yield guard, f"{prefix}_{t}_{r}", values, t, r, None
 
 
 def view_proc(t, ftype, code, r):
@@ -315,8 +331,8 @@ def alloc_body(kind, t, r):
 
 
 def op_proc(op, spec, ftype):
-    guard, name, values, t, r = spec
-    fmt = dict(T=ftype, D=colons(r), **values)
+    guard, name, values, t, r, r2 = spec
+    fmt = dict(T=ftype, D=colons(r), D2=colons(r2 or r), **values)
     lines = [f"  subroutine {name}({op['args']})"]
     lines += ["    " + d.format(**fmt) for d in op["decls"]]
     alloc = op.get("alloc")
@@ -328,8 +344,9 @@ def op_proc(op, spec, ftype):
         lines.append(f"    integer(c_int64_t) :: n({r})")
     if alloc in ("xmap", "rmap"):
         lines.append("    integer :: st")
-    for a in op["views"]:
-        lines.append(f"    call view_{t}_{r}(v{a}, {a})")
+    for k, a in enumerate(op["views"]):
+        rank = r2 if r2 and k == len(op["views"]) - 1 else r
+        lines.append(f"    call view_{t}_{rank}(v{a}, {a})")
     body = alloc_body(alloc, t, r) if alloc else [op["body"]]
     lines += ["    " + b.format(**fmt) for b in body]
     lines += [f"  end subroutine {name}", ""]

@@ -42,6 +42,11 @@
 !   place; q = (ix*ny + iy)*nz + iz (0-based) runs over the nq(1) x nq(2) x
 !   nq(3) grid, split in contiguous blocks as the distributor splits tasks.
 !   batch_shape is given in Fortran order (the leading extents of `a`).
+!   Transposed plans (transposition = DGAMPI_FFT_TRANSPOSITION_OUT / _IN)
+!   run out of place (dgampi_fft_plan_execute_into); their transposed side
+!   is t(batch_len, count) (C [count, batch_len]), row k holding grid point
+!   indices(k) (0-based q, dgampi_fft_plan_indices) and the flattened batch
+!   columns batch_start+1 .. batch_start+batch_len (dgampi_fft_plan_layout).
 module dgampi
   use, intrinsic :: iso_c_binding
   use, intrinsic :: iso_fortran_env, only: error_unit
@@ -121,6 +126,16 @@ module dgampi
   integer, parameter, public :: DGAMPI_FFT_RIGOR_ESTIMATE = 0
   integer, parameter, public :: DGAMPI_FFT_RIGOR_MEASURE = 1
   integer, parameter, public :: DGAMPI_FFT_RIGOR_PATIENT = 2
+  !> Which side of a plan is in its strategy's transposed layout (FFTW-MPI's
+  !> FFTW_MPI_TRANSPOSED_OUT / _IN): neither (natural: in place, flat in and
+  !> out), the output, or the input; transposed plans run out of place with
+  !> dgampi_fft_plan_execute_into.
+  integer, parameter, public :: DGAMPI_FFT_TRANSPOSITION_NATURAL = 0
+  integer, parameter, public :: DGAMPI_FFT_TRANSPOSITION_OUT = 1
+  integer, parameter, public :: DGAMPI_FFT_TRANSPOSITION_IN = 2
+  !> The sides of a plan (dgampi_fft_plan_layout, dgampi_fft_plan_indices).
+  integer, parameter, public :: DGAMPI_FFT_SIDE_INPUT = 0
+  integer, parameter, public :: DGAMPI_FFT_SIDE_OUTPUT = 1
   !> Layouts of dgampi_fft_pencil_indices.
   integer, parameter, public :: DGAMPI_LAYOUT_FLAT = 0
   integer, parameter, public :: DGAMPI_LAYOUT_Z_PENCIL = 1
@@ -231,6 +246,7 @@ module dgampi
   public :: dgampi_vslice_plan_destroy, dgampi_vslice_plan_route
   public :: dgampi_fft_plan_create, dgampi_fft_plan_destroy, dgampi_fft_plan_execute
   public :: dgampi_fft_plan_local, dgampi_fft_plan_strategy, dgampi_fft_execute_once
+  public :: dgampi_fft_plan_execute_into, dgampi_fft_plan_layout, dgampi_fft_plan_indices
   public :: dgampi_fft_pencil_indices, dgampi_fft_export_wisdom, dgampi_fft_import_wisdom
   ! Deprecated 0.1 names (the same procedures): dgampi_fft_plan_execute,
   ! dgampi_fft_execute_once and dgampi_fft_pencil_indices.
@@ -284,6 +300,7 @@ module dgampi
     integer(c_int32_t) :: strategy = 0
     integer(c_int32_t) :: rigor = 0
     integer(c_size_t) :: limit = 0
+    integer(c_int32_t) :: transposition = 0   ! appended to the first 0.2 layout
   end type c_fft_options
 
   !> struct dgampi_owned_array (C-order shape).
@@ -855,6 +872,29 @@ module dgampi
     function c_fft_execute(plan, block) bind(C, name='dgampi_fft_plan_execute') result(st)
       import :: c_ptr, c_int32_t
       type(c_ptr), value :: plan, block
+      integer(c_int32_t) :: st
+    end function
+    function c_fft_execute_into(plan, input, output) bind(C, name='dgampi_fft_plan_execute_into') result(st)
+      import :: c_ptr, c_int32_t
+      type(c_ptr), value :: plan, input, output
+      integer(c_int32_t) :: st
+    end function
+    function c_fft_plan_layout(plan, side, count, batch_start, batch_len, flat) &
+        bind(C, name='dgampi_fft_plan_layout') result(st)
+      import :: c_ptr, c_int32_t, c_int64_t
+      type(c_ptr), value :: plan
+      integer(c_int32_t), value :: side
+      integer(c_int64_t), intent(out) :: count, batch_start, batch_len
+      integer(c_int32_t), intent(out) :: flat
+      integer(c_int32_t) :: st
+    end function
+    function c_fft_plan_indices(plan, side, out, capacity, count) bind(C, name='dgampi_fft_plan_indices') result(st)
+      import :: c_ptr, c_int32_t, c_size_t
+      type(c_ptr), value :: plan
+      integer(c_int32_t), value :: side
+      type(c_ptr), value :: out
+      integer(c_size_t), value :: capacity
+      integer(c_size_t), intent(out) :: count
       integer(c_int32_t) :: st
     end function
     function c_fft_plan_destroy(plan) bind(C, name='dgampi_fft_plan_destroy') result(st)
@@ -2705,9 +2745,9 @@ contains
   ! rank); this rank then reports the Fortran-side problem.
 
   !> The C options: the library's defaults, with the arguments given.
-  subroutine fft_options(opts, direction, normalization, strategy, rigor, limit)
+  subroutine fft_options(opts, direction, normalization, strategy, rigor, limit, transposition)
     type(c_fft_options), intent(out) :: opts
-    integer, intent(in), optional :: direction, normalization, strategy, rigor
+    integer, intent(in), optional :: direction, normalization, strategy, rigor, transposition
     integer(c_size_t), intent(in), optional :: limit
     integer(c_int32_t) :: st
     st = c_fft_options_init(opts, c_sizeof(opts))
@@ -2716,6 +2756,7 @@ contains
     if (present(strategy)) opts%strategy = int(strategy, c_int32_t)
     if (present(rigor)) opts%rigor = int(rigor, c_int32_t)
     if (present(limit)) opts%limit = limit
+    if (present(transposition)) opts%transposition = int(transposition, c_int32_t)
   end subroutine fft_options
 
   !> The address of the grid extents for C, or NULL (the C call then fails
@@ -2739,9 +2780,12 @@ contains
   !> carry a batch of shape batch_shape (Fortran order; size 0: one element
   !> per q) of dtype DGAMPI_DTYPE_COMPLEX64 or _COMPLEX128, over a duplicate
   !> of comm. Options absent: the library's defaults (forward, normalization
-  !> backward, strategy auto, rigor estimate, limit 0).
+  !> backward, strategy auto, rigor estimate, limit 0, transposition natural).
+  !> `transposition` (DGAMPI_FFT_TRANSPOSITION_*) comes after `ierr`, so that
+  !> positional calls of the earlier arguments keep their meaning: pass it by
+  !> keyword.
   subroutine fft_plan_create_v(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr)
+      limit, ierr, transposition)
     type(dgampi_fft_plan), intent(inout) :: plan
     integer, intent(in) :: comm
     integer(c_int64_t), intent(in) :: nq(:), batch_shape(:)
@@ -2749,12 +2793,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
+    integer, intent(in), optional :: transposition
     integer(c_int64_t), allocatable, target :: grid(:), batch(:)
     type(c_fft_options) :: opts
     character(len=:), allocatable :: problem
     type(c_ptr) :: pnq
     integer(c_int32_t) :: st
-    call fft_options(opts, direction, normalization, strategy, rigor, limit)
+    call fft_options(opts, direction, normalization, strategy, rigor, limit, transposition)
     allocate (grid, source=nq)
     allocate (batch, source=batch_shape(size(batch_shape):1:-1))   ! C order
     call nq_set(grid, pnq, problem)
@@ -2765,7 +2810,7 @@ contains
   end subroutine fft_plan_create_v
 
   subroutine fft_plan_create_i_32_32(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr)
+      limit, ierr, transposition)
     type(dgampi_fft_plan), intent(inout) :: plan
     integer, intent(in) :: comm
     integer(c_int32_t), intent(in) :: nq(:), batch_shape(:)
@@ -2773,12 +2818,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
+    integer, intent(in), optional :: transposition
     call fft_plan_create_v(plan, comm, int(nq, c_int64_t), int(batch_shape, c_int64_t), dtype, direction, &
-      normalization, strategy, rigor, limit, ierr)
+      normalization, strategy, rigor, limit, ierr, transposition)
   end subroutine fft_plan_create_i_32_32
 
   subroutine fft_plan_create_i_32_64(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr)
+      limit, ierr, transposition)
     type(dgampi_fft_plan), intent(inout) :: plan
     integer, intent(in) :: comm
     integer(c_int32_t), intent(in) :: nq(:)
@@ -2787,12 +2833,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
+    integer, intent(in), optional :: transposition
     call fft_plan_create_v(plan, comm, int(nq, c_int64_t), batch_shape, dtype, direction, &
-      normalization, strategy, rigor, limit, ierr)
+      normalization, strategy, rigor, limit, ierr, transposition)
   end subroutine fft_plan_create_i_32_64
 
   subroutine fft_plan_create_i_64_32(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr)
+      limit, ierr, transposition)
     type(dgampi_fft_plan), intent(inout) :: plan
     integer, intent(in) :: comm
     integer(c_int64_t), intent(in) :: nq(:)
@@ -2801,12 +2848,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
+    integer, intent(in), optional :: transposition
     call fft_plan_create_v(plan, comm, nq, int(batch_shape, c_int64_t), dtype, direction, &
-      normalization, strategy, rigor, limit, ierr)
+      normalization, strategy, rigor, limit, ierr, transposition)
   end subroutine fft_plan_create_i_64_32
 
   subroutine fft_plan_create_i_64_64(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr)
+      limit, ierr, transposition)
     type(dgampi_fft_plan), intent(inout) :: plan
     integer, intent(in) :: comm
     integer(c_int64_t), intent(in) :: nq(:), batch_shape(:)
@@ -2814,13 +2862,14 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
+    integer, intent(in), optional :: transposition
     call fft_plan_create_v(plan, comm, nq, batch_shape, dtype, direction, &
-      normalization, strategy, rigor, limit, ierr)
+      normalization, strategy, rigor, limit, ierr, transposition)
   end subroutine fft_plan_create_i_64_64
 
 #ifdef DGAMPI_HAVE_MPI_F08
   subroutine fft_plan_create_m_32_32(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr)
+      limit, ierr, transposition)
     type(dgampi_fft_plan), intent(inout) :: plan
     type(MPI_Comm), intent(in) :: comm
     integer(c_int32_t), intent(in) :: nq(:), batch_shape(:)
@@ -2828,12 +2877,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
+    integer, intent(in), optional :: transposition
     call fft_plan_create_v(plan, comm%MPI_VAL, int(nq, c_int64_t), int(batch_shape, c_int64_t), dtype, direction, &
-      normalization, strategy, rigor, limit, ierr)
+      normalization, strategy, rigor, limit, ierr, transposition)
   end subroutine fft_plan_create_m_32_32
 
   subroutine fft_plan_create_m_32_64(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr)
+      limit, ierr, transposition)
     type(dgampi_fft_plan), intent(inout) :: plan
     type(MPI_Comm), intent(in) :: comm
     integer(c_int32_t), intent(in) :: nq(:)
@@ -2842,12 +2892,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
+    integer, intent(in), optional :: transposition
     call fft_plan_create_v(plan, comm%MPI_VAL, int(nq, c_int64_t), batch_shape, dtype, direction, &
-      normalization, strategy, rigor, limit, ierr)
+      normalization, strategy, rigor, limit, ierr, transposition)
   end subroutine fft_plan_create_m_32_64
 
   subroutine fft_plan_create_m_64_32(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr)
+      limit, ierr, transposition)
     type(dgampi_fft_plan), intent(inout) :: plan
     type(MPI_Comm), intent(in) :: comm
     integer(c_int64_t), intent(in) :: nq(:)
@@ -2856,12 +2907,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
+    integer, intent(in), optional :: transposition
     call fft_plan_create_v(plan, comm%MPI_VAL, nq, int(batch_shape, c_int64_t), dtype, direction, &
-      normalization, strategy, rigor, limit, ierr)
+      normalization, strategy, rigor, limit, ierr, transposition)
   end subroutine fft_plan_create_m_64_32
 
   subroutine fft_plan_create_m_64_64(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr)
+      limit, ierr, transposition)
     type(dgampi_fft_plan), intent(inout) :: plan
     type(MPI_Comm), intent(in) :: comm
     integer(c_int64_t), intent(in) :: nq(:), batch_shape(:)
@@ -2869,8 +2921,9 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
+    integer, intent(in), optional :: transposition
     call fft_plan_create_v(plan, comm%MPI_VAL, nq, batch_shape, dtype, direction, &
-      normalization, strategy, rigor, limit, ierr)
+      normalization, strategy, rigor, limit, ierr, transposition)
   end subroutine fft_plan_create_m_64_64
 #endif
 
@@ -2912,6 +2965,79 @@ contains
     type(c_array), target :: ca
     call finish(c_fft_execute(plan%ptr, c_desc(a, ca)), ierr)
   end subroutine fft_execute_v
+
+  ! ---------------------------------------------------------------- transposed plans
+  ! A plan created with transposition = DGAMPI_FFT_TRANSPOSITION_OUT leaves
+  ! its output in its strategy's transposed layout (batch transpose: every q
+  ! for a slice of the flattened batch; slab: y-slabs; pencil: x-pencils),
+  ! one with _IN takes its input in it (the output layout of an _OUT plan of
+  ! the same grid, batch, strategy and communicator size). They run out of
+  ! place with dgampi_fft_plan_execute_into(plan, input, output [, ierr])
+  ! (generated, complex(4) or complex(8), each array of rank 1..7): a flat
+  ! side is a(batch..., my_q) as for dgampi_fft_plan_execute; a transposed
+  ! side is t(batch_len, count), the C array [count, batch_len] (column j of
+  ! row k: flattened batch element batch_start + j - 1 of grid point
+  ! indices(k)), or t(batch..., count) when it holds the whole batch. The
+  ! input is work space: undefined afterwards. A transposed side's point
+  ! set and batch columns come from dgampi_fft_plan_layout and
+  ! dgampi_fft_plan_indices (local).
+
+  subroutine fft_execute_into_v(plan, input, output, ierr)
+    type(dgampi_fft_plan), intent(in) :: plan
+    type(array_view), intent(in), target :: input, output
+    integer, intent(out), optional :: ierr
+    type(c_array), target :: ci, co
+    call finish(c_fft_execute_into(plan%ptr, c_desc(input, ci), c_desc(output, co)), ierr)
+  end subroutine fft_execute_into_v
+
+  !> Local: what this rank holds of the plan's input (side =
+  !> DGAMPI_FFT_SIDE_INPUT) or output (DGAMPI_FFT_SIDE_OUTPUT): `count` grid
+  !> points (the last extent of that array) and the flattened batch columns
+  !> batch_start+1 .. batch_start+batch_len (batch_start 0-based, like the
+  !> offset of dgampi_fft_plan_local); `flat` is .true. for the flat split
+  !> a(batch..., my_q), .false. for the transposed layout t(batch_len, count).
+  subroutine dgampi_fft_plan_layout(plan, side, count, batch_start, batch_len, flat, ierr)
+    type(dgampi_fft_plan), intent(in) :: plan
+    integer, intent(in) :: side
+    integer(c_int64_t), intent(out) :: count, batch_start, batch_len
+    logical, intent(out), optional :: flat
+    integer, intent(out), optional :: ierr
+    integer(c_int32_t) :: is_flat
+    count = 0
+    batch_start = 0
+    batch_len = 0
+    is_flat = 0
+    call finish(c_fft_plan_layout(plan%ptr, int(side, c_int32_t), count, batch_start, batch_len, is_flat), ierr)
+    if (present(flat)) flat = is_flat /= 0
+  end subroutine dgampi_fft_plan_layout
+
+  !> Local: `indices` (allocatable integer(int64)) is allocated with the grid
+  !> point of each row of this rank's input or output (side as above), in
+  !> storage order: the 0-based C value q = (ix*ny + iy)*nz + iz, like the
+  !> pencil indices (the point of t(:, k) is indices(k)). Zero-size after an
+  !> error.
+  subroutine dgampi_fft_plan_indices(plan, side, indices, ierr)
+    type(dgampi_fft_plan), intent(in) :: plan
+    integer, intent(in) :: side
+    integer(c_int64_t), allocatable, intent(out), target :: indices(:)
+    integer, intent(out), optional :: ierr
+    integer(c_size_t) :: count, capacity
+    integer(c_int32_t) :: st
+    allocate (indices(0))
+    count = 0
+    st = c_fft_plan_indices(plan%ptr, int(side, c_int32_t), c_null_ptr, 0_c_size_t, count)
+    if (st == DGAMPI_STATUS_OK .and. count > 0) then
+      capacity = count
+      deallocate (indices)
+      allocate (indices(capacity))
+      st = c_fft_plan_indices(plan%ptr, int(side, c_int32_t), c_loc(indices), capacity, count)
+      if (st /= DGAMPI_STATUS_OK) then
+        deallocate (indices)
+        allocate (indices(0))
+      end if
+    end if
+    call finish(st, ierr)
+  end subroutine dgampi_fft_plan_indices
 
   subroutine fft_once_v(comm, nq, a, direction, normalization, strategy, rigor, limit, ierr)
     integer, intent(in) :: comm

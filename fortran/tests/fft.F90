@@ -7,6 +7,13 @@
 ! keep it in a flat buffer buf(W*my_q) and pass rank-1, rank-2 and rank-4
 ! pointer views of it for the batches (none), (3) and, in C order,
 ! (2, 2, 5) -- a(5, 2, 2, my_q) in Fortran.
+!
+! Transposed plans (transposition = DGAMPI_FFT_TRANSPOSITION_OUT / _IN,
+! dgampi_fft_plan_execute_into, _layout, _indices): every strategy, out and
+! in, forward and backward, complex(8) and complex(4), against the DFT at
+! the grid points (0-based q from dgampi_fft_plan_indices) and batch
+! columns (dgampi_fft_plan_layout) each rank reports; a transposed side is
+! t(batch_len, count) or, holding the whole batch, t(batch..., count).
 program fft
   use, intrinsic :: iso_c_binding
 #ifdef USE_MPI_F08
@@ -39,6 +46,14 @@ program fft
   end type batch_t
   type(batch_t) :: batches(3)
 
+  !> What this rank holds of one side of a plan (dgampi_fft_plan_layout and
+  !> dgampi_fft_plan_indices).
+  type :: side_t
+    integer(c_int64_t) :: count = 0, batch_start = 0, batch_len = 0
+    logical :: flat = .false.
+    integer(c_int64_t), allocatable :: idx(:)   ! 0-based q of each row
+  end type side_t
+
 #ifdef USE_MPI_F08
   call MPI_Init()
   call MPI_Comm_dup(MPI_COMM_WORLD, comm)
@@ -58,6 +73,9 @@ program fft
   call test_sections()
   call test_one_shot()
   call test_pencil_indices()
+  call test_transposed()
+  call test_transposed_round_trip()
+  call test_transposed_errors()
   call test_wisdom()
   call test_errors()
 
@@ -252,20 +270,20 @@ contains
   end subroutine once8
 
   !> Creates a plan; nq and batch_shape go as integer(4) or integer(8) by `i32`.
-  subroutine create(plan, nq, fb, dtype, direction, strategy, i32, ierr, normalization, limit)
+  subroutine create(plan, nq, fb, dtype, direction, strategy, i32, ierr, normalization, limit, transposition)
     type(dgampi_fft_plan), intent(inout) :: plan
     integer(c_int64_t), intent(in) :: nq(3), fb(:)
     integer, intent(in) :: dtype, direction, strategy
     logical, intent(in) :: i32
     integer, intent(out) :: ierr
-    integer, intent(in), optional :: normalization
+    integer, intent(in), optional :: normalization, transposition
     integer(c_size_t), intent(in), optional :: limit
     if (i32) then
       call dgampi_fft_plan_create(plan, comm, int(nq), int(fb), dtype, direction, normalization, strategy, &
-        limit=limit, ierr=ierr)
+        limit=limit, ierr=ierr, transposition=transposition)
     else
       call dgampi_fft_plan_create(plan, comm, nq, fb, dtype, direction=direction, normalization=normalization, &
-        strategy=strategy, limit=limit, ierr=ierr)
+        strategy=strategy, limit=limit, transposition=transposition, ierr=ierr)
     end if
   end subroutine create
 
@@ -603,6 +621,462 @@ contains
       end do
     end do
   end subroutine test_pencil_indices
+
+  ! ================================================================ transposed layouts
+
+  !> Reads side `which` of the plan (layout and indices) and checks it is
+  !> consistent and inside the grid of n points and the batch of w columns.
+  subroutine get_side(plan, which, n, w, s)
+    type(dgampi_fft_plan), intent(in) :: plan
+    integer, intent(in) :: which
+    integer(c_int64_t), intent(in) :: n, w
+    type(side_t), intent(out) :: s
+    integer(c_int64_t) :: c2, b2, l2
+    call dgampi_fft_plan_layout(plan, which, s%count, s%batch_start, s%batch_len, s%flat, ierr)
+    call check_ok(ierr, 'dgampi_fft_plan_layout')
+    call dgampi_fft_plan_layout(plan, which, c2, b2, l2)   ! without flat and ierr
+    call check_true(c2 == s%count .and. b2 == s%batch_start .and. l2 == s%batch_len, 'layout without flat differs')
+    call dgampi_fft_plan_indices(plan, which, s%idx, ierr)
+    call check_ok(ierr, 'dgampi_fft_plan_indices')
+    call check_true(size(s%idx, kind=c_int64_t) == s%count, 'the number of indices is not the layout''s count')
+    call check_true(all(s%idx >= 0 .and. s%idx < n), 'an index outside the grid (indices are 0-based)')
+    call check_true(s%batch_start >= 0 .and. s%batch_len >= 0 .and. s%batch_start + s%batch_len <= w, &
+      'batch columns outside the batch')
+    if (size(s%idx, kind=c_int64_t) /= s%count .or. .not. all(s%idx >= 0 .and. s%idx < n)) then
+      s%count = 0
+      deallocate (s%idx)
+      allocate (s%idx(0))
+    end if
+    if (s%batch_start < 0 .or. s%batch_len < 0 .or. s%batch_start + s%batch_len > w) then
+      s%batch_start = 0
+      s%batch_len = 0
+    end if
+  end subroutine get_side
+
+  !> The side is the flat split, or the strategy's transposed layout (batch
+  !> transpose: every q in order, a slice of the batch; slab: whole y-planes
+  !> in grid order; pencil: the x-pencils of dgampi_fft_pencil_indices).
+  subroutine check_side(s, flat, strategy, nq, w, what)
+    type(side_t), intent(in) :: s
+    logical, intent(in) :: flat
+    integer, intent(in) :: strategy
+    integer(c_int64_t), intent(in) :: nq(3), w
+    character(len=*), intent(in) :: what
+    integer(c_int64_t) :: n, my_q, offset, k, ylo, yhi, sizes(nprocs), offsets(nprocs)
+    integer(c_int64_t), allocatable :: want(:)
+    n = product(nq)
+    call check_true(s%flat .eqv. flat, what // ': not the expected kind of layout (flat or transposed)')
+    if (flat .or. strategy /= DGAMPI_FFT_STRATEGY_BATCH_TRANSPOSE) &
+      call check_true(s%batch_start == 0 .and. s%batch_len == w, what // ': not the whole batch')
+    if (flat) then
+      sizes = block_sizes(n, nprocs)
+      offsets = block_offsets(n, nprocs)
+      my_q = sizes(me + 1)
+      offset = offsets(me + 1)
+      call check_true(size_eq(s%idx, [(offset + k, k = 0, my_q - 1)]), what // ': not the flat split')
+      return
+    end if
+    select case (strategy)
+    case (DGAMPI_FFT_STRATEGY_BATCH_TRANSPOSE)
+      call check_true(size_eq(s%idx, [(k, k = 0, n - 1)]), what // ': the batch transpose holds every q in order')
+    case (DGAMPI_FFT_STRATEGY_SLAB)
+      ylo = nq(2)
+      yhi = -1
+      if (s%count > 0) then
+        ylo = minval(mod(s%idx / nq(3), nq(2)))
+        yhi = maxval(mod(s%idx / nq(3), nq(2)))
+      end if
+      call check_true(s%count == max(yhi - ylo + 1, 0_c_int64_t) * nq(1) * nq(3), what // ': not whole y-planes')
+      if (s%count > 1) call check_true(all(s%idx(2:) > s%idx(:s%count - 1)), what // ': y-slab not in grid order')
+    case default
+      call dgampi_fft_pencil_indices(me, nprocs, nq, DGAMPI_LAYOUT_X_PENCIL, want, ierr)
+      call check_ok(ierr, 'dgampi_fft_pencil_indices')
+      call check_true(size_eq(s%idx, want), what // ': not the x-pencils')
+    end select
+  end subroutine check_side
+
+  !> The Fortran shape of a side's array: a(batch..., count) on a flat side,
+  !> t(batch_len, count) on a transposed one, or t(batch..., count) there
+  !> when `shaped` and it holds the whole batch.
+  function side_shape(s, fb, shaped) result(sh)
+    type(side_t), intent(in) :: s
+    integer(c_int64_t), intent(in) :: fb(:)
+    logical, intent(in) :: shaped
+    integer(c_int64_t), allocatable :: sh(:)
+    if (s%flat .or. (shaped .and. s%batch_start == 0 .and. s%batch_len == product(fb))) then
+      sh = [fb, s%count]
+    else
+      sh = [s%batch_len, s%count]
+    end if
+  end function side_shape
+
+  !> buf(j + batch_len*(k-1)) = input `variant` at point idx(k), flattened
+  !> batch element batch_start + j - 1.
+  subroutine fill_side(variant, s, buf)
+    integer, intent(in) :: variant
+    type(side_t), intent(in) :: s
+    complex(c_double_complex), intent(out) :: buf(:)
+    integer(c_int64_t) :: k, j
+    do k = 1, s%count
+      do j = 1, s%batch_len
+        buf(j + s%batch_len * (k - 1)) = input(variant, s%idx(k), s%batch_start + j - 1)
+      end do
+    end do
+  end subroutine fill_side
+
+  !> The same rows and columns of full(w, n) (full(b+1, q+1): element b of point q).
+  function pick(full, s) result(v)
+    complex(c_double_complex), intent(in) :: full(:, :)
+    type(side_t), intent(in) :: s
+    complex(c_double_complex), allocatable :: v(:)
+    integer(c_int64_t) :: k
+    allocate (v(s%count * s%batch_len))
+    do k = 1, s%count
+      v(s%batch_len * (k - 1) + 1:s%batch_len * k) = full(s%batch_start + 1:s%batch_start + s%batch_len, s%idx(k) + 1)
+    end do
+  end function pick
+
+  !> The whole DFT of input `variant`: full(b+1, q+1).
+  function dft_all(variant, nq, w, sign) result(full)
+    integer, intent(in) :: variant, sign
+    integer(c_int64_t), intent(in) :: nq(3), w
+    complex(c_double_complex), allocatable :: full(:, :), flat(:)
+    allocate (flat(w * product(nq)))
+    call dft(variant, nq, w, sign, 0_c_int64_t, product(nq), flat)
+    full = reshape(flat, [w, product(nq)])
+  end function dft_all
+
+  !> dgampi_fft_plan_execute_into on ibuf and obuf seen with the Fortran
+  !> shapes ish and osh (ranks 1, 2 or 4 each).
+  subroutine into8(plan, ibuf, ish, obuf, osh, ierr)
+    type(dgampi_fft_plan), intent(in) :: plan
+    complex(c_double_complex), intent(inout), target, contiguous :: ibuf(:), obuf(:)
+    integer(c_int64_t), intent(in) :: ish(:), osh(:)
+    integer, intent(out) :: ierr
+    complex(c_double_complex), pointer :: i1(:), i2(:, :), i4(:, :, :, :), o1(:), o2(:, :), o4(:, :, :, :)
+    select case (size(ish))
+    case (1)
+      i1(1:ish(1)) => ibuf
+    case (2)
+      i2(1:ish(1), 1:ish(2)) => ibuf
+    case (4)
+      i4(1:ish(1), 1:ish(2), 1:ish(3), 1:ish(4)) => ibuf
+    case default
+      error stop 'into8: unexpected input rank'
+    end select
+    select case (size(osh))
+    case (1)
+      o1(1:osh(1)) => obuf
+    case (2)
+      o2(1:osh(1), 1:osh(2)) => obuf
+    case (4)
+      o4(1:osh(1), 1:osh(2), 1:osh(3), 1:osh(4)) => obuf
+    case default
+      error stop 'into8: unexpected output rank'
+    end select
+    select case (10 * size(ish) + size(osh))
+    case (11)
+      call dgampi_fft_plan_execute_into(plan, i1, o1, ierr)
+    case (12)
+      call dgampi_fft_plan_execute_into(plan, i1, o2, ierr)
+    case (14)
+      call dgampi_fft_plan_execute_into(plan, i1, o4, ierr)
+    case (21)
+      call dgampi_fft_plan_execute_into(plan, i2, o1, ierr)
+    case (22)
+      call dgampi_fft_plan_execute_into(plan, i2, o2, ierr)
+    case (24)
+      call dgampi_fft_plan_execute_into(plan, i2, o4, ierr)
+    case (41)
+      call dgampi_fft_plan_execute_into(plan, i4, o1, ierr)
+    case (42)
+      call dgampi_fft_plan_execute_into(plan, i4, o2, ierr)
+    case (44)
+      call dgampi_fft_plan_execute_into(plan, i4, o4, ierr)
+    end select
+  end subroutine into8
+
+  subroutine into4(plan, ibuf, ish, obuf, osh, ierr)
+    type(dgampi_fft_plan), intent(in) :: plan
+    complex(c_float_complex), intent(inout), target, contiguous :: ibuf(:), obuf(:)
+    integer(c_int64_t), intent(in) :: ish(:), osh(:)
+    integer, intent(out) :: ierr
+    complex(c_float_complex), pointer :: i1(:), i2(:, :), i4(:, :, :, :), o1(:), o2(:, :), o4(:, :, :, :)
+    select case (size(ish))
+    case (1)
+      i1(1:ish(1)) => ibuf
+    case (2)
+      i2(1:ish(1), 1:ish(2)) => ibuf
+    case (4)
+      i4(1:ish(1), 1:ish(2), 1:ish(3), 1:ish(4)) => ibuf
+    case default
+      error stop 'into4: unexpected input rank'
+    end select
+    select case (size(osh))
+    case (1)
+      o1(1:osh(1)) => obuf
+    case (2)
+      o2(1:osh(1), 1:osh(2)) => obuf
+    case (4)
+      o4(1:osh(1), 1:osh(2), 1:osh(3), 1:osh(4)) => obuf
+    case default
+      error stop 'into4: unexpected output rank'
+    end select
+    select case (10 * size(ish) + size(osh))
+    case (11)
+      call dgampi_fft_plan_execute_into(plan, i1, o1, ierr)
+    case (12)
+      call dgampi_fft_plan_execute_into(plan, i1, o2, ierr)
+    case (14)
+      call dgampi_fft_plan_execute_into(plan, i1, o4, ierr)
+    case (21)
+      call dgampi_fft_plan_execute_into(plan, i2, o1, ierr)
+    case (22)
+      call dgampi_fft_plan_execute_into(plan, i2, o2, ierr)
+    case (24)
+      call dgampi_fft_plan_execute_into(plan, i2, o4, ierr)
+    case (41)
+      call dgampi_fft_plan_execute_into(plan, i4, o1, ierr)
+    case (42)
+      call dgampi_fft_plan_execute_into(plan, i4, o2, ierr)
+    case (44)
+      call dgampi_fft_plan_execute_into(plan, i4, o4, ierr)
+    end select
+  end subroutine into4
+
+  !> Every strategy x out/in x forward/backward, complex(8) on three grids
+  !> with every batch and complex(4) on two: the output matches the DFT at
+  !> the rows and columns the plan reports.
+  subroutine test_transposed()
+    integer(c_int64_t), parameter :: tgrids(3, 3) = reshape([2_c_int64_t, 3_c_int64_t, 2_c_int64_t, &
+      4_c_int64_t, 3_c_int64_t, 5_c_int64_t, 1_c_int64_t, 1_c_int64_t, 8_c_int64_t], [3, 3])
+    integer, parameter :: trans(2) = [DGAMPI_FFT_TRANSPOSITION_OUT, DGAMPI_FFT_TRANSPOSITION_IN]
+    character(len=3), parameter :: trans_names(2) = ['out', 'in ']
+    type(dgampi_fft_plan) :: plan
+    type(side_t) :: sin, sout
+    complex(c_double_complex), allocatable :: x8(:), y8(:), full(:, :), want(:)
+    complex(c_float_complex), allocatable :: x4(:), y4(:)
+    integer(c_int64_t) :: nq(3), w, n
+    integer :: is, it, idir, dir, ig, ib, kind, variant, used, k
+    logical :: shaped
+    real(c_double) :: e, factor
+    character(len=:), allocatable :: what
+    k = 0
+    do kind = 8, 4, -4
+      do is = 1, size(strategies)
+        do it = 1, 2
+          do idir = 1, 2
+            do ig = 1, 3
+              do ib = 1, size(batches)
+                if (kind == 4 .and. (ig == 2 .or. ib == 1)) cycle   ! complex(4): fewer cases
+                k = k + 1
+                dir = merge(DGAMPI_FFT_DIRECTION_FORWARD, DGAMPI_FFT_DIRECTION_BACKWARD, idir == 1)
+                nq = tgrids(:, ig)
+                n = product(nq)
+                w = product(batches(ib)%f)
+                shaped = mod(k, 3) /= 0
+                what = describe(strategies(is), nq, batches(ib)%f)
+                call check_section(merge('c8 ', 'c4 ', kind == 8) // 'transposed ' // trim(trans_names(it)) // ' ' // &
+                  merge('forward  ', 'backward ', idir == 1) // what // merge(' batch-shaped', '             ', shaped))
+                variant = 600 + k
+                call create(plan, nq, batches(ib)%f, merge(DGAMPI_DTYPE_COMPLEX128, DGAMPI_DTYPE_COMPLEX64, kind == 8), &
+                  dir, strategies(is), mod(k, 2) == 0, ierr, transposition=trans(it))
+                call check_ok(ierr, 'dgampi_fft_plan_create (transposed)')
+                if (ierr /= 0) cycle
+                used = dgampi_fft_plan_strategy(plan)
+                call get_side(plan, DGAMPI_FFT_SIDE_INPUT, n, w, sin)
+                call get_side(plan, DGAMPI_FFT_SIDE_OUTPUT, n, w, sout)
+                call check_side(sin, it /= 2, used, nq, w, 'input side')     ! flat unless transposed in
+                call check_side(sout, it /= 1, used, nq, w, 'output side')   ! flat unless transposed out
+                allocate (x8(sin%count * sin%batch_len), y8(sout%count * sout%batch_len))
+                call fill_side(variant, sin, x8)
+                factor = merge(1d0, 1d0 / n, dir == DGAMPI_FFT_DIRECTION_FORWARD)
+                full = factor * dft_all(variant, nq, w, dir)
+                want = pick(full, sout)
+                if (kind == 8) then
+                  y8 = (-9d0, 9d0)
+                  call into8(plan, x8, side_shape(sin, batches(ib)%f, shaped), y8, &
+                    side_shape(sout, batches(ib)%f, .not. shaped), ierr)
+                  call check_ok(ierr, 'dgampi_fft_plan_execute_into')
+                  e = rel_err(y8, want, factor * sqrt(n * norm2_all(variant, nq, w)))
+                  call check_true(e < tol8, 'not the DFT at the reported points: relative error ' // num(e))
+                else
+                  x4 = cmplx(x8, kind=c_float_complex)
+                  allocate (y4(size(y8)))
+                  y4 = (-9.0, 9.0)
+                  call into4(plan, x4, side_shape(sin, batches(ib)%f, shaped), y4, &
+                    side_shape(sout, batches(ib)%f, .not. shaped), ierr)
+                  call check_ok(ierr, 'dgampi_fft_plan_execute_into (complex(4))')
+                  e = rel_err(cmplx(y4, kind=c_double_complex), want, factor * sqrt(n * norm2_all(variant, nq, w)))
+                  call check_true(e < tol4, 'not the DFT at the reported points: relative error ' // num(e))
+                  deallocate (x4, y4)
+                end if
+                deallocate (x8, y8)
+                call dgampi_fft_plan_destroy(plan, ierr)
+                call check_ok(ierr, 'dgampi_fft_plan_destroy')
+              end do
+            end do
+          end do
+        end do
+      end do
+    end do
+  end subroutine test_transposed
+
+  !> Forward with the output transposed, then backward with the input
+  !> transposed (the plans agree on the layout) returns the input.
+  subroutine test_transposed_round_trip()
+    type(dgampi_fft_plan) :: fwd, bwd
+    type(side_t) :: fin, fout, bin, bout
+    complex(c_double_complex), allocatable :: x(:), mid(:), back(:), full(:, :)
+    complex(c_float_complex), allocatable :: x4(:), mid4(:), back4(:)
+    integer(c_int64_t) :: nq(3), w, n
+    integer :: is, ig, ib, kind, variant
+    real(c_double) :: e
+    do kind = 8, 4, -4
+      do is = 1, size(strategies)
+        do ig = 1, 2
+          do ib = 2, 3
+            nq = grids(:, merge(1, 3, ig == 1))
+            n = product(nq)
+            w = product(batches(ib)%f)
+            call check_section(merge('c8 ', 'c4 ', kind == 8) // 'round trip out/in ' // &
+              describe(strategies(is), nq, batches(ib)%f))
+            variant = 700 + is + 5 * ig + 11 * ib + kind
+            call create(fwd, nq, batches(ib)%f, merge(DGAMPI_DTYPE_COMPLEX128, DGAMPI_DTYPE_COMPLEX64, kind == 8), &
+              DGAMPI_FFT_DIRECTION_FORWARD, strategies(is), .true., ierr, transposition=DGAMPI_FFT_TRANSPOSITION_OUT)
+            call check_ok(ierr, 'dgampi_fft_plan_create (forward, transposed out)')
+            call create(bwd, nq, batches(ib)%f, merge(DGAMPI_DTYPE_COMPLEX128, DGAMPI_DTYPE_COMPLEX64, kind == 8), &
+              DGAMPI_FFT_DIRECTION_BACKWARD, strategies(is), .false., ierr, transposition=DGAMPI_FFT_TRANSPOSITION_IN)
+            call check_ok(ierr, 'dgampi_fft_plan_create (backward, transposed in)')
+            if (.not. (c_associated(fwd%ptr) .and. c_associated(bwd%ptr))) then
+              call dgampi_fft_plan_destroy(fwd)
+              call dgampi_fft_plan_destroy(bwd)
+              cycle
+            end if
+            call check_true(dgampi_fft_plan_strategy(fwd) == dgampi_fft_plan_strategy(bwd), &
+              'the forward-out and backward-in plans use different strategies')
+            call get_side(fwd, DGAMPI_FFT_SIDE_INPUT, n, w, fin)
+            call get_side(fwd, DGAMPI_FFT_SIDE_OUTPUT, n, w, fout)
+            call get_side(bwd, DGAMPI_FFT_SIDE_INPUT, n, w, bin)
+            call get_side(bwd, DGAMPI_FFT_SIDE_OUTPUT, n, w, bout)
+            call check_true(fout%count == bin%count .and. fout%batch_start == bin%batch_start .and. &
+              fout%batch_len == bin%batch_len .and. size_eq(fout%idx, bin%idx) .and. .not. bin%flat, &
+              'the forward plan''s output layout is not the backward plan''s input layout')
+            call check_true(fin%flat .and. bout%flat .and. size_eq(fin%idx, bout%idx), 'the flat sides differ')
+            allocate (x(fin%count * w), mid(fout%count * fout%batch_len), back(bout%count * w))
+            call fill_side(variant, fin, x)
+            full = dft_all(variant, nq, w, -1)
+            if (kind == 8) then
+              call into8(fwd, x, side_shape(fin, batches(ib)%f, .false.), mid, side_shape(fout, batches(ib)%f, .false.), ierr)
+              call check_ok(ierr, 'dgampi_fft_plan_execute_into (forward)')
+              e = rel_err(mid, pick(full, fout), sqrt(n * norm2_all(variant, nq, w)))
+              call check_true(e < tol8, 'forward-out: relative error ' // num(e))
+              call into8(bwd, mid, side_shape(bin, batches(ib)%f, .true.), back, side_shape(bout, batches(ib)%f, .false.), ierr)
+              call check_ok(ierr, 'dgampi_fft_plan_execute_into (backward)')
+              call fill_side(variant, fin, x)
+              e = rel_err(back, x, sqrt(norm2_all(variant, nq, w)))
+              call check_true(e < tol8, 'backward-in(forward-out(x)) /= x: relative error ' // num(e))
+            else
+              x4 = cmplx(x, kind=c_float_complex)
+              allocate (mid4(size(mid)), back4(size(back)))
+              call into4(fwd, x4, side_shape(fin, batches(ib)%f, .false.), mid4, side_shape(fout, batches(ib)%f, .true.), &
+                ierr)
+              call check_ok(ierr, 'dgampi_fft_plan_execute_into (forward, complex(4))')
+              call into4(bwd, mid4, side_shape(bin, batches(ib)%f, .false.), back4, &
+                side_shape(bout, batches(ib)%f, .false.), ierr)
+              call check_ok(ierr, 'dgampi_fft_plan_execute_into (backward, complex(4))')
+              e = rel_err(cmplx(back4, kind=c_double_complex), x, sqrt(norm2_all(variant, nq, w)))
+              call check_true(e < tol4, 'backward-in(forward-out(x)) /= x: relative error ' // num(e))
+              deallocate (x4, mid4, back4)
+            end if
+            deallocate (x, mid, back)
+            call dgampi_fft_plan_destroy(fwd)
+            call dgampi_fft_plan_destroy(bwd)
+          end do
+        end do
+      end do
+    end do
+  end subroutine test_transposed_round_trip
+
+  !> Misuse of transposed plans: execute (in place) on a transposed plan,
+  !> execute_into on a natural plan, a wrong output on the last rank, a bad
+  !> side, an unknown transposition; nothing moves and the plan still works.
+  subroutine test_transposed_errors()
+    type(dgampi_fft_plan) :: plan, natural
+    type(side_t) :: sin, sout
+    complex(c_double_complex), allocatable :: a(:, :), t(:, :), before(:, :), wrong(:, :), abuf(:)
+    integer(c_int64_t), allocatable :: idx(:)
+    integer(c_int64_t) :: nq(3), n, my_q, offset, count, bstart, blen
+    logical :: flat
+    real(c_double) :: e
+    call check_section('errors: transposed plans')
+    nq = [4_c_int64_t, 3_c_int64_t, 5_c_int64_t]
+    n = product(nq)
+    call dgampi_fft_plan_create(plan, comm, nq, [3], DGAMPI_DTYPE_COMPLEX128, strategy=DGAMPI_FFT_STRATEGY_PENCIL, &
+      transposition=DGAMPI_FFT_TRANSPOSITION_OUT, ierr=ierr)
+    call check_ok(ierr, 'dgampi_fft_plan_create (transposed out)')
+    call dgampi_fft_plan_create(natural, comm, nq, [3], DGAMPI_DTYPE_COMPLEX128, ierr=ierr)
+    call check_ok(ierr, 'dgampi_fft_plan_create (natural)')
+    if (.not. (c_associated(plan%ptr) .and. c_associated(natural%ptr))) return
+    call dgampi_fft_plan_local(plan, my_q, offset)
+    call get_side(plan, DGAMPI_FFT_SIDE_INPUT, n, 3_c_int64_t, sin)
+    call get_side(plan, DGAMPI_FFT_SIDE_OUTPUT, n, 3_c_int64_t, sout)
+    allocate (a(3, my_q), t(sout%batch_len, sout%count))
+    allocate (abuf(3 * my_q))
+    call fill(800, 3_c_int64_t, offset, my_q, abuf)
+    a = reshape(abuf, [3_c_int64_t, my_q])
+    before = a
+    t = (0d0, 0d0)
+    ! The wrong entry point, either way (every rank).
+    call dgampi_fft_plan_execute(plan, a, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_fft_plan_execute', 'execute on a transposed plan')
+    call check_true(index(dgampi_error_message(), 'execute_into') > 0, 'the message does not point to execute_into')
+    call dgampi_fft_plan_execute_into(natural, a, t, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_fft_plan_execute_into', &
+      'execute_into on a natural plan')
+    call check_true(all(a == before) .and. all(t == (0d0, 0d0)), 'the wrong entry point moved data')
+    ! A wrong output shape on the last rank: MISMATCH there, REMOTE_ERROR elsewhere.
+    if (me == nprocs - 1) then
+      allocate (wrong(sout%batch_len, sout%count + 1))
+    else
+      allocate (wrong(sout%batch_len, sout%count))
+    end if
+    wrong = (0d0, 0d0)
+    call dgampi_fft_plan_execute_into(plan, a, wrong, ierr)
+    if (me == nprocs - 1) then
+      call check_status(ierr, DGAMPI_STATUS_MISMATCH, 'dgampi_fft_plan_execute_into', 'a wrong output on this rank')
+    else
+      call check_status(ierr, DGAMPI_STATUS_REMOTE_ERROR, 'dgampi_fft_plan_execute_into', 'a wrong output on the last rank')
+    end if
+    call check_true(all(a == before) .and. all(wrong == (0d0, 0d0)), 'a failed execute_into moved data')
+    ! The C shape [count, batch_len] is t(batch_len, count), not t(count, batch_len)
+    ! (the same where the two are equal: then this may succeed, and a is restored).
+    deallocate (wrong)
+    allocate (wrong(sout%count, sout%batch_len))
+    wrong = (0d0, 0d0)
+    call dgampi_fft_plan_execute_into(plan, a, wrong, ierr)
+    call check_true(ierr /= DGAMPI_STATUS_OK .or. sout%count == sout%batch_len, &
+      'an output of shape (count, batch_len) was accepted')
+    a = before
+    ! Bad sides (local).
+    call dgampi_fft_plan_layout(plan, 2, count, bstart, blen, flat, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_fft_plan_layout', 'side 2')
+    call dgampi_fft_plan_indices(plan, -1, idx, ierr)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_fft_plan_indices', 'side -1')
+    call check_true(allocated(idx) .and. size(idx) == 0, 'indices after an error')
+    ! An unknown transposition (every rank).
+    call dgampi_fft_plan_destroy(natural)
+    call dgampi_fft_plan_create(natural, comm, nq, [3], DGAMPI_DTYPE_COMPLEX128, ierr=ierr, transposition=3)
+    call check_status(ierr, DGAMPI_STATUS_INVALID_ARGUMENT, 'dgampi_fft_plan_create', 'transposition 3')
+    call check_true(.not. c_associated(natural%ptr), 'a failed creation left a plan')
+    ! The plan still works.
+    call dgampi_fft_plan_execute_into(plan, a, t, ierr)
+    call check_ok(ierr, 'dgampi_fft_plan_execute_into after the errors')
+    e = rel_err(reshape(t, [size(t)]), pick(dft_all(800, nq, 3_c_int64_t, -1), sout), &
+      sqrt(n * norm2_all(800, nq, 3_c_int64_t)))
+    call check_true(e < tol8, 'after the errors: relative error ' // num(e))
+    call dgampi_fft_plan_destroy(plan)
+  end subroutine test_transposed_errors
 
   pure integer function size_of_grids()
     size_of_grids = size(grids, 2)
