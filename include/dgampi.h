@@ -1670,8 +1670,9 @@ dgampi_status dgampi_fft_plan_local(struct dgampi_fft_plan *plan, int64_t *my_q,
 /*
  Collective one-shot FFT: plans for this block's trailing shape and dtype,
  transforms this rank's flat block `[my_q, batch...]` of the `nq` grid in
- place, and frees the plan. `opts` NULL = defaults (forward). `comm` must
- be an intracommunicator.
+ place, and frees the plan. `opts` NULL = defaults (forward); a
+ `transposition` other than natural is `DGAMPI_STATUS_INVALID_ARGUMENT`
+ (a transposed layout needs a plan). `comm` must be an intracommunicator.
  */
 dgampi_status dgampi_fft_execute_once(MPI_Comm comm,
                                       const int64_t *nq,
