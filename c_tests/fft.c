@@ -220,6 +220,51 @@ static void test_reuse(void) {
 
 /* Every normalization in both directions against the reference times its
  * factor; ortho forward then ortho backward returns the input. */
+/* threads = 2 gives the threads = 1 result to rounding (backward, so the
+ * scaling runs too); a negative thread count is refused on every rank. */
+static void test_threads(void) {
+    static const int64_t nq[3] = {3, 4, 5};
+    const struct batch *b = &BATCHES[1];
+    int64_t N = grid_points(nq), sizes[MAX_RANKS], offs[MAX_RANKS];
+    size_t W = batch_width(b->ndim, b->shape);
+    block_layout(N, nranks, sizes, offs);
+    for (int s = 0; s < N_STRATEGIES; s++) {
+        static char what[160];
+        snprintf(what, sizeof what, "threads 1 and 2, %s", strategy_name(STRATEGIES[s]));
+        check_section = what;
+        cplx *x = input_new((size_t)N * W, 700 + s, C128);
+        cplx *one = NULL;
+        for (int threads = 1; threads <= 2; threads++) {
+            dgampi_fft_options o = make_options(BWD, DGAMPI_FFT_NORMALIZATION_BACKWARD, STRATEGIES[s]);
+            o.threads = threads;
+            dgampi_fft_plan *p = plan_new(MPI_COMM_WORLD, nq, b, C128, &o, 0, what);
+            struct block blk;
+            block_init(&blk, C128, x, offs[rank], sizes[rank], b->ndim, b->shape, 0, 0);
+            if (p) {
+                CHECK_OK(dgampi_fft_plan_execute(p, &blk.a));
+                if (threads == 1) {
+                    one = input_new((size_t)N * W, 0, C128);
+                    memcpy(one + offs[rank] * (int64_t)W, blk.a.data, (size_t)sizes[rank] * W * sizeof(cplx));
+                } else if (one) {
+                    CHECK_CLOSE(&blk, one, offs[rank], W, max_abs(one + offs[rank] * (int64_t)W, (size_t)sizes[rank] * W) + 1e-300,
+                                1e-14, what);
+                }
+            }
+            plan_free(&p);
+            block_free(&blk);
+        }
+        free(one);
+        free(x);
+    }
+    check_section = "threads = -1";
+    dgampi_fft_options o = make_options(FWD, DGAMPI_FFT_NORMALIZATION_BACKWARD, DGAMPI_FFT_STRATEGY_AUTO);
+    o.threads = rank == nranks - 1 ? -1 : 1;
+    dgampi_fft_plan *p = NULL;
+    CHECK_STATUS(dgampi_fft_plan_create(MPI_COMM_WORLD, nq, b->ndim, b->shape, C128, &o, &p),
+                 rank == nranks - 1 ? DGAMPI_STATUS_INVALID_ARGUMENT : DGAMPI_STATUS_REMOTE_ERROR, "dgampi_fft_plan_create");
+    CHECK(p == NULL, "a refused plan was created");
+}
+
 static void test_normalization(void) {
     static const int64_t nq[3] = {3, 4, 5};
     const struct batch *b = &BATCHES[1];
@@ -1037,6 +1082,7 @@ int main(int argc, char **argv) {
     test_unaligned();
     test_reuse();
     test_normalization();
+    test_threads();
     test_one_shot();
     test_comms();
     test_edges();

@@ -807,6 +807,12 @@ typedef struct dgampi_fft_options {
    plans run with `dgampi_fft_plan_execute_into`.
    */
   int32_t transposition;
+  /*
+   Threads per rank for the local work (FFTW's threaded transforms, the
+   local row copies, the scaling); appended, default 0 = 1 thread. May
+   differ between ranks.
+   */
+  int32_t threads;
 } dgampi_fft_options;
 
 #ifdef __cplusplus
@@ -1541,11 +1547,12 @@ dgampi_status dgampi_distributor_spill_path(struct dgampi_distributor *h,
  Initializes the caller's record `opts` of `struct_size` bytes (pass
  `sizeof *opts`): zeroes it, stores `struct_size` and the defaults of the
  fields that fit: forward, normalization backward, strategy auto, rigor
- estimate, limit 0. A `struct_size` below `DGAMPI_FFT_OPTIONS_MIN_SIZE`,
+ estimate, limit 0, transposition natural, threads 0 (one). A `struct_size` below `DGAMPI_FFT_OPTIONS_MIN_SIZE`,
  above `DGAMPI_MAX_RECORD_BYTES` or not a multiple of 8 is
  `DGAMPI_STATUS_INVALID_ARGUMENT`.
  */
-dgampi_status dgampi_fft_options_init(struct dgampi_fft_options *opts, size_t struct_size);
+dgampi_status dgampi_fft_options_init(struct dgampi_fft_options *opts,
+                                      size_t struct_size);
 
 /*
  Deprecated (0.1 name): `dgampi_fft_options_init(opts,
@@ -1663,8 +1670,9 @@ dgampi_status dgampi_fft_plan_local(struct dgampi_fft_plan *plan, int64_t *my_q,
 /*
  Collective one-shot FFT: plans for this block's trailing shape and dtype,
  transforms this rank's flat block `[my_q, batch...]` of the `nq` grid in
- place, and frees the plan. `opts` NULL = defaults (forward). `comm` must
- be an intracommunicator.
+ place, and frees the plan. `opts` NULL = defaults (forward); a
+ `transposition` other than natural is `DGAMPI_STATUS_INVALID_ARGUMENT`
+ (a transposed layout needs a plan). `comm` must be an intracommunicator.
  */
 dgampi_status dgampi_fft_execute_once(MPI_Comm comm,
                                       const int64_t *nq,
@@ -1885,6 +1893,18 @@ dgampi_status dgampi_recv_bytes_f(MPI_Fint comm,
                                   int base_tag,
                                   void **data,
                                   size_t *len);
+
+extern int32_t fftw_init_threads(void);
+
+extern void fftw_plan_with_nthreads(int32_t nthreads);
+
+extern int32_t fftw_planner_nthreads(void);
+
+extern int32_t fftwf_init_threads(void);
+
+extern void fftwf_plan_with_nthreads(int32_t nthreads);
+
+extern int32_t fftwf_planner_nthreads(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -412,12 +412,21 @@ impl<'a> Side<'a> {
 /// allocating them every time.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
+    /// Threads for the local row copies (0 or 1: the calling thread).
+    threads: usize,
     /// Staging buffers not in use.
     pool: Vec<Vec<u8>>,
     /// What each request slot carries (None: free).
     posted: Vec<Option<Posted>>,
     requests: Vec<MPI_Request>,
     done: Vec<usize>,
+}
+
+impl Scratch {
+    /// Empty scratch whose local copies use up to `threads` threads.
+    pub(crate) fn with_threads(threads: usize) -> Scratch {
+        Scratch { threads, ..Scratch::default() }
+    }
 }
 
 /// A posted message: its stream, its chunk and, when staged, its buffer.
@@ -726,7 +735,7 @@ impl RowPlan {
             streams.push(Stream::new(rows, src.view(rows.peer), dst.view(rows.peer), cut)?);
         }
         self.exchange(comm, &mut streams, scratch)?;
-        self.copy_local(&src.view(self.rank), &dst.view(self.rank))?;
+        self.copy_local(&src.view(self.rank), &dst.view(self.rank), scratch.threads)?;
         for s in &streams {
             replicate(s.rows, &s.dst)?;
         }
@@ -758,7 +767,7 @@ impl RowPlan {
             )));
         }
         self.exchange_collectively(comm, graph, &src, &dst);
-        self.copy_local(&src.view(self.rank), &dst.view(self.rank))?;
+        self.copy_local(&src.view(self.rank), &dst.view(self.rank), scratch.threads)?;
         for rows in self.others() {
             replicate(rows, &dst.view(rows.peer))?;
         }
@@ -825,25 +834,32 @@ impl RowPlan {
         check_mpi(code, what).unwrap_or_else(|e| abort_stranded(comm, &e));
     }
 
-    /// Copies rows this rank sends to itself.
-    fn copy_local(&self, src: &RawArray, dst: &RawArray) -> Result<()> {
+    /// Copies rows this rank sends to itself, split over up to `threads`
+    /// threads when rows are contiguous runs (each thread a share of the
+    /// received rows, whose destination rows are distinct).
+    fn copy_local(&self, src: &RawArray, dst: &RawArray, threads: usize) -> Result<()> {
         let Some(mine) = self.peer_rows(self.rank) else { return Ok(()) };
         if src.row_bytes() == 0 {
             return Ok(());
         }
         let copy = RowCopier::new(src, dst);
+        let n = mine.send.len();
+        let parts = if copy.direct.is_some() { crate::parallel::parts(threads, n * copy.row_bytes) } else { 1 };
+        let shared = crate::parallel::Shared(&copy);
         // Receive and send orders agree, so slot k is source row mine.send[k].
-        for (k, s) in mine.send.iter().enumerate() {
-            for d in mine.targets_of(k) {
-                copy.row(s, d)?;
+        crate::parallel::for_each_part(n, parts, |share| {
+            for (k, s) in mine.send.iter().enumerate().skip(share.start).take(share.len()) {
+                for d in mine.targets_of(k) {
+                    shared.get().row(s, d)?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Runs the nonblocking exchange of every stream (see the module documentation).
     fn exchange(&self, comm: MPI_Comm, streams: &mut [Stream], scratch: &mut Scratch) -> Result<()> {
-        let Scratch { pool, posted, requests, done } = scratch;
+        let Scratch { pool, posted, requests, done, .. } = scratch;
         // `streams` holds the peers this rank exchanges rows with, in rank
         // order; sends go to rank + 1, rank + 2, ... and receives come from
         // rank - 1, rank - 2, ... (mod the ranks), skipping idle peers.

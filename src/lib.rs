@@ -85,6 +85,7 @@ pub mod layout;
 pub mod limit;
 pub mod mpi_abi;
 pub mod orbital;
+pub(crate) mod parallel;
 pub(crate) mod primitives;
 pub(crate) mod requests;
 pub mod route;

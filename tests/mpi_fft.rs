@@ -498,8 +498,43 @@ fn case_transposed_misuse(world: &SimpleCommunicator) -> Result<(), String> {
     ensure(e < 1e-12, || format!("after errors: {e:e}"))
 }
 
+/// Plans with 2 threads give the 1-thread results to rounding, natural and
+/// transposed, forward and backward; the 2 MiB array makes the local copy
+/// (at one rank) and the scaling large enough to be split over the threads.
+fn case_threads(world: &SimpleCommunicator) -> Result<(), String> {
+    if limit_in_force() < 16 {
+        return Ok(()); // a 2 MiB array in 3-byte messages takes minutes on 2 cores
+    }
+    let (rank, size) = (world.rank() as usize, world.size() as usize);
+    let (nq, batch) = ([16usize, 16, 8], [64usize]);
+    let flat = BlockLayout::new(nq.iter().product(), size).map_err(err)?;
+    let all = whole::<Complex64>(nq, &batch, 9);
+    for strategy in [Strategy::BatchTranspose, Strategy::Slab, Strategy::Pencil] {
+        for (direction, transposition) in [(Direction::Forward, Transposition::Natural), (Direction::Backward, Transposition::Natural), (Direction::Backward, Transposition::Out)] {
+            let mut results = Vec::new();
+            for threads in [1, 2] {
+                let opts = FftOptions { direction, strategy, transposition, threads, ..FftOptions::default() };
+                let mut plan = FftPlan::new(world, nq, &batch, DType::Complex128, opts).map_err(err)?;
+                let mut block = block_of(&all, &flat, rank);
+                if transposition == Transposition::Natural {
+                    plan.execute(&mut block).map_err(err)?;
+                    results.push(block);
+                } else {
+                    let mut out = ArrayD::<Complex64>::zeros(IxDyn(&plan.output_shape()));
+                    plan.execute_into(&mut block, &mut out).map_err(err)?;
+                    results.push(out);
+                }
+            }
+            let e = rel_err(&results[1], &results[0]);
+            ensure(e < 1e-14, || format!("{strategy:?} {direction:?} {transposition:?}: 2 threads differ from 1 by {e:e}"))?;
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     let cases: &[Case] = &[
+        ("threads", case_threads),
         ("transposed_layouts", case_transposed_layouts),
         ("transposed_misuse", case_transposed_misuse),
         ("every_strategy_complex128", case_every_strategy_complex128),

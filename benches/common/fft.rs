@@ -53,7 +53,10 @@
 //! (comma-separated subset of auto,batch_transpose,slab,pencil; the anchors
 //! always run), `--profile` (adds `prof_*` cases timing the steps of the
 //! batch transpose one by one, from a copy of its logic in this file; see
-//! [`Profile`]).
+//! [`Profile`]), `--threads N` (threads per rank, default 1: every dgampi
+//! plan's `FftOptions::threads`, and `fftw_plan_with_nthreads` for the
+//! FFTW-MPI and serial-share anchors; run with `RANKS=1 ... --threads 2` next
+//! to the default 2 ranks to compare 1 rank x 2 threads with 2 ranks x 1).
 
 use crate::common::{self, Bench, Case, Json};
 use dgampi::fft::{estimated_cost, Direction, FftOptions, FftPlan, Normalization, Rigor, Strategy, Transposition};
@@ -67,6 +70,12 @@ use mpi::traits::*;
 use ndarray::Array2;
 use num_complex::Complex64;
 use std::os::raw::c_void;
+
+#[link(name = "fftw3_threads")]
+extern "C" {
+    fn fftw_init_threads() -> i32;
+    fn fftw_plan_with_nthreads(nthreads: i32);
+}
 
 #[link(name = "fftw3_mpi")]
 extern "C" {
@@ -771,7 +780,7 @@ fn strategy_of(name: &str) -> Strategy {
     }
 }
 
-fn run_shape(bench: &mut Bench<'_>, world: &SimpleCommunicator, shape: &Shape, limit_arg: usize, profile: bool, names: &[&'static str]) {
+fn run_shape(bench: &mut Bench<'_>, world: &SimpleCommunicator, shape: &Shape, limit_arg: usize, threads: usize, profile: bool, names: &[&'static str]) {
     let rank = world.rank();
     let (p, me) = (world.size() as usize, rank as usize);
     let nq = shape.nq;
@@ -791,7 +800,15 @@ fn run_shape(bench: &mut Bench<'_>, world: &SimpleCommunicator, shape: &Shape, l
     }
 
     // dgampi plans (auto first), each cold.
-    let opts = |strategy| FftOptions { direction: Direction::Forward, normalization: Normalization::Backward, strategy, rigor: Rigor::Measure, limit: limit_arg, transposition: Transposition::Natural };
+    let opts = |strategy| FftOptions {
+        direction: Direction::Forward,
+        normalization: Normalization::Backward,
+        strategy,
+        rigor: Rigor::Measure,
+        limit: limit_arg,
+        threads,
+        ..FftOptions::default()
+    };
     let mut plans: Vec<FftPlan> = Vec::new();
     let mut plan_s: Vec<f64> = Vec::new();
     let setting = dgampi::exchange_path().unwrap_or_else(|e| bench.fail(&format!("DGAMPI_EXCHANGE_PATH: {e}")));
@@ -1088,6 +1105,18 @@ pub fn main(workload: &str, stem: &str, shapes: &[Shape], default_reps: usize) {
         Some(v) => v.parse::<usize>().unwrap_or_else(|_| exit_with(rank, &format!("--limit {v:?}: expected a byte count"))),
     };
     let profile = args.take_flag("--profile");
+    let threads = match args.take_value("--threads").unwrap_or_else(|e| exit_with(rank, &e)) {
+        None => 1,
+        Some(v) => v.parse::<usize>().ok().filter(|&t| t >= 1).unwrap_or_else(|| exit_with(rank, &format!("--threads {v:?}: expected a positive count"))),
+    };
+    // SAFETY: FFTW's documented setup, before the anchors' plans; every
+    // anchor plan made from here on uses `threads` threads.
+    unsafe {
+        if fftw_init_threads() == 0 {
+            exit_with(rank, "fftw_init_threads failed");
+        }
+        fftw_plan_with_nthreads(threads as i32);
+    }
     let names: Vec<&'static str> = match args.take_value("--strategies").unwrap_or_else(|e| exit_with(rank, &e)) {
         None => STRATEGIES.to_vec(),
         Some(list) => {
@@ -1116,9 +1145,10 @@ pub fn main(workload: &str, stem: &str, shapes: &[Shape], default_reps: usize) {
     bench.track_case_rss(true);
     bench.param("dtype", Json::str("complex128"));
     bench.param("direction", Json::str("forward, unnormalized (numpy sign)"));
+    bench.param("threads_per_rank", Json::int(threads as u64));
     bench.param("limit_bytes", Json::int(if limit_arg == 0 { dgampi::max_message_bytes() } else { limit_arg } as u64));
     for shape in shapes {
-        run_shape(&mut bench, &world, shape, limit_arg, profile, &names);
+        run_shape(&mut bench, &world, shape, limit_arg, threads, profile, &names);
     }
     // SAFETY: every FFTW-MPI plan was destroyed with its shape.
     unsafe { fftw_mpi_cleanup() };

@@ -301,6 +301,7 @@ module dgampi
     integer(c_int32_t) :: rigor = 0
     integer(c_size_t) :: limit = 0
     integer(c_int32_t) :: transposition = 0   ! appended to the first 0.2 layout
+    integer(c_int32_t) :: threads = 0         ! appended: threads per rank (0 = 1)
   end type c_fft_options
 
   !> struct dgampi_owned_array (C-order shape).
@@ -2745,9 +2746,9 @@ contains
   ! rank); this rank then reports the Fortran-side problem.
 
   !> The C options: the library's defaults, with the arguments given.
-  subroutine fft_options(opts, direction, normalization, strategy, rigor, limit, transposition)
+  subroutine fft_options(opts, direction, normalization, strategy, rigor, limit, transposition, threads)
     type(c_fft_options), intent(out) :: opts
-    integer, intent(in), optional :: direction, normalization, strategy, rigor, transposition
+    integer, intent(in), optional :: direction, normalization, strategy, rigor, transposition, threads
     integer(c_size_t), intent(in), optional :: limit
     integer(c_int32_t) :: st
     st = c_fft_options_init(opts, c_sizeof(opts))
@@ -2757,6 +2758,7 @@ contains
     if (present(rigor)) opts%rigor = int(rigor, c_int32_t)
     if (present(limit)) opts%limit = limit
     if (present(transposition)) opts%transposition = int(transposition, c_int32_t)
+    if (present(threads)) opts%threads = int(threads, c_int32_t)
   end subroutine fft_options
 
   !> The address of the grid extents for C, or NULL (the C call then fails
@@ -2781,11 +2783,12 @@ contains
   !> per q) of dtype DGAMPI_DTYPE_COMPLEX64 or _COMPLEX128, over a duplicate
   !> of comm. Options absent: the library's defaults (forward, normalization
   !> backward, strategy auto, rigor estimate, limit 0, transposition natural).
-  !> `transposition` (DGAMPI_FFT_TRANSPOSITION_*) comes after `ierr`, so that
-  !> positional calls of the earlier arguments keep their meaning: pass it by
-  !> keyword.
+  !> `transposition` (DGAMPI_FFT_TRANSPOSITION_*) and `threads` (threads per
+  !> rank for the local work: FFTW's threaded transforms, local copies and
+  !> scaling; default 1) come after `ierr`, so that positional calls of the
+  !> earlier arguments keep their meaning: pass them by keyword.
   subroutine fft_plan_create_v(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr, transposition)
+      limit, ierr, transposition, threads)
     type(dgampi_fft_plan), intent(inout) :: plan
     integer, intent(in) :: comm
     integer(c_int64_t), intent(in) :: nq(:), batch_shape(:)
@@ -2793,13 +2796,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
-    integer, intent(in), optional :: transposition
+    integer, intent(in), optional :: transposition, threads
     integer(c_int64_t), allocatable, target :: grid(:), batch(:)
     type(c_fft_options) :: opts
     character(len=:), allocatable :: problem
     type(c_ptr) :: pnq
     integer(c_int32_t) :: st
-    call fft_options(opts, direction, normalization, strategy, rigor, limit, transposition)
+    call fft_options(opts, direction, normalization, strategy, rigor, limit, transposition, threads)
     allocate (grid, source=nq)
     allocate (batch, source=batch_shape(size(batch_shape):1:-1))   ! C order
     call nq_set(grid, pnq, problem)
@@ -2810,7 +2813,7 @@ contains
   end subroutine fft_plan_create_v
 
   subroutine fft_plan_create_i_32_32(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr, transposition)
+      limit, ierr, transposition, threads)
     type(dgampi_fft_plan), intent(inout) :: plan
     integer, intent(in) :: comm
     integer(c_int32_t), intent(in) :: nq(:), batch_shape(:)
@@ -2818,13 +2821,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
-    integer, intent(in), optional :: transposition
+    integer, intent(in), optional :: transposition, threads
     call fft_plan_create_v(plan, comm, int(nq, c_int64_t), int(batch_shape, c_int64_t), dtype, direction, &
-      normalization, strategy, rigor, limit, ierr, transposition)
+      normalization, strategy, rigor, limit, ierr, transposition, threads)
   end subroutine fft_plan_create_i_32_32
 
   subroutine fft_plan_create_i_32_64(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr, transposition)
+      limit, ierr, transposition, threads)
     type(dgampi_fft_plan), intent(inout) :: plan
     integer, intent(in) :: comm
     integer(c_int32_t), intent(in) :: nq(:)
@@ -2833,13 +2836,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
-    integer, intent(in), optional :: transposition
+    integer, intent(in), optional :: transposition, threads
     call fft_plan_create_v(plan, comm, int(nq, c_int64_t), batch_shape, dtype, direction, &
-      normalization, strategy, rigor, limit, ierr, transposition)
+      normalization, strategy, rigor, limit, ierr, transposition, threads)
   end subroutine fft_plan_create_i_32_64
 
   subroutine fft_plan_create_i_64_32(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr, transposition)
+      limit, ierr, transposition, threads)
     type(dgampi_fft_plan), intent(inout) :: plan
     integer, intent(in) :: comm
     integer(c_int64_t), intent(in) :: nq(:)
@@ -2848,13 +2851,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
-    integer, intent(in), optional :: transposition
+    integer, intent(in), optional :: transposition, threads
     call fft_plan_create_v(plan, comm, nq, int(batch_shape, c_int64_t), dtype, direction, &
-      normalization, strategy, rigor, limit, ierr, transposition)
+      normalization, strategy, rigor, limit, ierr, transposition, threads)
   end subroutine fft_plan_create_i_64_32
 
   subroutine fft_plan_create_i_64_64(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr, transposition)
+      limit, ierr, transposition, threads)
     type(dgampi_fft_plan), intent(inout) :: plan
     integer, intent(in) :: comm
     integer(c_int64_t), intent(in) :: nq(:), batch_shape(:)
@@ -2862,14 +2865,14 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
-    integer, intent(in), optional :: transposition
+    integer, intent(in), optional :: transposition, threads
     call fft_plan_create_v(plan, comm, nq, batch_shape, dtype, direction, &
-      normalization, strategy, rigor, limit, ierr, transposition)
+      normalization, strategy, rigor, limit, ierr, transposition, threads)
   end subroutine fft_plan_create_i_64_64
 
 #ifdef DGAMPI_HAVE_MPI_F08
   subroutine fft_plan_create_m_32_32(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr, transposition)
+      limit, ierr, transposition, threads)
     type(dgampi_fft_plan), intent(inout) :: plan
     type(MPI_Comm), intent(in) :: comm
     integer(c_int32_t), intent(in) :: nq(:), batch_shape(:)
@@ -2877,13 +2880,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
-    integer, intent(in), optional :: transposition
+    integer, intent(in), optional :: transposition, threads
     call fft_plan_create_v(plan, comm%MPI_VAL, int(nq, c_int64_t), int(batch_shape, c_int64_t), dtype, direction, &
-      normalization, strategy, rigor, limit, ierr, transposition)
+      normalization, strategy, rigor, limit, ierr, transposition, threads)
   end subroutine fft_plan_create_m_32_32
 
   subroutine fft_plan_create_m_32_64(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr, transposition)
+      limit, ierr, transposition, threads)
     type(dgampi_fft_plan), intent(inout) :: plan
     type(MPI_Comm), intent(in) :: comm
     integer(c_int32_t), intent(in) :: nq(:)
@@ -2892,13 +2895,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
-    integer, intent(in), optional :: transposition
+    integer, intent(in), optional :: transposition, threads
     call fft_plan_create_v(plan, comm%MPI_VAL, int(nq, c_int64_t), batch_shape, dtype, direction, &
-      normalization, strategy, rigor, limit, ierr, transposition)
+      normalization, strategy, rigor, limit, ierr, transposition, threads)
   end subroutine fft_plan_create_m_32_64
 
   subroutine fft_plan_create_m_64_32(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr, transposition)
+      limit, ierr, transposition, threads)
     type(dgampi_fft_plan), intent(inout) :: plan
     type(MPI_Comm), intent(in) :: comm
     integer(c_int64_t), intent(in) :: nq(:)
@@ -2907,13 +2910,13 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
-    integer, intent(in), optional :: transposition
+    integer, intent(in), optional :: transposition, threads
     call fft_plan_create_v(plan, comm%MPI_VAL, nq, int(batch_shape, c_int64_t), dtype, direction, &
-      normalization, strategy, rigor, limit, ierr, transposition)
+      normalization, strategy, rigor, limit, ierr, transposition, threads)
   end subroutine fft_plan_create_m_64_32
 
   subroutine fft_plan_create_m_64_64(plan, comm, nq, batch_shape, dtype, direction, normalization, strategy, rigor, &
-      limit, ierr, transposition)
+      limit, ierr, transposition, threads)
     type(dgampi_fft_plan), intent(inout) :: plan
     type(MPI_Comm), intent(in) :: comm
     integer(c_int64_t), intent(in) :: nq(:), batch_shape(:)
@@ -2921,9 +2924,9 @@ contains
     integer, intent(in), optional :: direction, normalization, strategy, rigor
     integer(c_size_t), intent(in), optional :: limit
     integer, intent(out), optional :: ierr
-    integer, intent(in), optional :: transposition
+    integer, intent(in), optional :: transposition, threads
     call fft_plan_create_v(plan, comm%MPI_VAL, nq, batch_shape, dtype, direction, &
-      normalization, strategy, rigor, limit, ierr, transposition)
+      normalization, strategy, rigor, limit, ierr, transposition, threads)
   end subroutine fft_plan_create_m_64_64
 #endif
 

@@ -76,6 +76,7 @@ program fft
   call test_transposed()
   call test_transposed_round_trip()
   call test_transposed_errors()
+  call test_threads()
   call test_wisdom()
   call test_errors()
 
@@ -452,6 +453,41 @@ contains
 
   !> One plan executed several times on different data (and an explicit
   !> message limit).
+  !> threads=2 gives the threads=1 result to rounding (the grid of the
+  !> plan-reuse test, backward so that the scaling runs too).
+  subroutine test_threads()
+    type(dgampi_fft_plan) :: plan
+    complex(c_double_complex), allocatable :: buf(:), one(:)
+    integer(c_int64_t) :: nq(3), fb(3), w, my_q, offset
+    integer :: is, nt
+    real(c_double) :: e
+    nq = grids(:, 2)
+    fb = batches(3)%f
+    w = product(fb)
+    do is = 2, size(strategies)
+      call check_section('threads ' // trim(strategy_names(strategies(is))))
+      do nt = 1, 2
+        call dgampi_fft_plan_create(plan, comm, nq, fb, DGAMPI_DTYPE_COMPLEX128, direction=DGAMPI_FFT_DIRECTION_BACKWARD, &
+          strategy=strategies(is), limit=capped(200_c_size_t), ierr=ierr, threads=nt)
+        call check_ok(ierr, 'dgampi_fft_plan_create (threads)')
+        if (ierr /= 0) exit
+        call check_plan(plan, nq, strategies(is), 'threads', my_q, offset)
+        if (.not. allocated(buf)) allocate (buf(w * my_q))
+        call fill(400, w, offset, my_q, buf)
+        call exec8(plan, buf, fb, my_q, ierr)
+        call check_ok(ierr, 'dgampi_fft_plan_execute (threads)')
+        if (nt == 1) one = buf
+        call dgampi_fft_plan_destroy(plan)
+      end do
+      if (allocated(one)) then
+        e = rel_err(buf, one, sqrt(sum(abs(one)**2)))
+        call check_true(e < 1d-14, '2 threads differ from 1: relative error ' // num(e))
+        deallocate (one)
+      end if
+      if (allocated(buf)) deallocate (buf)
+    end do
+  end subroutine test_threads
+
   subroutine test_plan_reuse()
     type(dgampi_fft_plan) :: plan
     complex(c_double_complex), allocatable :: buf(:), ref(:)

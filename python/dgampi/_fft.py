@@ -163,8 +163,9 @@ def _transposition(input_layout, output_layout):
     return _TRANSPOSITIONS[sides]
 
 
-def _options(direction, norm, strategy, rigor, limit, transposition=0):
+def _options(direction, norm, strategy, rigor, limit, transposition=0, threads=1):
     opts = _lib.fft_options()  # struct_size and the library's defaults
+    opts.threads = _integer(threads, "threads", 1, _INT32_MAX)
     opts.direction = _direction(direction)
     opts.normalization = _name(norm, FFT_NORMS, "norm")
     opts.strategy = _name(strategy, FFT_STRATEGIES, "strategy")
@@ -222,6 +223,10 @@ class FftPlan(HandleOwner):
     :meth:`execute` transforms this rank's block ``[my_q, *batch_shape]``,
     rows ``offset : offset + my_q`` of the flat q axis, in place.
 
+    ``threads`` (keyword, default 1): threads per rank for the local work
+    (FFTW's threaded transforms, the local row copies and the scaling), for
+    hybrid MPI + threads runs; it may differ between ranks.
+
     Transposed layouts (FFTW-MPI's ``TRANSPOSED_OUT`` / ``_IN``; keywords
     ``output_layout`` / ``input_layout``, ``"natural"`` or ``"transposed"``,
     at most one of them ``"transposed"``): that side is in the layout the
@@ -256,7 +261,7 @@ class FftPlan(HandleOwner):
 
     def __init__(
         self, comm, nq, batch_shape=(), dtype=np.complex128, direction="forward", norm=None, strategy="auto",
-        rigor="estimate", limit=None, *, input_layout="natural", output_layout="natural",
+        rigor="estimate", limit=None, *, input_layout="natural", output_layout="natural", threads=1,
     ):
         self._handle = self._new_handle()
         if comm is None:
@@ -266,7 +271,7 @@ class FftPlan(HandleOwner):
             c_nq, nq_t = _nq(nq)
             batch = _int_tuple(() if batch_shape is None else batch_shape, "batch_shape")
             code = _lib.dtype_code(dtype, "dtype")
-            opts = _options(direction, norm, strategy, rigor, limit, _transposition(input_layout, output_layout))
+            opts = _options(direction, norm, strategy, rigor, limit, _transposition(input_layout, output_layout), threads)
         except (TypeError, ValueError):
             # NULL nq: rejected inside the creation's agreement, so every rank fails
             fn.fft_plan_create_f(f, None, 0, None, 0, None, _byref(_lib.Handle()))
@@ -286,6 +291,7 @@ class FftPlan(HandleOwner):
         self._limit = opts.limit if opts.limit else _process_limit()
         self._my_q, self._offset = my_q.value, offset.value
         self._transposition = opts.transposition
+        self._threads = opts.threads
         self._sides = tuple(self._side_layout(side) for side in (_SIDE_INPUT, _SIDE_OUTPUT))
 
     def _side_layout(self, side):
@@ -415,6 +421,11 @@ class FftPlan(HandleOwner):
         return self._limit
 
     @property
+    def threads(self):
+        """Threads per rank for the local work (FFTW's transforms, local copies, scaling)."""
+        return self._threads
+
+    @property
     def my_q(self):
         """This rank's number of q-points (its block's leading length)."""
         return self._my_q
@@ -497,7 +508,7 @@ def _process_limit():
 
 def execute_distributed_fft(
     obj, comm=None, nq=None, direction="forward", *, norm=None, strategy="auto", rigor="estimate", limit=None,
-    output_layout="natural", input_layout="natural", batch_shape=None,
+    output_layout="natural", input_layout="natural", batch_shape=None, threads=1,
 ):
     """Collective one-shot distributed 3-D FFT: plans for this block,
     transforms it once and frees the plan (prefer :class:`FftPlan` to
@@ -510,7 +521,7 @@ def execute_distributed_fft(
     grid ``(nx, ny, nz)``. ``nq``, when given, is used instead of
     ``obj.nq``; it is required with a plain array. ``comm``: an mpi4py
     communicator (None: ``MPI.COMM_WORLD``). ``direction``, ``norm``,
-    ``strategy``, ``rigor`` and ``limit`` as for :class:`FftPlan`.
+    ``strategy``, ``rigor``, ``limit`` and ``threads`` as for :class:`FftPlan`.
 
     Natural layouts (the default): transformed in place; returns ``obj``.
 
@@ -546,7 +557,7 @@ def execute_distributed_fft(
         c_nq, nq_t = _nq(nq)
         arr = _block(arr, "obj.mat" if holder is not None else "block")
         transposition = _transposition(input_layout, output_layout)
-        opts = _options(direction, norm, strategy, rigor, limit, transposition)
+        opts = _options(direction, norm, strategy, rigor, limit, transposition, threads)
         if transposition == _TRANSPOSITIONS[(1, 0)]:
             if batch_shape is None:
                 raise TypeError(
@@ -569,7 +580,7 @@ def execute_distributed_fft(
         return obj
     with FftPlan(
         comm, nq_t, batch, arr.dtype, direction, norm, strategy, rigor, limit,
-        input_layout=input_layout, output_layout=output_layout,
+        input_layout=input_layout, output_layout=output_layout, threads=threads,
     ) as plan:  # close() is collective; an execution failure is raised on every rank, so all close
         out = plan.execute(arr)
         q_indices, batch_range = plan.output_indices(), plan.output_batch_range

@@ -142,6 +142,7 @@ class FftOptions(ctypes.Structure):
         ("rigor", c_int32),
         ("limit", c_size_t),
         ("transposition", c_int32),  # appended in 0.2.x: 0 natural, 1 transposed out, 2 transposed in
+        ("threads", c_int32),  # appended in 0.2.x: threads per rank (0 = 1)
     ]
 
 

@@ -734,3 +734,28 @@ def test_one_shot_transposed_errors(comm):
             run(comm.Get_rank() == 0, output_layout="natural")
     with pytest.raises(DgampiError):  # not complex: the library's error, everywhere
         dgampi.execute_distributed_fft(my_block(full, comm).real.copy(), comm, nq=nq, output_layout="transposed")
+
+
+@pytest.mark.parametrize("output_layout", ["natural", "transposed"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_threads_agree_with_one_thread(comm, strategy, output_layout):
+    """2 threads per rank give the 1-thread result to rounding (a 2 MiB array,
+    so the local copies and the scaling are split too); threads < 1 and
+    non-integers are refused on every rank."""
+    if dgampi.MAX_MPI_BYTES < 4096:
+        pytest.skip("a 2 MiB array in 16-byte messages is too slow here; the default-limit runs cover it")
+    nq, batch = (16, 16, 8), (64,)
+    full = grid_data(nq, batch, np.complex128, seed=4)
+    results = []
+    for threads in (1, 2):
+        with FftPlan(comm, nq, batch, direction="backward", strategy=strategy, output_layout=output_layout,
+                     threads=threads) as p:
+            assert p.threads == threads
+            results.append(p.execute(my_block(full, comm)))
+    scale = max(np.abs(results[0]).max(initial=0.0), 1e-300)
+    assert np.abs(results[1] - results[0]).max(initial=0.0) <= 1e-14 * scale
+    for bad, error in ((0, ValueError), (1.5, TypeError)):
+        mine = bad if comm.Get_rank() == comm.Get_size() - 1 else 1
+        expected = error if comm.Get_rank() == comm.Get_size() - 1 else DgampiError
+        with pytest.raises(expected):
+            FftPlan(comm, nq, batch, threads=mine).close()

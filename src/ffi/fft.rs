@@ -47,6 +47,10 @@ pub struct dgampi_fft_options {
     /// output in the strategy's transposed layout, 2 = the input in it; such
     /// plans run with `dgampi_fft_plan_execute_into`.
     pub transposition: i32,
+    /// Threads per rank for the local work (FFTW's threaded transforms, the
+    /// local row copies, the scaling); appended, default 0 = 1 thread. May
+    /// differ between ranks.
+    pub threads: i32,
 }
 
 /// Size of the first layout of `dgampi_fft_options` with `struct_size`
@@ -73,6 +77,7 @@ impl From<FftOptions> for dgampi_fft_options {
             rigor: o.rigor as i32,
             limit: o.limit,
             transposition: o.transposition as i32,
+            threads: i32::try_from(o.threads).unwrap_or(i32::MAX),
         }
     }
 }
@@ -99,7 +104,8 @@ unsafe fn options_from_c(o: *const dgampi_fft_options) -> Result<FftOptions> {
         r => return Err(Error::invalid(format!("rigor = {r}; use 0 estimate, 1 measure, 2 patient"))),
     };
     let transposition = Transposition::from_code(o.transposition)?;
-    Ok(FftOptions { direction, normalization, strategy: Strategy::from_code(o.strategy)?, rigor, limit: o.limit, transposition })
+    let threads = usize::try_from(o.threads).map_err(|_| Error::invalid(format!("threads = {}; use 0 or 1 (one thread) or more", o.threads)))?;
+    Ok(FftOptions { direction, normalization, strategy: Strategy::from_code(o.strategy)?, rigor, limit: o.limit, transposition, threads })
 }
 
 /// Converts `nq` (three int64 extents).
@@ -137,7 +143,7 @@ fn first_error<A>(comm: Result<MPI_Comm>, args: &Result<A>) -> Result<MPI_Comm> 
 /// Initializes the caller's record `opts` of `struct_size` bytes (pass
 /// `sizeof *opts`): zeroes it, stores `struct_size` and the defaults of the
 /// fields that fit: forward, normalization backward, strategy auto, rigor
-/// estimate, limit 0. A `struct_size` below `DGAMPI_FFT_OPTIONS_MIN_SIZE`,
+/// estimate, limit 0, transposition natural, threads 0 (one). A `struct_size` below `DGAMPI_FFT_OPTIONS_MIN_SIZE`,
 /// above `DGAMPI_MAX_RECORD_BYTES` or not a multiple of 8 is
 /// `DGAMPI_STATUS_INVALID_ARGUMENT`.
 #[no_mangle]
@@ -391,8 +397,9 @@ unsafe fn one_shot(comm: CommArg, nq: *const i64, block: *const dgampi_array, op
 
 /// Collective one-shot FFT: plans for this block's trailing shape and dtype,
 /// transforms this rank's flat block `[my_q, batch...]` of the `nq` grid in
-/// place, and frees the plan. `opts` NULL = defaults (forward). `comm` must
-/// be an intracommunicator.
+/// place, and frees the plan. `opts` NULL = defaults (forward); a
+/// `transposition` other than natural is `DGAMPI_STATUS_INVALID_ARGUMENT`
+/// (a transposed layout needs a plan). `comm` must be an intracommunicator.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_fft_execute_once(
     comm: MPI_Comm,

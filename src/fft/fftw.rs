@@ -8,6 +8,11 @@
 //! several threads before dgampi's first plan calls it itself, as FFTW's
 //! manual asks). dgampi's own calls also hold one
 //! process-wide lock; executing a plan holds none.
+//!
+//! Threads: the same one-time setup calls `fftw_init_threads` (pthreads,
+//! Debian's `libfftw3_threads`); a plan made with `threads > 1` sets
+//! `fftw_plan_with_nthreads` for its own planner call and restores the
+//! previous value after, so a host program's plans keep its own setting.
 
 use crate::element::DType;
 use crate::error::{Error, Result, Status};
@@ -21,19 +26,31 @@ static PLANNER: Mutex<()> = Mutex::new(());
 #[link(name = "fftw3_threads")]
 extern "C" {
     fn fftw_make_planner_thread_safe();
+    fn fftw_init_threads() -> i32;
+    fn fftw_plan_with_nthreads(nthreads: i32);
+    fn fftw_planner_nthreads() -> i32;
 }
 
 #[link(name = "fftw3f_threads")]
 extern "C" {
     fn fftwf_make_planner_thread_safe();
+    fn fftwf_init_threads() -> i32;
+    fn fftwf_plan_with_nthreads(nthreads: i32);
+    fn fftwf_planner_nthreads() -> i32;
 }
 
-/// Makes FFTW's planner thread-safe (once per process): from then on FFTW
-/// serializes every planner call, a host program's included.
+/// Whether `fftw_init_threads` succeeded for both precisions (set once).
+static THREADS_READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes FFTW's planner thread-safe and initializes its threads (once per
+/// process): from then on FFTW serializes every planner call, a host
+/// program's included.
 pub fn planner_is_thread_safe() {
     static THREAD_SAFE: std::sync::Once = std::sync::Once::new();
-    // SAFETY: FFTW's documented call, made once before dgampi's first planner call.
+    // SAFETY: FFTW's documented calls, made once before dgampi's first planner call.
     THREAD_SAFE.call_once(|| unsafe {
+        let ready = fftw_init_threads() != 0 && fftwf_init_threads() != 0;
+        THREADS_READY.store(ready, std::sync::atomic::Ordering::Release);
         fftw_make_planner_thread_safe();
         fftwf_make_planner_thread_safe();
     });
@@ -121,9 +138,22 @@ impl GuruPlan {
     /// `buf`, with `sign` -1 (forward) or +1 (backward). `buf` must span the
     /// addressed elements; with a rigor above estimate FFTW overwrites it.
     ///
+    /// The plan runs on `threads` threads (FFTW's threaded planner; 1 = the
+    /// calling thread only).
+    ///
     /// # Safety
     /// `buf` must be valid for reads and writes over every addressed element.
-    pub unsafe fn new(precision: Precision, dims: &[Dim], howmany: &[Dim], sign: i32, buf: *mut u8, rigor: Rigor, unaligned: bool) -> Result<GuruPlan> {
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn new(
+        precision: Precision,
+        dims: &[Dim],
+        howmany: &[Dim],
+        sign: i32,
+        buf: *mut u8,
+        rigor: Rigor,
+        unaligned: bool,
+        threads: usize,
+    ) -> Result<GuruPlan> {
         let to_iodim = |d: &Dim| -> Result<ffi::fftw_iodim64> {
             let n = isize::try_from(d.n).map_err(|_| Error::out_of_range("FFT length overflows"))?;
             let s = isize::try_from(d.stride).map_err(|_| Error::out_of_range("FFT stride overflows"))?;
@@ -133,16 +163,26 @@ impl GuruPlan {
         let howmany: Vec<ffi::fftw_iodim64> = howmany.iter().map(to_iodim).collect::<Result<_>>()?;
         let (rank, hrank) = (dims.len() as i32, howmany.len() as i32);
         let flags = rigor.flags() | if unaligned { ffi::FFTW_UNALIGNED } else { 0 };
+        let threads = i32::try_from(threads.max(1)).map_err(|_| Error::out_of_range(format!("{threads} threads")))?;
         let _lock = planner();
+        if threads > 1 && !THREADS_READY.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::new(Status::Internal, "FFTW's threads could not be initialized (fftw_init_threads failed)"));
+        }
         let (raw, null) = match precision {
             Precision::Double => {
                 let p = buf as *mut ffi::fftw_complex;
+                let before = fftw_planner_nthreads();
+                fftw_plan_with_nthreads(threads);
                 let plan = ffi::fftw_plan_guru64_dft(rank, dims.as_ptr(), hrank, howmany.as_ptr(), p, p, sign, flags);
+                fftw_plan_with_nthreads(before);
                 (RawPlan::Double(plan), plan.is_null())
             }
             Precision::Single => {
                 let p = buf as *mut ffi::fftwf_complex;
+                let before = fftwf_planner_nthreads();
+                fftwf_plan_with_nthreads(threads);
                 let plan = ffi::fftwf_plan_guru64_dft(rank, dims.as_ptr(), hrank, howmany.as_ptr(), p, p, sign, flags);
+                fftwf_plan_with_nthreads(before);
                 (RawPlan::Single(plan), plan.is_null())
             }
         };
@@ -301,7 +341,7 @@ mod tests {
                             // dgampi's planner
                             // SAFETY: buf holds n complex doubles, the planned box.
                             let plan = unsafe {
-                                GuruPlan::new(Precision::Double, &[Dim { n, stride: 1 }], &[], -1, buf.ptr(), Rigor::Estimate, false)
+                                GuruPlan::new(Precision::Double, &[Dim { n, stride: 1 }], &[], -1, buf.ptr(), Rigor::Estimate, false, 1)
                             }
                             .unwrap();
                             // a delta at 0 transforms to all ones

@@ -110,6 +110,15 @@ impl Transposition {
 /// C order), row `k` holding grid point `indices[k]` (see
 /// [`FftPlan::output_indices`]). In the flat split `batch` is the whole
 /// batch and the block may keep the batch's shape.
+///
+/// The transposed layouts, for `P` ranks: batch transpose: every q
+/// (`count = nx*ny*nz`, in flat order) for a slice of the flattened batch,
+/// split like the flat split (contiguous, the excess on the last ranks; a
+/// rank past the batch holds empty rows); slab: whole y-planes, `ny` split
+/// with the excess on the last ranks, stored `[ix][iy local][iz]` with the
+/// whole batch; pencil: x-pencils, the `ny*nz` lines split with the excess on
+/// the first ranks (as [`pencil_indices`] with `Layout::XPencil`), stored
+/// line by line with x fastest, with the whole batch. A rank may hold none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LocalLayout {
     /// The number of q-points (rows).
@@ -136,6 +145,10 @@ pub struct FftOptions {
     pub limit: usize,
     /// Natural (in place, flat in and out) or a transposed side.
     pub transposition: Transposition,
+    /// Threads per rank for the local work: FFTW's threaded transforms, the
+    /// local row copies and the scaling (0 or 1: the calling thread only,
+    /// the default). May differ between ranks; results agree to rounding.
+    pub threads: usize,
 }
 
 impl Default for FftOptions {
@@ -147,6 +160,7 @@ impl Default for FftOptions {
             rigor: Rigor::Estimate,
             limit: 0,
             transposition: Transposition::Natural,
+            threads: 1,
         }
     }
 }
@@ -338,7 +352,7 @@ impl FftPlan {
             transposed,
             steps,
             work,
-            scratch: Scratch::default(),
+            scratch: Scratch::with_threads(options.threads),
             poison: Poison::default(),
             _thread: std::marker::PhantomData,
         })
@@ -548,7 +562,7 @@ impl FftPlan {
                         unsafe { p.execute(ptr) };
                     }
                 }
-                Step::Scale { buf, len, factor } => scale(self.dtype, self.ptr(user, *buf), *len, *factor),
+                Step::Scale { buf, len, factor } => scale(self.dtype, self.ptr(user, *buf), *len, *factor, self.options.threads),
             }
         }
         Ok(())
@@ -633,18 +647,24 @@ impl FftPlan {
     }
 }
 
-/// Multiplies `len` complex elements at `ptr` by `factor`.
-fn scale(dtype: DType, ptr: *mut u8, len: usize, factor: f64) {
+/// Multiplies `len` complex elements at `ptr` by `factor`, on up to `threads` threads.
+fn scale(dtype: DType, ptr: *mut u8, len: usize, factor: f64, threads: usize) {
     if len == 0 {
         return;
     }
-    // SAFETY: the buffer holds `len` elements of the plan's dtype.
-    unsafe {
-        match dtype {
-            DType::Complex128 => std::slice::from_raw_parts_mut(ptr as *mut num_complex::Complex64, len).iter_mut().for_each(|v| *v *= factor),
-            _ => std::slice::from_raw_parts_mut(ptr as *mut num_complex::Complex32, len).iter_mut().for_each(|v| *v *= factor as f32),
+    let parts = crate::parallel::parts(threads, len * dtype.size());
+    let base = crate::parallel::Shared(ptr);
+    let _ = crate::parallel::for_each_part(len, parts, |share| {
+        // SAFETY: the buffer holds `len` elements of the plan's dtype; the shares are disjoint.
+        unsafe {
+            let at = base.get().add(share.start * dtype.size());
+            match dtype {
+                DType::Complex128 => std::slice::from_raw_parts_mut(at as *mut num_complex::Complex64, share.len()).iter_mut().for_each(|v| *v *= factor),
+                _ => std::slice::from_raw_parts_mut(at as *mut num_complex::Complex32, share.len()).iter_mut().for_each(|v| *v *= factor as f32),
+            }
         }
-    }
+        Ok(())
+    });
 }
 
 /// Builds the steps of one strategy on one rank.
@@ -743,7 +763,7 @@ impl Builder {
         dims.reverse();
         howmany.push(Dim { n: width, stride: 1 });
         let sign = self.options.direction as i32;
-        GuruPlan::new(self.precision, &dims, &howmany, sign, buf, self.options.rigor, unaligned).map(Some)
+        GuruPlan::new(self.precision, &dims, &howmany, sign, buf, self.options.rigor, unaligned, self.options.threads).map(Some)
     }
 
     /// All steps of `strategy` in the plan's transposition, with the work
@@ -883,6 +903,10 @@ where
 /// [`execute_distributed_fft`] on a raw block and communicator. The batch
 /// shape is the block's trailing shape, agreed with rank 0's.
 pub(crate) fn execute_distributed_fft_raw(comm: MPI_Comm, nq: [usize; 3], block: &RawArray, options: FftOptions) -> Result<()> {
+    if options.transposition != Transposition::Natural {
+        let e = Error::invalid("the one-shot FFT works in place in the flat split; a transposed layout needs an FftPlan and execute_into");
+        return Err(FftPlan::fail_collectively(comm, e));
+    }
     let mut plan = FftPlan::create(comm, nq, block.row_shape(), block.dtype(), options)?;
     plan.execute_raw(block)
 }
