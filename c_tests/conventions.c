@@ -19,6 +19,7 @@
 #define DGAMPI_NO_DEPRECATION_WARNINGS /* the aliases are called on purpose */
 #include "check.h"
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdint.h>
 
 #define S_INVALID DGAMPI_STATUS_INVALID_ARGUMENT
@@ -61,6 +62,13 @@ static void test_version(void) {
         CHECK(strstr(last_error(), header) && strstr(last_error(), DGAMPI_VERSION) && strstr(last_error(), DGAMPI_SONAME),
               "the message '%s' does not name %s, %s and %s", last_error(), header, DGAMPI_VERSION, DGAMPI_SONAME);
     }
+    /* dgampi_free (which cannot fail) leaves the last message alone: a
+     * deallocation between a failing call and the read of its message (a
+     * garbage collector freeing a result) must not erase it */
+    CHECK_STATUS(dgampi_check_version(0, 1), DGAMPI_STATUS_MISMATCH, "dgampi_check_version");
+    CHECK_OK(dgampi_free(NULL));
+    CHECK_OK(dgampi_free(malloc(16)));
+    CHECK(strstr(last_error(), "0.1") != NULL, "dgampi_free changed the last message to '%s'", last_error());
     CHECK_OK(dgampi_check_version(0, 2)); /* and a success clears the message */
 }
 

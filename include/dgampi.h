@@ -1115,6 +1115,9 @@ dgampi_status dgampi_check_version(int major, int minor);
 
 /*
  Releases memory the library allocated for the caller (NULL is ignored).
+ Like `free` it cannot fail, and it leaves the thread's last error
+ message as it was: a deallocation between a failing call and the read of
+ its message (a garbage collector freeing a result) cannot erase it.
  */
 dgampi_status dgampi_free(void *ptr);
 

@@ -250,12 +250,13 @@ pub extern "C" fn dgampi_check_version(major: c_int, minor: c_int) -> Status {
 }
 
 /// Releases memory the library allocated for the caller (NULL is ignored).
+/// Like `free` it cannot fail, and it leaves the thread's last error
+/// message as it was: a deallocation between a failing call and the read of
+/// its message (a garbage collector freeing a result) cannot erase it.
 #[no_mangle]
 pub unsafe extern "C" fn dgampi_free(ptr: *mut c_void) -> Status {
-    guard("dgampi_free", || {
-        libc::free(ptr);
-        Ok(())
-    })
+    libc::free(ptr);
+    Status::Ok
 }
 
 /// Allocates `bytes` with malloc for a buffer handed to the caller (NULL for 0 bytes).
