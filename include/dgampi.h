@@ -3,7 +3,8 @@
  *
  * Conventions of every entry point:
  *  - The return value is a dgampi_status (0 = DGAMPI_STATUS_OK);
- *    dgampi_last_error_message gives a sentence (thread-local).
+ *    dgampi_last_error_message gives a sentence (thread-local). Every call
+ *    but dgampi_free (which cannot fail) replaces it; a success clears it.
  *  - Versions: DGAMPI_VERSION_MAJOR/MINOR/PATCH below are this header's;
  *    call DGAMPI_CHECK_VERSION() once (after MPI_Init or before, it needs no
  *    MPI) to check that the loaded library serves it. For 0.x every minor
