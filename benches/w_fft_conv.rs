@@ -75,11 +75,11 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use common::fft_data::{direct_dft, exit_with, timed_plan, value};
 use common::{Bench, Case, Json};
-use dgampi::fft::{estimated_cost, Direction, FftOptions, FftPlan, Normalization, Rigor, Strategy, Transposition};
+use dgampi::fft::{estimated_cost, Direction, FftOptions, FftPlan, Grid, Normalization, Rigor, Strategy, Transposition};
 use dgampi::DType;
 use fftw_sys::{fftw_complex, fftw_plan};
-use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
 use mpi::ffi::MPI_Comm;
 use mpi::topology::SimpleCommunicator;
@@ -135,36 +135,7 @@ const TARGET_CONV_VS_NATURAL: f64 = 0.80;
 const TARGET_CONV_VS_FFTW: f64 = 0.75;
 const TARGET_FORWARD_VS_NATURAL: f64 = 0.80;
 
-fn exit_with(rank: i32, msg: &str) -> ! {
-    if rank == 0 {
-        eprintln!("error: {msg}");
-    }
-    std::process::exit(2)
-}
-
 // ------------------------------------------------------------------ data
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The input value at global point `q`, batch element `b` (|re|, |im| < 1; W-FFT's).
-fn value(q: usize, b: usize, batch: usize) -> Complex64 {
-    let h = splitmix((q * batch + b) as u64);
-    let unit = |x: u64| (x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
-    Complex64::new(unit(h), unit(splitmix(h)))
-}
-
-fn coords(nq: [usize; 3], q: usize) -> [usize; 3] {
-    [q / (nq[1] * nq[2]), (q / nq[2]) % nq[1], q % nq[2]]
-}
-
-fn index(nq: [usize; 3], c: [usize; 3]) -> usize {
-    (c[0] * nq[1] + c[1]) * nq[2] + c[2]
-}
 
 /// The real-space shift of batch column `b` (each column its own).
 fn shift_of(nq: [usize; 3], b: usize) -> [usize; 3] {
@@ -174,42 +145,17 @@ fn shift_of(nq: [usize; 3], b: usize) -> [usize; 3] {
 /// The kernel at spectral point `q`, column `b`: `amp * exp(-2 pi i k.s_b / n)`,
 /// which shifts column `b` by `s_b` (x'[n] = x[n - s_b]).
 fn kernel(nq: [usize; 3], q: usize, b: usize, amp: f64) -> Complex64 {
-    let (k, s) = (coords(nq, q), shift_of(nq, b));
+    let (k, s) = (Grid { n: nq }.coords(q), shift_of(nq, b));
     let turns: f64 = (0..3).map(|a| ((k[a] * s[a]) % nq[a]) as f64 / nq[a] as f64).sum();
     Complex64::from_polar(amp, -2.0 * std::f64::consts::PI * turns)
 }
 
 /// The convolution's expected value at point `q`, column `b`: the input shifted by `s_b`.
 fn shifted(nq: [usize; 3], q: usize, b: usize, batch: usize) -> Complex64 {
-    let (c, s) = (coords(nq, q), shift_of(nq, b));
+    let grid = Grid { n: nq };
+    let (c, s) = (grid.coords(q), shift_of(nq, b));
     let from = [(c[0] + nq[0] - s[0]) % nq[0], (c[1] + nq[1] - s[1]) % nq[1], (c[2] + nq[2] - s[2]) % nq[2]];
-    value(index(nq, from), b, batch)
-}
-
-/// Direct DFT (forward, numpy sign) of a full grid, axis by axis: O(N (nx + ny + nz)).
-fn direct_dft(nq: [usize; 3], x: &[Complex64]) -> Vec<Complex64> {
-    let mut cur = x.to_vec();
-    let strides = [nq[1] * nq[2], nq[2], 1];
-    for axis in 0..3 {
-        let n = nq[axis];
-        let s = strides[axis];
-        let tw: Vec<Complex64> = (0..n).map(|m| Complex64::from_polar(1.0, -2.0 * std::f64::consts::PI * m as f64 / n as f64)).collect();
-        let mut next = vec![Complex64::new(0.0, 0.0); cur.len()];
-        for base in 0..cur.len() {
-            if !(base / s).is_multiple_of(n) {
-                continue; // not the first point of a line along `axis`
-            }
-            for k in 0..n {
-                let mut acc = Complex64::new(0.0, 0.0);
-                for j in 0..n {
-                    acc += cur[base + j * s] * tw[(j * k) % n];
-                }
-                next[base + k * s] = acc;
-            }
-        }
-        cur = next;
-    }
-    cur
+    value(grid.index(from), b, batch)
 }
 
 /// The pointwise multiply of every convolution: `a[i] *= k[i]`, one pass.
@@ -414,19 +360,6 @@ impl Drop for FftwPlan {
     }
 }
 
-/// Plans with FFTW's wisdom forgotten first (cold), timed: barrier, max over ranks.
-fn timed_plan<T>(world: &SimpleCommunicator, f: impl FnOnce() -> T) -> (T, f64) {
-    // SAFETY: no planning runs concurrently (single-threaded benchmark).
-    unsafe { fftw_sys::fftw_forget_wisdom() };
-    world.barrier();
-    let t0 = mpi::time();
-    let r = f();
-    let local = mpi::time() - t0;
-    let mut worst = 0.0f64;
-    world.all_reduce_into(&local, &mut worst, SystemOperation::max());
-    (r, worst)
-}
-
 // ------------------------------------------------------------------ state
 
 /// `--profile` arrays: the multiply in each layout and the backward steps alone.
@@ -625,7 +558,7 @@ fn main() {
     let (ln0, l0s, ln1, l1s) = (ln0 as usize, l0s as usize, ln1 as usize, l1s as usize);
     let fftw_flat = Local { rows: (l0s * nq[1] * nq[2]..(l0s + ln0) * nq[1] * nq[2]).collect(), b0: 0, width: batch };
     let fftw_trans = Local {
-        rows: (0..ln1 * nq[0] * nq[2]).map(|r| index(nq, [(r / nq[2]) % nq[0], l1s + r / (nq[0] * nq[2]), r % nq[2]])).collect(),
+        rows: (0..ln1 * nq[0] * nq[2]).map(|r| Grid { n: nq }.index([(r / nq[2]) % nq[0], l1s + r / (nq[0] * nq[2]), r % nq[2]])).collect(),
         b0: 0,
         width: batch,
     };

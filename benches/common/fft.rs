@@ -58,11 +58,11 @@
 //! FFTW-MPI and serial-share anchors; run with `RANKS=1 ... --threads 2` next
 //! to the default 2 ranks to compare 1 rank x 2 threads with 2 ranks x 1).
 
+use crate::common::fft_data::{direct_dft, exit_with, timed_plan, value};
 use crate::common::{self, Bench, Case, Json};
 use dgampi::fft::{estimated_cost, Direction, FftOptions, FftPlan, Normalization, Rigor, Strategy, Transposition};
 use dgampi::DType;
 use fftw_sys::{fftw_complex, fftw_plan};
-use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
 use mpi::ffi::{MPI_Comm, MPI_Datatype};
 use mpi::topology::SimpleCommunicator;
@@ -125,28 +125,7 @@ fn check_mpi(code: i32, what: &str) {
     }
 }
 
-fn exit_with(rank: i32, msg: &str) -> ! {
-    if rank == 0 {
-        eprintln!("error: {msg}");
-    }
-    std::process::exit(2)
-}
-
 // ------------------------------------------------------------------ data
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The input value at global point `q`, batch element `b` (|re|, |im| < 1).
-fn value(q: usize, b: usize, batch: usize) -> Complex64 {
-    let h = splitmix((q * batch + b) as u64);
-    let unit = |x: u64| (x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
-    Complex64::new(unit(h), unit(splitmix(h)))
-}
 
 /// Writes the input into `dst` = `[nloc, width]` holding points `q0..` and batch elements `b0..b0 + width`.
 fn fill(dst: &mut [Complex64], q0: usize, b0: usize, width: usize, batch: usize) {
@@ -158,32 +137,6 @@ fn fill(dst: &mut [Complex64], q0: usize, b0: usize, width: usize, batch: usize)
             *v = value(q0 + k, b0 + j, batch);
         }
     }
-}
-
-/// Direct DFT (forward, numpy sign) of a full grid, axis by axis: O(N (nx + ny + nz)).
-fn direct_dft(nq: [usize; 3], x: &[Complex64]) -> Vec<Complex64> {
-    let mut cur = x.to_vec();
-    let strides = [nq[1] * nq[2], nq[2], 1];
-    for axis in 0..3 {
-        let n = nq[axis];
-        let s = strides[axis];
-        let tw: Vec<Complex64> = (0..n).map(|m| Complex64::from_polar(1.0, -2.0 * std::f64::consts::PI * m as f64 / n as f64)).collect();
-        let mut next = vec![Complex64::new(0.0, 0.0); cur.len()];
-        for base in 0..cur.len() {
-            if !(base / s).is_multiple_of(n) {
-                continue; // not the first point of a line along `axis`
-            }
-            for k in 0..n {
-                let mut acc = Complex64::new(0.0, 0.0);
-                for j in 0..n {
-                    acc += cur[base + j * s] * tw[(j * k) % n];
-                }
-                next[base + k * s] = acc;
-            }
-        }
-        cur = next;
-    }
-    cur
 }
 
 /// Batch element shares: `[start, len)` of rank `r` out of `p` (excess on the last ranks, like dgampi).
@@ -759,18 +712,6 @@ impl State<'_> {
 }
 
 /// Plans with FFTW's wisdom forgotten first (cold), timed: barrier, max over ranks.
-fn timed_plan<T>(world: &SimpleCommunicator, f: impl FnOnce() -> T) -> (T, f64) {
-    // SAFETY: no planning runs concurrently (single-threaded benchmark).
-    unsafe { fftw_sys::fftw_forget_wisdom() };
-    world.barrier();
-    let t0 = mpi::time();
-    let r = f();
-    let local = mpi::time() - t0;
-    let mut worst = 0.0f64;
-    world.all_reduce_into(&local, &mut worst, SystemOperation::max());
-    (r, worst)
-}
-
 fn strategy_of(name: &str) -> Strategy {
     match name {
         "auto" | "auto_p2p" => Strategy::Auto,

@@ -34,6 +34,8 @@
 
 #![allow(dead_code)]
 
+pub mod fft_data;
+
 use mpi::collective::SystemOperation;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
