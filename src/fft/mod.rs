@@ -237,9 +237,8 @@ pub struct FftPlan {
     flat: BlockLayout,
     /// Each rank's slice of the batch (columns of the transposed work arrays).
     batch_windows: Vec<std::ops::Range<usize>>,
-    /// The ownership of the transposed side (None inside: batch-transposed);
-    /// None for a natural plan.
-    transposed: Option<Option<Ownership>>,
+    /// Where the transposed side's rows live (natural plans have none).
+    transposed: TransposedSide,
     steps: Vec<Step>,
     work: [AlignedBuf; 2],
     scratch: Scratch,
@@ -462,16 +461,16 @@ impl FftPlan {
     fn side_layout(&self, transposed: bool) -> LocalLayout {
         let width = self.batch.iter().product::<usize>();
         match (&self.transposed, transposed) {
-            (Some(Some(own)), true) => LocalLayout { count: own.count(self.rank), batch: 0..width, flat: false },
-            (Some(None), true) => LocalLayout { count: self.grid.len(), batch: self.batch_windows[self.rank].clone(), flat: false },
+            (TransposedSide::Points(own), true) => LocalLayout { count: own.count(self.rank), batch: 0..width, flat: false },
+            (TransposedSide::BatchColumns, true) => LocalLayout { count: self.grid.len(), batch: self.batch_windows[self.rank].clone(), flat: false },
             _ => LocalLayout { count: self.my_range().len(), batch: 0..width, flat: true },
         }
     }
 
     fn side_indices(&self, transposed: bool) -> Vec<usize> {
         match (&self.transposed, transposed) {
-            (Some(Some(own)), true) => own.indices(self.rank).collect(),
-            (Some(None), true) => (0..self.grid.len()).collect(),
+            (TransposedSide::Points(own), true) => own.indices(self.rank).collect(),
+            (TransposedSide::BatchColumns, true) => (0..self.grid.len()).collect(),
             _ => self.my_range().collect(),
         }
     }
@@ -862,7 +861,11 @@ impl Builder {
             };
             out.push(step);
         }
-        let transposed = (transposition != Transposition::Natural).then(|| last_own.cloned());
+        let transposed = match (transposition, last_own) {
+            (Transposition::Natural, _) => TransposedSide::None,
+            (_, Some(own)) => TransposedSide::Points(own.clone()),
+            (_, None) => TransposedSide::BatchColumns,
+        };
         Ok(Built { steps: out, work, flat: self.flat_blocks, batch_split: self.batch_split, transposed })
     }
 }
@@ -883,7 +886,17 @@ struct Built {
     work: [AlignedBuf; 2],
     flat: BlockLayout,
     batch_split: BlockLayout,
-    transposed: Option<Option<Ownership>>,
+    transposed: TransposedSide,
+}
+
+/// Where the rows of a plan's transposed side live on each rank.
+enum TransposedSide {
+    /// A natural plan: input and output are in the flat split.
+    None,
+    /// Every q, for this rank's slice of the batch (the batch transpose).
+    BatchColumns,
+    /// The q of this ownership (slabs or pencils), with the whole batch.
+    Points(Ownership),
 }
 
 /// One-shot in-place FFT of this rank's flat block `[my_q, batch...]` of an
