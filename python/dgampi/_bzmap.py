@@ -479,6 +479,9 @@ def gather_full_ibz_for_vslice(
     rank, the same on every rank (the library checks), whose non-empty slices
     tile ``0:n_nu`` (the original's ``(sizes, slices)`` is accepted too); None (the default) computes the node-aware split of
     :func:`get_node_aware_v_dist` over ``full_dist``'s ranks (collective).
+    Every call computes that split, so that a rank passing None while the
+    others pass a different split fails with MISMATCH on every rank
+    instead of waiting.
     A rank with an empty slice gets None.
 
     The optional orbital transform (``u_k``, ``sigma_k``, ``conj_k``;
@@ -507,13 +510,13 @@ def gather_full_ibz_for_vslice(
         t_ptr, _keep_t = _transform(u_k, sigma_k, conj_k, n_orb_axes, block, block.ndim - 3, None, full_dist.ntasks)
     except Exception as err:
         error = err
+    # Every rank joins the collective node-aware split on full_dist's ranks,
+    # with v_dist or without, so that ranks disagreeing on passing it still
+    # run the same collectives (the library then finds the splits differ); a
+    # rank whose arguments failed joins its agreement and raises its error.
+    node_split = _split_on(full_dist, n_nu if error is None else None, error=error)
     if v_dist is None:
-        # the collective node-aware split on full_dist's ranks (a rank whose
-        # arguments failed joins its agreement and raises its own error)
-        sizes, offsets = _split_on(full_dist, n_nu if error is None else None, error=error)
-    elif error is not None:
-        fn.gather_full_ibz_for_vslice(irr_h, full_h, None, 0, None, None, None, None, 0, None, None)
-        raise error
+        sizes, offsets = node_split
     block_ptr, _keep_block = desc(block)
     owned, has_slice = _lib.OwnedArray(), _lib.c_int(0)
     call(
@@ -747,7 +750,9 @@ class VslicePlan(_BzPlan):
     ``v_dist`` is the frequency split as for the one-shot: ``(sizes,
     offsets)`` (or the original's ``(sizes, slices)``), the same on every
     rank; None (on every rank) computes the node-aware split of
-    :func:`get_node_aware_v_dist` over ``full_dist``'s ranks (collective).
+    :func:`get_node_aware_v_dist` over ``full_dist``'s ranks (collective;
+    computed in every creation, so that mixing None and a different split
+    fails with MISMATCH on every rank).
     :attr:`v_dist` gives the split in use. A rank with an empty slice
     (:attr:`has_slice` False) still calls :meth:`execute`, which returns a
     zero-size array there (the one-shot returns None). The optional
@@ -785,13 +790,10 @@ class VslicePlan(_BzPlan):
             c_limit = _plan_limit(limit)
         except Exception as err:
             error = err
+        # As in gather_full_ibz_for_vslice: every rank joins the node-aware split.
+        node_split = _split_on(full_dist, n_nu if error is None else None, error=error)
         if v_dist is None:
-            # the collective node-aware split on full_dist's ranks (a rank whose
-            # arguments failed joins its agreement and raises its own error)
-            sizes, offsets = _split_on(full_dist, n_nu if error is None else None, error=error)
-        elif error is not None:
-            fn.vslice_plan_create(irr_h, full_h, None, 0, None, None, 0, 0, None, None, 0, None)
-            raise error
+            sizes, offsets = node_split
         c_row = (_lib.c_int64 * len(row))(*row)
         call(
             "vslice_plan_create", irr_h, full_h, _ptr64(imap), imap.size, _ptr64(sizes), _ptr64(offsets), code,

@@ -479,6 +479,10 @@ def test_vslice_bad_input_fails_everywhere(maps):
         with pytest.raises(dgampi.DgampiError) as e:
             g(block, imap, irr, full, other if rank in last else v_dist)
         assert e.value.status == dgampi.STATUS_MISMATCH, e.value
+        # v_dist None (the node-aware split) on one rank, a split that differs from it on the others
+        with pytest.raises(dgampi.DgampiError) as e:
+            g(block, imap, irr, full, None if rank in last else other)
+        assert e.value.status == dgampi.STATUS_MISMATCH, e.value
     got = g(block, imap, irr, full, v_dist)
     mine = slice(int(offsets[rank]), int(offsets[rank] + sizes[rank]))
     assert (got is None) == (sizes[rank] == 0)
@@ -761,6 +765,9 @@ def test_plan_creation_bad_input_fails_everywhere(maps):
             lambda: mp(rank in last, dtype=np.complex64),
             lambda: mp(rank in last, limit=other_limit),
             lambda: vp(v_dist, rank in last, v_dist=other_split),
+            # v_dist None (the node-aware split) on one rank, a split that differs from it on the others
+            # (this hung: only that rank joined the split's collective)
+            lambda: vp(other_split, rank in last, v_dist=None),
         ):
             with pytest.raises(dgampi.DgampiError):
                 make_plan()
