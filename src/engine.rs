@@ -473,6 +473,89 @@ impl RowPlan {
         Ok(RowPlan { rank, nranks, nsrc, ndst, peers })
     }
 
+    /// [`RowPlan::build`] for a movement that sends every global row to
+    /// exactly one destination row (a change of ownership, such as the FFT's
+    /// slab and pencil transposes): `my_sources` gives the global row of each
+    /// local source row and `my_needs` that of each local destination row,
+    /// in local order; `src_owner(g)` and `dst_owner(g)` give the rank
+    /// holding global row `g` as a source and as a destination, and its
+    /// local index there. The caller guarantees the permutation (every row
+    /// of every rank's sources lands on exactly one destination row).
+    ///
+    /// The result equals [`RowPlan::build`]'s, for O(local rows × log +
+    /// ranks) instead of a pass over every rank's destination rows: this
+    /// rank's sources are grouped by the rank they land on, in the order of
+    /// their destination rows there.
+    #[allow(clippy::too_many_arguments)]
+    pub fn permutation<S, N, O, D>(
+        nranks: usize,
+        rank: usize,
+        nsrc: usize,
+        ndst: usize,
+        my_sources: S,
+        my_needs: N,
+        src_owner: O,
+        dst_owner: D,
+    ) -> Result<RowPlan>
+    where
+        S: IntoIterator<Item = usize>,
+        N: IntoIterator<Item = usize>,
+        O: Fn(usize) -> Result<(usize, usize)>,
+        D: Fn(usize) -> Result<(usize, usize)>,
+    {
+        if rank >= nranks {
+            return Err(Error::invalid(format!("rank {rank} of {nranks}")));
+        }
+        // A global row's owner, checked: a rank of the plan, and a row
+        // index this rank has when the row stays here.
+        let owned = |(p, local): (usize, usize), rows_here: usize, g: usize| {
+            if p >= nranks || (p == rank && local >= rows_here) {
+                return Err(Error::out_of_range(format!("row {g} maps to row {local} of rank {p} of {nranks}")));
+            }
+            Ok((p, local))
+        };
+        // (source rank, my destination row, its source row there), by rank
+        // and destination row
+        let mut needs = Vec::with_capacity(ndst);
+        for (d, g) in my_needs.into_iter().enumerate() {
+            let (p, s) = owned(src_owner(g)?, nsrc, g)?;
+            needs.push((p, d, s));
+        }
+        // (destination rank, the destination row there, my source row), likewise
+        let mut lands = Vec::with_capacity(nsrc);
+        for (s, g) in my_sources.into_iter().enumerate() {
+            let (p, d) = owned(dst_owner(g)?, ndst, g)?;
+            lands.push((p, d, s));
+        }
+        if needs.len() != ndst || lands.len() != nsrc {
+            return Err(Error::mismatch(format!(
+                "the plan names {} source and {} destination rows but this rank holds {nsrc} and {ndst}",
+                lands.len(),
+                needs.len()
+            )));
+        }
+        needs.sort_unstable();
+        lands.sort_unstable();
+        // One received row per destination row (no replication): from rank p,
+        // the rows it holds for this rank, in this rank's destination order.
+        let recv = needs
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|group| {
+                let (targets, src_locals): (Vec<usize>, Vec<usize>) = group.iter().map(|&(_, d, s)| (d, s)).unzip();
+                let runs = runs_of(&src_locals, &targets);
+                PeerRows { peer: group[0].0, targets: RowList::List(targets), recv_segments: Some(Runs::Lengths(runs)), ..PeerRows::default() }
+            })
+            .collect();
+        let mut groups = lands.chunk_by(|a, b| a.0 == b.0).peekable();
+        let peers = with_sends(nranks, recv, |p| {
+            let Some(group) = groups.next_if(|g| g[0].0 == p) else { return Ok((Vec::new(), None)) };
+            let (send, firsts): (Vec<usize>, Vec<usize>) = group.iter().map(|&(_, d, s)| (s, d)).unzip();
+            let runs = runs_of(&send, &firsts);
+            Ok((send, Some(Runs::Lengths(runs))))
+        })?;
+        Ok(RowPlan { rank, nranks, nsrc, ndst, peers })
+    }
+
     /// [`RowPlan::build`] for a movement in which every rank with
     /// `receives[p]` has the same destination rows, each copying the global
     /// source row `needs()` lists for it, and the other ranks have none (the
@@ -573,6 +656,22 @@ impl RowPlan {
             && mine.send.len() == self.nsrc
             && mine.targets.len() == self.ndst
             && mine.send.iter().enumerate().all(|(k, s)| s == k && mine.first_target(k) == k && mine.extra_targets(k).next().is_none())
+    }
+
+    /// What the plan moves, independent of how it is stored: per peer, the
+    /// rows sent (wire order), the destination rows of each received row,
+    /// and the run lengths of both streams (for tests comparing plans).
+    #[cfg(test)]
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn canonical(&self) -> Vec<(usize, Vec<usize>, Vec<Vec<usize>>, Option<Vec<usize>>, Option<Vec<usize>>)> {
+        let lengths = |r: Option<RunsRef<'_>>| r.map(|r| (0..r.count()).map(|i| r.get(i)).collect());
+        self.peers
+            .iter()
+            .map(|r| {
+                let targets = (0..r.nrecv()).map(|k| r.targets_of(k).collect()).collect();
+                (r.peer, r.send.iter().collect(), targets, lengths(r.send_runs()), lengths(r.recv_runs()))
+            })
+            .collect()
     }
 
     /// The rows exchanged with rank `p`, if any.

@@ -256,6 +256,30 @@ mod tests {
     }
 
     #[test]
+    fn permutation_plans_equal_the_general_plans() {
+        use crate::engine::RowPlan;
+        for nq in [[2, 3, 2], [4, 4, 4], [5, 3, 7], [1, 1, 8], [8, 1, 1], [1, 1, 1]] {
+            let grid = Grid::new(nq).unwrap();
+            for size in 1..=6 {
+                let mut owns: Vec<Ownership> =
+                    [Layout::Flat, Layout::ZPencil, Layout::YPencil, Layout::XPencil].iter().map(|&l| Ownership::of_layout(grid, size, l).unwrap()).collect();
+                owns.extend((0..3).map(|a| Ownership::slab(grid, size, a).unwrap()));
+                for a in &owns {
+                    for b in &owns {
+                        for rank in 0..size {
+                            let (ns, nd) = (a.count(rank), b.count(rank));
+                            let general = RowPlan::build(size, rank, ns, nd, |p| b.indices(p), |q| Ok(a.owner(q))).unwrap();
+                            let fast = RowPlan::permutation(size, rank, ns, nd, a.indices(rank), b.indices(rank), |q| Ok(a.owner(q)), |q| Ok(b.owner(q)))
+                                .unwrap();
+                            assert_eq!(fast.canonical(), general.canonical(), "{nq:?} on {size} ranks, rank {rank}: {a:?} -> {b:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn layouts_follow_the_conventions() {
         // 2x3x2: z-pencils are (ix, iy) lines; 6 lines on 4 ranks: 2, 2, 1, 1.
         assert_eq!(pencil_indices(0, 4, [2, 3, 2], Layout::ZPencil).unwrap(), vec![0, 1, 2, 3]);

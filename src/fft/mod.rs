@@ -711,7 +711,10 @@ impl Builder {
     fn move_plan(&self, from: Option<&Ownership>, to: Option<&Ownership>) -> Result<RowPlan> {
         let (rank, size) = (self.rank, self.size);
         match (from, to) {
-            (Some(a), Some(b)) => RowPlan::build(size, rank, a.count(rank), b.count(rank), |p| b.indices(p), |q| Ok(a.owner(q))),
+            // a change of ownership moves every q once: planned from this rank's rows alone
+            (Some(a), Some(b)) => {
+                RowPlan::permutation(size, rank, a.count(rank), b.count(rank), a.indices(rank), b.indices(rank), |q| Ok(a.owner(q)), |q| Ok(b.owner(q)))
+            }
             // flat q-blocks → every q for my batch slice: each peer with a
             // slice gets all my rows (its columns); blocks of rows both ways.
             (Some(_), None) => {
