@@ -61,7 +61,7 @@ pub(crate) fn check_map(irr: &Distributor, full: &Distributor, irrk_inv: &[usize
         )));
     }
     if let Some((q, &k)) = irrk_inv.iter().enumerate().find(|(_, &k)| k >= irr.ntasks()) {
-        return Err(Error::out_of_range(format!("irrk_inv[{q}] = {k} is outside 0..{} (the irreducible points)", irr.ntasks())));
+        return Err(Error::out_of_range(format!("irrk_inv[{q}] = {k} is not an irreducible point (there are {}, numbered from 0)", irr.ntasks())));
     }
     Ok(())
 }

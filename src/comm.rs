@@ -148,7 +148,7 @@ pub fn size(comm: MPI_Comm) -> Result<i32> {
 /// Fails unless `peer` is a valid rank of a communicator of `size` processes.
 pub fn check_peer(peer: i32, size: i32, role: &str) -> Result<()> {
     if peer < 0 || peer >= size {
-        return Err(Error::out_of_range(format!("{role} rank {peer} is outside 0..{size}")));
+        return Err(Error::out_of_range(format!("{role} rank {peer} is not a rank of this communicator of {size} (0 to {})", size.saturating_sub(1))));
     }
     Ok(())
 }

@@ -196,6 +196,20 @@ impl Ownership {
         }
     }
 
+    /// The flat indices `rank` stores when they are one increasing run
+    /// (flat blocks, x-slabs, z-pencils), so that two layouts compare per
+    /// rank in O(1); None for the others.
+    pub(crate) fn as_range(&self, rank: usize) -> Option<std::ops::Range<usize>> {
+        let n = self.grid().n;
+        let scaled = |r: std::ops::Range<usize>, by: usize| r.start * by..r.end * by;
+        match self {
+            Ownership::Flat { blocks, .. } => Some(blocks.range(rank)),
+            Ownership::Slab { axis: 0, planes, .. } => Some(scaled(planes.range(rank), n[1] * n[2])),
+            Ownership::Pencil { axis: 2, lines, .. } => Some(scaled(lines.range(rank), n[2])),
+            _ => None,
+        }
+    }
+
     /// The rank storing flat index `q` and its position there.
     pub(crate) fn owner(&self, q: usize) -> (usize, usize) {
         let grid = self.grid();
@@ -244,6 +258,9 @@ mod tests {
                     for r in 0..size {
                         let idx: Vec<usize> = own.indices(r).collect();
                         assert_eq!(idx.len(), own.count(r));
+                        if let Some(run) = own.as_range(r) {
+                            assert_eq!(run.collect::<Vec<_>>(), idx, "{own:?} rank {r}");
+                        }
                         for (k, &q) in idx.iter().enumerate() {
                             seen[q] += 1;
                             assert_eq!(own.owner(q), (r, k), "{own:?} q={q}");

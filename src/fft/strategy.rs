@@ -130,7 +130,10 @@ pub fn estimated_cost(strategy: Strategy, nq: [usize; 3], batch: usize, nranks: 
 /// True when both ownerships store the same points in the same order on every rank.
 fn same_ownership(a: Option<&Ownership>, b: Option<&Ownership>, nranks: usize) -> bool {
     match (a, b) {
-        (Some(a), Some(b)) => (0..nranks).all(|r| a.indices(r).eq(b.indices(r))),
+        (Some(a), Some(b)) => (0..nranks).all(|r| match (a.as_range(r), b.as_range(r)) {
+            (Some(x), Some(y)) => x == y || (x.is_empty() && y.is_empty()),
+            _ => a.indices(r).eq(b.indices(r)),
+        }),
         (None, None) => true,
         _ => nranks == 1,
     }
