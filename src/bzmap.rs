@@ -79,13 +79,16 @@ pub(crate) fn coordinator<'a>(irr: &'a Distributor, full: &'a Distributor) -> &'
     }
 }
 
-/// The values a map's ranks must agree on: which distributor is which, and
-/// the fingerprint of the replicated inputs.
-pub(crate) fn map_values(irr: &Distributor, full: &Distributor, fingerprint: u64) -> [(&'static str, u64); 3] {
+/// The values a map's ranks must agree on: which distributor is which, the
+/// fingerprint of the replicated inputs, and the orbital transform's form
+/// (a rank applying another transform would silently differ).
+pub(crate) fn map_values(irr: &Distributor, full: &Distributor, fingerprint: u64, transform: Option<&OrbitalTransform>) -> [(&'static str, u64); 4] {
+    let form = transform.map_or([0, 0, 0], |t| [1, t.nb, t.axes]);
     [
         ("the irreducible distributor (argument order)", irr.id()),
         ("the full-BZ distributor (argument order)", full.id()),
         ("irrk_inv (or the frequency split)", fingerprint),
+        ("the orbital transform (given or not, its orbital dimension and number of orbital axes)", crate::collective::fingerprint(form)),
     ]
 }
 
@@ -134,7 +137,7 @@ fn prepare(
 ) -> Result<Prepared> {
     let coord = coordinator(irr, full);
     let fingerprint = map_fingerprint(irrk_inv, &[]);
-    let limit = coord.begin_with(0, limit, &map_values(irr, full, fingerprint), || check_map(irr, full, irrk_inv))?;
+    let limit = coord.begin_with(0, limit, &map_values(irr, full, fingerprint, transform), || check_map(irr, full, irrk_inv))?;
     let mine = coord.is_root().then(|| {
         let mut h = ArrayHeader::of(block, limit);
         h.shape[0] = irr.ntasks();
@@ -208,7 +211,7 @@ impl MapCore {
         plan_object: bool,
     ) -> Result<MapCore> {
         let coord = coordinator(irr, full);
-        let mut values = map_values(irr, full, map_fingerprint(irrk_inv, &[])).to_vec();
+        let mut values = map_values(irr, full, map_fingerprint(irrk_inv, &[]), transform).to_vec();
         values.push(("the dtype or the row shape", rows_fingerprint(dtype, row_shape)));
         let build = |_limit| {
             check_map(irr, full, irrk_inv)?;

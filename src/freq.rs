@@ -250,7 +250,7 @@ impl VsliceCore {
         let (rank, nranks) = (full.my_rank(), full.mpi_size());
         let coord = coordinator(irr, full);
         let fingerprint = map_fingerprint(irrk_inv, &[split.sizes.as_slice(), split.offsets.as_slice()].concat());
-        let mut values = map_values(irr, full, fingerprint).to_vec();
+        let mut values = map_values(irr, full, fingerprint, transform).to_vec();
         values.push(("the dtype or the vertex shape", rows_fingerprint(dtype, row_shape)));
         let build = |_limit| {
             check_map(irr, full, irrk_inv)?;

@@ -768,6 +768,11 @@ def test_plan_creation_bad_input_fails_everywhere(maps):
             # v_dist None (the node-aware split) on one rank, a split that differs from it on the others
             # (this hung: only that rank joined the split's collective)
             lambda: vp(other_split, rank in last, v_dist=None),
+            # an orbital transform on one rank only, or of another form there (this planned and ran:
+            # that rank would have transformed its rows differently)
+            lambda: mp(rank in last, u_k=u),
+            lambda: dgampi.MapPlan(irr, full, imap, C, (NB,) * 4, u_k=u, n_orb_axes=2 if rank in last else 4),
+            lambda: vp(v_dist, rank in last, u_k=u),
         ):
             with pytest.raises(dgampi.DgampiError):
                 make_plan()
