@@ -482,10 +482,11 @@ impl RowPlan {
     /// local index there. The caller guarantees the permutation (every row
     /// of every rank's sources lands on exactly one destination row).
     ///
-    /// The result equals [`RowPlan::build`]'s, for O(local rows × log +
-    /// ranks) instead of a pass over every rank's destination rows: this
-    /// rank's sources are grouped by the rank they land on, in the order of
-    /// their destination rows there.
+    /// The plan moves the same rows in the same wire order as
+    /// [`RowPlan::build`]'s, for O(local rows × log + ranks) instead of a
+    /// pass over every rank's destination rows: this rank's sources are
+    /// grouped by the rank they land on, in the order of their destination
+    /// rows there.
     #[allow(clippy::too_many_arguments)]
     pub fn permutation<S, N, O, D>(
         nranks: usize,
