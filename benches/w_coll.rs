@@ -41,7 +41,9 @@
 //! raw anchors' unit; default bytes when counts fit an int), `--only LIST`
 //! (comma-separated subset of scatter,gather,allgather,bcast,allreduce; memcpy
 //! always runs), `--raw-first` (run each raw anchor before its dgampi cases
-//! instead of after), `--no-alloc` (skip the allocating forms and their fresh anchors).
+//! instead of after), `--fresh-first` (run each fresh anchor before its
+//! allocating form instead of after), `--no-alloc` (skip the allocating
+//! forms and their fresh anchors).
 //!
 //! Repetitions default to 11 here (not 5): the acceptance margin is 5% and
 //! single outliers on a shared 2-core machine exceed that.
@@ -479,6 +481,7 @@ fn main() {
         Some(list) => list.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect(),
     };
     let raw_first = args.take_flag("--raw-first");
+    let fresh_first = args.take_flag("--fresh-first");
     let no_alloc = args.take_flag("--no-alloc");
     if let Some(bad) = only.iter().find(|c| !COLLECTIVES.contains(&c.as_str())) {
         exit_with(rank, &format!("--only: unknown collective {bad:?} (expected some of {COLLECTIVES:?})"));
@@ -529,6 +532,9 @@ fn main() {
         }),
     );
     bench.param("raw_datatype", Json::str(unit.name()));
+    if fresh_first {
+        bench.param("order", Json::str("each fresh anchor before its allocating form (--fresh-first)"));
+    }
     if only.len() < COLLECTIVES.len() {
         bench.param("only", Json::Arr(only.iter().map(Json::str).collect()));
     }
@@ -761,6 +767,18 @@ fn main() {
                 }
                 let c = cases.remove(i);
                 cases.insert(j, c);
+            }
+            i += 1;
+        }
+    }
+    if fresh_first {
+        // Each fresh anchor just before its allocating form: on a machine whose
+        // freed memory goes back to a host a while later, the case that runs
+        // at a given time after a large free pays for it, whichever it is.
+        let mut i = 1;
+        while i < cases.len() {
+            if cases[i].name.ends_with("_fresh") && cases[i - 1].name.ends_with("_alloc") {
+                cases.swap(i - 1, i);
             }
             i += 1;
         }

@@ -52,7 +52,7 @@ use crate::buffer::{ArrayMut, ArrayRef, RawArray};
 use crate::bounds::{Chunk, RowChunks};
 use crate::comm::{check_mpi, to_int, RowType};
 use crate::route::Route;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Status};
 use crate::failure::abort_stranded;
 use crate::requests::InFlight;
 use mpi::ffi::{MPI_Comm, MPI_Request};
@@ -517,13 +517,17 @@ impl RowPlan {
         };
         // (source rank, my destination row, its source row there), by rank
         // and destination row
-        let mut needs = Vec::with_capacity(ndst);
+        let lists = |n: usize| {
+            let mut v = Vec::new();
+            v.try_reserve_exact(n).map(|()| v).map_err(|_| Error::new(Status::AllocationFailed, format!("cannot allocate the row lists of a plan of {n} rows")))
+        };
+        let mut needs = lists(ndst)?;
         for (d, g) in my_needs.into_iter().enumerate() {
             let (p, s) = owned(src_owner(g)?, nsrc, g)?;
             needs.push((p, d, s));
         }
         // (destination rank, the destination row there, my source row), likewise
-        let mut lands = Vec::with_capacity(nsrc);
+        let mut lands = lists(nsrc)?;
         for (s, g) in my_sources.into_iter().enumerate() {
             let (p, d) = owned(dst_owner(g)?, ndst, g)?;
             lands.push((p, d, s));
@@ -942,18 +946,22 @@ impl RowPlan {
         if src.row_bytes() == 0 {
             return Ok(());
         }
-        let copy = RowCopier::new(src, dst);
+        let copy = RowCopier::new(src, dst, mine.targets.len());
         let n = mine.send.len();
         let parts = if copy.direct.is_some() { crate::parallel::parts(threads, n * copy.row_bytes) } else { 1 };
         let shared = crate::parallel::Shared(&copy);
         // Receive and send orders agree, so slot k is source row mine.send[k].
         crate::parallel::for_each_part(n, parts, |share| {
-            for (k, s) in mine.send.iter().enumerate().skip(share.start).take(share.len()) {
-                for d in mine.targets_of(k) {
-                    shared.get().row(s, d)?;
+            let copied = (|| {
+                for (k, s) in mine.send.iter().enumerate().skip(share.start).take(share.len()) {
+                    for d in mine.targets_of(k) {
+                        shared.get().row(s, d)?;
+                    }
                 }
-            }
-            Ok(())
+                Ok(())
+            })();
+            shared.get().finish();
+            copied
         })
     }
 
@@ -1137,13 +1145,17 @@ fn replicate(rows: &PeerRows, dst: &RawArray) -> Result<()> {
     if dst.row_bytes() == 0 {
         return Ok(());
     }
-    let copy = RowCopier::new(dst, dst);
-    for k in 0..rows.nrecv() {
-        for d in rows.extra_targets(k) {
-            copy.row(rows.first_target(k), d)?;
+    let copy = RowCopier::new(dst, dst, rows.targets.len() - rows.nrecv());
+    let copied = (|| {
+        for k in 0..rows.nrecv() {
+            for d in rows.extra_targets(k) {
+                copy.row(rows.first_target(k), d)?;
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })();
+    copy.finish();
+    copied
 }
 
 /// A side's first row and its row stride in bytes.
@@ -1158,15 +1170,29 @@ struct RowCopier<'a> {
     row_bytes: usize,
     /// First row and row stride of each side, when rows are contiguous runs.
     direct: Option<(RowStart<*const u8>, RowStart<*mut u8>)>,
+    /// Whether direct copies use non-temporal stores (see [`RowCopier::new`]).
+    streaming: bool,
 }
 
 impl<'a> RowCopier<'a> {
-    fn new(src: &'a RawArray, dst: &'a RawArray) -> RowCopier<'a> {
+    /// A copier for a batch of `rows` row copies: when they write at least
+    /// `STREAMING_MIN_BYTES`, direct copies use non-temporal stores, and
+    /// each thread that copied calls [`RowCopier::finish`].
+    fn new(src: &'a RawArray, dst: &'a RawArray, rows: usize) -> RowCopier<'a> {
         let direct = match (src.row_ptr(0), dst.row_ptr(0)) {
             (Some(s), Some(d)) => Some(((s as *const u8, src.row_stride()), (d, dst.row_stride()))),
             _ => None,
         };
-        RowCopier { src, dst, row_bytes: src.row_bytes(), direct }
+        let row_bytes = src.row_bytes();
+        let streaming = rows.saturating_mul(row_bytes) >= crate::buffer::STREAMING_MIN_BYTES;
+        RowCopier { src, dst, row_bytes, direct, streaming }
+    }
+
+    /// Makes the calling thread's copies visible in order (after streaming stores).
+    fn finish(&self) {
+        if self.streaming && self.direct.is_some() {
+            crate::buffer::store_fence();
+        }
     }
 
     /// Copies source row `s` into destination row `d`.
@@ -1176,10 +1202,17 @@ impl<'a> RowCopier<'a> {
         }
         match self.direct {
             Some(((from, from_stride), (to, to_stride))) => {
+                let (from, to) = (from.wrapping_offset(s as isize * from_stride), to.wrapping_offset(d as isize * to_stride));
                 // SAFETY: both rows lie inside their arrays (checked above) and
                 // are contiguous runs of row_bytes; rows s and d of one array
                 // are distinct when replicating, so the spans do not overlap.
-                unsafe { std::ptr::copy(from.offset(s as isize * from_stride), to.offset(d as isize * to_stride), self.row_bytes) };
+                unsafe {
+                    if self.streaming {
+                        crate::buffer::copy_streaming(from, to, self.row_bytes)
+                    } else {
+                        std::ptr::copy(from, to, self.row_bytes)
+                    }
+                };
                 Ok(())
             }
             None => self.dst.rows(d, d + 1).copy_from(&self.src.rows(s, s + 1), 1 << 20),

@@ -626,8 +626,33 @@ fn case_exchange_paths(world: &SimpleCommunicator) -> Result<(), String> {
     result
 }
 
+/// Local copies and replication of at least 8 MiB per rank, which the
+/// engine writes with non-temporal stores: every rank's 96 full points copy
+/// 256 KiB rows, the first 48 from its own irreducible point (local copies),
+/// the others from the next rank's (one row received, replicated 47 times).
+/// At the lowered limits the rows are 64 B (the same map, plain copies).
+fn case_large_local_copies(world: &SimpleCommunicator) -> Result<(), String> {
+    type C = num_complex::Complex64;
+    let size = world.size() as usize;
+    let width = if limit_in_force() >= 1 << 20 { 16384 } else { 4 };
+    let irrk_inv: Vec<usize> = (0..96 * size).map(|q| (q / 96 + usize::from(q % 96 >= 48)) % size).collect();
+    let irr = Distributor::new(world, size, "irr", None).map_err(err)?;
+    let full = Distributor::new(world, irrk_inv.len(), "full", None).map_err(err)?;
+    let irr_all = pattern::<C>(&[size, width], 11);
+    let expected = unfold(&irr_all, &irrk_inv).slice_axis(Axis(0), Slice::from(full.my_tasks())).to_owned();
+    let block = irr_all.slice_axis(Axis(0), Slice::from(irr.my_tasks())).to_owned();
+    let mut plan = MapPlan::new(&irr, &full, &irrk_inv, dgampi::DType::Complex128, &[width], None, 0).map_err(err)?;
+    for round in 0..2 {
+        let mut out = ArrayD::<C>::default(IxDyn(expected.shape()));
+        plan.execute(ArrayRef::new(&block).map_err(err)?, ArrayMut::new(&mut out).map_err(err)?).map_err(err)?;
+        ensure(out == expected, || format!("round {round}: the mapped rows differ ({width} elements per row)"))?;
+    }
+    Ok(())
+}
+
 fn main() {
     let cases: &[Case] = &[
+        ("large_local_copies", case_large_local_copies),
         ("exchange_all_dtypes", case_exchange_all_dtypes),
         ("simple_map_all_dtypes", case_simple_map_all_dtypes),
         ("rows_cross_once", case_rows_cross_once),

@@ -196,16 +196,19 @@ impl Ownership {
         }
     }
 
-    /// The flat indices `rank` stores when they are one increasing run
-    /// (flat blocks, x-slabs, z-pencils), so that two layouts compare per
-    /// rank in O(1); None for the others.
+    /// The flat indices `rank` stores when they are one increasing run, so
+    /// that two layouts compare per rank in O(1): flat blocks; slabs along
+    /// an axis with only length-1 axes before it (x-slabs); pencils along an
+    /// axis with only length-1 axes after it (z-pencils). None for the others.
     pub(crate) fn as_range(&self, rank: usize) -> Option<std::ops::Range<usize>> {
         let n = self.grid().n;
         let scaled = |r: std::ops::Range<usize>, by: usize| r.start * by..r.end * by;
         match self {
             Ownership::Flat { blocks, .. } => Some(blocks.range(rank)),
-            Ownership::Slab { axis: 0, planes, .. } => Some(scaled(planes.range(rank), n[1] * n[2])),
-            Ownership::Pencil { axis: 2, lines, .. } => Some(scaled(lines.range(rank), n[2])),
+            Ownership::Slab { axis, planes, .. } if n[..*axis].iter().all(|&m| m == 1) => {
+                Some(scaled(planes.range(rank), n[*axis + 1..].iter().product()))
+            }
+            Ownership::Pencil { axis, lines, .. } if n[*axis + 1..].iter().all(|&m| m == 1) => Some(scaled(lines.range(rank), n[*axis])),
             _ => None,
         }
     }
