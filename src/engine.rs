@@ -46,7 +46,9 @@
 //! peer's block in one `MPI_Alltoallw` or `MPI_Neighbor_alltoallw`, with a
 //! derived datatype per block and no packing, when every block on every rank
 //! fits the limit; [`crate::route`] states the rule. The local copies and
-//! the replication of received rows are the same on both paths.
+//! the replication of received rows are the same on both paths; a batch of
+//! them that writes at least `STREAMING_MIN_BYTES` (8 MiB) uses
+//! non-temporal stores, since its destination will not stay in cache.
 
 use crate::buffer::{ArrayMut, ArrayRef, RawArray};
 use crate::bounds::{Chunk, RowChunks};
