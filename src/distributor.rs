@@ -63,6 +63,10 @@ pub struct Distributor {
     rank: usize,
     spill: Option<SpillFile>,
     poison: Poison,
+    /// Every rank's node label, per node order, once found (see
+    /// `freq::node_aware_split_by`): the same on every rank for the
+    /// distributor's life, so later splits skip finding the nodes.
+    node_labels: RefCell<Vec<(crate::freq::NodeOrder, Vec<i64>)>>,
     /// `!Send + !Sync` with every MPI (see `comm::ThreadBound`).
     _thread: ThreadBound,
 }
@@ -189,7 +193,17 @@ impl Distributor {
             None => Ok(()),
         };
         agree(raw, opened)?;
-        Ok(Distributor { comm: lib, user, id, layout, rank, spill, poison: Poison::default(), _thread: PhantomData })
+        Ok(Distributor { comm: lib, user, id, layout, rank, spill, poison: Poison::default(), node_labels: RefCell::default(), _thread: PhantomData })
+    }
+
+    /// The node labels found earlier for `order`, if any.
+    pub(crate) fn known_node_labels(&self, order: crate::freq::NodeOrder) -> Option<Vec<i64>> {
+        self.node_labels.borrow().iter().find(|(o, _)| *o == order).map(|(_, l)| l.clone())
+    }
+
+    /// Keeps the node labels every rank found for `order` (every rank, or none).
+    pub(crate) fn remember_node_labels(&self, order: crate::freq::NodeOrder, labels: Vec<i64>) {
+        self.node_labels.borrow_mut().push((order, labels));
     }
 
     /// Number of tasks split over the ranks.

@@ -206,7 +206,20 @@ pub fn node_aware_split_by(d: &Distributor, n: usize, order: NodeOrder) -> Resul
     // ranks asking for different frequency counts fail together.
     let values = [("n_nu", n as u64), ("the node order", order as u64)];
     agree_values(d.lib_comm(), d.poison().check("distributor"), false, resolve_limit(0).unwrap_or(1), &values)?;
-    let split = node_aware_split_with_nodes(n, &node_labels(d, order)?)?;
+    let labels = match d.known_node_labels(order) {
+        Some(labels) => labels,
+        None => {
+            // Found once per distributor (a communicator and a gather); kept
+            // only when every rank found them, so that every rank skips the
+            // search in later calls or none does.
+            let found = node_labels(d, order);
+            agree(d.lib_comm(), found.as_ref().map(drop).map_err(Clone::clone))?;
+            let labels = found?;
+            d.remember_node_labels(order, labels.clone());
+            labels
+        }
+    };
+    let split = node_aware_split_with_nodes(n, &labels)?;
     Ok(if order == NodeOrder::HostName { split.in_rank_order() } else { split })
 }
 
