@@ -248,14 +248,20 @@ fn other_axes(axis: usize) -> [usize; 2] {
 mod tests {
     use super::*;
 
+    /// The flat split, the three pencil layouts and the three slab layouts.
+    fn every_ownership(grid: Grid, size: usize) -> Vec<Ownership> {
+        let mut owns: Vec<Ownership> =
+            [Layout::Flat, Layout::ZPencil, Layout::YPencil, Layout::XPencil].iter().map(|&l| Ownership::of_layout(grid, size, l).unwrap()).collect();
+        owns.extend((0..3).map(|a| Ownership::slab(grid, size, a).unwrap()));
+        owns
+    }
+
     #[test]
     fn every_index_is_owned_once_and_owner_agrees_with_storage() {
         for nq in [[2, 3, 2], [4, 4, 4], [13, 7, 5], [1, 1, 8], [8, 1, 1], [1, 1, 1]] {
             let grid = Grid::new(nq).unwrap();
             for size in 1..=9 {
-                let mut owns: Vec<Ownership> =
-                    [Layout::Flat, Layout::ZPencil, Layout::YPencil, Layout::XPencil].iter().map(|&l| Ownership::of_layout(grid, size, l).unwrap()).collect();
-                owns.extend((0..3).map(|a| Ownership::slab(grid, size, a).unwrap()));
+                let owns = every_ownership(grid, size);
                 for own in &owns {
                     let mut seen = vec![0; grid.len()];
                     for r in 0..size {
@@ -281,9 +287,7 @@ mod tests {
         for nq in [[2, 3, 2], [4, 4, 4], [5, 3, 7], [1, 1, 8], [8, 1, 1], [1, 1, 1]] {
             let grid = Grid::new(nq).unwrap();
             for size in 1..=6 {
-                let mut owns: Vec<Ownership> =
-                    [Layout::Flat, Layout::ZPencil, Layout::YPencil, Layout::XPencil].iter().map(|&l| Ownership::of_layout(grid, size, l).unwrap()).collect();
-                owns.extend((0..3).map(|a| Ownership::slab(grid, size, a).unwrap()));
+                let owns = every_ownership(grid, size);
                 for a in &owns {
                     for b in &owns {
                         for rank in 0..size {
